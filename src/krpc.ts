@@ -1,11 +1,29 @@
 /**
  * KRPC messages (BEP 5, "KRPC Protocol"), with the extensions of BEP 32 (IPv6 `nodes6`, `want`),
- * BEP 33 (`scrape`, `noseed`, `BFsd`, `BFpe`), BEP 42 (`ip`), BEP 43 (`ro`) and BEP 51
- * (`sample_infohashes`). CONTRACT STUB: types are final, functions to be implemented.
+ * BEP 33 (`scrape`, `noseed`, `seed`, `BFsd`, `BFpe`), BEP 42 (`ip`), BEP 43 (`ro`) and BEP 51
+ * (`sample_infohashes`).
+ *
+ * A KRPC message is one bencoded dictionary in one UDP datagram. Everything that comes off the
+ * network is untrusted, so every field is checked before anyone sees a typed value.
+ *
+ * How this module is built: each message body is declared as DATA, a table with one row per field
+ * (see "The message tables" below): the wire type the field must have, its length rule, whether it
+ * is required, and how it converts to and from its typed form. One walker (`readTable`) checks a
+ * decoded dictionary against a table and builds the typed value, or names the first field at fault;
+ * another (`writeTable`) turns typed values back into wire form. Supporting a new BEP field means
+ * adding a row, not another `if`.
+ *
+ * Robustness rules, from BEP 5 and from what real clients send (libtorrent adds `r.p`, a top-level
+ * `ip`, sends `values: []` and an `r` dict beside `e`):
+ *  - Unknown keys are ignored, never a reason to reject: future BEPs add fields.
+ *  - A known field that is present must be well-formed: a wrong type or length is an error naming it.
+ *  - Undecodable bytes give an error with no `t`, so a node never answers garbage (answering would
+ *    let anyone bounce our traffic at a third party). A malformed *query* with a readable `t` gives
+ *    an error with `t` and `y: 'q'`: BEP 5 says such queries get a 203 reply.
  */
-import type { BencodeValue } from './bencode.js';
-import type { NodeInfo, PeerInfo } from './compact.js';
-import type { NodeId } from './id.js';
+import { BencodeError, decode, encode, type BencodeDict, type BencodeValue, type DecodeOptions, type Encodable } from './bencode.js';
+import { decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
+import { ID_LENGTH, type NodeId } from './id.js';
 
 /** BEP 5 error codes. */
 export const ErrorCode = {
@@ -38,6 +56,7 @@ export interface GetPeersArgs { id: NodeId; info_hash: NodeId; want?: Want[]; sc
 export interface AnnouncePeerArgs {
   id: NodeId;
   info_hash: NodeId;
+  /** The peer's TCP port. 0 when the announcer set `implied_port` and left `port` out (see below). */
   port: number;
   token: Uint8Array;
   /** Use the UDP source port instead of `port` (BEP 5). */
@@ -100,12 +119,734 @@ export class KrpcError extends Error {
 
 export type ParseResult = { ok: true; message: Message } | { ok: false; error: KrpcError };
 
-/** Validate any decoded value against the message schemas. Never throws. */
-export function parseMessage(_value: BencodeValue): ParseResult { throw new Error('not implemented'); }
-/** bencode-decode then parse. Undecodable bytes give a KrpcError with `t` undefined (never replied to). */
-export function decodeMessage(_bytes: Uint8Array): ParseResult { throw new Error('not implemented'); }
-export function encodeMessage(_message: Message): Uint8Array { throw new Error('not implemented'); }
+// ---------------------------------------------------------------------------------------------
+// Limits.
+// ---------------------------------------------------------------------------------------------
 
-export function makeQuery<M extends QueryMethod>(_t: Uint8Array, _q: M, _a: QueryArgsByMethod[M], _extra?: Omit<Envelope, 't'>): QueryOf<M> { throw new Error('not implemented'); }
-export function makeResponse(_t: Uint8Array, _r: ResponseBody, _extra?: Omit<Envelope, 't'>): Response { throw new Error('not implemented'); }
-export function makeError(_t: Uint8Array, _code: number, _message: string, _extra?: Omit<Envelope, 't'>): ErrorMessage { throw new Error('not implemented'); }
+/** The bounds this module enforces on what it reads, with the reason for each. */
+export const KRPC_LIMITS = {
+  /**
+   * BEP 5: `t` is "a short string of binary numbers, typically 2 characters". libtorrent sends 2,
+   * other clients 4 or 8. Up to 32 leaves room for any of them (even a 20-byte hash) while bounding
+   * what we echo back. Empty is rejected: it cannot tell two queries apart.
+   */
+  maxTransactionIdLength: 32,
+  /**
+   * BEP 5: the token "should be a short binary string". libtorrent's is 4 bytes, others use a
+   * 20-byte SHA-1 or a 32-byte HMAC; 64 covers them and bounds what we store and send back.
+   */
+  maxTokenLength: 64,
+  /**
+   * Nesting the bencode decoder allows. A KRPC message needs 3 levels (message dict, then the `a`
+   * or `r` dict, then a `values` or `want` list); the rest is room for extension fields we ignore.
+   */
+  maxDepth: 8,
+  /**
+   * Values (ints, strings, lists, dicts) the decoder allows in one message. The smallest bencoded
+   * value takes 2 bytes (`0:`, `le`), so a packet that fits a 1,500-byte Ethernet frame holds at
+   * most 750 of them: a real message (at most ~100 `values` plus a few dozen keys) never comes
+   * close, and a crafted one is cut off early.
+   */
+  maxItems: 1000,
+} as const;
+
+/** bencode settings for one UDP packet. `lenient`: some clients send dict keys out of order. */
+const PACKET_DECODE_OPTIONS: DecodeOptions = {
+  lenient: true,
+  maxDepth: KRPC_LIMITS.maxDepth,
+  maxItems: KRPC_LIMITS.maxItems,
+};
+
+/** BEP 5 "Contact Encoding": a compact peer is 4 + 2 bytes (IPv4); BEP 32: 16 + 2 for IPv6. */
+const PEER_V4_LENGTH = 6;
+const PEER_V6_LENGTH = 18;
+/** A compact node is a 20-byte ID followed by the compact peer: 26 (IPv4) or 38 (IPv6) bytes. */
+const NODE_V4_LENGTH = ID_LENGTH + PEER_V4_LENGTH;
+const NODE_V6_LENGTH = ID_LENGTH + PEER_V6_LENGTH;
+/** BEP 33: each bloom filter is m = 256 * 8 bits. */
+const BLOOM_LENGTH = 256;
+
+// ---------------------------------------------------------------------------------------------
+// How a table describes a field.
+// ---------------------------------------------------------------------------------------------
+
+/** How long a byte string (or each byte string of a list) may be. */
+type LengthRule =
+  | { readonly exactly: number }
+  | { readonly multipleOf: number }
+  | { readonly oneOf: readonly number[] }
+  | { readonly min: number; readonly max: number };
+
+/** The inclusive range an integer field must fall in. */
+interface IntRange { readonly min: number; readonly max: number }
+
+/*
+ * A field type says what a field is on the wire and what it becomes once read. `toValue` runs only
+ * after the walker has checked the wire type and length, so it never sees a malformed value; it may
+ * still throw (a CompactError, say), which the walker reports against the field. `toWire` is the
+ * inverse. They are declared as methods so that a table can hold field types of different value
+ * types side by side (method parameters are compared bivariantly).
+ */
+
+/** A bencoded integer within `range`. */
+interface IntField<V> {
+  readonly wire: 'int';
+  readonly range: IntRange;
+  toValue(wire: number): V;
+  /** `undefined` leaves the key out (a false flag is not sent). */
+  toWire(value: V): number | undefined;
+}
+
+/** A bencoded byte string whose length obeys `length` (any length when undefined). */
+interface BytesField<V> {
+  readonly wire: 'bytes';
+  readonly length: LengthRule | undefined;
+  toValue(wire: Uint8Array): V;
+  toWire(value: V): Uint8Array;
+}
+
+/** A bencoded list of byte strings, each of whose length obeys `itemLength`. */
+interface ListField<V> {
+  readonly wire: 'list';
+  readonly itemLength: LengthRule | undefined;
+  toValue(wire: readonly Uint8Array[]): V;
+  toWire(value: V): readonly Encodable[];
+}
+
+type FieldType<V> = IntField<V> | BytesField<V> | ListField<V>;
+
+/** One row of a table: a field type, and whether the field must be there. */
+interface FieldRule<V> {
+  readonly type: FieldType<V>;
+  readonly required: boolean;
+  /**
+   * For a required field that a set flag in the same dictionary excuses: when the field is
+   * missing and `flag` is a non-zero integer, the field reads as `fallback` instead of failing.
+   */
+  readonly excusedBy?: { readonly flag: string; readonly fallback: V };
+}
+interface RequiredRule<V> extends FieldRule<V> { readonly required: true }
+interface OptionalRule<V> extends FieldRule<V> { readonly required: false }
+
+/**
+ * The rows for type T: exactly one per property, required where T's property is required. The
+ * compiler holds each table to the interface it fills, so they cannot drift apart.
+ */
+type Schema<T> = {
+  readonly [K in keyof T]-?: {} extends Pick<T, K> ? OptionalRule<Exclude<T[K], undefined>> : RequiredRule<T[K]>;
+};
+
+/** One column of a compiled table: the wire key, its full name for error messages, its rule. */
+interface Column {
+  readonly key: string;
+  /** E.g. "a.info_hash": computed once here, so the hot path never builds strings. */
+  readonly field: string;
+  readonly rule: FieldRule<unknown>;
+}
+
+/** A schema compiled for the walkers. `shape` is never set: it only ties the table to its type. */
+interface Table<T> {
+  readonly columns: readonly Column[];
+  readonly shape?: T;
+}
+
+function required<V>(type: FieldType<V>): RequiredRule<V> {
+  return { type, required: true };
+}
+
+function optional<V>(type: FieldType<V>): OptionalRule<V> {
+  return { type, required: false };
+}
+
+function requiredUnless<V>(flag: string, fallback: V, type: FieldType<V>): RequiredRule<V> {
+  return { type, required: true, excusedBy: { flag, fallback } };
+}
+
+/**
+ * Compile a schema found at `path` ("a", "r", or "" for the top level). Columns are sorted by key,
+ * the order bencode requires on the wire (BEP 3), so checks run, and errors surface, in wire order.
+ */
+function table<T>(path: string, schema: Schema<T>): Table<T> {
+  const keys = Object.keys(schema).sort() as Array<keyof T & string>;
+  // Each row is a RequiredRule or OptionalRule of its property's type; the walkers see them all alike.
+  const columns = keys.map((key): Column => ({ key, field: path === '' ? key : `${path}.${key}`, rule: schema[key] as FieldRule<unknown> }));
+  return { columns };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The field types.
+// ---------------------------------------------------------------------------------------------
+
+function same<V>(value: V): V {
+  return value;
+}
+
+/**
+ * Byte fields are copied out of the packet. The decoder hands back views into the datagram's
+ * buffer; a copy lets a kept ID or token outlive it (and survive a transport that reuses its
+ * receive buffer) without pinning the whole packet in memory.
+ */
+function copy(bytes: Uint8Array): Uint8Array {
+  return bytes.slice();
+}
+
+/** A 20-byte node ID or info-hash (BEP 5: "a 20-byte string ... in network byte order"). */
+const NODE_ID: BytesField<NodeId> = { wire: 'bytes', length: { exactly: ID_LENGTH }, toValue: copy, toWire: same };
+
+/** BEP 5 `t`. */
+const TRANSACTION_ID: BytesField<Uint8Array> = {
+  wire: 'bytes',
+  length: { min: 1, max: KRPC_LIMITS.maxTransactionIdLength },
+  toValue: copy,
+  toWire: same,
+};
+
+/** BEP 5 get_peers `token`, echoed in announce_peer. */
+const TOKEN: BytesField<Uint8Array> = {
+  wire: 'bytes',
+  length: { min: 1, max: KRPC_LIMITS.maxTokenLength },
+  toValue: copy,
+  toWire: same,
+};
+
+/** Opaque bytes of any length: the client version `v`, shown to people, never interpreted. */
+const OPAQUE: BytesField<Uint8Array> = { wire: 'bytes', length: undefined, toValue: copy, toWire: same };
+
+/** BEP 33 `BFsd` / `BFpe`. */
+const BLOOM_FILTER: BytesField<Uint8Array> = {
+  wire: 'bytes',
+  length: { exactly: BLOOM_LENGTH },
+  toValue: copy,
+  toWire: same,
+};
+
+/** BEP 5 `nodes`: compact IPv4 node info, concatenated. An empty string (no nodes) is valid. */
+const NODES_V4: BytesField<NodeInfo[]> = {
+  wire: 'bytes',
+  length: { multipleOf: NODE_V4_LENGTH },
+  toValue: (bytes) => decodeNodes(bytes, 4),
+  toWire: (nodes) => encodeNodes(nodes, 4),
+};
+
+/** BEP 32 `nodes6`: compact IPv6 node info, concatenated. */
+const NODES_V6: BytesField<NodeInfo[]> = {
+  wire: 'bytes',
+  length: { multipleOf: NODE_V6_LENGTH },
+  toValue: (bytes) => decodeNodes(bytes, 6),
+  toWire: (nodes) => encodeNodes(nodes, 6),
+};
+
+/** BEP 42 top-level `ip`: the requester's compact address as the responder saw it. */
+const COMPACT_PEER: BytesField<PeerInfo> = {
+  wire: 'bytes',
+  length: { oneOf: [PEER_V4_LENGTH, PEER_V6_LENGTH] },
+  toValue: decodePeer,
+  toWire: encodePeer,
+};
+
+/**
+ * BEP 5 get_peers `values`: one compact peer per string. BEP 32: a list may mix 6- and 18-byte
+ * entries. An empty list is valid (libtorrent sends one when `noseed` filtered out every peer).
+ */
+const PEER_LIST: ListField<PeerInfo[]> = {
+  wire: 'list',
+  itemLength: { oneOf: [PEER_V4_LENGTH, PEER_V6_LENGTH] },
+  toValue: (items) => items.map((item) => decodePeer(item)),
+  toWire: (peers) => peers.map((peer) => encodePeer(peer)),
+};
+
+/**
+ * BEP 51 `samples`: 20-byte info-hashes, concatenated. Each is copied out, so keeping a sample does
+ * not keep the whole packet's buffer alive.
+ */
+const SAMPLES: BytesField<Uint8Array[]> = {
+  wire: 'bytes',
+  length: { multipleOf: ID_LENGTH },
+  toValue: splitSamples,
+  toWire: joinSamples,
+};
+
+function splitSamples(bytes: Uint8Array): Uint8Array[] {
+  const samples: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += ID_LENGTH) samples.push(bytes.slice(at, at + ID_LENGTH));
+  return samples;
+}
+
+function joinSamples(samples: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(samples.length * ID_LENGTH);
+  for (let i = 0; i < samples.length; i++) out.set(samples[i]!, i * ID_LENGTH);
+  return out;
+}
+
+/**
+ * BEP 32 `want`: a list of strings. "n4" asks for `nodes`, "n6" for `nodes6`; "other strings may be
+ * present in the list, and must be silently ignored on reception", so only those two are kept.
+ */
+const WANT_LIST: ListField<Want[]> = {
+  wire: 'list',
+  itemLength: undefined,
+  toValue: readWant,
+  toWire: same,
+};
+
+function readWant(items: readonly Uint8Array[]): Want[] {
+  const want: Want[] = [];
+  for (const item of items) {
+    // Compare bytes: 'n' then '4' or '6'. No string is built for the strings we ignore.
+    if (item.length !== 2 || item[0] !== 0x6e) continue;
+    if (item[1] === 0x34) want.push('n4');
+    else if (item[1] === 0x36) want.push('n6');
+  }
+  return want;
+}
+
+/** BEP 5 announce_peer `port`. */
+const PORT: IntField<number> = { wire: 'int', range: { min: 0, max: 0xffff }, toValue: same, toWire: same };
+
+/** BEP 51 `interval` (seconds) and `num` (info-hashes stored): counts, never negative. */
+const COUNT: IntField<number> = {
+  wire: 'int',
+  range: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  toValue: same,
+  toWire: same,
+};
+
+/**
+ * An on/off flag sent as an integer: `implied_port` (BEP 5), `scrape`, `noseed`, `seed` (BEP 33),
+ * `ro` (BEP 43). Senders use 1; like BEP 5 says of implied_port ("present and non-zero"), any
+ * other non-zero integer reads as set too. A false flag is not sent at all.
+ */
+const FLAG: IntField<boolean> = {
+  wire: 'int',
+  range: { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+  toValue: (n) => n !== 0,
+  toWire: (set) => (set ? 1 : undefined),
+};
+
+// ---------------------------------------------------------------------------------------------
+// The message tables.
+// ---------------------------------------------------------------------------------------------
+
+/** Top-level fields besides `t`, `y` and the body (`t` is read first, on its own: see readHead). */
+const ENVELOPE = table<Omit<Envelope, 't'>>('', {
+  v: optional(OPAQUE),
+  ip: optional(COMPACT_PEER), // BEP 42
+  ro: optional(FLAG), // BEP 43
+});
+
+/** The `a` dictionary of each query, by method name (`q`). */
+const QUERY_ARGS: { readonly [M in QueryMethod]: Table<QueryArgsByMethod[M]> } = {
+  // BEP 5 "ping": the querier's ID and nothing else.
+  ping: table<PingArgs>('a', {
+    id: required(NODE_ID),
+  }),
+  // BEP 5 "find_node"; BEP 32 `want`.
+  find_node: table<FindNodeArgs>('a', {
+    id: required(NODE_ID),
+    target: required(NODE_ID),
+    want: optional(WANT_LIST),
+  }),
+  // BEP 5 "get_peers"; BEP 32 `want`; BEP 33 `scrape` and `noseed`.
+  get_peers: table<GetPeersArgs>('a', {
+    id: required(NODE_ID),
+    info_hash: required(NODE_ID),
+    want: optional(WANT_LIST),
+    scrape: optional(FLAG),
+    noseed: optional(FLAG),
+  }),
+  // BEP 5 "announce_peer"; BEP 33 `seed`.
+  announce_peer: table<AnnouncePeerArgs>('a', {
+    id: required(NODE_ID),
+    info_hash: required(NODE_ID),
+    // With implied_port set, BEP 5 says "the port argument should be ignored". Senders still
+    // include it (libtorrent does), but a port left out then is accepted and reads as 0.
+    port: requiredUnless('implied_port', 0, PORT),
+    token: required(TOKEN),
+    implied_port: optional(FLAG),
+    seed: optional(FLAG),
+  }),
+  // BEP 51 "sample_infohashes": `target` steers the keyspace walk, not the samples.
+  sample_infohashes: table<SampleInfohashesArgs>('a', {
+    id: required(NODE_ID),
+    target: required(NODE_ID),
+    want: optional(WANT_LIST),
+  }),
+};
+
+/**
+ * The `r` dictionary of every response. Which fields appear depends on the query answered, but a
+ * response does not say which query it answers (only its `t` does), so one table reads them all.
+ */
+const RESPONSE = table<ResponseBody>('r', {
+  id: required(NODE_ID), // BEP 5: every response carries the responder's ID
+  nodes: optional(NODES_V4), // BEP 5
+  nodes6: optional(NODES_V6), // BEP 32
+  values: optional(PEER_LIST), // BEP 5 get_peers
+  token: optional(TOKEN), // BEP 5 get_peers (BEP 33: may be left out)
+  samples: optional(SAMPLES), // BEP 51
+  interval: optional(COUNT), // BEP 51
+  num: optional(COUNT), // BEP 51
+  BFsd: optional(BLOOM_FILTER), // BEP 33
+  BFpe: optional(BLOOM_FILTER), // BEP 33
+});
+
+function isQueryMethod(name: string): name is QueryMethod {
+  return Object.hasOwn(QUERY_ARGS, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walker: one function checks any dictionary against any table.
+// ---------------------------------------------------------------------------------------------
+
+/** What a 203 error needs to reach the querier: the `t` to echo and whether it was a query. */
+interface ReplyTo {
+  readonly t: Uint8Array | undefined;
+  readonly y: 'q' | 'r' | 'e' | undefined;
+}
+
+/** Nothing to reply to: the message had no usable `t`. */
+const NO_REPLY: ReplyTo = { t: undefined, y: undefined };
+
+/** A field at fault, as found by readField. Only built on failure. */
+class Fault {
+  constructor(
+    readonly field: string,
+    readonly message: string,
+  ) {}
+}
+
+function protocolError(message: string, field: string | undefined, to: ReplyTo): KrpcError {
+  return new KrpcError(ErrorCode.Protocol, message, field, to.t, to.y);
+}
+
+/**
+ * Check `dict` against `table` and copy the typed fields into `into` (so that the top level can
+ * add its fields to the message object it is building). Unknown keys are simply never looked at.
+ */
+function readTable<T, Into extends object>(
+  dict: BencodeDict,
+  rows: Table<T>,
+  to: ReplyTo,
+  into: Into,
+): (Into & T) | KrpcError {
+  const fields = into as Record<string, unknown>;
+  for (const column of rows.columns) {
+    const raw = dict[column.key];
+    if (raw === undefined) {
+      if (!column.rule.required) continue;
+      const excuse = column.rule.excusedBy;
+      if (excuse === undefined || !isSetFlag(dict[excuse.flag])) {
+        return protocolError(`${column.field} is missing`, column.field, to);
+      }
+      fields[column.key] = excuse.fallback;
+      continue;
+    }
+    const value = readColumn(raw, column);
+    if (value instanceof Fault) return protocolError(value.message, value.field, to);
+    fields[column.key] = value;
+  }
+  // Every required column is now in `into`, each converted by the row the Schema<T> type checked.
+  return into as Into & T;
+}
+
+/** readField, with any exception from a converter (e.g. CompactError) turned into a Fault. */
+function readColumn(raw: BencodeValue, column: Column): unknown {
+  try {
+    return readField(raw, column.rule.type, column.field);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new Fault(column.field, `${column.field}: ${reason}`);
+  }
+}
+
+/** Check one value's wire type and length, then convert it. Returns the typed value or a Fault. */
+function readField(raw: BencodeValue, type: FieldType<unknown>, field: string): unknown {
+  switch (type.wire) {
+    case 'int': {
+      if (typeof raw !== 'number' && typeof raw !== 'bigint') return wrongType(field, 'an integer', raw);
+      // A bigint is outside the safe-integer range, and so outside every range we use.
+      if (typeof raw === 'bigint' || raw < type.range.min || raw > type.range.max) {
+        return new Fault(field, `${field} must be ${describeRange(type.range)}, got ${String(raw)}`);
+      }
+      return type.toValue(raw);
+    }
+    case 'bytes': {
+      if (!(raw instanceof Uint8Array)) return wrongType(field, 'a byte string', raw);
+      const fault = checkLength(raw, type.length, field);
+      return fault ?? type.toValue(raw);
+    }
+    case 'list': {
+      if (!Array.isArray(raw)) return wrongType(field, 'a list', raw);
+      for (let i = 0; i < raw.length; i++) {
+        const item = raw[i];
+        if (!(item instanceof Uint8Array)) return wrongType(`${field}[${i}]`, 'a byte string', item);
+        const fault = checkLength(item, type.itemLength, `${field}[${i}]`);
+        if (fault !== undefined) return fault;
+      }
+      // Every item was just checked to be a byte string.
+      return type.toValue(raw as Uint8Array[]);
+    }
+  }
+}
+
+function checkLength(bytes: Uint8Array, rule: LengthRule | undefined, field: string): Fault | undefined {
+  if (rule === undefined || fitsLength(bytes.length, rule)) return undefined;
+  return new Fault(field, `${field} must be ${describeLength(rule)}, got ${bytes.length}`);
+}
+
+function fitsLength(length: number, rule: LengthRule): boolean {
+  if ('exactly' in rule) return length === rule.exactly;
+  if ('multipleOf' in rule) return length % rule.multipleOf === 0;
+  if ('oneOf' in rule) return rule.oneOf.includes(length);
+  return length >= rule.min && length <= rule.max;
+}
+
+/** For messages: "20 bytes", "a multiple of 26 bytes", "6 or 18 bytes", "1 to 32 bytes". */
+function describeLength(rule: LengthRule): string {
+  if ('exactly' in rule) return `${rule.exactly} bytes`;
+  if ('multipleOf' in rule) return `a multiple of ${rule.multipleOf} bytes`;
+  if ('oneOf' in rule) return `${rule.oneOf.join(' or ')} bytes`;
+  return `${rule.min} to ${rule.max} bytes`;
+}
+
+/** For messages: "an integer in 0..65535", "an integer >= 0", "a safe integer". */
+function describeRange({ min, max }: IntRange): string {
+  if (max !== Number.MAX_SAFE_INTEGER) return `an integer in ${min}..${max}`;
+  return min === Number.MIN_SAFE_INTEGER ? 'a safe integer' : `an integer >= ${min}`;
+}
+
+function wrongType(field: string, expected: string, raw: BencodeValue | undefined): Fault {
+  return new Fault(field, `${field} must be ${expected}, got ${describeValue(raw)}`);
+}
+
+function describeValue(raw: BencodeValue | undefined): string {
+  if (raw === undefined) return 'nothing';
+  if (typeof raw === 'number' || typeof raw === 'bigint') return 'an integer';
+  if (raw instanceof Uint8Array) return 'a byte string';
+  return Array.isArray(raw) ? 'a list' : 'a dictionary';
+}
+
+/** A flag as readTable's `excusedBy` sees it, before validation: any non-zero integer is set. */
+function isSetFlag(raw: BencodeValue | undefined): boolean {
+  if (typeof raw === 'number') return raw !== 0;
+  return typeof raw === 'bigint' && raw !== 0n;
+}
+
+function isDict(value: BencodeValue | undefined): value is BencodeDict {
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing a message: the envelope, then the body its `y` announces.
+// ---------------------------------------------------------------------------------------------
+
+/** Validate any decoded value against the message schemas. Never throws. */
+export function parseMessage(value: BencodeValue): ParseResult {
+  let result: Message | KrpcError;
+  try {
+    result = readMessage(value);
+  } catch (error) {
+    // Defence in depth: nothing above should throw, but a bug must not take a node down. Report
+    // it without a `t`, so that nobody is answered.
+    result = new KrpcError(ErrorCode.Protocol, `cannot read message: ${String(error)}`);
+  }
+  return result instanceof KrpcError ? { ok: false, error: result } : { ok: true, message: result };
+}
+
+/** bencode-decode then parse. Undecodable bytes give a KrpcError with `t` undefined (never replied to). */
+export function decodeMessage(bytes: Uint8Array): ParseResult {
+  let value: BencodeValue;
+  try {
+    value = decode(bytes, PACKET_DECODE_OPTIONS);
+  } catch (error) {
+    const reason = error instanceof BencodeError ? error.message : String(error);
+    return { ok: false, error: new KrpcError(ErrorCode.Protocol, `undecodable packet: ${reason}`) };
+  }
+  return parseMessage(value);
+}
+
+/** The part of a message after its envelope: what `y` announces. */
+type QueryBody = { [M in QueryMethod]: { y: 'q'; q: M; a: QueryArgsByMethod[M] } }[QueryMethod];
+type ResponsePart = { y: 'r'; r: ResponseBody };
+type ErrorPart = { y: 'e'; e: { code: number; message: string } };
+
+function readMessage(value: BencodeValue): Message | KrpcError {
+  if (!isDict(value)) return protocolError('a KRPC message must be a dictionary', undefined, NO_REPLY);
+  const head = readHead(value);
+  if (head instanceof KrpcError) return head;
+  const to: ReplyTo = head;
+  const envelope = readTable(value, ENVELOPE, to, { t: head.t });
+  if (envelope instanceof KrpcError) return envelope;
+  const body = readBody(head.y, value, to);
+  if (body instanceof KrpcError) return body;
+  // The envelope object becomes the message: no copy.
+  return Object.assign(envelope, body);
+}
+
+/** BEP 5: "q" for query, "r" for response, "e" for error; each has its own body key. */
+function readBody(y: 'q' | 'r' | 'e', dict: BencodeDict, to: ReplyTo): QueryBody | ResponsePart | ErrorPart | KrpcError {
+  switch (y) {
+    case 'q':
+      return readQuery(dict, to);
+    case 'r':
+      return readResponse(dict, to);
+    case 'e':
+      return readError(dict, to);
+  }
+}
+
+/**
+ * `t` and `y`, read before anything else: they decide whether a fault can be answered (BEP 5: a
+ * malformed query gets error 203, echoing its `t`). A bad `t` leaves nothing to echo.
+ */
+function readHead(dict: BencodeDict): { t: Uint8Array; y: 'q' | 'r' | 'e' } | KrpcError {
+  const rawT = dict.t;
+  if (rawT === undefined) return protocolError('t is missing', 't', NO_REPLY);
+  const t = readField(rawT, TRANSACTION_ID, 't');
+  if (t instanceof Fault) return protocolError(t.message, t.field, NO_REPLY);
+  // readField checked `t` against TRANSACTION_ID, whose value is the bytes themselves.
+  const tid = t as Uint8Array;
+  const y = dict.y;
+  if (y === undefined) return protocolError('y is missing', 'y', { t: tid, y: undefined });
+  if (y instanceof Uint8Array && y.length === 1) {
+    if (y[0] === 0x71) return { t: tid, y: 'q' };
+    if (y[0] === 0x72) return { t: tid, y: 'r' };
+    if (y[0] === 0x65) return { t: tid, y: 'e' };
+  }
+  return protocolError('y must be "q", "r" or "e"', 'y', { t: tid, y: undefined });
+}
+
+/** BEP 5 "Queries": `q` names the method, `a` holds its arguments. Unknown method: error 204. */
+function readQuery(dict: BencodeDict, to: ReplyTo): QueryBody | KrpcError {
+  const q = dict.q;
+  if (!(q instanceof Uint8Array)) {
+    const fault = q === undefined ? 'q is missing' : `q must be a byte string, got ${describeValue(q)}`;
+    return protocolError(fault, 'q', to);
+  }
+  const method = shortLatin1(q);
+  if (!isQueryMethod(method)) {
+    return new KrpcError(ErrorCode.MethodUnknown, `unknown method ${JSON.stringify(method)}`, 'q', to.t, to.y);
+  }
+  const a = dict.a;
+  if (!isDict(a)) {
+    const fault = a === undefined ? 'a is missing' : `a must be a dictionary, got ${describeValue(a)}`;
+    return protocolError(fault, 'a', to);
+  }
+  const args: QueryArgsByMethod[QueryMethod] | KrpcError = readTable(a, QUERY_ARGS[method], to, {});
+  if (args instanceof KrpcError) return args;
+  // `a` was read with the table of this very `q`; TypeScript cannot follow that correlation.
+  return { y: 'q', q: method, a: args } as QueryBody;
+}
+
+/** BEP 5 "Responses": the `r` dictionary. */
+function readResponse(dict: BencodeDict, to: ReplyTo): ResponsePart | KrpcError {
+  const r = dict.r;
+  if (!isDict(r)) {
+    const fault = r === undefined ? 'r is missing' : `r must be a dictionary, got ${describeValue(r)}`;
+    return protocolError(fault, 'r', to);
+  }
+  const body = readTable(r, RESPONSE, to, {});
+  if (body instanceof KrpcError) return body;
+  return { y: 'r', r: body };
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * BEP 5 "Errors": `e` is a list, [code, message]. Read leniently, as error replies are only ever
+ * shown to people: a missing message reads as '', extra items are ignored, and an `r` dict beside
+ * `e` (libtorrent sends one) is never looked at. The message is UTF-8 for display; bad bytes become
+ * U+FFFD rather than failing.
+ */
+function readError(dict: BencodeDict, to: ReplyTo): ErrorPart | KrpcError {
+  const e = dict.e;
+  if (!Array.isArray(e)) {
+    const fault = e === undefined ? 'e is missing' : `e must be a list, got ${describeValue(e)}`;
+    return protocolError(fault, 'e', to);
+  }
+  const code = e[0];
+  if (typeof code !== 'number') {
+    const got = typeof code === 'bigint' ? String(code) : describeValue(code);
+    return protocolError(`e[0] must be an integer error code, got ${got}`, 'e[0]', to);
+  }
+  const text = e[1];
+  if (text !== undefined && !(text instanceof Uint8Array)) {
+    return protocolError(`e[1] must be a byte string, got ${describeValue(text)}`, 'e[1]', to);
+  }
+  return { y: 'e', e: { code, message: text === undefined ? '' : utf8.decode(text) } };
+}
+
+/** The longest method name we know is 17 bytes; reading at most 64 keeps error texts short too. */
+const MAX_METHOD_NAME = 64;
+
+/** Bytes as a string of one char per byte, like dictionary keys (see BencodeDict). */
+function shortLatin1(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes.subarray(0, MAX_METHOD_NAME));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The wire form of `value` according to `rows`: each present field through its `toWire`. Absent
+ * fields, and false flags, are left out. The input is trusted (it is typed, and ours): checking
+ * happens on the way in, in parseMessage.
+ */
+function writeTable(value: object, rows: Table<unknown>, into: Record<string, Encodable>): Record<string, Encodable> {
+  const fields = value as Readonly<Record<string, unknown>>;
+  for (const column of rows.columns) {
+    const typed = fields[column.key];
+    if (typed === undefined) continue;
+    const wire = column.rule.type.toWire(typed);
+    if (wire !== undefined) into[column.key] = wire;
+  }
+  return into;
+}
+
+/**
+ * The bencoded bytes of a message: NodeInfo[] become a compact string, PeerInfo[] a list of compact
+ * strings, samples one concatenated string, true flags the integer 1. Throws (TypeError from the
+ * compact encoders) if an address or port cannot be encoded.
+ */
+export function encodeMessage(message: Message): Uint8Array {
+  const wire: Record<string, Encodable> = { t: message.t, y: message.y };
+  writeTable(message, ENVELOPE, wire);
+  switch (message.y) {
+    case 'q':
+      wire.q = message.q;
+      wire.a = writeTable(message.a, QUERY_ARGS[message.q], {});
+      break;
+    case 'r':
+      wire.r = writeTable(message.r, RESPONSE, {});
+      break;
+    case 'e':
+      wire.e = [message.e.code, message.e.message];
+      break;
+  }
+  return encode(wire);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building messages.
+// ---------------------------------------------------------------------------------------------
+
+/** A query: `t` is ours to choose (the reply echoes it), `a` must hold our own node ID as `id`. */
+export function makeQuery<M extends QueryMethod>(
+  t: Uint8Array,
+  q: M,
+  a: QueryArgsByMethod[M],
+  extra: Omit<Envelope, 't'> = {},
+): QueryOf<M> {
+  return { ...extra, t, y: 'q', q, a };
+}
+
+/** A response to a query whose `t` it echoes (BEP 5). */
+export function makeResponse(t: Uint8Array, r: ResponseBody, extra: Omit<Envelope, 't'> = {}): Response {
+  return { ...extra, t, y: 'r', r };
+}
+
+/** An error reply (BEP 5 "Errors"); `code` is normally one of ErrorCode. */
+export function makeError(t: Uint8Array, code: number, message: string, extra: Omit<Envelope, 't'> = {}): ErrorMessage {
+  return { ...extra, t, y: 'e', e: { code, message } };
+}

@@ -1,8 +1,9 @@
 /**
- * What a user may type to name a torrent: a 40-char hex or 32-char base32 info-hash, or a magnet URI (BEP 9).
- * CONTRACT STUB: to be implemented.
+ * What a user may type to name a torrent: a 40-char hex or 32-char base32 info-hash, or a magnet URI
+ * (BEP 9, "magnet URI format"). The info-hash is all the DHT needs: it is the key get_peers looks up
+ * (BEP 5), in the same 160-bit space as node IDs.
  */
-import type { NodeId } from './id.js';
+import { ID_LENGTH, type NodeId } from './id.js';
 
 export interface TorrentTarget {
   infoHash: NodeId;
@@ -14,4 +15,153 @@ export class TargetError extends Error {
   constructor(message: string) { super(message); this.name = 'TargetError'; }
 }
 
-export function parseTarget(_input: string): TorrentTarget { throw new Error('not implemented'); }
+const EXPECTED =
+  'expected a 40-character hex info-hash, a 32-character base32 info-hash, or a magnet:?xt=urn:btih:<info-hash> link';
+
+/**
+ * Turn user input into a target. Surrounding whitespace is ignored; anything unrecognised throws a
+ * TargetError whose one-line message says what was expected.
+ */
+export function parseTarget(input: string): TorrentTarget {
+  const text = String(input).trim();
+  if (startsWithIgnoringCase(text, 'magnet:')) return parseMagnet(text);
+  const infoHash = decodeInfoHash(text);
+  if (infoHash === undefined) throw new TargetError(`${EXPECTED}, got ${quote(text)}`);
+  return { infoHash };
+}
+
+/**
+ * A bare info-hash in either encoding BEP 9 names: 40 hex digits, or (for links in the wild) 32
+ * base32 characters (RFC 4648). Either case. Returns undefined for anything else.
+ */
+export function decodeInfoHash(text: string): NodeId | undefined {
+  if (text.length === ID_LENGTH * 2) return decodeHex(text);
+  if (text.length === (ID_LENGTH * 8) / 5) return decodeBase32(text);
+  return undefined;
+}
+
+/** Parameter names that carry an exact topic: `xt`, and the numbered `xt.1`, `xt.2`, ... form. */
+const EXACT_TOPIC = /^xt(\.\d+)?$/;
+const BTIH = 'urn:btih:';
+const BTMH = 'urn:btmh:';
+
+/**
+ * magnet:?xt=urn:btih:<info-hash>&dn=<name>&tr=... Parameters may come in any order; unknown ones
+ * (tr, x.pe, ...) are ignored. With several xt, the first urn:btih wins. A link with only a
+ * BitTorrent v2 `urn:btmh:` multihash is refused: the v1 DHT is keyed by the 20-byte SHA-1 info-hash.
+ */
+function parseMagnet(uri: string): TorrentTarget {
+  const hashAt = uri.indexOf('#');
+  const withoutFragment = hashAt === -1 ? uri : uri.slice(0, hashAt);
+  const query = withoutFragment.slice('magnet:'.length);
+  if (!query.startsWith('?')) {
+    throw new TargetError(`a magnet link starts with "magnet:?xt=urn:btih:", got ${quote(uri)}`);
+  }
+
+  let infoHash: NodeId | undefined;
+  let name: string | undefined;
+  let sawV2 = false;
+  for (const parameter of query.slice(1).split('&')) {
+    const equals = parameter.indexOf('=');
+    if (equals === -1) continue; // a bare word carries nothing we use
+    const key = parameter.slice(0, equals);
+    const rawValue = parameter.slice(equals + 1);
+    if (EXACT_TOPIC.test(key)) {
+      const topic = formDecode(key, rawValue);
+      if (startsWithIgnoringCase(topic, BTIH)) {
+        infoHash ??= btihInfoHash(topic.slice(BTIH.length));
+      } else if (startsWithIgnoringCase(topic, BTMH)) {
+        sawV2 = true;
+      }
+    } else if (key === 'dn' && name === undefined) {
+      name = formDecode(key, rawValue);
+    }
+  }
+
+  if (infoHash === undefined) {
+    throw new TargetError(
+      sawV2
+        ? 'this magnet link only has a BitTorrent v2 info-hash (xt=urn:btmh:); v2 multihash is not supported, ' +
+            'a v1 xt=urn:btih:<info-hash> is needed'
+        : `magnet link has no xt=urn:btih:<info-hash> parameter: ${quote(uri)}`,
+    );
+  }
+  // An empty dn names nothing; leave the property out rather than set it to "".
+  return name ? { infoHash, name } : { infoHash };
+}
+
+function btihInfoHash(text: string): NodeId {
+  const infoHash = decodeInfoHash(text);
+  if (infoHash === undefined) {
+    throw new TargetError(
+      `magnet xt=urn:btih: expects a 40-character hex or 32-character base32 info-hash, got ${quote(text)}`,
+    );
+  }
+  return infoHash;
+}
+
+/** URL query decoding: `+` is a space, %XX is a UTF-8 byte. Bad escapes are the user's input error. */
+function formDecode(key: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    throw new TargetError(`magnet parameter ${key} has malformed %-encoding: ${quote(raw)}`);
+  }
+}
+
+function decodeHex(text: string): NodeId | undefined {
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const high = hexDigit(text.charCodeAt(2 * i));
+    const low = hexDigit(text.charCodeAt(2 * i + 1));
+    if (high < 0 || low < 0) return undefined;
+    out[i] = (high << 4) | low;
+  }
+  return out;
+}
+
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30; // 0-9
+  const lower = code | 0x20; // ASCII letters: setting bit 5 lower-cases them
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x57; // a-f
+  return -1;
+}
+
+/**
+ * RFC 4648 section 6 base32 (alphabet A-Z then 2-7), no padding: 32 characters x 5 bits = 160 bits,
+ * exactly one info-hash. Bits are fed in 5 at a time and taken out 8 at a time.
+ */
+function decodeBase32(text: string): NodeId | undefined {
+  const out = new Uint8Array((text.length * 5) / 8);
+  let buffer = 0; // pending bits, at most 12 of them
+  let bits = 0;
+  let written = 0;
+  for (let i = 0; i < text.length; i++) {
+    const value = base32Digit(text.charCodeAt(i));
+    if (value < 0) return undefined;
+    buffer = (buffer << 5) | value;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[written++] = buffer >> bits;
+      buffer &= (1 << bits) - 1;
+    }
+  }
+  return out;
+}
+
+function base32Digit(code: number): number {
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x7a) return lower - 0x61; // a-z (A-Z) -> 0..25
+  if (code >= 0x32 && code <= 0x37) return code - 0x32 + 26; // 2-7 -> 26..31
+  return -1;
+}
+
+function startsWithIgnoringCase(text: string, prefix: string): boolean {
+  return text.length >= prefix.length && text.slice(0, prefix.length).toLowerCase() === prefix;
+}
+
+/** Input echoed in an error: quoted, escaped onto one line, and cut short if long. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
+}

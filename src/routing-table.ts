@@ -1,9 +1,31 @@
 /**
  * The k-bucket routing table (BEP 5, "Routing Table").
- * CONTRACT STUB: to be implemented. Pure: no sockets, no timers; time and randomness injected.
+ *
+ * A node keeps a small table of other nodes: dense near its own ID, sparse far away. Whatever the
+ * target, some entry shares at least one more leading bit with it than we do, so each lookup hop
+ * gets closer (BEP 5, "Overview").
+ *
+ * Representation: a flat array of buckets. Bucket i, for i below the last index L, holds the IDs
+ * that share exactly i leading bits with our ID; the last bucket holds every ID sharing L or more.
+ * This is the BEP's tree of ranges, flattened: only the last bucket covers our own ID, so only the
+ * last bucket ever splits, and splitting it appends a new last bucket.
+ *
+ * Pure: no sockets, no timers. The table never pings anyone; it returns a `ping` decision and the
+ * caller reports the outcome. Time and randomness are injected so tests can be exact.
  */
+import { randomBytes } from 'node:crypto';
 import type { NodeInfo } from './compact.js';
-import type { NodeId } from './id.js';
+import {
+  ID_BITS,
+  ID_LENGTH,
+  compareDistance,
+  idEquals,
+  idToHex,
+  isId,
+  randomIdWithPrefix,
+  sharedPrefixLength,
+  type NodeId,
+} from './id.js';
 
 export type NodeState = 'good' | 'questionable' | 'bad';
 
@@ -38,6 +60,7 @@ export interface RoutingTableOptions {
   questionableAfterMs?: number;
   /** Failed queries in a row after which a node is bad. Default 3. */
   badAfterFailures?: number;
+  /** Clock in ms. Must return values > 0: a time of 0 means "never" in a Contact. */
   now?: () => number;
   random?: (size: number) => Uint8Array;
 }
@@ -52,28 +75,474 @@ export interface BucketInfo {
 
 export interface TableStats { nodes: number; buckets: number; good: number; questionable: number; bad: number; replacements: number }
 
+/** BEP 5: "Each bucket can only hold K nodes, currently eight". */
+const DEFAULT_K = 8;
+const DEFAULT_REPLACEMENTS = 8;
+/** BEP 5: "After 15 minutes of inactivity, a node becomes questionable." */
+const FIFTEEN_MINUTES = 15 * 60 * 1000;
+/** BEP 5 only says "fail to respond to multiple queries in a row"; 3 is a common choice. */
+const DEFAULT_BAD_AFTER_FAILURES = 3;
+const MAX_PORT = 65535;
+
+/** One bucket. Replacements are kept as full Contacts so a promoted node keeps its history. */
+interface Bucket {
+  contacts: Contact[];
+  /** Nodes that did not fit, oldest first (BEP 5 leaves the cache to implementations). */
+  replacements: Contact[];
+  lastChanged: number;
+}
+
+/** What just happened with a node: it answered us, or it queried us. */
+type Activity = 'response' | 'query';
+
 export class RoutingTable {
   readonly ownId: NodeId;
-  constructor(ownId: NodeId, _options?: RoutingTableOptions) { this.ownId = ownId; throw new Error('not implemented'); }
+  private readonly k: number;
+  private readonly maxReplacements: number;
+  private readonly questionableAfterMs: number;
+  private readonly badAfterFailures: number;
+  private readonly now: () => number;
+  private readonly random: (size: number) => Uint8Array;
+  /** table[i] is bucket i; the last one is the bucket that holds our own ID. */
+  private readonly table: Bucket[];
+  /** Contacts by hex ID: O(1) get, and the one place that says "this ID is in the table". */
+  private readonly byId = new Map<string, Contact>();
+  /** Contacts by "address:port": one entry per endpoint, so an endpoint claiming many IDs gets one slot. */
+  private readonly byEndpoint = new Map<string, Contact>();
+
+  constructor(ownId: NodeId, options: RoutingTableOptions = {}) {
+    if (!isId(ownId)) throw new TypeError(`ownId must be ${ID_LENGTH} bytes`);
+    this.ownId = ownId.slice();
+    this.k = positiveInteger('k', options.k ?? DEFAULT_K);
+    this.maxReplacements = positiveInteger('replacements', options.replacements ?? DEFAULT_REPLACEMENTS);
+    this.questionableAfterMs = positiveInteger('questionableAfterMs', options.questionableAfterMs ?? FIFTEEN_MINUTES);
+    this.badAfterFailures = positiveInteger('badAfterFailures', options.badAfterFailures ?? DEFAULT_BAD_AFTER_FAILURES);
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? ((size) => new Uint8Array(randomBytes(size)));
+    // BEP 5: "An empty table has one bucket with an ID space range of min=0, max=2^160."
+    this.table = [emptyBucket(this.now())];
+  }
+
   /** The node answered one of our queries. */
-  recordResponse(_node: NodeInfo): InsertResult { throw new Error('not implemented'); }
+  recordResponse(node: NodeInfo): InsertResult {
+    return this.record(node, 'response');
+  }
+
   /** The node sent us a query (it is alive, but has not yet proved it answers). */
-  recordQuery(_node: NodeInfo): InsertResult { throw new Error('not implemented'); }
-  /** A query to the node timed out. Returns 'removed' when that made it bad and it was replaced from the cache or dropped. */
-  recordFailure(_id: NodeId): 'failed' | 'removed' | 'unknown' { throw new Error('not implemented'); }
-  remove(_id: NodeId): boolean { throw new Error('not implemented'); }
-  get(_id: NodeId): Contact | undefined { throw new Error('not implemented'); }
-  stateOf(_contact: Contact): NodeState { throw new Error('not implemented'); }
-  /** Exactly the n contacts closest to target by XOR (fewer if the table holds fewer), closest first. */
-  closest(_target: NodeId, _n: number, _filter?: (c: Contact) => boolean): Contact[] { throw new Error('not implemented'); }
+  recordQuery(node: NodeInfo): InsertResult {
+    return this.record(node, 'query');
+  }
+
+  /**
+   * A query to the node timed out. Returns 'removed' when that made it bad and the newest node of
+   * its bucket's replacement cache took its place; a bad node with no replacement stays (until a
+   * newcomer arrives for its slot) and the result is 'failed'.
+   */
+  recordFailure(id: NodeId): 'failed' | 'removed' | 'unknown' {
+    const contact = this.get(id);
+    if (contact === undefined) return 'unknown';
+    contact.failures++;
+    if (this.stateOf(contact) !== 'bad') return 'failed';
+    // A bad node is only worth evicting if someone can take its place; an empty slot helps nobody.
+    const bucket = this.bucketOf(id);
+    const replacement = this.takeReplacement(bucket, contact);
+    if (replacement === undefined) return 'failed';
+    this.unplace(bucket, contact);
+    this.place(bucket, replacement);
+    return 'removed';
+  }
+
+  /** Forget a node (table or replacement cache). A freed table slot is refilled from the cache. */
+  remove(id: NodeId): boolean {
+    if (!isId(id)) return false;
+    const bucket = this.bucketOf(id);
+    const contact = this.byId.get(idKey(id));
+    if (contact !== undefined) {
+      this.unplace(bucket, contact);
+      const replacement = this.takeReplacement(bucket);
+      if (replacement !== undefined) this.place(bucket, replacement);
+      return true;
+    }
+    const cached = bucket.replacements.findIndex((r) => idEquals(r.id, id));
+    if (cached === -1) return false;
+    bucket.replacements.splice(cached, 1);
+    return true;
+  }
+
+  /** The table's own record for this ID (not a copy: read it, don't change it). */
+  get(id: NodeId): Contact | undefined {
+    return isId(id) ? this.byId.get(idKey(id)) : undefined;
+  }
+
+  /**
+   * BEP 5: good = answered one of our queries in the last 15 minutes, or has ever answered and
+   * queried us in the last 15 minutes; bad = failed several queries in a row; else questionable.
+   * A node that only ever queried us is questionable: it may sit behind a NAT that drops our queries.
+   */
+  stateOf(contact: Contact): NodeState {
+    if (contact.failures >= this.badAfterFailures) return 'bad';
+    const now = this.now();
+    const hasAnswered = contact.lastResponse > 0;
+    const answeredRecently = hasAnswered && now - contact.lastResponse < this.questionableAfterMs;
+    const queriedRecently = contact.lastQuery > 0 && now - contact.lastQuery < this.questionableAfterMs;
+    return answeredRecently || (hasAnswered && queriedRecently) ? 'good' : 'questionable';
+  }
+
+  /**
+   * Exactly the n contacts closest to target by XOR (fewer if the table holds fewer), closest first.
+   * Buckets are visited nearest first (see bucketsByDistance), so the walk can stop as soon as it
+   * has n: every contact of a later bucket is farther than every contact of an earlier one.
+   */
+  closest(target: NodeId, n: number, filter?: (c: Contact) => boolean): Contact[] {
+    const found: Contact[] = [];
+    if (!isId(target) || !(n > 0)) return found;
+    for (const index of this.bucketsByDistance(target)) {
+      const contacts = this.table[index]!.contacts;
+      const candidates = filter === undefined ? contacts.slice() : contacts.filter(filter);
+      candidates.sort((a, b) => compareDistance(target, a.id, b.id));
+      for (const contact of candidates) {
+        found.push(contact);
+        if (found.length >= n) return found;
+      }
+    }
+    return found;
+  }
+
   /** Random targets, one per bucket unchanged for `olderThanMs` (BEP 5: refresh after 15 minutes). */
-  refreshTargets(_olderThanMs: number): NodeId[] { throw new Error('not implemented'); }
+  refreshTargets(olderThanMs: number): NodeId[] {
+    const now = this.now();
+    const last = this.table.length - 1;
+    const targets: NodeId[] = [];
+    this.table.forEach((bucket, index) => {
+      if (now - bucket.lastChanged < olderThanMs) return;
+      // BEP 5: refresh "by picking a random ID in the range of the bucket and performing a find_nodes".
+      targets.push(index < last ? randomIdWithPrefix(this.ownId, index, this.random) : this.randomIdInLastBucket());
+    });
+    return targets;
+  }
+
   /** Questionable contacts, least recently seen first, to ping. */
-  questionable(_limit: number): Contact[] { throw new Error('not implemented'); }
-  all(): Contact[] { throw new Error('not implemented'); }
-  get size(): number { throw new Error('not implemented'); }
-  buckets(): BucketInfo[] { throw new Error('not implemented'); }
-  stats(): TableStats { throw new Error('not implemented'); }
+  questionable(limit: number): Contact[] {
+    return this.all()
+      .filter((c) => this.stateOf(c) === 'questionable')
+      .sort((a, b) => lastSeen(a) - lastSeen(b))
+      .slice(0, Math.max(0, limit));
+  }
+
+  /** Every contact, bucket 0 (farthest from us) first. */
+  all(): Contact[] {
+    return this.table.flatMap((bucket) => bucket.contacts);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  buckets(): BucketInfo[] {
+    return this.table.map((bucket, index) => ({
+      index,
+      contacts: bucket.contacts.slice(),
+      replacements: bucket.replacements.slice(),
+      lastChanged: bucket.lastChanged,
+    }));
+  }
+
+  stats(): TableStats {
+    const stats: TableStats = { nodes: 0, buckets: this.table.length, good: 0, questionable: 0, bad: 0, replacements: 0 };
+    for (const bucket of this.table) {
+      stats.replacements += bucket.replacements.length;
+      for (const contact of bucket.contacts) {
+        stats.nodes++;
+        stats[this.stateOf(contact)]++;
+      }
+    }
+    return stats;
+  }
+
   /** A readable multi-line picture of the buckets (used by the demo and for debugging). */
-  dump(): string { throw new Error('not implemented'); }
+  dump(): string {
+    const now = this.now();
+    const s = this.stats();
+    const last = this.table.length - 1;
+    const labels = this.table.map((_, index) => prefixLabel(this.ownId, index, index === last));
+    const labelWidth = Math.max(...labels.map((label) => label.length));
+    const listed = this.table.flatMap((bucket) => [...bucket.contacts, ...bucket.replacements]);
+    const endpointWidth = Math.max(0, ...listed.map((c) => endpointKey(c).length));
+    const lines = [
+      `routing table  own ${idToHex(this.ownId)}  k=${this.k}`,
+      `${s.nodes} nodes in ${s.buckets} bucket${s.buckets === 1 ? '' : 's'}: ` +
+        `${s.good} good, ${s.questionable} questionable, ${s.bad} bad, ${s.replacements} cached`,
+      `legend: ${STATE_MARK.good} good  ${STATE_MARK.questionable} questionable  ${STATE_MARK.bad} bad  ${FREE_MARK} free slot`,
+    ];
+    this.table.forEach((bucket, index) => {
+      const marks = bucket.contacts.map((c) => STATE_MARK[this.stateOf(c)]).join('');
+      lines.push(
+        `bucket ${String(index).padStart(3)}  prefix ${labels[index]!.padEnd(labelWidth)}  ` +
+          `[${bucket.contacts.length}/${this.k}] ${marks}${FREE_MARK.repeat(this.k - bucket.contacts.length)}  ` +
+          `repl ${bucket.replacements.length}${index === last ? '  (holds our ID)' : ''}`,
+      );
+      for (const c of bucket.contacts) lines.push(`  ${this.describe(c, now, endpointWidth)}`);
+      for (const r of bucket.replacements) lines.push(`  ${CACHED_MARK} ${shortId(r.id)} ${endpointKey(r).padEnd(endpointWidth)}  cached`);
+    });
+    return lines.join('\n');
+  }
+
+  // ---- insertion -------------------------------------------------------------------------------
+
+  private record(node: NodeInfo, activity: Activity): InsertResult {
+    if (!isValidNode(node)) return { kind: 'rejected', reason: 'invalid' };
+    if (idEquals(node.id, this.ownId)) return { kind: 'rejected', reason: 'own-id' };
+    const existing = this.byId.get(idKey(node.id));
+    if (existing !== undefined) return this.refresh(existing, node, activity);
+    if (this.byEndpoint.has(endpointKey(node))) return { kind: 'rejected', reason: 'address-taken' };
+    const newcomer = this.takeFromCache(node) ?? this.newContact(node);
+    this.touch(newcomer, activity);
+    return this.insert(newcomer);
+  }
+
+  /**
+   * A node already in the table was heard from again. One endpoint, one ID, both ways: a message
+   * claiming a known ID from another address:port is refused rather than allowed to move the entry,
+   * or anyone could redirect a good contact by spoofing a single query.
+   */
+  private refresh(contact: Contact, node: NodeInfo, activity: Activity): InsertResult {
+    if (endpointKey(contact) !== endpointKey(node)) return { kind: 'rejected', reason: 'address-taken' };
+    this.touch(contact, activity);
+    if (activity === 'response') this.bucketOf(contact.id).lastChanged = this.now();
+    return { kind: 'updated', contact };
+  }
+
+  /** Put a new node in its bucket, splitting our own bucket as often as needed to make room. */
+  private insert(newcomer: Contact): InsertResult {
+    for (;;) {
+      const index = this.indexOf(newcomer.id);
+      const bucket = this.table[index]!;
+      if (bucket.contacts.length < this.k) {
+        this.place(bucket, newcomer);
+        return { kind: 'added', contact: newcomer };
+      }
+      // BEP 5: a full bucket splits only if "our own node ID falls within the range of the bucket".
+      if (!this.canSplit(index)) return this.decideForFullBucket(bucket, newcomer);
+      this.split();
+    }
+  }
+
+  /**
+   * BEP 5: a full bucket takes a newcomer only in place of a bad node. If some node is merely
+   * questionable, the caller should ping it (least recently seen first) before we decide; the
+   * newcomer waits in the replacement cache either way, so nothing is silently dropped.
+   */
+  private decideForFullBucket(bucket: Bucket, newcomer: Contact): InsertResult {
+    const bad = leastRecentlySeen(bucket.contacts.filter((c) => this.stateOf(c) === 'bad'));
+    if (bad !== undefined) {
+      this.unplace(bucket, bad);
+      this.place(bucket, newcomer);
+      return { kind: 'replaced', contact: newcomer, evicted: bad };
+    }
+    this.cache(bucket, newcomer);
+    const stale = leastRecentlySeen(bucket.contacts.filter((c) => this.stateOf(c) === 'questionable'));
+    return stale === undefined ? { kind: 'cached' } : { kind: 'ping', stale };
+  }
+
+  private canSplit(index: number): boolean {
+    return index === this.table.length - 1 && this.table.length < ID_BITS;
+  }
+
+  /**
+   * Split the last bucket (the one holding our ID, covering IDs sharing >= L bits) into bucket L
+   * (exactly L bits) and a new last bucket L+1 (>= L+1 bits). Splitting learns nothing about either
+   * half, so both keep the old lastChanged.
+   */
+  private split(): void {
+    const last = this.table.length - 1;
+    const old = this.table[last]!;
+    const deeper = emptyBucket(old.lastChanged);
+    const goesDeeper = (c: Contact): boolean => sharedPrefixLength(this.ownId, c.id) > last;
+    deeper.contacts = old.contacts.filter(goesDeeper);
+    deeper.replacements = old.replacements.filter(goesDeeper);
+    old.contacts = old.contacts.filter((c) => !goesDeeper(c));
+    old.replacements = old.replacements.filter((c) => !goesDeeper(c));
+    this.table.push(deeper);
+  }
+
+  // ---- bookkeeping -----------------------------------------------------------------------------
+
+  private newContact(node: NodeInfo): Contact {
+    // Copy the ID: the caller's buffer may be a view into a packet that gets reused.
+    return { id: node.id.slice(), address: node.address, port: node.port, lastResponse: 0, lastQuery: 0, failures: 0, added: 0 };
+  }
+
+  private touch(contact: Contact, activity: Activity): void {
+    if (activity === 'response') {
+      contact.lastResponse = this.now();
+      contact.failures = 0;
+    } else {
+      contact.lastQuery = this.now();
+    }
+  }
+
+  private place(bucket: Bucket, contact: Contact): void {
+    contact.added = this.now();
+    bucket.contacts.push(contact);
+    bucket.lastChanged = contact.added;
+    this.byId.set(idKey(contact.id), contact);
+    this.byEndpoint.set(endpointKey(contact), contact);
+  }
+
+  private unplace(bucket: Bucket, contact: Contact): void {
+    bucket.contacts.splice(bucket.contacts.indexOf(contact), 1);
+    this.byId.delete(idKey(contact.id));
+    this.byEndpoint.delete(endpointKey(contact));
+  }
+
+  /** Newest last; one entry per ID and per endpoint (the newest claim wins); oldest dropped when full. */
+  private cache(bucket: Bucket, contact: Contact): void {
+    const endpoint = endpointKey(contact);
+    bucket.replacements = bucket.replacements.filter((r) => !idEquals(r.id, contact.id) && endpointKey(r) !== endpoint);
+    bucket.replacements.push(contact);
+    if (bucket.replacements.length > this.maxReplacements) bucket.replacements.shift();
+  }
+
+  /** If the node waits in its bucket's cache, take it out, keeping its history if the endpoint matches. */
+  private takeFromCache(node: NodeInfo): Contact | undefined {
+    const bucket = this.bucketOf(node.id);
+    const at = bucket.replacements.findIndex((r) => idEquals(r.id, node.id));
+    if (at === -1) return undefined;
+    const [cached] = bucket.replacements.splice(at, 1);
+    return cached !== undefined && endpointKey(cached) === endpointKey(node) ? cached : undefined;
+  }
+
+  /**
+   * The most recent replacement that can enter the table now. Entries whose endpoint was taken
+   * meanwhile are discarded; `leaving` is the contact about to be evicted, whose endpoint is free.
+   */
+  private takeReplacement(bucket: Bucket, leaving?: Contact): Contact | undefined {
+    for (let candidate = bucket.replacements.pop(); candidate !== undefined; candidate = bucket.replacements.pop()) {
+      const holder = this.byEndpoint.get(endpointKey(candidate));
+      if (holder === undefined || holder === leaving) return candidate;
+    }
+    return undefined;
+  }
+
+  // ---- geometry --------------------------------------------------------------------------------
+
+  /** Bucket i holds IDs sharing exactly i bits with ours; the last one, all sharing at least L. */
+  private indexOf(id: NodeId): number {
+    return Math.min(sharedPrefixLength(this.ownId, id), this.table.length - 1);
+  }
+
+  private bucketOf(id: NodeId): Bucket {
+    return this.table[this.indexOf(id)]!;
+  }
+
+  /**
+   * Bucket indexes, closest to target first. Members of bucket i agree with us on bits 0..i-1 and
+   * differ at bit i; members of every deeper bucket agree with us on bit i too. So bit i decides:
+   * if the target differs from us at bit i, bucket i matches the target there and is entirely
+   * closer than everything deeper; if the target agrees with us, bucket i is entirely farther.
+   * No two buckets ever tie, so this order is exact.
+   */
+  private bucketsByDistance(target: NodeId): number[] {
+    const last = this.table.length - 1;
+    const beforeDeeper: number[] = [];
+    const afterDeeper: number[] = [];
+    for (let i = 0; i < last; i++) {
+      (bitAt(target, i) !== bitAt(this.ownId, i) ? beforeDeeper : afterDeeper).push(i);
+    }
+    return [...beforeDeeper, last, ...afterDeeper.reverse()];
+  }
+
+  /** A random ID sharing at least L bits with ours: the range of the last bucket. */
+  private randomIdInLastBucket(): NodeId {
+    const bits = this.table.length - 1;
+    const id = this.random(ID_LENGTH).slice(0, ID_LENGTH);
+    const whole = bits >> 3;
+    for (let i = 0; i < whole; i++) id[i] = this.ownId[i]!;
+    const rest = bits & 7;
+    if (rest > 0) {
+      const mask = (0xff << (8 - rest)) & 0xff;
+      id[whole] = (this.ownId[whole]! & mask) | (id[whole]! & ~mask & 0xff);
+    }
+    return id;
+  }
+
+  private describe(c: Contact, now: number, endpointWidth: number): string {
+    const state = this.stateOf(c);
+    const notes = [`seen ${formatAge(now - lastSeen(c))} ago`];
+    if (c.lastResponse === 0) notes.push('never answered');
+    if (c.failures > 0) notes.push(`${c.failures} failed`);
+    return `${STATE_MARK[state]} ${shortId(c.id)} ${endpointKey(c).padEnd(endpointWidth)}  ${state.padEnd(12)}  ${notes.join(', ')}`;
+  }
+}
+
+const STATE_MARK: Readonly<Record<NodeState, string>> = { good: '●', questionable: '○', bad: '×' };
+const FREE_MARK = '◌';
+const CACHED_MARK = '┈';
+/** Long prefixes are shown by their tail: the head is our ID's, which the header already prints. */
+const MAX_LABEL_BITS = 24;
+
+function emptyBucket(lastChanged: number): Bucket {
+  return { contacts: [], replacements: [], lastChanged };
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function isValidNode(node: NodeInfo): boolean {
+  return (
+    isId(node.id) &&
+    typeof node.address === 'string' &&
+    node.address.length > 0 &&
+    Number.isInteger(node.port) &&
+    node.port >= 1 &&
+    node.port <= MAX_PORT
+  );
+}
+
+function idKey(id: NodeId): string {
+  return idToHex(id);
+}
+
+/** "1.2.3.4:6881" or "[::1]:6881": the brackets keep IPv6 colons apart from the port's. */
+function endpointKey(node: NodeInfo): string {
+  return node.address.includes(':') ? `[${node.address}]:${node.port}` : `${node.address}:${node.port}`;
+}
+
+function lastSeen(c: Contact): number {
+  return Math.max(c.lastResponse, c.lastQuery);
+}
+
+/** The first of the least recently seen (stable: bucket order breaks ties). */
+function leastRecentlySeen(contacts: readonly Contact[]): Contact | undefined {
+  let oldest: Contact | undefined;
+  for (const c of contacts) if (oldest === undefined || lastSeen(c) < lastSeen(oldest)) oldest = c;
+  return oldest;
+}
+
+function bitAt(id: NodeId, bit: number): number {
+  return (id[bit >> 3]! >> (7 - (bit & 7))) & 1;
+}
+
+/** The bits every ID in bucket `index` starts with, then `*` for "anything". */
+function prefixLabel(ownId: NodeId, index: number, isLast: boolean): string {
+  let bits = '';
+  for (let i = 0; i < index; i++) bits += String(bitAt(ownId, i));
+  if (!isLast) bits += String(1 - bitAt(ownId, index));
+  if (bits.length > MAX_LABEL_BITS) bits = `…${bits.slice(-(MAX_LABEL_BITS - 1))}`;
+  return `${bits}*`;
+}
+
+function shortId(id: NodeId): string {
+  const hex = idToHex(id);
+  return `${hex.slice(0, 6)}…${hex.slice(-2)}`;
+}
+
+function formatAge(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }

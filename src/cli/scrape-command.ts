@@ -1,0 +1,101 @@
+/** `dht-scrape <infohash|magnet>`: print peers as they are found, then a summary. */
+import { idToHex } from '../id.js';
+import { scrape, type ScrapeReport } from '../scrape.js';
+import { formatEndpoint } from '../testnet.js';
+import { EXIT, type Command } from './options.js';
+import { openSession, type Session } from './session.js';
+import type { Output } from './terminal.js';
+
+type ScrapeCommand = Extract<Command, { kind: 'scrape' }>;
+
+export async function runScrape(command: ScrapeCommand, output: Output, signal: AbortSignal): Promise<number> {
+  const { common } = command;
+  const session = await openSession(common, output);
+  try {
+    const target = command.target ?? pickTestnetTorrent(session);
+    if (target === undefined) {
+      output.err('dht-scrape: an info-hash or magnet is required');
+      return EXIT.usage;
+    }
+    const hex = idToHex(target.infoHash);
+    output.err(`Looking up ${hex}${target.name !== undefined ? ` (${target.name})` : ''} from ${describeBootstrap(session)}`);
+    const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
+    const report = await scrape(session.node, {
+      infoHash: target.infoHash,
+      bootstrap: session.bootstrap,
+      timeoutMs,
+      signal,
+      ...(command.announcePort !== undefined ? { announcePort: command.announcePort } : {}),
+      ...(common.alpha !== undefined ? { alpha: common.alpha } : {}),
+    }, (event) => {
+      if (event.type === 'peer' && !common.json) output.out(formatEndpoint(event.peer));
+      else if (event.type === 'progress') {
+        output.status(`${output.paint('dim', 'lookup')} ${event.queried} queried, ${event.responses} answered, ` +
+          `closest ${event.closestPrefixBits}/160 bits, ${output.paint('green', `${event.peers} peers`)}`);
+      }
+    });
+    output.clearStatus();
+    if (report.lookup === undefined) {
+      output.err(noBootstrapMessage(session, common.timeoutSeconds ?? 30));
+      if (common.json) output.out(JSON.stringify(jsonReport(report)));
+      return EXIT.network;
+    }
+    if (common.json) output.out(JSON.stringify(jsonReport(report)));
+    output.err(summary(report, output));
+    return report.peers.length > 0 ? EXIT.peersFound : EXIT.noPeers;
+  } finally {
+    await session.close();
+  }
+}
+
+function pickTestnetTorrent(session: Session): { infoHash: Uint8Array; name?: string } | undefined {
+  const torrents = session.testnet?.torrents ?? [];
+  const torrent = torrents[Math.floor(Math.random() * torrents.length)];
+  return torrent === undefined ? undefined : { infoHash: torrent.infoHash, name: `local network torrent, ${torrent.peers.length} peers` };
+}
+
+function describeBootstrap(session: Session): string {
+  if (session.testnet !== undefined) return `the local network (${session.testnet.nodes.length} nodes)`;
+  if (session.usingPublicRouters) return 'the public DHT routers';
+  return session.bootstrap.map(formatEndpoint).join(', ');
+}
+
+function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
+  const tried = session.bootstrap.length === 0
+    ? 'no bootstrap address could be resolved'
+    : `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
+  return `dht-scrape: network error: ${tried} within ${timeoutSeconds} s.\n` +
+    'Check the internet connection or --bootstrap, or try the local network: dht-scrape --testnet 200';
+}
+
+/** The stable --json document: new fields may be added, none renamed. */
+export function jsonReport(report: ScrapeReport): unknown {
+  const stats = report.lookup;
+  return {
+    infohash: report.infohash,
+    peers: report.peers.map((p) => ({ address: p.address, port: p.port, seen_by: p.seenBy })),
+    stats: {
+      queries: stats?.queries ?? 0,
+      responses: stats?.responses ?? 0,
+      timeouts: stats?.timeouts ?? 0,
+      nodes_contacted: stats?.nodesContacted ?? 0,
+      time_to_first_peer_ms: stats?.timeToFirstItemMs ?? null,
+      duration_ms: stats?.durationMs ?? 0,
+      bootstrap_answered: report.bootstrap.routersAnswered,
+      ...(report.announcedTo !== undefined ? { announced_to: report.announcedTo } : {}),
+    },
+  };
+}
+
+function summary(report: ScrapeReport, output: Output): string {
+  const s = report.lookup!;
+  const first = s.timeToFirstItemMs === null ? 'none' : `${s.timeToFirstItemMs} ms`;
+  const peers = `${report.peers.length} peer${report.peers.length === 1 ? '' : 's'}`;
+  const lines = [
+    `${output.paint('bold', peers)} for ${report.infohash} in ${(s.durationMs / 1000).toFixed(2)} s (${s.ended})`,
+    `  ${s.queries} queries, ${s.responses} responses, ${s.timeouts} timeouts, ${s.nodesContacted} nodes contacted; ` +
+      `closest node shared ${s.closestPrefixBits} bits; first peer after ${first}`,
+  ];
+  if (report.announcedTo !== undefined) lines.push(`  announced to ${report.announcedTo} node(s)`);
+  return lines.join('\n');
+}

@@ -1,0 +1,102 @@
+/**
+ * What scraper and crawler modes share: a bound node (on the asked port, or a free one if it is
+ * taken), the bootstrap addresses (the public routers, given ones, or an in-process local network),
+ * and the state file that remembers good nodes between runs.
+ */
+import { isIPv6 } from 'node:net';
+import type { NodeInfo } from '../compact.js';
+import { DhtNode, type DhtNodeOptions } from '../node.js';
+import { Testnet } from '../testnet.js';
+import type { Endpoint } from '../transport.js';
+import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
+import type { CommonOptions } from './options.js';
+import { defaultStatePath, loadState, saveState } from './state-file.js';
+import type { Output } from './terminal.js';
+
+export interface Session {
+  node: DhtNode;
+  /** Where to join: saved nodes first, then routers. */
+  bootstrap: Endpoint[];
+  testnet: Testnet | undefined;
+  /** True when the public routers are used (so a failure should suggest --testnet). */
+  usingPublicRouters: boolean;
+  close(): Promise<void>;
+}
+
+export interface SessionExtras {
+  /** Node options for crawling (e.g. a bigger peer store); testnet options. */
+  node?: DhtNodeOptions;
+  testnetTorrents?: number;
+  testnetNode?: DhtNodeOptions;
+}
+
+export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
+  let testnet: Testnet | undefined;
+  if (common.testnet !== undefined) {
+    output.err(`Starting a local DHT of ${common.testnet} nodes on loopback...`);
+    testnet = await Testnet.start({
+      nodes: common.testnet,
+      torrents: extras.testnetTorrents ?? 3,
+      peers: 10,
+      ...(extras.testnetNode !== undefined ? { node: extras.testnetNode } : {}),
+    });
+  }
+  const useState = !common.noState && testnet === undefined;
+  const statePath = common.statePath ?? defaultStatePath();
+  const saved = useState ? await loadState(statePath) : undefined;
+  const bind = common.bind ?? (testnet !== undefined ? '127.0.0.1' : '0.0.0.0');
+  const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
+  if (saved !== undefined) nodeOptions.id = saved.id;
+  if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
+  if (common.alpha !== undefined) nodeOptions.lookup = { ...nodeOptions.lookup, alpha: common.alpha };
+  if (testnet?.sharedAddress === true) nodeOptions.lookup = { ...nodeOptions.lookup, maxPerSubnet: 1_000_000 };
+
+  let node: DhtNode;
+  try {
+    node = await bindNode(nodeOptions, testnet !== undefined && !common.portExplicit ? 0 : common.port, output);
+  } catch (error) {
+    await testnet?.close();
+    throw error;
+  }
+
+  const family = isIPv6(bind) ? 6 : 4;
+  let bootstrap: Endpoint[];
+  let usingPublicRouters = false;
+  if (testnet !== undefined) {
+    bootstrap = testnet.bootstrap.slice(0, 1);
+  } else {
+    const given = common.bootstrap.length > 0 ? common.bootstrap : PUBLIC_ROUTERS.map((r) => parseHostPort(r));
+    usingPublicRouters = common.bootstrap.length === 0;
+    bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...(await resolveEndpoints(given, family))];
+  }
+
+  return {
+    node,
+    bootstrap,
+    testnet,
+    usingPublicRouters,
+    async close() {
+      if (useState && node.table.size > 0) {
+        await saveState(statePath, { id: node.id, nodes: node.goodNodes(200) }).catch(() => {});
+      }
+      await node.close();
+      await testnet?.close();
+    },
+  };
+}
+
+function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {
+  return nodes.filter((n) => isIPv6(n.address) === (family === 6)).slice(0, 32).map(({ address, port }) => ({ address, port }));
+}
+
+/** Bind the asked port; if it is taken, any free port, and say so. */
+async function bindNode(options: DhtNodeOptions, port: number, output: Output): Promise<DhtNode> {
+  try {
+    return await DhtNode.create({ ...options, port });
+  } catch (error) {
+    if (!(error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') || port === 0) throw error;
+    const node = await DhtNode.create({ ...options, port: 0 });
+    output.err(`Port ${port} is taken; using port ${node.local.port} instead.`);
+    return node;
+  }
+}

@@ -1,0 +1,50 @@
+/** `dht-scrape testnet`: run a local DHT on loopback until a signal or the ttl. */
+import { DhtNode } from '../node.js';
+import { Testnet } from '../testnet.js';
+import { EXIT, type Command } from './options.js';
+import type { Output } from './terminal.js';
+
+type TestnetCommand = Extract<Command, { kind: 'testnet' }>;
+
+export async function runTestnet(command: TestnetCommand, output: Output, signal: AbortSignal): Promise<number> {
+  if (!command.json) output.err(`Starting ${command.nodes} DHT nodes on loopback...`);
+  const testnet = await Testnet.start({ nodes: command.nodes, torrents: command.torrents, peers: command.peers });
+  try {
+    const check = await answersLookups(testnet);
+    if (!check) {
+      output.err('dht-scrape: the local network did not answer a test lookup');
+      return EXIT.network;
+    }
+    output.out(JSON.stringify(testnet.describe()));
+    if (!command.json) {
+      const example = testnet.torrents[0];
+      output.err(`Local DHT up: ${command.nodes} nodes, ${command.torrents} torrents. ` +
+        (command.ttlSeconds > 0 ? `Stops after ${command.ttlSeconds} s or on Ctrl+C.` : 'Stops on Ctrl+C.'));
+      if (example !== undefined) {
+        output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]} --no-state`);
+      }
+    }
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      if (command.ttlSeconds > 0) setTimeout(resolve, command.ttlSeconds * 1000);
+    });
+    return 0;
+  } finally {
+    await testnet.close();
+  }
+}
+
+/** The network is ready when a fresh node, bootstrapped from one of its nodes, finds a torrent's peers. */
+export async function answersLookups(testnet: Testnet): Promise<boolean> {
+  const torrent = testnet.torrents[0];
+  const probe = await DhtNode.create({ address: '127.0.0.1', port: 0 });
+  try {
+    await probe.bootstrap(testnet.bootstrap.slice(0, 1), { timeoutMs: 5_000 });
+    if (torrent === undefined) return probe.table.size > 0;
+    const result = await probe.findPeers(torrent.infoHash, { timeoutMs: 10_000 }).result;
+    return result.stats.itemsFound > 0;
+  } finally {
+    await probe.close();
+  }
+}

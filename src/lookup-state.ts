@@ -1,0 +1,223 @@
+/**
+ * The state of one iterative lookup (BEP 5, "Routing Table" and the Kademlia paper's node lookup),
+ * kept apart from any socket or timer so that it can be stepped by hand, tested and explained.
+ *
+ * Candidates are kept ordered by XOR distance to the target. We keep at most `alpha` queries active
+ * at once, always to the closest candidates not yet asked. Every answer brings nodes closer to the
+ * target; the lookup ends when the `k` closest nodes that actually answered are known and no
+ * candidate that could still improve them (unasked, or asked and still pending) is closer than the
+ * k-th of them.
+ */
+import { encodeAddress, familyOf, normalizeAddress, type NodeInfo } from './compact.js';
+import { compareDistance, sharedPrefixLength, type NodeId } from './id.js';
+
+export type CandidateState = 'new' | 'active' | 'slow' | 'responded' | 'failed';
+
+export interface Candidate {
+  node: NodeInfo;
+  state: CandidateState;
+  /** 0 for the nodes we started from, then one more than the node that told us about it. */
+  hop: number;
+  /** Leading bits shared with the target: the "how close" a learner can read at a glance. */
+  prefixBits: number;
+  /** What the node returned to remember for later, e.g. the announce token of get_peers. */
+  token?: Uint8Array;
+}
+
+export interface LookupStateOptions {
+  /** The k closest responders to find. BEP 5: 8. */
+  k?: number;
+  /** Queries active at once. Kademlia: 3; libtorrent keeps up to 5. */
+  alpha?: number;
+  /** Candidates kept; the farthest are forgotten beyond it (libtorrent: 100). */
+  maxCandidates?: number;
+  /** Candidates per /24 (IPv4) or /64 (IPv6): a cheap brake on one operator's cluster of fake nodes. */
+  maxPerSubnet?: number;
+}
+
+export class LookupState {
+  readonly k: number;
+  readonly alpha: number;
+  private readonly maxCandidates: number;
+  private readonly maxPerSubnet: number;
+  /** Closest first. */
+  private readonly candidates: Candidate[] = [];
+  private readonly byId = new Map<string, Candidate>();
+  private readonly byAddress = new Set<string>();
+  private readonly perSubnet = new Map<string, number>();
+  private responders = 0;
+
+  constructor(
+    readonly target: NodeId,
+    options: LookupStateOptions = {},
+  ) {
+    this.k = options.k ?? 8;
+    this.alpha = options.alpha ?? 3;
+    this.maxCandidates = options.maxCandidates ?? 100;
+    this.maxPerSubnet = options.maxPerSubnet ?? 4;
+  }
+
+  /** Offer nodes (from the routing table, or from a reply's `nodes`). Returns how many were new. */
+  add(nodes: readonly NodeInfo[], hop: number): number {
+    let added = 0;
+    for (const node of nodes) if (this.addOne(node, hop)) added++;
+    return added;
+  }
+
+  private addOne(node: NodeInfo, hop: number): boolean {
+    const idKey = key(node.id);
+    const addressKey = `${node.address}:${node.port}`;
+    if (this.byId.has(idKey) || this.byAddress.has(addressKey) || node.port === 0) return false;
+    const subnet = subnetOf(node.address);
+    if ((this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return false;
+    const index = this.insertionIndex(node.id);
+    if (index >= this.maxCandidates) return false;
+    const candidate: Candidate = { node, state: 'new', hop, prefixBits: sharedPrefixLength(node.id, this.target) };
+    this.candidates.splice(index, 0, candidate);
+    this.byId.set(idKey, candidate);
+    this.byAddress.add(addressKey);
+    this.perSubnet.set(subnet, (this.perSubnet.get(subnet) ?? 0) + 1);
+    if (this.candidates.length > this.maxCandidates) this.forgetFarthestUnasked();
+    return true;
+  }
+
+  /** Binary search for where an ID goes in the distance order. */
+  private insertionIndex(id: NodeId): number {
+    let lo = 0;
+    let hi = this.candidates.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareDistance(this.target, this.candidates[mid]!.node.id, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Over the cap, drop the farthest candidate we have not asked (asked ones hold our bookkeeping). */
+  private forgetFarthestUnasked(): void {
+    for (let i = this.candidates.length - 1; i >= 0; i--) {
+      const c = this.candidates[i]!;
+      if (c.state === 'new' || c.state === 'failed') {
+        this.candidates.splice(i, 1);
+        this.byId.delete(key(c.node.id));
+        // Its address stays in byAddress: a forgotten node is not re-added at the same distance.
+        return;
+      }
+    }
+  }
+
+  /**
+   * The next nodes to ask: the closest unasked candidates, while fewer than alpha queries are
+   * active. Slow queries (past their soft timeout) no longer count as active, which is how a
+   * silent node stops holding up the lookup. Candidates beyond the k-th responder are never asked:
+   * they cannot improve the result.
+   */
+  next(): Candidate[] {
+    const picked: Candidate[] = [];
+    let active = this.count('active');
+    const bound = this.kthResponderIndex();
+    for (let i = 0; i < this.candidates.length && active < this.alpha; i++) {
+      if (i > bound) break;
+      const c = this.candidates[i]!;
+      if (c.state !== 'new') continue;
+      c.state = 'active';
+      picked.push(c);
+      active++;
+    }
+    return picked;
+  }
+
+  get(id: NodeId): Candidate | undefined {
+    return this.byId.get(key(id));
+  }
+
+  markSlow(id: NodeId): void {
+    const c = this.get(id);
+    if (c?.state === 'active') c.state = 'slow';
+  }
+
+  markResponded(id: NodeId, token?: Uint8Array): void {
+    const c = this.get(id);
+    if (c === undefined || c.state === 'responded') return;
+    c.state = 'responded';
+    if (token !== undefined) c.token = token;
+    this.responders++;
+  }
+
+  markFailed(id: NodeId): void {
+    const c = this.get(id);
+    if (c !== undefined && (c.state === 'active' || c.state === 'slow')) c.state = 'failed';
+  }
+
+  /**
+   * The termination rule. With k responders known, done when nothing closer than the k-th of them
+   * is unasked or still active. With fewer, done when nothing is left to ask and nothing active.
+   * A slow query (past its soft timeout) does not hold the lookup open: on a lossy network one
+   * lost packet would otherwise cost every lookup a full hard timeout. Its late reply is still
+   * used while the lookup runs.
+   */
+  get done(): boolean {
+    const bound = this.kthResponderIndex();
+    for (let i = 0; i < this.candidates.length && i <= bound; i++) {
+      const s = this.candidates[i]!.state;
+      if (s === 'new' || s === 'active') return false;
+    }
+    return true;
+  }
+
+  /** True while a query is still out (active or slow). */
+  get outstanding(): number {
+    return this.count('active') + this.count('slow');
+  }
+
+  /** The k closest nodes that answered, closest first. */
+  closestResponders(n = this.k): Candidate[] {
+    const out: Candidate[] = [];
+    for (const c of this.candidates) {
+      if (c.state === 'responded') out.push(c);
+      if (out.length === n) break;
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.candidates.length;
+  }
+
+  get responderCount(): number {
+    return this.responders;
+  }
+
+  /** A snapshot, closest first, for displays and tests. */
+  snapshot(): readonly Candidate[] {
+    return this.candidates;
+  }
+
+  /** Index of the k-th closest responder, or the last index when fewer than k have answered. */
+  private kthResponderIndex(): number {
+    let seen = 0;
+    for (let i = 0; i < this.candidates.length; i++) {
+      if (this.candidates[i]!.state === 'responded' && ++seen === this.k) return i;
+    }
+    return this.candidates.length - 1;
+  }
+
+  private count(state: CandidateState): number {
+    let n = 0;
+    for (const c of this.candidates) if (c.state === state) n++;
+    return n;
+  }
+}
+
+function key(id: NodeId): string {
+  return String.fromCharCode(...id);
+}
+
+/** The /24 of an IPv4 address or the /64 of an IPv6 one. */
+export function subnetOf(address: string): string {
+  if (familyOf(address) === 4) {
+    const v4 = normalizeAddress(address);
+    return v4.slice(0, v4.lastIndexOf('.'));
+  }
+  return Buffer.from(encodeAddress(address).subarray(0, 8)).toString('hex');
+}

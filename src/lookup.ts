@@ -1,0 +1,229 @@
+/**
+ * The one iterative lookup engine, driven over the network. It asks the closest candidates,
+ * learns closer nodes from each reply, and stops by the rule in LookupState. What is asked and
+ * what is kept from each reply is a small strategy: find_node (nodes only), get_peers (peers and
+ * announce tokens), sample_infohashes (BEP 51 samples). Bootstrap, refresh, scrape, announce and
+ * the crawler's keyspace walk are all this one loop.
+ */
+import type { NodeInfo, PeerInfo } from './compact.js';
+import type { NodeId } from './id.js';
+import type { QueryArgsByMethod, ResponseBody } from './krpc.js';
+import { LookupState, type Candidate, type LookupStateOptions } from './lookup-state.js';
+import type { QueryOptions, QueryOutcome } from './rpc.js';
+
+export type LookupMethod = 'find_node' | 'get_peers' | 'sample_infohashes';
+
+/** What one kind of lookup asks and keeps. */
+export interface LookupStrategy<M extends LookupMethod, Item> {
+  readonly method: M;
+  args(ownId: NodeId, target: NodeId): QueryArgsByMethod[M];
+  /** What this reply yields besides closer nodes (peers, samples...). */
+  collect(body: ResponseBody, from: NodeInfo): Item[];
+  /** The reply's token to remember for later (announce_peer needs the get_peers token). */
+  token?(body: ResponseBody): Uint8Array | undefined;
+}
+
+/** How the engine reaches the network: the node supplies this, and records outcomes in its table. */
+export type QueryFn = <M extends LookupMethod>(
+  to: NodeInfo,
+  method: M,
+  args: QueryArgsByMethod[M],
+  options: QueryOptions,
+) => Promise<QueryOutcome>;
+
+export type LookupEvent<Item> =
+  | { type: 'query'; to: NodeInfo; hop: number; prefixBits: number }
+  | { type: 'response'; from: NodeInfo; hop: number; prefixBits: number; nodes: number; rttMs: number }
+  | { type: 'timeout'; node: NodeInfo; hop: number }
+  | { type: 'item'; item: Item; from: NodeInfo };
+
+export interface LookupStats {
+  queries: number;
+  responses: number;
+  errors: number;
+  timeouts: number;
+  /** Distinct nodes we sent a query to. */
+  nodesContacted: number;
+  /** Most leading bits any responder shared with the target. */
+  closestPrefixBits: number;
+  itemsFound: number;
+  /** Milliseconds from start to the first item, or null if none came. */
+  timeToFirstItemMs: number | null;
+  durationMs: number;
+  /** Why it stopped. */
+  ended: 'converged' | 'exhausted' | 'timeout' | 'aborted' | 'query-cap';
+}
+
+export interface LookupOptions extends LookupStateOptions {
+  /** Give up after this long. Default 30 s. */
+  timeoutMs?: number;
+  /** Stop after this many queries, whatever happens. Default 1,000. */
+  maxQueries?: number;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+export interface LookupResult {
+  stats: LookupStats;
+  /** The k closest nodes that answered, closest first, with their tokens. */
+  closest: Candidate[];
+}
+
+/**
+ * One lookup in progress. Iterate it (`for await`) to receive events as they happen; `result`
+ * resolves when it ends either way. It starts at once, so events are buffered until read.
+ */
+export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<LookupEvent<Item>> {
+  readonly state: LookupState;
+  readonly result: Promise<LookupResult>;
+  private readonly events: LookupEvent<Item>[] = [];
+  private wake: (() => void) | undefined;
+  private finished = false;
+  private readonly stats: LookupStats;
+  private readonly contacted = new Set<NodeInfo>();
+  private readonly now: () => number;
+  private readonly startedAt: number;
+  private wakeRun: () => void = () => {};
+
+  constructor(
+    private readonly ownId: NodeId,
+    readonly target: NodeId,
+    readonly strategy: LookupStrategy<M, Item>,
+    seeds: readonly NodeInfo[],
+    private readonly query: QueryFn,
+    private readonly options: LookupOptions = {},
+  ) {
+    this.state = new LookupState(target, options);
+    this.state.add(seeds, 0);
+    this.stats = {
+      queries: 0, responses: 0, errors: 0, timeouts: 0, nodesContacted: 0, closestPrefixBits: 0,
+      itemsFound: 0, timeToFirstItemMs: null, durationMs: 0, ended: 'exhausted',
+    };
+    this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
+    this.result = this.run();
+  }
+
+  private async run(): Promise<LookupResult> {
+    const maxQueries = this.options.maxQueries ?? 1_000;
+    const { signal } = this.options;
+    let ended: LookupStats['ended'] | undefined;
+    const stop = (reason: LookupStats['ended']): void => { ended ??= reason; this.wakeRun(); };
+    const timer = setTimeout(() => stop('timeout'), this.options.timeoutMs ?? 30_000);
+    timer.unref();
+    const onAbort = (): void => stop('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) ended = 'aborted';
+
+    while (ended === undefined) {
+      for (const candidate of this.state.next()) {
+        if (this.stats.queries >= maxQueries) { ended = 'query-cap'; break; }
+        void this.ask(candidate);
+      }
+      if (ended !== undefined) break;
+      if (this.state.done) { ended = this.state.responderCount >= this.state.k ? 'converged' : 'exhausted'; break; }
+      // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
+      await new Promise<void>((resolve) => { this.wakeRun = resolve; });
+    }
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    this.stats.ended = ended;
+    // Queries still unanswered past their soft timeout when the lookup ends count as timed out.
+    this.stats.timeouts += this.state.snapshot().filter((c) => c.state === 'slow').length;
+    this.stats.durationMs = this.now() - this.startedAt;
+    this.stats.nodesContacted = this.contacted.size;
+    this.finish();
+    return { stats: { ...this.stats }, closest: this.state.closestResponders() };
+  }
+
+  private async ask(candidate: Candidate): Promise<void> {
+    const { node, hop, prefixBits } = candidate;
+    this.stats.queries++;
+    this.contacted.add(node);
+    this.emit({ type: 'query', to: node, hop, prefixBits });
+    const outcome = await this.query(node, this.strategy.method, this.strategy.args(this.ownId, this.target), {
+      onSoftTimeout: () => { this.state.markSlow(node.id); this.wakeRun(); },
+    });
+    if (!this.finished) this.record(candidate, outcome);
+    this.wakeRun();
+  }
+
+  private record({ node, hop, prefixBits }: Candidate, outcome: QueryOutcome): void {
+    if (outcome.kind !== 'response') {
+      if (outcome.kind === 'timeout') this.stats.timeouts++;
+      else if (outcome.kind === 'error') this.stats.errors++;
+      this.state.markFailed(node.id);
+      this.emit({ type: 'timeout', node, hop });
+      return;
+    }
+    const body = outcome.response.r;
+    this.stats.responses++;
+    this.state.markResponded(node.id, this.strategy.token?.(body));
+    this.stats.closestPrefixBits = Math.max(this.stats.closestPrefixBits, prefixBits);
+    const nodes = [...(body.nodes ?? []), ...(body.nodes6 ?? [])];
+    this.state.add(nodes, hop + 1);
+    this.emit({ type: 'response', from: node, hop, prefixBits, nodes: nodes.length, rttMs: outcome.rttMs });
+    for (const item of this.strategy.collect(body, node)) {
+      this.stats.timeToFirstItemMs ??= this.now() - this.startedAt;
+      this.stats.itemsFound++;
+      this.emit({ type: 'item', item, from: node });
+    }
+  }
+
+  private emit(event: LookupEvent<Item>): void {
+    if (this.finished) return;
+    this.events.push(event);
+    this.wake?.();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<LookupEvent<Item>> {
+    for (;;) {
+      const event = this.events.shift();
+      if (event !== undefined) { yield event; continue; }
+      if (this.finished) return;
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+      this.wake = undefined;
+    }
+  }
+}
+
+/** BEP 5 find_node: only closer nodes are wanted. Used for bootstrap and bucket refresh. */
+export const findNode: LookupStrategy<'find_node', never> = {
+  method: 'find_node',
+  args: (id, target) => ({ id, target }),
+  collect: () => [],
+};
+
+/** BEP 5 get_peers: peers (`values`) and the token that lets us announce to this node later. */
+export function getPeers(options: { scrape?: boolean; noseed?: boolean } = {}): LookupStrategy<'get_peers', PeerInfo> {
+  return {
+    method: 'get_peers',
+    args: (id, infoHash) => ({
+      id,
+      info_hash: infoHash,
+      ...(options.scrape ? { scrape: true } : {}),
+      ...(options.noseed ? { noseed: true } : {}),
+    }),
+    collect: (body) => body.values ?? [],
+    token: (body) => body.token,
+  };
+}
+
+/** BEP 51 sample_infohashes: each reply carries up to ~20 info-hashes the node stores. */
+export interface Sample {
+  infoHashes: Uint8Array[];
+  /** Seconds the node asks us to wait before sampling it again. */
+  interval: number | undefined;
+  /** How many info-hashes the node says it holds. */
+  num: number | undefined;
+}
+export const sampleInfohashes: LookupStrategy<'sample_infohashes', Sample> = {
+  method: 'sample_infohashes',
+  args: (id, target) => ({ id, target }),
+  collect: (body) => (body.samples === undefined ? [] : [{ infoHashes: body.samples, interval: body.interval, num: body.num }]),
+};

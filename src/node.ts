@@ -1,0 +1,428 @@
+/**
+ * A full Mainline DHT node (BEP 5): it answers every query it should, keeps its routing table
+ * healthy, stores announced peers, and runs lookups through the one engine in lookup.ts.
+ *
+ * Answering properly is not optional for a crawler or scraper: other nodes only keep us in their
+ * tables (and so only send us their queries) if we behave like a good node.
+ */
+import { familyOf, type NodeInfo, type PeerInfo } from './compact.js';
+import { idEquals, randomId, type NodeId } from './id.js';
+import {
+  ErrorCode,
+  type AnnouncePeerArgs,
+  type GetPeersArgs,
+  type KrpcError,
+  type Query,
+  type QueryArgsByMethod,
+  type ResponseBody,
+} from './krpc.js';
+import type { Candidate } from './lookup-state.js';
+import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
+import { PeerStore, type PeerStoreOptions } from './peer-store.js';
+import { RoutingTable, type InsertResult, type RoutingTableOptions } from './routing-table.js';
+import { Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from './rpc.js';
+import { TokenIssuer } from './token.js';
+import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from './transport.js';
+
+export interface DhtNodeOptions {
+  /** Our node ID. Default: random. */
+  id?: NodeId;
+  /** Address to bind (default 0.0.0.0) and port (default 0 = any free one). */
+  address?: string;
+  port?: number;
+  /** Use this transport instead of binding a UDP socket (tests, fuzzing). */
+  transport?: Transport;
+  /** Loss and latency injected on everything we send (local-network experiments). */
+  faults?: Faults;
+  rpc?: RpcOptions;
+  table?: RoutingTableOptions;
+  peerStore?: PeerStoreOptions;
+  /** Lookup defaults (alpha, k, caps, timeouts). */
+  lookup?: LookupOptions;
+  /** BEP 51 `interval` we ask samplers to respect, in seconds. Default 21,600 (6 h, as libtorrent). */
+  sampleIntervalSeconds?: number;
+  /** BEP 43: never be added to other nodes' tables; answer no queries. */
+  readOnly?: boolean;
+  /** How often to look after the table (refresh stale buckets, ping questionable nodes). Default 60 s. */
+  maintenanceIntervalMs?: number;
+  now?: () => number;
+}
+
+/** Every query our node receives, after it was answered: the crawler's passive capture listens here. */
+export type IncomingQueryListener = (query: Query, from: Endpoint) => void;
+
+/** Bytes we allow a reply to take: below a 1,280-byte IPv6 minimum MTU, so replies are never fragmented. */
+export const MAX_REPLY_BYTES = 1_200;
+const NODES_PER_REPLY = 8;
+const BUCKET_REFRESH_MS = 15 * 60_000;
+const MAX_PENDING_PINGS = 16;
+
+export class DhtNode {
+  readonly id: NodeId;
+  readonly rpc: Rpc;
+  readonly table: RoutingTable;
+  readonly peers: PeerStore;
+  private readonly tokens: TokenIssuer;
+  private readonly listeners = new Set<IncomingQueryListener>();
+  private readonly pendingPings = new Set<string>();
+  private readonly maintenance: NodeJS.Timeout;
+  private readonly now: () => number;
+  private closed = false;
+
+  static async create(options: DhtNodeOptions = {}): Promise<DhtNode> {
+    let transport = options.transport ?? (await udpTransport({
+      ...(options.address !== undefined ? { address: options.address } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+    }));
+    let onLost = (): void => {};
+    if (options.faults !== undefined) transport = withFaults(transport, options.faults, () => onLost());
+    const node = new DhtNode(transport, options);
+    onLost = () => { node.rpc.counters.dropped.lost++; };
+    return node;
+  }
+
+  private constructor(
+    transport: Transport,
+    private readonly options: DhtNodeOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.id = options.id ?? randomId();
+    const readOnly = options.readOnly ?? false;
+    this.rpc = new Rpc(transport, { ...options.rpc, readOnly, now: this.now });
+    this.table = new RoutingTable(this.id, { ...options.table, now: this.now });
+    this.peers = new PeerStore({ ...options.peerStore, now: this.now });
+    this.tokens = new TokenIssuer({ now: this.now });
+    this.rpc.onQuery((query, from) => this.onQuery(query, from));
+    this.rpc.onBadQuery((error, from) => this.onBadQuery(error, from));
+    this.maintenance = setInterval(() => this.maintain(), options.maintenanceIntervalMs ?? 60_000);
+    this.maintenance.unref();
+  }
+
+  /** Where we are bound. */
+  get local(): Endpoint {
+    return this.rpc.local;
+  }
+
+  /** Listen to every valid query we receive (after it has been answered). Returns an unsubscribe function. */
+  onIncomingQuery(listener: IncomingQueryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- Answering queries (BEP 5, "DHT Queries") ----
+
+  private onQuery(query: Query, from: Endpoint): void {
+    if (this.closed) return;
+    if (!this.options.readOnly) this.answer(query, from);
+    if (query.ro !== true) this.noteQuerier({ id: query.a.id, address: from.address, port: from.port });
+    for (const listener of this.listeners) listener(query, from);
+  }
+
+  private answer(query: Query, from: Endpoint): void {
+    switch (query.q) {
+      case 'ping':
+        return this.reply(from, query.t, { id: this.id });
+      case 'find_node':
+        return this.reply(from, query.t, { id: this.id, nodes: this.closestNodes(query.a.target) });
+      case 'get_peers':
+        return this.reply(from, query.t, this.getPeersBody(query.a, from));
+      case 'announce_peer':
+        return this.announcePeer(query.t, query.a, from);
+      case 'sample_infohashes':
+        return this.reply(from, query.t, {
+          id: this.id,
+          nodes: this.closestNodes(query.a.target),
+          samples: this.peers.sample(SAMPLES_PER_REPLY),
+          interval: this.options.sampleIntervalSeconds ?? 21_600,
+          num: this.peers.numInfoHashes,
+        });
+    }
+  }
+
+  /** A query that broke the schema still gets an answer saying why (BEP 5, "Errors"). */
+  private onBadQuery(error: KrpcError, from: Endpoint): void {
+    if (this.closed || this.options.readOnly || error.t === undefined) return;
+    this.rpc.respondError(from, error.t, error.code, error.message);
+  }
+
+  private getPeersBody(a: GetPeersArgs, from: Endpoint): ResponseBody {
+    const body: ResponseBody = {
+      id: this.id,
+      token: this.tokens.issue(from.address),
+      nodes: this.closestNodes(a.info_hash),
+    };
+    if (a.scrape === true && this.peers.has(a.info_hash)) {
+      // BEP 33: bloom filters of seeds and downloaders; they replace most of the values' budget.
+      const { seeds, peers } = this.peers.scrape(a.info_hash);
+      body.BFsd = seeds.toBytes();
+      body.BFpe = peers.toBytes();
+    }
+    const max = valuesBudget(body, from);
+    // BEP 32: values carry peers of the querier's own address family.
+    const family = familyOf(from.address);
+    const values = this.peers.peers(a.info_hash, { max, family, noseed: a.noseed === true });
+    if (values.length > 0) body.values = values;
+    return body;
+  }
+
+  private announcePeer(t: Uint8Array, a: AnnouncePeerArgs, from: Endpoint): void {
+    if (!this.tokens.check(a.token, from.address)) {
+      this.rpc.respondError(from, t, ErrorCode.Protocol, 'invalid token');
+      return;
+    }
+    const port = a.implied_port === true ? from.port : a.port;
+    if (!(port > 0 && port < 65536)) {
+      this.rpc.respondError(from, t, ErrorCode.Protocol, 'invalid port');
+      return;
+    }
+    this.peers.announce(a.info_hash, { address: from.address, port }, a.seed === true);
+    this.reply(from, t, { id: this.id });
+  }
+
+  private reply(to: Endpoint, t: Uint8Array, body: ResponseBody): void {
+    // BEP 42: tell the querier the address we see it at, so it can pick a secure ID.
+    this.rpc.respond(to, t, body, { ip: to });
+  }
+
+  /**
+   * The nodes we vouch for in a reply: only those that have answered us and are not failing.
+   * A querier we never heard answer may be gone already, or never have been reachable (behind a
+   * NAT); handing it out would send other lookups into a dead end.
+   */
+  private closestNodes(target: NodeId): NodeInfo[] {
+    return this.table
+      .closest(target, NODES_PER_REPLY, (c) => c.lastResponse > 0 && c.failures === 0)
+      .map(({ id, address, port }) => ({ id, address, port }));
+  }
+
+  // ---- The routing table's upkeep (BEP 5, "Routing Table") ----
+
+  /** A querier enters the table unconfirmed; one ping tells whether it also answers. */
+  private noteQuerier(node: NodeInfo): void {
+    const result = this.table.recordQuery(node);
+    if (result.kind === 'added' && result.contact.lastResponse === 0) this.ping(result.contact);
+    else this.handleInsert(result);
+  }
+
+  /** A full bucket asked us to check an old node: ping it; its answer or silence settles it. */
+  private handleInsert(result: InsertResult): void {
+    if (result.kind === 'ping') this.ping(result.stale);
+  }
+
+  /** Pings for table upkeep, never more than a few at once (a flood of queriers must not make us a flooder). */
+  private ping(contact: NodeInfo): void {
+    const key = `${contact.address}:${contact.port}`;
+    if (this.pendingPings.has(key) || this.pendingPings.size >= MAX_PENDING_PINGS) return;
+    this.pendingPings.add(key);
+    void this.query(contact, 'ping', { id: this.id }).finally(() => this.pendingPings.delete(key));
+  }
+
+  /**
+   * Send a query and teach the table what happened: an answer makes the node good (and is how new
+   * nodes enter the table), silence counts against it.
+   */
+  async query<M extends keyof QueryArgsByMethod>(
+    to: NodeInfo | Endpoint,
+    method: M,
+    args: QueryArgsByMethod[M],
+    options: QueryOptions = {},
+  ): Promise<QueryOutcome> {
+    const outcome = await this.rpc.query(to, method, args, options);
+    if (this.closed) return outcome;
+    if (outcome.kind === 'response') {
+      const { id } = outcome.response.r;
+      // A reply from a read-only node (BEP 43) is useful, but such nodes are not table material.
+      if (outcome.response.ro !== true) {
+        this.handleInsert(this.table.recordResponse({ id, address: to.address, port: to.port }));
+      }
+    } else if (outcome.kind === 'timeout' && 'id' in to) {
+      this.table.recordFailure(to.id);
+    }
+    return outcome;
+  }
+
+  private maintain(): void {
+    if (this.closed) return;
+    for (const target of this.table.refreshTargets(BUCKET_REFRESH_MS).slice(0, 4)) {
+      void this.lookup(target, findNode).result;
+    }
+    for (const contact of this.table.questionable(4)) {
+      void this.query(contact, 'ping', { id: this.id });
+    }
+    this.peers.expire();
+  }
+
+  // ---- Lookups ----
+
+  /** Start an iterative lookup toward `target` with the given strategy, from our table's closest nodes. */
+  lookup<M extends LookupMethod, Item>(
+    target: NodeId,
+    strategy: LookupStrategy<M, Item>,
+    options: LookupOptions & { seeds?: readonly NodeInfo[] } = {},
+  ): Lookup<M, Item> {
+    const merged: LookupOptions = { ...this.options.lookup, ...options, now: this.now };
+    const seeds = options.seeds ?? this.table.closest(target, merged.maxCandidates ?? 100);
+    const queryFn: QueryFn = (to, method, args, queryOptions) => this.query(to, method, args, queryOptions);
+    return new Lookup(this.id, target, strategy, seeds, queryFn, merged);
+  }
+
+  /**
+   * Join the network (BEP 5: "Upon inserting the first node into its routing table and when
+   * starting up thereafter, the node should attempt to find the closest nodes ... by issuing
+   * find_node messages"). We ask each bootstrap address for nodes near our own ID, then run a
+   * find_node lookup for our ID, which fills the buckets near us.
+   */
+  async bootstrap(routers: readonly Endpoint[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<BootstrapResult> {
+    const started = this.now();
+    const budget = options.timeoutMs ?? 10_000;
+    // A lost datagram must not leave us alone: ask the silent routers again, up to three times.
+    const replies: (QueryOutcome | undefined)[] = routers.map(() => undefined);
+    const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, 3_000));
+    for (let attempt = 0; attempt < BOOTSTRAP_TRIES && !options.signal?.aborted; attempt++) {
+      const silent = routers.map((_, i) => i).filter((i) => replies[i]?.kind !== 'response');
+      if (silent.length === 0 || (attempt > 0 && replies.some((r) => r?.kind === 'response'))) break;
+      if (this.now() - started + perTry > budget && attempt > 0) break;
+      const outcomes = await firstReplies(silent.map((i) => this.query(routers[i]!, 'find_node', { id: this.id, target: this.id }, {
+        hardTimeoutMs: perTry,
+      })), BOOTSTRAP_GRACE_MS);
+      outcomes.forEach((outcome, j) => { if (outcome !== undefined) replies[silent[j]!] = outcome; });
+    }
+    const seeds: NodeInfo[] = [];
+    let answered = 0;
+    replies.forEach((outcome, i) => {
+      if (outcome?.kind !== 'response') return;
+      answered++;
+      const router = routers[i]!;
+      seeds.push({ id: outcome.response.r.id, address: router.address, port: router.port });
+      seeds.push(...(outcome.response.r.nodes ?? []), ...(outcome.response.r.nodes6 ?? []));
+    });
+    const known = this.table.closest(this.id, 16);
+    if (seeds.length > 0 || known.length > 0) {
+      const lookupOptions: LookupOptions & { seeds: NodeInfo[] } = {
+        seeds: [...seeds.filter((n) => !idEquals(n.id, this.id)), ...known],
+        timeoutMs: Math.max(1, budget - (this.now() - started)),
+      };
+      if (options.signal !== undefined) lookupOptions.signal = options.signal;
+      await this.lookup(this.id, findNode, lookupOptions).result;
+    }
+    return { routersAnswered: answered, tableSize: this.table.size, durationMs: this.now() - started };
+  }
+
+  /** get_peers lookup for an info-hash; iterate it for peers as they arrive. */
+  findPeers(infoHash: NodeId, options: LookupOptions & { scrape?: boolean; noseed?: boolean } = {}): Lookup<'get_peers', PeerInfo> {
+    const strategyOptions: { scrape?: boolean; noseed?: boolean } = {};
+    if (options.scrape !== undefined) strategyOptions.scrape = options.scrape;
+    if (options.noseed !== undefined) strategyOptions.noseed = options.noseed;
+    return this.lookup(infoHash, getPeers(strategyOptions), options);
+  }
+
+  /**
+   * Announce that we have the torrent (BEP 5, announce_peer): a get_peers lookup finds the k
+   * closest nodes and their tokens, then each of them is told our port.
+   */
+  async announce(infoHash: NodeId, options: AnnounceOptions & { lookup?: LookupOptions } = {}): Promise<AnnounceResult> {
+    const result = await this.findPeers(infoHash, options.lookup ?? {}).result;
+    const announcedTo = await this.announceTo(infoHash, result.closest, options);
+    return { lookup: result, announcedTo };
+  }
+
+  /**
+   * Send announce_peer to nodes that gave us a token in a get_peers reply. Without `port`, BEP 5's
+   * `implied_port` asks them to use the UDP source port they see, which also works behind a NAT.
+   * Returns how many accepted.
+   */
+  async announceTo(infoHash: NodeId, closest: readonly Candidate[], options: AnnounceOptions = {}): Promise<number> {
+    const outcomes = await Promise.all(
+      closest
+        .filter((c) => c.token !== undefined)
+        .map((c) => this.query(c.node, 'announce_peer', {
+          id: this.id,
+          info_hash: infoHash,
+          port: options.port ?? this.local.port,
+          token: c.token!,
+          ...(options.port === undefined ? { implied_port: true } : {}),
+          ...(options.seed === true ? { seed: true } : {}),
+        })),
+    );
+    return outcomes.filter((o) => o.kind === 'response').length;
+  }
+
+  /** Good nodes worth remembering for the next start. */
+  goodNodes(limit = 64): NodeInfo[] {
+    return this.table
+      .all()
+      .filter((c) => this.table.stateOf(c) === 'good')
+      .slice(0, limit)
+      .map(({ id, address, port }) => ({ id, address, port }));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.maintenance);
+    this.listeners.clear();
+    await this.rpc.close();
+  }
+}
+
+export interface BootstrapResult {
+  routersAnswered: number;
+  tableSize: number;
+  durationMs: number;
+}
+
+export interface AnnounceOptions {
+  /** The port peers should connect to; omitted, the UDP source port is implied. */
+  port?: number;
+  /** BEP 33: we have the whole torrent. */
+  seed?: boolean;
+}
+
+export interface AnnounceResult {
+  lookup: LookupResult;
+  /** Nodes that accepted the announce. */
+  announcedTo: number;
+}
+
+/** After the first bootstrap reply, how long to wait for the others before starting the lookup. */
+const BOOTSTRAP_GRACE_MS = 500;
+const BOOTSTRAP_TRIES = 3;
+
+/**
+ * Wait for every outcome, or for `graceMs` after the first response, whichever is sooner: one dead
+ * router must not hold up a start that another router has already made possible. Outcomes still
+ * out are undefined (their replies still reach the routing table when they come).
+ */
+function firstReplies(queries: Promise<QueryOutcome>[], graceMs: number): Promise<(QueryOutcome | undefined)[]> {
+  const outcomes: (QueryOutcome | undefined)[] = queries.map(() => undefined);
+  return new Promise((resolve) => {
+    let left = queries.length;
+    let grace: NodeJS.Timeout | undefined;
+    const done = (): void => { if (grace !== undefined) clearTimeout(grace); resolve(outcomes); };
+    if (left === 0) return done();
+    queries.forEach((query, i) => {
+      void query.then((outcome) => {
+        outcomes[i] = outcome;
+        if (--left === 0) return done();
+        if (outcome.kind === 'response' && grace === undefined) grace = setTimeout(done, graceMs);
+      });
+    });
+  });
+}
+
+/** BEP 51 leaves the sample count to the node; 20 x 20 bytes keeps the reply well under the MTU. */
+const SAMPLES_PER_REPLY = 20;
+
+/**
+ * How many peers fit in a get_peers reply next to what it already holds, so the reply stays under
+ * MAX_REPLY_BYTES: one value costs "6:" + 6 bytes for IPv4, "18:" + 18 for IPv6.
+ */
+function valuesBudget(body: ResponseBody, to: Endpoint): number {
+  const perValue = familyOf(to.address) === 6 ? 21 : 8;
+  const fixed = 200 + (body.nodes?.length ?? 0) * 38 + (body.BFsd ? 2 * 270 : 0);
+  return Math.max(0, Math.min(100, Math.floor((MAX_REPLY_BYTES - fixed) / perValue)));
+}

@@ -1,0 +1,329 @@
+/**
+ * KRPC over a datagram transport (BEP 5, "KRPC Protocol"): sends queries and matches their replies,
+ * times them out, paces what we send, and hands incoming queries to whoever answers them (the node).
+ *
+ * A reply is matched on its transaction ID *and* the address and port we sent the query to, so a
+ * third party cannot answer for a node it is not. Each query has two timeouts: a soft one (about a
+ * second) after which the caller may move on (a lookup opens another slot) while a late reply is
+ * still accepted, and a hard one after which the query has failed.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  decodeMessage,
+  encodeMessage,
+  makeError,
+  makeQuery,
+  makeResponse,
+  type Envelope,
+  type ErrorMessage,
+  type KrpcError,
+  type Message,
+  type Query,
+  type QueryArgsByMethod,
+  type QueryMethod,
+  type Response,
+  type ResponseBody,
+} from './krpc.js';
+import { TokenBucket } from './rate-limit.js';
+import type { Endpoint, Transport } from './transport.js';
+
+export type QueryOutcome =
+  | { kind: 'response'; response: Response; rttMs: number }
+  | { kind: 'error'; error: ErrorMessage; rttMs: number }
+  | { kind: 'timeout' }
+  /** Never sent: the RPC layer is closed, overloaded, or its send queue is full. */
+  | { kind: 'failed'; reason: string };
+
+export interface QueryOptions {
+  /** Called once if no reply came within the soft timeout; the query stays open until the hard one. */
+  onSoftTimeout?: () => void;
+  hardTimeoutMs?: number;
+}
+
+export interface RpcOptions {
+  /** Default 1,000 ms. */
+  softTimeoutMs?: number;
+  /** Default 3,000 ms. */
+  hardTimeoutMs?: number;
+  /** Global send budget in packets per second (queries and replies alike). Default 500. */
+  sendRate?: number;
+  /** Packets that may be sent at once before pacing starts. Default 100. */
+  sendBurst?: number;
+  /** Sends waiting for the rate limit; beyond it, a send is dropped and counted. Default 2,000. */
+  maxSendQueue?: number;
+  /** Queries awaiting a reply; beyond it, a query fails at once. Default 4,000 (of 65,536 IDs). */
+  maxPending?: number;
+  /** Datagrams larger than this are dropped unread. Default 1,500 bytes (a typical MTU). */
+  maxPacketBytes?: number;
+  /** Our client version string (`v`), sent with every message. */
+  version?: Uint8Array;
+  /** BEP 43: mark our queries read-only, so others keep us out of their tables. */
+  readOnly?: boolean;
+  now?: () => number;
+}
+
+/** Why an incoming or outgoing datagram went nowhere. Each has its own counter. */
+export type DropReason =
+  | 'oversized'
+  | 'undecodable'
+  | 'invalid'
+  | 'unmatched'
+  | 'wrong-source'
+  | 'send-queue-full'
+  | 'send-error'
+  | 'lost'
+  | 'refused';
+
+export interface RpcCounters {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  queriesIn: Record<string, number>;
+  queriesOut: Record<string, number>;
+  responses: number;
+  errors: number;
+  timeouts: number;
+  dropped: Record<DropReason, number>;
+}
+
+export type QueryListener = (query: Query, from: Endpoint) => void;
+export type BadQueryListener = (error: KrpcError, from: Endpoint) => void;
+/** Decides whether to read a datagram at all (per-source rate limits, bans). */
+export type AdmitFilter = (from: Endpoint) => boolean;
+
+interface Pending {
+  to: Endpoint;
+  sentAt: number;
+  soft: NodeJS.Timeout | undefined;
+  hard: NodeJS.Timeout;
+  settle: (outcome: QueryOutcome) => void;
+}
+
+const DEFAULT_VERSION = new Uint8Array([0x44, 0x53, 0x00, 0x01]); // "DS" 0.1
+
+export class Rpc {
+  readonly counters: RpcCounters = {
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    queriesIn: {},
+    queriesOut: {},
+    responses: 0,
+    errors: 0,
+    timeouts: 0,
+    dropped: {
+      oversized: 0, undecodable: 0, invalid: 0, unmatched: 0, 'wrong-source': 0,
+      'send-queue-full': 0, 'send-error': 0, lost: 0, refused: 0,
+    },
+  };
+  private readonly pending = new Map<number, Pending>();
+  private readonly queue: { bytes: Uint8Array; to: Endpoint; onSent?: () => void }[] = [];
+  private queueTimer: NodeJS.Timeout | undefined;
+  private readonly bucket: TokenBucket;
+  private readonly options: Required<Omit<RpcOptions, 'version' | 'readOnly' | 'now'>>;
+  private readonly envelope: Omit<Envelope, 't'>;
+  private readonly now: () => number;
+  private onQueryListener: QueryListener = () => {};
+  private onBadQueryListener: BadQueryListener = () => {};
+  private admit: AdmitFilter = () => true;
+  private closed = false;
+
+  constructor(
+    private readonly transport: Transport,
+    options: RpcOptions = {},
+  ) {
+    this.options = {
+      softTimeoutMs: options.softTimeoutMs ?? 1_000,
+      hardTimeoutMs: options.hardTimeoutMs ?? 3_000,
+      sendRate: options.sendRate ?? 500,
+      sendBurst: options.sendBurst ?? 100,
+      maxSendQueue: options.maxSendQueue ?? 2_000,
+      maxPending: options.maxPending ?? 4_000,
+      maxPacketBytes: options.maxPacketBytes ?? 1_500,
+    };
+    this.now = options.now ?? Date.now;
+    this.envelope = { v: options.version ?? DEFAULT_VERSION, ...(options.readOnly ? { ro: true } : {}) };
+    this.bucket = new TokenBucket(this.options.sendRate, this.options.sendBurst, this.now());
+    transport.onMessage((bytes, from) => this.receive(bytes, from));
+    transport.onSendError(() => { this.counters.dropped['send-error']++; });
+  }
+
+  get local(): Endpoint {
+    return this.transport.local();
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  onQuery(listener: QueryListener): void { this.onQueryListener = listener; }
+  /** A datagram that was recognisably a query but broke the schema: the node may answer with an error. */
+  onBadQuery(listener: BadQueryListener): void { this.onBadQueryListener = listener; }
+  setAdmitFilter(filter: AdmitFilter): void { this.admit = filter; }
+
+  /** Send a query and wait for its outcome. Never rejects. */
+  query<M extends QueryMethod>(
+    to: Endpoint,
+    method: M,
+    args: QueryArgsByMethod[M],
+    options: QueryOptions = {},
+  ): Promise<QueryOutcome> {
+    if (this.closed) return Promise.resolve({ kind: 'failed', reason: 'closed' });
+    if (this.pending.size >= this.options.maxPending) return Promise.resolve({ kind: 'failed', reason: 'too many queries in flight' });
+    const key = this.freeTransactionKey();
+    const t = new Uint8Array([key >> 8, key & 0xff]);
+    // A generic M does not narrow to one member of the Query union; the builder guarantees the pairing.
+    const bytes = encodeMessage(makeQuery(t, method, args, this.envelope) as Query);
+    this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
+    return new Promise<QueryOutcome>((resolve) => {
+      const hardMs = options.hardTimeoutMs ?? this.options.hardTimeoutMs;
+      const entry: Pending = {
+        to,
+        sentAt: this.now(),
+        soft: undefined,
+        hard: setTimeout(() => this.expire(key), hardMs).unref(),
+        settle: resolve,
+      };
+      if (options.onSoftTimeout !== undefined && this.options.softTimeoutMs < hardMs) {
+        const onSoft = options.onSoftTimeout;
+        entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, this.options.softTimeoutMs).unref();
+      }
+      this.pending.set(key, entry);
+      if (!this.enqueue(bytes, to, () => { entry.sentAt = this.now(); })) {
+        this.settle(key, { kind: 'failed', reason: 'send queue full' });
+      }
+    });
+  }
+
+  respond(to: Endpoint, t: Uint8Array, body: ResponseBody, extra: Omit<Envelope, 't'> = {}): void {
+    this.enqueue(encodeMessage(makeResponse(t, body, { ...this.envelope, ...extra })), to);
+  }
+
+  respondError(to: Endpoint, t: Uint8Array, code: number, message: string): void {
+    this.enqueue(encodeMessage(makeError(t, code, message, this.envelope)), to);
+  }
+
+  /**
+   * Read one datagram. Public so that tests and the fuzzer can drive the node without a socket.
+   * Undecodable input is counted and dropped, never answered (answering garbage would let anyone
+   * use us to bounce traffic at a third party).
+   */
+  receive(bytes: Uint8Array, from: Endpoint): void {
+    if (this.closed) return;
+    this.counters.packetsIn++;
+    this.counters.bytesIn += bytes.length;
+    if (bytes.length > this.options.maxPacketBytes) { this.counters.dropped.oversized++; return; }
+    if (!this.admit(from)) { this.counters.dropped.refused++; return; }
+    const parsed = decodeMessage(bytes);
+    if (!parsed.ok) {
+      const { error } = parsed;
+      if (error.t === undefined) { this.counters.dropped.undecodable++; return; }
+      this.counters.dropped.invalid++;
+      if (error.y === 'q') this.onBadQueryListener(error, from);
+      return;
+    }
+    this.dispatch(parsed.message, from);
+  }
+
+  private dispatch(message: Message, from: Endpoint): void {
+    if (message.y === 'q') {
+      this.counters.queriesIn[message.q] = (this.counters.queriesIn[message.q] ?? 0) + 1;
+      this.onQueryListener(message, from);
+      return;
+    }
+    const key = message.t.length === 2 ? (message.t[0]! << 8) | message.t[1]! : -1;
+    const entry = this.pending.get(key);
+    if (entry === undefined) { this.counters.dropped.unmatched++; return; }
+    if (entry.to.port !== from.port || !sameAddress(entry.to.address, from.address)) {
+      this.counters.dropped['wrong-source']++;
+      return;
+    }
+    const rttMs = this.now() - entry.sentAt;
+    if (message.y === 'r') {
+      this.counters.responses++;
+      this.settle(key, { kind: 'response', response: message, rttMs });
+    } else {
+      this.counters.errors++;
+      this.settle(key, { kind: 'error', error: message, rttMs });
+    }
+  }
+
+  /** Stop: fail every open query, drop the send queue, release the socket and every timer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const key of [...this.pending.keys()]) this.settle(key, { kind: 'failed', reason: 'closed' });
+    if (this.queueTimer !== undefined) clearTimeout(this.queueTimer);
+    this.queue.length = 0;
+    await this.transport.close();
+  }
+
+  private freeTransactionKey(): number {
+    for (;;) {
+      const random = randomBytes(2);
+      const key = (random[0]! << 8) | random[1]!;
+      if (!this.pending.has(key)) return key;
+    }
+  }
+
+  private expire(key: number): void {
+    if (!this.pending.has(key)) return;
+    this.counters.timeouts++;
+    this.settle(key, { kind: 'timeout' });
+  }
+
+  private settle(key: number, outcome: QueryOutcome): void {
+    const entry = this.pending.get(key);
+    if (entry === undefined) return;
+    this.pending.delete(key);
+    clearTimeout(entry.hard);
+    if (entry.soft !== undefined) clearTimeout(entry.soft);
+    entry.settle(outcome);
+  }
+
+  /** Send now if the rate limit allows, else queue (bounded). False if the packet was dropped. */
+  private enqueue(bytes: Uint8Array, to: Endpoint, onSent?: () => void): boolean {
+    if (this.closed) return false;
+    if (this.queue.length === 0 && this.bucket.take(this.now())) {
+      this.sendNow(bytes, to);
+      onSent?.();
+      return true;
+    }
+    if (this.queue.length >= this.options.maxSendQueue) {
+      this.counters.dropped['send-queue-full']++;
+      return false;
+    }
+    this.queue.push(onSent === undefined ? { bytes, to } : { bytes, to, onSent });
+    this.scheduleDrain();
+    return true;
+  }
+
+  private scheduleDrain(): void {
+    if (this.queueTimer !== undefined || this.closed) return;
+    const wait = Math.max(1, this.bucket.waitMs(this.now()));
+    this.queueTimer = setTimeout(() => {
+      this.queueTimer = undefined;
+      while (this.queue.length > 0 && this.bucket.take(this.now())) {
+        const item = this.queue.shift()!;
+        this.sendNow(item.bytes, item.to);
+        item.onSent?.();
+      }
+      if (this.queue.length > 0) this.scheduleDrain();
+    }, wait).unref();
+  }
+
+  private sendNow(bytes: Uint8Array, to: Endpoint): void {
+    this.counters.packetsOut++;
+    this.counters.bytesOut += bytes.length;
+    this.transport.send(bytes, to);
+  }
+}
+
+/** dgram reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d; treat both spellings as one. */
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const strip = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
+  return strip(a) === strip(b);
+}

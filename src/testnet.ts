@@ -1,0 +1,187 @@
+/**
+ * A local DHT: many real nodes in this process, each on its own loopback address, so the whole
+ * protocol can be run, taught, tested and measured without the internet.
+ *
+ * Node i listens on 127.A.B.1 (its own /24, because real clients such as libtorrent keep at most
+ * one node per /24 in a bucket). Where only 127.0.0.1 can be bound (macOS), nodes share it on
+ * distinct ports. Tables are meshed directly, as a network that has been running for a while would
+ * have them: each node knows its XOR neighbours and a random spread of the rest. Each synthetic
+ * torrent's peers are stored at the k nodes closest to its info-hash, exactly where announce_peer
+ * would have put them; `start()` then checks with a real lookup over UDP that the network answers.
+ */
+import { randomBytes } from 'node:crypto';
+import type { PeerInfo } from './compact.js';
+import { compareDistance, idToHex, randomId, type NodeId } from './id.js';
+import { DhtNode, type DhtNodeOptions } from './node.js';
+import type { Endpoint, Faults } from './transport.js';
+
+export interface TestnetOptions {
+  /** Number of nodes. Default 50. */
+  nodes?: number;
+  /** Number of synthetic torrents announced. Default 5. */
+  torrents?: number;
+  /** Peers announced per torrent. Default 10. */
+  peers?: number;
+  /** Loss and latency injected on every node's sends. */
+  faults?: Faults;
+  /** Fraction of nodes closed after meshing (they stay in others' tables, as dead nodes do). */
+  deadFraction?: number;
+  /** Options passed to every node (e.g. a short BEP 51 interval for crawling). */
+  node?: DhtNodeOptions;
+  /** How many of the nodes' endpoints to hand out as bootstrap addresses. Default 4. */
+  bootstrapCount?: number;
+  /** Peers of torrent t are stored at this many closest nodes. Default 8 (k). */
+  replication?: number;
+}
+
+export interface TestnetTorrent {
+  infoHash: NodeId;
+  peers: PeerInfo[];
+}
+
+/** How many neighbours and random others each node's table is offered when meshing. */
+const NEIGHBOURS = 16;
+const RANDOM_CONTACTS = 48;
+
+export class Testnet {
+  private constructor(
+    /** Every node, including the dead ones (closed). */
+    readonly nodes: DhtNode[],
+    readonly torrents: TestnetTorrent[],
+    readonly bootstrap: Endpoint[],
+    /** True when all nodes share 127.0.0.1 (per-/24 limits must then be relaxed by clients). */
+    readonly sharedAddress: boolean,
+  ) {}
+
+  get live(): DhtNode[] {
+    return this.nodes.filter((n) => !n.isClosed);
+  }
+
+  static async start(options: TestnetOptions = {}): Promise<Testnet> {
+    const count = options.nodes ?? 50;
+    if (!(count >= 2)) throw new RangeError('a local network needs at least 2 nodes');
+    const { nodes, sharedAddress } = await startNodes(count, options);
+    try {
+      mesh(nodes);
+      const torrents = seedTorrents(nodes, options.torrents ?? 5, options.peers ?? 10, options.replication ?? 8);
+      const dead = Math.floor(count * (options.deadFraction ?? 0));
+      // Kill nodes chosen at random among those not handed out as bootstrap addresses.
+      const bootstrapCount = Math.min(options.bootstrapCount ?? 4, count - dead);
+      const killable = shuffle(nodes.slice(bootstrapCount));
+      await Promise.all(killable.slice(0, dead).map((n) => n.close()));
+      const bootstrap = nodes.slice(0, bootstrapCount).map((n) => n.local);
+      return new Testnet(nodes, torrents, bootstrap, sharedAddress);
+    } catch (error) {
+      await Promise.all(nodes.map((n) => n.close()));
+      throw error;
+    }
+  }
+
+  /** One JSON-friendly description: what `dht-scrape testnet` prints. */
+  describe(): { bootstrap: string[]; torrents: { infohash: string; peers: string[] }[] } {
+    return {
+      bootstrap: this.bootstrap.map(formatEndpoint),
+      torrents: this.torrents.map((t) => ({ infohash: idToHex(t.infoHash), peers: t.peers.map(formatEndpoint) })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.close()));
+  }
+}
+
+export function formatEndpoint(e: Endpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+/** 127.A.B.1 for node i: its own /24 in 127.0.0.0/8, which Linux routes to loopback whole. */
+export function testnetAddress(i: number): string {
+  return `127.${1 + (i >> 8)}.${i & 255}.1`;
+}
+
+async function startNodes(count: number, options: TestnetOptions): Promise<{ nodes: DhtNode[]; sharedAddress: boolean }> {
+  const nodes: DhtNode[] = [];
+  let sharedAddress = false;
+  const base: DhtNodeOptions = { ...options.node };
+  if (options.faults !== undefined) base.faults = options.faults;
+  try {
+    for (let i = 0; i < count; i++) {
+      const address = sharedAddress ? '127.0.0.1' : testnetAddress(i);
+      try {
+        nodes.push(await DhtNode.create({ ...base, address, port: 0 }));
+      } catch (error) {
+        if (i > 0 || sharedAddress || !isAddressUnavailable(error)) throw error;
+        sharedAddress = true;
+        i--;
+      }
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.close()));
+    throw error;
+  }
+  return { nodes, sharedAddress };
+}
+
+function isAddressUnavailable(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && (error as { code?: unknown }).code === 'EADDRNOTAVAIL';
+}
+
+/**
+ * Fill every table as a long-running network would have it: the node's nearest neighbours in the
+ * keyspace (sorted order of IDs puts the longest shared prefixes next to each other) and a random
+ * spread of far nodes for the distant buckets.
+ */
+function mesh(nodes: DhtNode[]): void {
+  const sorted = [...nodes].sort((a, b) => compareBytes(a.id, b.id));
+  sorted.forEach((node, index) => {
+    const offer = (other: DhtNode): void => {
+      if (other !== node) node.table.recordResponse({ id: other.id, ...other.local });
+    };
+    for (let d = 1; d <= NEIGHBOURS / 2; d++) {
+      const before = sorted[index - d];
+      const after = sorted[index + d];
+      if (before !== undefined) offer(before);
+      if (after !== undefined) offer(after);
+    }
+    for (let r = 0; r < RANDOM_CONTACTS; r++) offer(nodes[randomInt(nodes.length)]!);
+  });
+}
+
+function seedTorrents(nodes: DhtNode[], torrents: number, peersEach: number, replication: number): TestnetTorrent[] {
+  const out: TestnetTorrent[] = [];
+  let peerIndex = 0;
+  for (let t = 0; t < torrents; t++) {
+    const infoHash = randomId();
+    const peers: PeerInfo[] = [];
+    for (let p = 0; p < peersEach; p++) peers.push(syntheticPeer(peerIndex++));
+    const holders = [...nodes].sort((a, b) => compareDistance(infoHash, a.id, b.id)).slice(0, replication);
+    for (const holder of holders) {
+      peers.forEach((peer, p) => holder.peers.announce(infoHash, peer, p % 3 === 0));
+    }
+    out.push({ infoHash, peers });
+  }
+  return out;
+}
+
+/** Peers of synthetic torrents live in 127.128.0.0/9: loopback, never a node's address. */
+function syntheticPeer(i: number): PeerInfo {
+  return { address: `127.${128 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}`, port: 6881 + (i % 1000) };
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+function randomInt(n: number): number {
+  const bytes = randomBytes(4);
+  return bytes.readUInt32BE(0) % n;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}

@@ -1,0 +1,96 @@
+/**
+ * Where datagrams go in and out. The KRPC layer talks to this interface, not to node:dgram, so the
+ * same node runs on a real UDP socket, in a test that feeds it bytes by hand, or behind injected
+ * loss and latency (the local network's "bad internet").
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { PeerInfo } from './compact.js';
+
+export type Endpoint = PeerInfo;
+export type DatagramHandler = (bytes: Uint8Array, from: Endpoint) => void;
+
+export interface Transport {
+  /** Hand one datagram to the network. Errors are reported through `onSendError`, never thrown. */
+  send(bytes: Uint8Array, to: Endpoint): void;
+  onMessage(handler: DatagramHandler): void;
+  onSendError(handler: (error: Error) => void): void;
+  /** Where we are bound; `port` is the real port even if 0 was asked. */
+  local(): Endpoint;
+  close(): Promise<void>;
+}
+
+export interface UdpOptions {
+  /** Address to bind. Default 0.0.0.0; an IPv6 literal gives an IPv6 socket (BEP 32 nodes). */
+  address?: string;
+  /** Port to bind; 0 picks a free one. */
+  port?: number;
+}
+
+/** A bound UDP socket. Rejects with the socket's error (e.g. EADDRINUSE) if it cannot bind. */
+export async function udpTransport(options: UdpOptions = {}): Promise<Transport> {
+  const address = options.address ?? '0.0.0.0';
+  const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(address) });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => { socket.close(); reject(error); };
+    socket.once('error', onError);
+    socket.bind(options.port ?? 0, address, () => { socket.off('error', onError); resolve(); });
+  });
+  let onSendError: (error: Error) => void = () => {};
+  // After binding, socket errors (ICMP unreachable on some systems, EPERM from a firewall) are
+  // per-packet troubles, not reasons to stop the node.
+  socket.on('error', (error) => onSendError(error));
+  let closed = false;
+  return {
+    send(bytes, to) {
+      if (closed) return;
+      socket.send(bytes, to.port, to.address, (error) => { if (error) onSendError(error); });
+    },
+    onMessage(handler) {
+      socket.on('message', (msg, rinfo) => handler(msg, { address: rinfo.address, port: rinfo.port }));
+    },
+    onSendError(handler) { onSendError = handler; },
+    local() {
+      const a = socket.address();
+      return { address: a.address, port: a.port };
+    },
+    close() {
+      if (closed) return Promise.resolve();
+      closed = true;
+      return new Promise((resolve) => socket.close(() => resolve()));
+    },
+  };
+}
+
+/** Network trouble to inject on send, for tests and benchmarks of lossy, slow networks. */
+export interface Faults {
+  /** Probability (0..1) that a datagram is silently lost. */
+  loss?: number;
+  /** One-way delay, uniform in [min, max] milliseconds. */
+  latencyMs?: readonly [number, number];
+  /** Random source in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** Wrap a transport so that its sends are lost or delayed as `faults` says. */
+export function withFaults(inner: Transport, faults: Faults, onLost: () => void = () => {}): Transport {
+  const random = faults.random ?? Math.random;
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    ...inner,
+    send(bytes, to) {
+      if (faults.loss !== undefined && random() < faults.loss) { onLost(); return; }
+      const range = faults.latencyMs;
+      if (range === undefined) { inner.send(bytes, to); return; }
+      const delay = range[0] + random() * (range[1] - range[0]);
+      const timer = setTimeout(() => { timers.delete(timer); inner.send(bytes, to); }, delay);
+      timer.unref();
+      timers.add(timer);
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      return inner.close();
+    },
+  };
+}

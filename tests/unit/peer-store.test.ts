@@ -1,0 +1,387 @@
+import { describe, expect, test } from 'vitest';
+import type { PeerInfo } from '../../src/compact.js';
+import { idToHex } from '../../src/id.js';
+import { PEER_TTL_MS, PeerStore } from '../../src/peer-store.js';
+import type { PeerStoreOptions } from '../../src/peer-store.js';
+import { Prng } from '../helpers/prng.js';
+
+const MINUTE = 60_000;
+
+/** A store on a fake clock (moved by hand) with a seeded random source. */
+function setup(options: PeerStoreOptions = {}, seed = 7): { store: PeerStore; advance: (ms: number) => void } {
+  let time = 1_700_000_000_000;
+  const store = new PeerStore({ now: () => time, random: new Prng(seed).randomSource(), ...options });
+  return { store, advance: (ms) => { time += ms; } };
+}
+
+/** A recognisable info-hash: 20 bytes of `n`. */
+function hash(n: number): Uint8Array {
+  return new Uint8Array(20).fill(n);
+}
+
+/** The i-th IPv4 test peer, all distinct for i < 65536. */
+function v4(i: number, port = 6881): PeerInfo {
+  return { address: `10.0.${i >> 8}.${i & 255}`, port };
+}
+
+/** The i-th IPv6 test peer, written in canonical form (as the store gives addresses back). */
+function v6(i: number, port = 6881): PeerInfo {
+  return { address: `2001:db8::1:${i.toString(16)}`, port };
+}
+
+function keyOf(peer: PeerInfo): string {
+  return `${peer.address}:${peer.port}`;
+}
+
+function sortedKeys(peers: readonly PeerInfo[]): string[] {
+  return peers.map(keyOf).sort();
+}
+
+describe('PeerStore: announce and get_peers', () => {
+  test('an announced peer is returned for its info-hash only', () => {
+    const { store } = setup();
+    store.announce(hash(1), v4(1), false);
+    expect(store.has(hash(1))).toBe(true);
+    expect(store.peers(hash(1))).toEqual([v4(1)]);
+    expect(store.has(hash(2))).toBe(false);
+    expect(store.peers(hash(2))).toEqual([]);
+    expect(store.numInfoHashes).toBe(1);
+  });
+
+  test('peers are keyed by IP and port: one host may run several peers', () => {
+    const { store } = setup();
+    store.announce(hash(1), v4(1, 6881), false);
+    store.announce(hash(1), v4(1, 6882), false);
+    store.announce(hash(1), v4(1, 6881), true); // re-announce: updated, not added
+    expect(sortedKeys(store.peers(hash(1)))).toEqual(['10.0.0.1:6881', '10.0.0.1:6882']);
+    expect(store.stats()).toEqual({ infoHashes: 1, peers: 2, seeds: 1 });
+  });
+
+  test('one host spelled two ways is one peer (IPv4-mapped IPv6 is IPv4)', () => {
+    const { store } = setup();
+    store.announce(hash(1), { address: '::ffff:192.0.2.1', port: 6881 }, false);
+    store.announce(hash(1), { address: '192.0.2.1', port: 6881 }, false);
+    expect(store.peers(hash(1))).toEqual([{ address: '192.0.2.1', port: 6881 }]);
+  });
+
+  test('noseed leaves seeds out (BEP 33)', () => {
+    const { store } = setup();
+    for (let i = 0; i < 10; i++) store.announce(hash(1), v4(i), i < 4);
+    expect(store.peers(hash(1))).toHaveLength(10);
+    const leechers = store.peers(hash(1), { noseed: true });
+    expect(sortedKeys(leechers)).toEqual(sortedKeys([4, 5, 6, 7, 8, 9].map((i) => v4(i))));
+    expect(store.peers(hash(1), { noseed: false })).toHaveLength(10);
+  });
+
+  test('family picks IPv4 or IPv6 peers (BEP 32: values match the query family)', () => {
+    const { store } = setup();
+    for (let i = 0; i < 5; i++) store.announce(hash(1), v4(i), false);
+    for (let i = 0; i < 3; i++) store.announce(hash(1), v6(i), false);
+    expect(sortedKeys(store.peers(hash(1), { family: 4 }))).toEqual(sortedKeys([0, 1, 2, 3, 4].map((i) => v4(i))));
+    expect(sortedKeys(store.peers(hash(1), { family: 6 }))).toEqual(sortedKeys([0, 1, 2].map((i) => v6(i))));
+    expect(store.peers(hash(1))).toHaveLength(8);
+  });
+
+  test('family and noseed combine', () => {
+    const { store } = setup();
+    store.announce(hash(1), v4(1), true);
+    store.announce(hash(1), v4(2), false);
+    store.announce(hash(1), v6(1), false);
+    expect(store.peers(hash(1), { family: 4, noseed: true })).toEqual([v4(2)]);
+  });
+
+  test('a big swarm gives a random pick of at most max (default 50), distinct and stored', () => {
+    const { store } = setup();
+    const all = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      store.announce(hash(1), v4(i), false);
+      all.add(keyOf(v4(i)));
+    }
+    for (const max of [undefined, 1, 10, 50, 299]) {
+      const picked = store.peers(hash(1), max === undefined ? {} : { max });
+      expect(picked).toHaveLength(max ?? 50);
+      expect(new Set(picked.map(keyOf)).size).toBe(picked.length);
+      for (const peer of picked) expect(all.has(keyOf(peer))).toBe(true);
+    }
+    expect(store.peers(hash(1), { max: 300 })).toHaveLength(300);
+    expect(store.peers(hash(1), { max: 1000 })).toHaveLength(300);
+    expect(store.peers(hash(1), { max: 0 })).toEqual([]);
+  });
+
+  test('the pick is random, so over many replies every peer is handed out', () => {
+    const { store } = setup();
+    for (let i = 0; i < 200; i++) store.announce(hash(1), v4(i), false);
+    const seen = new Set<string>();
+    const counts = new Map<string, number>();
+    for (let round = 0; round < 200; round++) {
+      for (const peer of store.peers(hash(1), { max: 20 })) {
+        seen.add(keyOf(peer));
+        counts.set(keyOf(peer), (counts.get(keyOf(peer)) ?? 0) + 1);
+      }
+    }
+    expect(seen.size).toBe(200);
+    // 4,000 picks over 200 peers: 20 each on average; none starved or favoured far beyond chance.
+    for (const count of counts.values()) {
+      expect(count).toBeGreaterThan(3);
+      expect(count).toBeLessThan(45);
+    }
+  });
+
+  test('invalid input is refused', () => {
+    const { store } = setup();
+    expect(() => store.announce(new Uint8Array(19), v4(1), false)).toThrow(TypeError);
+    expect(() => store.announce(hash(1), { address: '10.0.0.1', port: 0 }, false)).toThrow(RangeError);
+    expect(() => store.announce(hash(1), { address: '10.0.0.1', port: 65536 }, false)).toThrow(RangeError);
+    expect(() => store.announce(hash(1), { address: 'example.com', port: 80 }, false)).toThrow(TypeError);
+    expect(() => store.peers(new Uint8Array(21))).toThrow(TypeError);
+    expect(store.numInfoHashes).toBe(0);
+  });
+
+  test('options are checked', () => {
+    expect(() => new PeerStore({ ttlMs: 0 })).toThrow(RangeError);
+    expect(() => new PeerStore({ maxTorrents: 0 })).toThrow(RangeError);
+    expect(() => new PeerStore({ maxPeersPerTorrent: 1.5 })).toThrow(RangeError);
+    expect(() => new PeerStore({ maxPeers: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('PeerStore: expiry', () => {
+  test('an announce lasts 30 minutes', () => {
+    expect(PEER_TTL_MS).toBe(30 * MINUTE);
+    const { store, advance } = setup();
+    store.announce(hash(1), v4(1), false);
+    advance(30 * MINUTE - 1);
+    expect(store.peers(hash(1))).toEqual([v4(1)]);
+    advance(1);
+    expect(store.peers(hash(1))).toEqual([]);
+    expect(store.has(hash(1))).toBe(false);
+    expect(store.numInfoHashes).toBe(0);
+    expect(store.stats()).toEqual({ infoHashes: 0, peers: 0, seeds: 0 });
+  });
+
+  test('re-announcing refreshes the 30 minutes and the seed flag', () => {
+    const { store, advance } = setup();
+    store.announce(hash(1), v4(1), false);
+    advance(20 * MINUTE);
+    store.announce(hash(1), v4(1), true);
+    advance(20 * MINUTE); // 40 min after the first announce, 20 after the second
+    expect(store.peers(hash(1))).toEqual([v4(1)]);
+    expect(store.peers(hash(1), { noseed: true })).toEqual([]);
+    expect(store.stats()).toEqual({ infoHashes: 1, peers: 1, seeds: 1 });
+    advance(10 * MINUTE);
+    expect(store.has(hash(1))).toBe(false);
+  });
+
+  test('peers expire one by one; the info-hash goes with the last', () => {
+    const { store, advance } = setup();
+    store.announce(hash(1), v4(1), false);
+    advance(10 * MINUTE);
+    store.announce(hash(1), v4(2), false);
+    advance(25 * MINUTE);
+    expect(store.peers(hash(1))).toEqual([v4(2)]);
+    expect(store.stats().peers).toBe(1);
+    advance(5 * MINUTE);
+    expect(store.numInfoHashes).toBe(0);
+  });
+
+  test('expire() drops expired peers and empty torrents everywhere', () => {
+    const { store, advance } = setup();
+    store.announce(hash(1), v4(1), true);
+    store.announce(hash(2), v4(2), false);
+    advance(15 * MINUTE);
+    store.announce(hash(2), v4(3), false);
+    store.announce(hash(3), v4(4), false);
+    advance(20 * MINUTE);
+    store.expire();
+    expect(store.stats()).toEqual({ infoHashes: 2, peers: 2, seeds: 0 });
+    expect(store.has(hash(1))).toBe(false);
+    expect(store.peers(hash(2))).toEqual([v4(3)]);
+  });
+
+  test('the ttl is configurable', () => {
+    const { store, advance } = setup({ ttlMs: 1000 });
+    store.announce(hash(1), v4(1), false);
+    advance(1000);
+    expect(store.has(hash(1))).toBe(false);
+  });
+});
+
+describe('PeerStore: caps', () => {
+  test('maxTorrents: a new info-hash evicts the one announced to least recently', () => {
+    const { store, advance } = setup({ maxTorrents: 3 });
+    for (const n of [1, 2, 3]) {
+      store.announce(hash(n), v4(n), false);
+      advance(1000);
+    }
+    store.announce(hash(1), v4(9), false); // info-hash 1 is now the freshest; 2 the stalest
+    advance(1000);
+    store.announce(hash(4), v4(4), false);
+    expect(store.numInfoHashes).toBe(3);
+    expect([1, 2, 3, 4].map((n) => store.has(hash(n)))).toEqual([true, false, true, true]);
+    expect(store.stats().peers).toBe(4); // 1 has two peers; 2's peer left with it
+  });
+
+  test('maxTorrents: announcing to a stored info-hash never evicts', () => {
+    const { store } = setup({ maxTorrents: 2 });
+    store.announce(hash(1), v4(1), false);
+    store.announce(hash(2), v4(2), false);
+    for (let i = 0; i < 10; i++) store.announce(hash(1), v4(100 + i), false);
+    expect(store.has(hash(2))).toBe(true);
+    expect(store.numInfoHashes).toBe(2);
+  });
+
+  test('maxPeersPerTorrent: a new peer replaces the least recently announced one', () => {
+    const { store, advance } = setup({ maxPeersPerTorrent: 3 });
+    for (const i of [1, 2, 3]) {
+      store.announce(hash(1), v4(i), false);
+      advance(1000);
+    }
+    store.announce(hash(1), v4(1), false); // 1 re-announces; 2 is now the oldest
+    store.announce(hash(1), v4(4), false);
+    expect(sortedKeys(store.peers(hash(1)))).toEqual(sortedKeys([v4(1), v4(3), v4(4)]));
+    store.announce(hash(2), v4(5), false); // other torrents are not affected
+    expect(store.stats()).toEqual({ infoHashes: 2, peers: 4, seeds: 0 });
+  });
+
+  test('maxPeersPerTorrent: expired peers make room before live ones are evicted', () => {
+    const { store, advance } = setup({ maxPeersPerTorrent: 2 });
+    store.announce(hash(1), v4(1), false);
+    advance(10 * MINUTE);
+    store.announce(hash(1), v4(2), false);
+    advance(21 * MINUTE); // peer 1 expired, peer 2 has 9 minutes left
+    store.announce(hash(1), v4(3), false);
+    expect(sortedKeys(store.peers(hash(1)))).toEqual(sortedKeys([v4(2), v4(3)]));
+  });
+
+  test('maxPeers: the whole store never holds more, the stalest torrent gives up its oldest peer', () => {
+    const { store, advance } = setup({ maxPeers: 4 });
+    store.announce(hash(1), v4(1), false);
+    advance(1000);
+    store.announce(hash(1), v4(2), false);
+    advance(1000);
+    store.announce(hash(2), v4(3), false);
+    advance(1000);
+    store.announce(hash(2), v4(4), false);
+    advance(1000);
+    store.announce(hash(3), v4(5), false); // full: info-hash 1 is the stalest, peer 1 its oldest
+    expect(store.stats().peers).toBe(4);
+    expect(store.peers(hash(1))).toEqual([v4(2)]);
+    store.announce(hash(3), v4(6), false); // full again: peer 2 goes, and info-hash 1 with it
+    expect(store.has(hash(1))).toBe(false);
+    expect(store.stats()).toEqual({ infoHashes: 2, peers: 4, seeds: 0 });
+    store.announce(hash(3), v4(5), true); // a re-announce does not need room
+    expect(store.stats()).toEqual({ infoHashes: 2, peers: 4, seeds: 1 });
+  });
+
+  test('maxPeers: expired peers are dropped before live ones are evicted', () => {
+    const { store, advance } = setup({ maxPeers: 3 });
+    store.announce(hash(1), v4(1), false);
+    advance(10 * MINUTE);
+    store.announce(hash(1), v4(2), false);
+    store.announce(hash(2), v4(3), false);
+    advance(21 * MINUTE); // peer 1 expired
+    store.announce(hash(3), v4(4), false);
+    expect(store.peers(hash(1))).toEqual([v4(2)]);
+    expect(store.stats().peers).toBe(3);
+  });
+
+  test('the default caps hold under a flood of announces', () => {
+    const { store } = setup({ maxTorrents: 50, maxPeersPerTorrent: 20, maxPeers: 500 });
+    const prng = new Prng(99);
+    for (let i = 0; i < 5000; i++) store.announce(hash(prng.int(80)), v4(prng.int(2000)), prng.int(2) === 0);
+    const stats = store.stats();
+    expect(stats.infoHashes).toBeLessThanOrEqual(50);
+    expect(stats.peers).toBeLessThanOrEqual(500);
+    let counted = 0;
+    for (let n = 0; n < 80; n++) {
+      const peers = store.peers(hash(n), { max: 1000 });
+      expect(peers.length).toBeLessThanOrEqual(20);
+      counted += peers.length;
+    }
+    expect(counted).toBe(stats.peers);
+  });
+});
+
+describe('PeerStore: BEP 33 scrape', () => {
+  test('the seed and peer filters estimate the true counts (100 seeds, 300 leechers)', () => {
+    const { store } = setup();
+    for (let i = 0; i < 100; i++) store.announce(hash(1), v4(i), true);
+    for (let i = 100; i < 400; i++) store.announce(hash(1), i % 2 === 0 ? v4(i) : v6(i), false);
+    const { seeds, peers } = store.scrape(hash(1));
+    expect(seeds.estimate()).toBeGreaterThan(90);
+    expect(seeds.estimate()).toBeLessThan(110);
+    expect(peers.estimate()).toBeGreaterThan(270);
+    expect(peers.estimate()).toBeLessThan(330);
+    expect(seeds.has(v4(0).address)).toBe(true);
+    expect(peers.has(v6(101).address)).toBe(true);
+  });
+
+  test('an unknown or expired info-hash gives empty filters', () => {
+    const { store, advance } = setup();
+    expect(store.scrape(hash(1)).seeds.estimate()).toBe(0);
+    store.announce(hash(1), v4(1), true);
+    advance(PEER_TTL_MS);
+    const { seeds, peers } = store.scrape(hash(1));
+    expect(seeds.estimate()).toBe(0);
+    expect(peers.estimate()).toBe(0);
+  });
+
+  test('a peer that became a seed moves from BFpe to BFsd', () => {
+    const { store } = setup();
+    store.announce(hash(1), v4(1), false);
+    store.announce(hash(1), v4(1), true);
+    const { seeds, peers } = store.scrape(hash(1));
+    expect(seeds.has(v4(1).address)).toBe(true);
+    expect(peers.estimate()).toBe(0);
+  });
+});
+
+describe('PeerStore: BEP 51 samples', () => {
+  function filled(count: number): PeerStore {
+    const { store } = setup();
+    for (let n = 0; n < count; n++) store.announce(hash(n), v4(n), false);
+    return store;
+  }
+
+  test('sample returns up to max distinct stored info-hashes, 20 bytes each', () => {
+    const store = filled(100);
+    const stored = new Set(Array.from({ length: 100 }, (_, n) => idToHex(hash(n))));
+    for (const max of [0, 1, 20, 99, 100, 500]) {
+      const sample = store.sample(max);
+      expect(sample).toHaveLength(Math.min(max, 100));
+      const hexes = sample.map((h) => {
+        expect(h).toBeInstanceOf(Uint8Array);
+        expect(h.length).toBe(20);
+        return idToHex(h);
+      });
+      expect(new Set(hexes).size).toBe(hexes.length);
+      for (const hex of hexes) expect(stored.has(hex)).toBe(true);
+    }
+    expect(store.numInfoHashes).toBe(100);
+  });
+
+  test('samples are random: repeated samples cover the whole store', () => {
+    const store = filled(100);
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) for (const h of store.sample(10)) seen.add(idToHex(h));
+    expect(seen.size).toBe(100);
+  });
+
+  test('an empty store samples nothing; expired info-hashes are not sampled', () => {
+    const { store, advance } = setup();
+    expect(store.sample(10)).toEqual([]);
+    store.announce(hash(1), v4(1), false);
+    advance(20 * MINUTE);
+    store.announce(hash(2), v4(2), false);
+    advance(15 * MINUTE);
+    expect(store.sample(10).map(idToHex)).toEqual([idToHex(hash(2))]);
+    expect(store.numInfoHashes).toBe(1);
+  });
+
+  test('a sampled info-hash is a copy: changing it does not touch the store', () => {
+    const store = filled(1);
+    const [h] = store.sample(1);
+    h!.fill(0xff);
+    expect(store.has(hash(0))).toBe(true);
+  });
+});

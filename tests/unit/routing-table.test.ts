@@ -1,0 +1,618 @@
+/**
+ * The k-bucket routing table, checked against BEP 5 "Routing Table": which nodes get in, which
+ * bucket splits, how nodes go good -> questionable -> bad, and that closest() is exact.
+ */
+import { describe, expect, it } from 'vitest';
+import type { NodeInfo } from '../../src/compact.js';
+import {
+  compareDistance,
+  idEquals,
+  idFromHex,
+  idToHex,
+  randomIdWithPrefix,
+  sharedPrefixLength,
+  type NodeId,
+} from '../../src/id.js';
+import { RoutingTable, type Contact, type RoutingTableOptions } from '../../src/routing-table.js';
+import { Prng } from '../helpers/prng.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const START = 1_700_000_000_000;
+
+/** A table with a fake clock and seeded randomness, and a maker of nodes at a chosen distance. */
+function setup(options: RoutingTableOptions = {}, seed = 1) {
+  const prng = new Prng(seed);
+  const clock = { now: START };
+  const ownId = prng.bytes(20);
+  const table = new RoutingTable(ownId, { now: () => clock.now, random: prng.randomSource(), ...options });
+  let hosts = 0;
+  /** A fresh node whose ID shares exactly `sharedBits` leading bits with ours, on its own address. */
+  const node = (sharedBits: number): NodeInfo => {
+    hosts++;
+    return {
+      id: randomIdWithPrefix(ownId, sharedBits, prng.randomSource()),
+      address: `10.${(hosts >> 16) & 255}.${(hosts >> 8) & 255}.${hosts & 255}`,
+      port: 6881,
+    };
+  };
+  const advance = (ms: number): void => {
+    clock.now += ms;
+  };
+  return { table, ownId, prng, clock, node, advance };
+}
+
+const hex = (contacts: readonly { id: NodeId }[]): string[] => contacts.map((c) => idToHex(c.id));
+const bucketSizes = (table: RoutingTable): number[] => table.buckets().map((b) => b.contacts.length);
+
+function bruteForceClosest(contacts: readonly Contact[], target: NodeId, n: number): Contact[] {
+  return [...contacts].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, n);
+}
+
+/** Everything that must hold after any sequence of operations. */
+function expectConsistent(table: RoutingTable, k: number, replacements: number): void {
+  const buckets = table.buckets();
+  const last = buckets.length - 1;
+  const ids = new Set<string>();
+  const endpoints = new Set<string>();
+  for (const bucket of buckets) {
+    expect(bucket.contacts.length).toBeLessThanOrEqual(k);
+    expect(bucket.replacements.length).toBeLessThanOrEqual(replacements);
+    for (const c of [...bucket.contacts, ...bucket.replacements]) {
+      const shared = sharedPrefixLength(table.ownId, c.id);
+      if (bucket.index < last) expect(shared).toBe(bucket.index);
+      else expect(shared).toBeGreaterThanOrEqual(last);
+      expect(ids.has(idToHex(c.id))).toBe(false);
+      ids.add(idToHex(c.id));
+    }
+    for (const c of bucket.contacts) {
+      expect(endpoints.has(`${c.address}:${c.port}`)).toBe(false);
+      endpoints.add(`${c.address}:${c.port}`);
+      expect(table.get(c.id)).toBe(c);
+    }
+  }
+  const stats = table.stats();
+  const all = table.all();
+  expect(stats.buckets).toBe(buckets.length);
+  expect(stats.buckets).toBeLessThanOrEqual(160);
+  expect(stats.nodes).toBe(table.size);
+  expect(stats.nodes).toBe(all.length);
+  expect(stats.nodes).toBe(buckets.reduce((sum, b) => sum + b.contacts.length, 0));
+  expect(stats.good + stats.questionable + stats.bad).toBe(stats.nodes);
+  expect(stats.good).toBe(all.filter((c) => table.stateOf(c) === 'good').length);
+  expect(stats.bad).toBe(all.filter((c) => table.stateOf(c) === 'bad').length);
+  expect(stats.replacements).toBe(buckets.reduce((sum, b) => sum + b.replacements.length, 0));
+}
+
+describe('RoutingTable: what gets in', () => {
+  it('starts as one empty bucket covering the whole ID space', () => {
+    const { table } = setup();
+    expect(table.size).toBe(0);
+    expect(table.buckets()).toEqual([{ index: 0, contacts: [], replacements: [], lastChanged: START }]);
+    expect(table.stats()).toEqual({ nodes: 0, buckets: 1, good: 0, questionable: 0, bad: 0, replacements: 0 });
+  });
+
+  it('adds a node that answered, and updates it when it answers again', () => {
+    const { table, node, advance } = setup();
+    const a = node(0);
+    const first = table.recordResponse(a);
+    expect(first.kind).toBe('added');
+    advance(5 * SECOND);
+    const again = table.recordResponse(a);
+    expect(again.kind).toBe('updated');
+    expect(table.get(a.id)).toMatchObject({ address: a.address, port: 6881, lastResponse: START + 5 * SECOND, added: START });
+    expect(table.size).toBe(1);
+  });
+
+  it('rejects our own ID, port 0, a port above 65535, an empty address and IDs that are not 20 bytes', () => {
+    const { table, ownId } = setup();
+    expect(table.recordResponse({ id: ownId, address: '10.0.0.1', port: 6881 })).toEqual({ kind: 'rejected', reason: 'own-id' });
+    const id = new Uint8Array(20).fill(7);
+    expect(table.recordResponse({ id, address: '10.0.0.1', port: 0 })).toEqual({ kind: 'rejected', reason: 'invalid' });
+    expect(table.recordResponse({ id, address: '10.0.0.1', port: 65536 })).toEqual({ kind: 'rejected', reason: 'invalid' });
+    expect(table.recordQuery({ id, address: '', port: 6881 })).toEqual({ kind: 'rejected', reason: 'invalid' });
+    expect(table.recordQuery({ id: id.subarray(0, 19), address: '10.0.0.1', port: 6881 })).toEqual({ kind: 'rejected', reason: 'invalid' });
+    expect(table.size).toBe(0);
+  });
+
+  it('copies the ID, so reusing the caller\'s buffer cannot corrupt the table', () => {
+    const { table, node } = setup();
+    const a = node(0);
+    const before = idToHex(a.id);
+    table.recordResponse(a);
+    a.id.fill(0);
+    expect(hex(table.all())).toEqual([before]);
+  });
+
+  it('rejects a new ID at an address:port the table already holds', () => {
+    const { table, node } = setup();
+    const a = node(0);
+    const b = node(1);
+    table.recordResponse(a);
+    expect(table.recordResponse({ ...b, address: a.address, port: a.port })).toEqual({ kind: 'rejected', reason: 'address-taken' });
+    expect(table.recordQuery({ ...b, address: a.address, port: a.port })).toEqual({ kind: 'rejected', reason: 'address-taken' });
+    // Same host, another port: a different endpoint, so it is welcome.
+    expect(table.recordResponse({ ...b, address: a.address, port: a.port + 1 }).kind).toBe('added');
+    expect(table.size).toBe(2);
+  });
+
+  it('rejects a known ID claimed from another address:port, and keeps the original entry', () => {
+    const { table, node } = setup();
+    const a = node(0);
+    table.recordResponse(a);
+    expect(table.recordQuery({ ...a, address: '192.0.2.9' })).toEqual({ kind: 'rejected', reason: 'address-taken' });
+    expect(table.get(a.id)?.address).toBe(a.address);
+  });
+
+  it('frees the address:port when its node is removed', () => {
+    const { table, node } = setup();
+    const a = node(0);
+    const b = node(0);
+    table.recordResponse(a);
+    expect(table.remove(a.id)).toBe(true);
+    expect(table.remove(a.id)).toBe(false);
+    expect(table.recordResponse({ ...b, address: a.address, port: a.port }).kind).toBe('added');
+  });
+
+  it('keeps IPv4 and IPv6 endpoints apart', () => {
+    const { table, node } = setup();
+    expect(table.recordResponse({ ...node(0), address: '::1', port: 6881 }).kind).toBe('added');
+    expect(table.recordResponse({ ...node(0), address: '::1', port: 6882 }).kind).toBe('added');
+    expect(table.recordResponse({ ...node(0), address: '::1', port: 6881 }).kind).toBe('rejected');
+  });
+});
+
+describe('RoutingTable: splitting (BEP 5: only the bucket holding our own ID splits)', () => {
+  it('far-away IDs fill one bucket of 8; the 9th is cached, however many more come', () => {
+    const { table, node } = setup();
+    for (let i = 0; i < 8; i++) expect(table.recordResponse(node(0)).kind).toBe('added');
+    expect(bucketSizes(table)).toEqual([8]);
+    // The full bucket held our ID, so it split once: its far half (bucket 0) is still full and can
+    // never split again; the newcomer waits in its replacement cache.
+    expect(table.recordResponse(node(0))).toEqual({ kind: 'cached' });
+    expect(bucketSizes(table)).toEqual([8, 0]);
+    for (let i = 0; i < 50; i++) expect(table.recordResponse(node(0))).toEqual({ kind: 'cached' });
+    expect(bucketSizes(table)).toEqual([8, 0]);
+    expect(table.stats()).toMatchObject({ nodes: 8, buckets: 2, replacements: 8 });
+  });
+
+  it('IDs near ours keep splitting the last bucket until they separate', () => {
+    const { table, node } = setup();
+    // Nine IDs sharing exactly 5 bits with ours: the last bucket splits five times, then bucket 5
+    // (exactly 5 shared bits) is full and is no longer the one holding our ID.
+    for (let i = 0; i < 8; i++) table.recordResponse(node(5));
+    expect(table.recordResponse(node(5))).toEqual({ kind: 'cached' });
+    expect(bucketSizes(table)).toEqual([0, 0, 0, 0, 0, 8, 0]);
+    // A node even closer to us goes to the new last bucket.
+    expect(table.recordResponse(node(9)).kind).toBe('added');
+    expect(bucketSizes(table)).toEqual([0, 0, 0, 0, 0, 8, 1]);
+  });
+
+  it('holds 8 nodes per shared-prefix length, each in bucket = shared bits', () => {
+    const { table, node } = setup();
+    for (let shared = 0; shared < 20; shared++) {
+      for (let i = 0; i < 8; i++) expect(table.recordResponse(node(shared)).kind).toBe('added');
+    }
+    expect(table.size).toBe(160);
+    expect(bucketSizes(table)).toEqual(Array<number>(20).fill(8));
+    for (const bucket of table.buckets()) {
+      for (const c of bucket.contacts) expect(sharedPrefixLength(table.ownId, c.id)).toBe(bucket.index);
+    }
+  });
+
+  it('never has more than 160 buckets: with k=1, one node per prefix length builds all of them', () => {
+    const { table, ownId, node } = setup({ k: 1 });
+    for (let shared = 0; shared < 160; shared++) expect(table.recordResponse(node(shared)).kind).toBe('added');
+    expect(table.stats()).toMatchObject({ nodes: 160, buckets: 160 });
+    // The deepest bucket can only ever hold the one ID that differs from ours in the last bit.
+    const deepest = table.buckets()[159]!.contacts[0]!;
+    expect(idToHex(deepest.id).slice(0, 38)).toBe(idToHex(ownId).slice(0, 38));
+    expect(table.recordResponse(node(0))).toEqual({ kind: 'cached' });
+    expect(table.stats().buckets).toBe(160);
+  });
+});
+
+describe('RoutingTable: node states (BEP 5: good, questionable, bad)', () => {
+  it('a node that answered is good for 15 minutes, then questionable', () => {
+    const { table, node, advance } = setup();
+    const a = node(0);
+    table.recordResponse(a);
+    const contact = table.get(a.id)!;
+    expect(table.stateOf(contact)).toBe('good');
+    advance(15 * MINUTE - 1);
+    expect(table.stateOf(contact)).toBe('good');
+    advance(1);
+    expect(table.stateOf(contact)).toBe('questionable');
+    table.recordResponse(a);
+    expect(table.stateOf(contact)).toBe('good');
+  });
+
+  it('a node that only queried us is in the table but questionable', () => {
+    const { table, node } = setup();
+    const a = node(0);
+    expect(table.recordQuery(a).kind).toBe('added');
+    expect(table.stateOf(table.get(a.id)!)).toBe('questionable');
+    expect(table.get(a.id)).toMatchObject({ lastResponse: 0, lastQuery: START });
+  });
+
+  it('a node that has ever answered stays good while it keeps querying us', () => {
+    const { table, node, advance } = setup();
+    const a = node(0);
+    table.recordResponse(a);
+    advance(60 * MINUTE);
+    table.recordQuery(a);
+    const contact = table.get(a.id)!;
+    expect(table.stateOf(contact)).toBe('good');
+    advance(15 * MINUTE);
+    expect(table.stateOf(contact)).toBe('questionable');
+  });
+
+  it('three failed queries in a row make a node bad; an answer makes it good again', () => {
+    const { table, node } = setup();
+    const a = node(0);
+    table.recordResponse(a);
+    const contact = table.get(a.id)!;
+    expect(table.recordFailure(a.id)).toBe('failed');
+    expect(table.recordFailure(a.id)).toBe('failed');
+    expect(table.stateOf(contact)).toBe('good');
+    // No replacement waits in the cache, so the bad node stays until a newcomer needs its slot.
+    expect(table.recordFailure(a.id)).toBe('failed');
+    expect(table.stateOf(contact)).toBe('bad');
+    expect(table.get(a.id)).toBe(contact);
+    table.recordResponse(a);
+    expect(contact.failures).toBe(0);
+    expect(table.stateOf(contact)).toBe('good');
+  });
+
+  it('a query from a failing node does not clear its failures', () => {
+    const { table, node } = setup({ badAfterFailures: 2 });
+    const a = node(0);
+    table.recordResponse(a);
+    table.recordFailure(a.id);
+    table.recordFailure(a.id);
+    table.recordQuery(a);
+    expect(table.stateOf(table.get(a.id)!)).toBe('bad');
+  });
+
+  it('recordFailure on an unknown ID says so', () => {
+    const { table, node } = setup();
+    expect(table.recordFailure(node(0).id)).toBe('unknown');
+  });
+
+  it('questionable(limit) lists questionable nodes, least recently seen first', () => {
+    const { table, node, advance } = setup();
+    const [a, b, c, d] = [node(0), node(1), node(2), node(3)];
+    table.recordResponse(b!);
+    advance(MINUTE);
+    table.recordResponse(a!);
+    advance(MINUTE);
+    table.recordResponse(c!);
+    advance(20 * MINUTE);
+    table.recordResponse(d!); // good, so not listed
+    expect(hex(table.questionable(10))).toEqual(hex([b!, a!, c!]));
+    expect(hex(table.questionable(2))).toEqual(hex([b!, a!]));
+  });
+});
+
+describe('RoutingTable: a full bucket (BEP 5: ping the questionable, replace the bad)', () => {
+  /** Bucket 0 full of 8 far-away nodes, all answered 20 minutes ago, then 7 answered again: one is questionable. */
+  function fullBucketWithOneStaleNode() {
+    const env = setup();
+    const far = Array.from({ length: 8 }, () => env.node(0));
+    for (const n of far) env.table.recordResponse(n);
+    env.table.recordResponse(env.node(3)); // split, so bucket 0 can no longer split
+    env.advance(20 * MINUTE);
+    for (const n of far.slice(1)) env.table.recordResponse(n);
+    return { ...env, far, stale: far[0]! };
+  }
+
+  it('asks the caller to ping the least recently seen questionable node, and caches the newcomer', () => {
+    const { table, node, stale } = fullBucketWithOneStaleNode();
+    const newcomer = node(0);
+    const result = table.recordResponse(newcomer);
+    expect(result.kind).toBe('ping');
+    expect(result.kind === 'ping' && idEquals(result.stale.id, stale.id)).toBe(true);
+    expect(table.get(newcomer.id)).toBeUndefined();
+    expect(hex(table.buckets()[0]!.replacements)).toEqual(hex([newcomer]));
+  });
+
+  it('among several questionable nodes, the least recently seen is the one to ping', () => {
+    const { table, node, far, advance } = fullBucketWithOneStaleNode();
+    advance(MINUTE);
+    for (const n of far.filter((_, i) => i !== 4)) table.recordResponse(n);
+    advance(20 * MINUTE); // now all questionable; far[4] was seen longest ago
+    const result = table.recordResponse(node(0));
+    expect(result.kind === 'ping' && idEquals(result.stale.id, far[4]!.id)).toBe(true);
+  });
+
+  it('if the stale node fails three pings, the newcomer from the cache takes its place', () => {
+    const { table, node, stale } = fullBucketWithOneStaleNode();
+    const newcomer = node(0);
+    table.recordResponse(newcomer);
+    expect(table.recordFailure(stale.id)).toBe('failed');
+    expect(table.recordFailure(stale.id)).toBe('failed');
+    expect(table.recordFailure(stale.id)).toBe('removed');
+    expect(table.get(stale.id)).toBeUndefined();
+    const promoted = table.get(newcomer.id)!;
+    expect(table.stateOf(promoted)).toBe('good'); // it answered us, and the table remembers that
+    expect(table.buckets()[0]!.contacts).toHaveLength(8);
+    expect(table.buckets()[0]!.replacements).toHaveLength(0);
+  });
+
+  it('if the stale node answers, it stays and the newcomer stays cached', () => {
+    const { table, node, stale } = fullBucketWithOneStaleNode();
+    const newcomer = node(0);
+    table.recordResponse(newcomer);
+    expect(table.recordResponse(stale).kind).toBe('updated');
+    expect(table.stateOf(table.get(stale.id)!)).toBe('good');
+    expect(table.get(newcomer.id)).toBeUndefined();
+    expect(hex(table.buckets()[0]!.replacements)).toEqual(hex([newcomer]));
+    // Now the bucket is full of good nodes: the next newcomer can only wait.
+    expect(table.recordResponse(node(0))).toEqual({ kind: 'cached' });
+  });
+
+  it('the most recent replacement is promoted, and it keeps its place in the cache order when seen again', () => {
+    const { table, node, stale } = fullBucketWithOneStaleNode();
+    const [first, second] = [node(0), node(0)];
+    table.recordResponse(first);
+    table.recordResponse(second);
+    table.recordQuery(first); // seen again: now the most recent
+    for (let i = 0; i < 3; i++) table.recordFailure(stale.id);
+    expect(table.stateOf(table.get(first.id)!)).toBe('good'); // it answered before it was cached
+    expect(table.get(second.id)).toBeUndefined();
+    expect(hex(table.buckets()[0]!.replacements)).toEqual(hex([second]));
+  });
+
+  it('a newcomer replaces a bad node at once', () => {
+    const { table, node, stale } = fullBucketWithOneStaleNode();
+    for (let i = 0; i < 3; i++) expect(table.recordFailure(stale.id)).toBe('failed'); // nothing cached yet
+    const newcomer = node(0);
+    const result = table.recordQuery(newcomer);
+    expect(result.kind).toBe('replaced');
+    expect(result.kind === 'replaced' && idEquals(result.evicted.id, stale.id)).toBe(true);
+    expect(result.kind === 'replaced' && idEquals(result.contact.id, newcomer.id)).toBe(true);
+    expect(table.get(stale.id)).toBeUndefined();
+  });
+
+  it('a bucket of good nodes caches newcomers, keeping the newest 8', () => {
+    const { table, node, far } = fullBucketWithOneStaleNode();
+    table.recordResponse(far[0]!);
+    const newcomers = Array.from({ length: 12 }, () => node(0));
+    for (const n of newcomers) expect(table.recordResponse(n)).toEqual({ kind: 'cached' });
+    expect(hex(table.buckets()[0]!.replacements)).toEqual(hex(newcomers.slice(4)));
+  });
+
+  it('removing a node refills its slot from the cache', () => {
+    const { table, node, far } = fullBucketWithOneStaleNode();
+    const newcomer = node(0);
+    table.recordResponse(newcomer);
+    expect(table.remove(far[3]!.id)).toBe(true);
+    expect(table.get(newcomer.id)).toBeDefined();
+    expect(table.buckets()[0]!.contacts).toHaveLength(8);
+  });
+
+  it('a cached node whose address:port was taken meanwhile is skipped when promoting', () => {
+    const { table, node, stale, far } = fullBucketWithOneStaleNode();
+    const newcomer = node(0);
+    table.recordResponse(newcomer);
+    // Another node shows up at the cached node's endpoint and lands in a bucket with room.
+    expect(table.recordResponse({ ...node(1), address: newcomer.address, port: newcomer.port }).kind).toBe('added');
+    for (let i = 0; i < 3; i++) expect(table.recordFailure(stale.id)).toBe('failed');
+    expect(table.get(newcomer.id)).toBeUndefined();
+    expect(table.buckets()[0]!.contacts.map((c) => c.address)).toContain(far[1]!.address);
+  });
+});
+
+describe('RoutingTable: closest() is exact', () => {
+  const N_VALUES = [1, 8, 20, 1000];
+
+  /** 8 nodes at each shared-prefix length 0..124, in random order: the table holds all 1,000. */
+  function thousandNodeTable(seed: number) {
+    const env = setup({}, seed);
+    const nodes: NodeInfo[] = [];
+    for (let shared = 0; shared < 125; shared++) for (let i = 0; i < 8; i++) nodes.push(env.node(shared));
+    for (let i = nodes.length - 1; i > 0; i--) {
+      const j = env.prng.int(i + 1);
+      [nodes[i], nodes[j]] = [nodes[j]!, nodes[i]!];
+    }
+    for (const n of nodes) env.table.recordResponse(n);
+    return env;
+  }
+
+  function targets(prng: Prng, ownId: NodeId, all: readonly Contact[]): NodeId[] {
+    const list: NodeId[] = [ownId];
+    for (let i = 0; i < 150; i++) list.push(prng.bytes(20));
+    for (let i = 0; i < 100; i++) list.push(randomIdWithPrefix(ownId, prng.int(161), prng.randomSource()));
+    for (let i = 0; i < 50; i++) list.push(prng.pick(all).id);
+    return list;
+  }
+
+  it('matches a brute-force sort on a 1,000-node table, for n in {1, 8, 20, all}', () => {
+    const { table, ownId, prng } = thousandNodeTable(42);
+    expect(table.size).toBe(1000);
+    expect(table.stats().buckets).toBe(125);
+    const all = table.all();
+    for (const target of targets(prng, ownId, all)) {
+      const sorted = bruteForceClosest(all, target, all.length);
+      for (const n of N_VALUES) expect(hex(table.closest(target, n))).toEqual(hex(sorted.slice(0, n)));
+    }
+  });
+
+  it('matches a brute-force sort on a table built from 1,000 random nodes', () => {
+    const { table, ownId, prng } = setup({}, 7);
+    for (let i = 0; i < 1000; i++) table.recordResponse({ id: prng.bytes(20), address: `10.1.${i >> 8}.${i & 255}`, port: 6881 });
+    const all = table.all();
+    expect(all.length).toBeGreaterThan(50);
+    for (const target of targets(prng, ownId, all)) {
+      for (const n of N_VALUES) expect(hex(table.closest(target, n))).toEqual(hex(bruteForceClosest(all, target, n)));
+    }
+  });
+
+  it('applies the filter before counting', () => {
+    const { table, ownId, prng, advance } = thousandNodeTable(3);
+    advance(20 * MINUTE);
+    const refreshed = table.all().filter(() => prng.next() < 0.3);
+    for (const c of refreshed) table.recordResponse(c);
+    const isGood = (c: Contact): boolean => table.stateOf(c) === 'good';
+    const good = table.all().filter(isGood);
+    for (const target of targets(prng, ownId, good).slice(0, 100)) {
+      for (const n of N_VALUES) expect(hex(table.closest(target, n, isGood))).toEqual(hex(bruteForceClosest(good, target, n)));
+    }
+  });
+
+  it('returns fewer when the table holds fewer, and nothing for n <= 0', () => {
+    const { table, node, prng } = setup();
+    const nodes = [node(0), node(2), node(4)];
+    for (const n of nodes) table.recordResponse(n);
+    const target = prng.bytes(20);
+    expect(table.closest(target, 8)).toHaveLength(3);
+    expect(table.closest(target, 0)).toEqual([]);
+    expect(table.closest(target, -1)).toEqual([]);
+  });
+
+  it('finds the node itself first when the target is a node in the table', () => {
+    const { table, prng } = thousandNodeTable(5);
+    const someone = prng.pick(table.all());
+    expect(table.closest(someone.id, 1)[0]).toBe(someone);
+  });
+});
+
+describe('RoutingTable: refresh (BEP 5: buckets unchanged for 15 minutes)', () => {
+  it('returns one target per stale bucket, each falling inside that bucket', () => {
+    const { table, node, advance } = setup();
+    for (let shared = 0; shared < 6; shared++) for (let i = 0; i < 8; i++) table.recordResponse(node(shared));
+    expect(table.stats().buckets).toBe(6);
+    advance(15 * MINUTE);
+    // Buckets 1 and 4 hear from someone: they are fresh.
+    table.recordResponse(table.buckets()[1]!.contacts[0]!);
+    table.recordResponse(table.buckets()[4]!.contacts[0]!);
+    const refreshTargets = table.refreshTargets(15 * MINUTE);
+    expect(refreshTargets).toHaveLength(4);
+    const last = table.stats().buckets - 1;
+    const landedIn = refreshTargets.map((t) => Math.min(sharedPrefixLength(table.ownId, t), last));
+    expect(landedIn).toEqual([0, 2, 3, 5]);
+  });
+
+  it('a query from a node does not count as a change, an answer does', () => {
+    const { table, node, advance } = setup();
+    const a = node(0);
+    table.recordResponse(a);
+    advance(15 * MINUTE);
+    table.recordQuery(a);
+    expect(table.refreshTargets(15 * MINUTE)).toHaveLength(1);
+    table.recordResponse(a);
+    expect(table.refreshTargets(15 * MINUTE)).toHaveLength(0);
+  });
+
+  it('targets for the last bucket share at least its index bits with our ID, and come from the injected random', () => {
+    const make = () => {
+      const env = setup({}, 99);
+      for (let i = 0; i < 9; i++) env.table.recordResponse(env.node(11)); // 13 buckets, last = 12
+      env.advance(MINUTE);
+      return env;
+    };
+    const one = make();
+    const other = make();
+    const targets = one.table.refreshTargets(0);
+    expect(targets).toHaveLength(13);
+    targets.forEach((t, i) => {
+      const shared = sharedPrefixLength(one.table.ownId, t);
+      if (i < 12) expect(shared).toBe(i);
+      else expect(shared).toBeGreaterThanOrEqual(12);
+    });
+    expect(targets.map(idToHex)).toEqual(other.table.refreshTargets(0).map(idToHex));
+  });
+});
+
+describe('RoutingTable: dump()', () => {
+  it('draws each bucket and its contacts, deterministically for a given clock', () => {
+    let now = START;
+    const own = idFromHex(`f0${'00'.repeat(19)}`);
+    const table = new RoutingTable(own, { k: 2, replacements: 2, now: () => now });
+    const at = (firstByte: string, host: number): NodeInfo => ({
+      id: idFromHex(`${firstByte}${'00'.repeat(18)}${firstByte}`),
+      address: `10.0.0.${host}`,
+      port: 6881,
+    });
+    table.recordResponse(at('10', 1));
+    now += SECOND;
+    table.recordResponse(at('20', 2));
+    table.recordResponse(at('30', 3)); // bucket 0 is full: cached
+    table.recordQuery(at('c0', 4)); // never answered
+    table.recordResponse(at('e0', 5));
+    table.recordResponse(at('f8', 6));
+    now += 16 * MINUTE;
+    table.recordResponse(at('20', 2));
+    table.recordFailure(at('f8', 6).id);
+    expect(table.dump()).toBe(
+      [
+        'routing table  own f000000000000000000000000000000000000000  k=2',
+        '5 nodes in 4 buckets: 1 good, 4 questionable, 0 bad, 1 cached',
+        'legend: ● good  ○ questionable  × bad  ◌ free slot',
+        'bucket   0  prefix 0*    [2/2] ○●  repl 1',
+        '  ○ 100000…10 10.0.0.1:6881  questionable  seen 16m01s ago',
+        '  ● 200000…20 10.0.0.2:6881  good          seen 0s ago',
+        '  ┈ 300000…30 10.0.0.3:6881  cached',
+        'bucket   1  prefix 10*   [0/2] ◌◌  repl 0',
+        'bucket   2  prefix 110*  [1/2] ○◌  repl 0',
+        '  ○ c00000…c0 10.0.0.4:6881  questionable  seen 16m00s ago, never answered',
+        'bucket   3  prefix 111*  [2/2] ○○  repl 0  (holds our ID)',
+        '  ○ e00000…e0 10.0.0.5:6881  questionable  seen 16m00s ago',
+        '  ○ f80000…f8 10.0.0.6:6881  questionable  seen 16m00s ago, 1 failed',
+      ].join('\n'),
+    );
+  });
+
+  it('has a line for every bucket and every contact of a large table', () => {
+    const { table, node } = setup();
+    for (let shared = 0; shared < 40; shared++) for (let i = 0; i < 3; i++) table.recordResponse(node(shared));
+    const dump = table.dump();
+    expect(dump).toBe(table.dump());
+    const lines = dump.split('\n');
+    for (const bucket of table.buckets()) {
+      expect(lines.some((line) => line.startsWith(`bucket ${String(bucket.index).padStart(3)}  prefix `))).toBe(true);
+    }
+    for (const c of table.all()) expect(dump).toContain(`${c.address}:${c.port}`);
+    // Long prefixes are shortened so the columns stay readable.
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(100);
+  });
+});
+
+describe('RoutingTable: invariants under a random workload', () => {
+  it('keeps buckets, caches, indexes and stats consistent', () => {
+    const options = { k: 8, replacements: 4 };
+    const { table, node, prng, advance } = setup(options, 2024);
+    const known: NodeInfo[] = [];
+    for (let step = 0; step < 4000; step++) {
+      const roll = prng.next();
+      if (roll < 0.35 || known.length === 0) {
+        // Mostly far-away nodes, some near us: shared bits roughly geometric, like the real network.
+        let shared = 0;
+        while (shared < 30 && prng.next() < 0.6) shared++;
+        const fresh = node(shared);
+        known.push(fresh);
+        const result = prng.next() < 0.7 ? table.recordResponse(fresh) : table.recordQuery(fresh);
+        expect(result.kind).not.toBe('rejected');
+        if (result.kind === 'ping' && prng.next() < 0.5) table.recordResponse(result.stale);
+      } else if (roll < 0.55) {
+        table.recordResponse(prng.pick(known));
+      } else if (roll < 0.65) {
+        table.recordQuery(prng.pick(known));
+      } else if (roll < 0.85) {
+        table.recordFailure(prng.pick(known).id);
+      } else if (roll < 0.9) {
+        table.remove(prng.pick(known).id);
+      } else if (roll < 0.95) {
+        // An existing endpoint with a new ID: refused while the old ID holds it.
+        const holder = prng.pick(table.all().length > 0 ? table.all() : known);
+        const result = table.recordResponse({ ...node(0), address: holder.address, port: holder.port });
+        if (table.get(holder.id) !== undefined) expect(result).toEqual({ kind: 'rejected', reason: 'address-taken' });
+      } else {
+        advance(prng.int(10 * MINUTE));
+      }
+      if (step % 200 === 0) expectConsistent(table, options.k, options.replacements);
+    }
+    expectConsistent(table, options.k, options.replacements);
+    expect(table.size).toBeGreaterThan(20);
+  });
+});
