@@ -61,9 +61,11 @@ function describeBootstrap(session: Session): string {
 }
 
 function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
-  const tried = session.bootstrap.length === 0
-    ? 'no bootstrap address could be resolved'
-    : `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
+  if (session.bootstrap.length === 0) {
+    return 'dht-scrape: network error: no bootstrap host could be resolved (is there an internet connection?).\n' +
+      'Check --bootstrap, or try the local network: dht-scrape --testnet 200';
+  }
+  const tried = `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
   return `dht-scrape: network error: ${tried} within ${timeoutSeconds} s.\n` +
     'Check the internet connection or --bootstrap, or try the local network: dht-scrape --testnet 200';
 }

@@ -1,0 +1,108 @@
+/**
+ * The CLI as a user runs it: the built bin/dht-scrape.js in a child process (`npm test` builds
+ * first). Loopback only: every run uses --testnet or a 127.x bootstrap, and never the state file.
+ */
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
+
+interface Run { code: number | null; stdout: string; stderr: string; ms: number }
+
+function run(args: string[], timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: undefined } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const killer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${args.join(' ')}\n${stderr}`)); }, timeoutMs);
+    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr, ms: Date.now() - started }); });
+  });
+}
+
+const HASH = '0123456789abcdef0123456789abcdef01234567';
+
+describe('dht-scrape <infohash> (scraper mode)', () => {
+  it('exits 3 within its timeout when no bootstrap node answers, and suggests --testnet', async () => {
+    const r = await run([HASH, '--bootstrap', '127.0.0.1:9', '--timeout', '4', '--no-state', '--port', '0', '--bind', '127.0.0.1']);
+    expect(r.code).toBe(3);
+    expect(r.ms).toBeLessThan(4_000 + 2_500);
+    expect(r.stderr).toMatch(/none of 1 bootstrap node\(s\) answered/);
+    expect(r.stderr).toContain('--testnet');
+    expect(r.stdout).toBe('');
+  });
+
+  it('finds the peers of a local-network torrent and prints one ip:port a line', async () => {
+    const r = await run(['--testnet', '60', '--timeout', '20']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.length).toBe(10);
+    for (const line of lines) expect(line).toMatch(/^127\.\d+\.\d+\.\d+:\d+$/);
+    expect(r.stderr).toMatch(/10 peers for [0-9a-f]{40}/);
+    // stderr is a pipe here: plain text, no escape codes.
+    expect(r.stderr).not.toContain('\x1b');
+  });
+
+  it('--json prints one document with the peers and the lookup stats', async () => {
+    const r = await run(['--testnet', '60', '--json', '--timeout', '20']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { infohash: string; peers: { address: string; port: number; seen_by: number }[]; stats: Record<string, number | null> };
+    expect(doc.infohash).toMatch(/^[0-9a-f]{40}$/);
+    expect(doc.peers.length).toBe(10);
+    for (const p of doc.peers) expect(p.seen_by).toBeGreaterThanOrEqual(1);
+    for (const key of ['queries', 'responses', 'timeouts', 'nodes_contacted', 'time_to_first_peer_ms', 'duration_ms']) {
+      expect(doc.stats).toHaveProperty(key);
+    }
+    expect(doc.stats.responses).toBeGreaterThan(0);
+    expect(doc.stats.queries).toBeGreaterThanOrEqual(doc.stats.responses!);
+  });
+
+  it('exits 1 when the lookup finishes without peers', async () => {
+    const r = await run([HASH, '--testnet', '40', '--timeout', '20']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/0 peers for 0123456789abcdef/);
+  });
+
+  it('takes a free port when the asked one is taken, and says so', async () => {
+    const blocker = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => blocker.bind(0, '127.0.0.1', resolve));
+    const taken = blocker.address().port;
+    try {
+      const r = await run(['--testnet', '30', '--bind', '127.0.0.1', '--port', String(taken), '--timeout', '20']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`Port ${taken} is taken; using port`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('usage', () => {
+  it.each([
+    [['not-a-hash'], /40 hex|base32|magnet/i],
+    [['--port', 'x'], /--port must be/],
+    [['--frobnicate'], /Unknown option/i],
+    [[HASH, '--output', 'x.ndjson'], /crawler option/],
+    [['--testnet', '10', '--bootstrap', '127.0.0.1:1'], /cannot be combined/],
+  ])('%j exits 2 with one clear line', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('--help lists the options and exit codes; --version prints the version', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    for (const option of ['--bootstrap', '--port', '--bind', '--timeout', '--json', '--announce', '--testnet', 'Exit codes']) {
+      expect(help.stdout).toContain(option);
+    }
+    const version = await run(['--version']);
+    expect(version.stdout).toMatch(/^dht-scrape \d+\.\d+\.\d+/);
+  });
+});

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeInfo } from '../../src/compact.js';
+import { compareDistance, sharedPrefixLength, type NodeId } from '../../src/id.js';
+import { LookupState, subnetOf } from '../../src/lookup-state.js';
+import { RoutingTable } from '../../src/routing-table.js';
+import { Prng } from '../helpers/prng.js';
+
+const prng = new Prng(20261121);
+let nextHost = 1;
+/** A node with a fresh /24 of its own, so the per-subnet cap stays out of the way. */
+function node(id: NodeId = prng.bytes(20)): NodeInfo {
+  const n = nextHost++;
+  return { id, address: `10.${(n >> 8) & 255}.${n & 255}.1`, port: 6881 };
+}
+const hex = (id: Uint8Array): string => Buffer.from(id).toString('hex');
+
+/**
+ * A fake network: each node has a real k-bucket table that has seen every other node (first come,
+ * first kept, as BEP 5 tables fill), and answers with the 8 closest to the target it knows.
+ */
+function fakeNetwork(size: number): { nodes: NodeInfo[]; answer(asked: NodeInfo, target: NodeId): NodeInfo[] } {
+  const nodes = Array.from({ length: size }, () => node());
+  const tables = new Map<string, RoutingTable>();
+  for (const n of nodes) {
+    const table = new RoutingTable(n.id, { now: () => 1_000 });
+    for (const other of nodes) if (other !== n) table.recordResponse(other);
+    tables.set(hex(n.id), table);
+  }
+  return { nodes, answer: (asked, target) => tables.get(hex(asked.id))!.closest(target, 8) };
+}
+
+/** Drive a lookup by hand: ask what next() says, answer from the fake network, until done. */
+function runOffline(state: LookupState, answer: (asked: NodeInfo, target: NodeId) => NodeInfo[], dead = new Set<string>()): number {
+  let queries = 0;
+  for (let guard = 0; guard < 10_000 && !state.done; guard++) {
+    const batch = state.next();
+    if (batch.length === 0) break;
+    for (const c of batch) {
+      queries++;
+      if (dead.has(hex(c.node.id))) { state.markFailed(c.node.id); continue; }
+      state.markResponded(c.node.id);
+      state.add(answer(c.node, state.target), c.hop + 1);
+    }
+  }
+  return queries;
+}
+
+describe('LookupState: the iterative lookup, stepped by hand', () => {
+  it('keeps candidates in XOR order and asks the closest first', () => {
+    const target = prng.bytes(20);
+    const state = new LookupState(target, { alpha: 3 });
+    const nodes = Array.from({ length: 20 }, () => node());
+    state.add(nodes, 0);
+    const order = state.snapshot().map((c) => hex(c.node.id));
+    const sorted = [...nodes].sort((a, b) => compareDistance(target, a.id, b.id)).map((n) => hex(n.id));
+    expect(order).toEqual(sorted);
+    expect(state.next().map((c) => hex(c.node.id))).toEqual(sorted.slice(0, 3));
+    // Alpha are active: nothing more until one finishes.
+    expect(state.next()).toEqual([]);
+  });
+
+  it('a slow query frees its slot without being forgotten', () => {
+    const state = new LookupState(prng.bytes(20), { alpha: 1 });
+    const [a, b] = [node(), node()];
+    state.add([a!, b!], 0);
+    const [first] = state.next();
+    expect(state.next()).toEqual([]);
+    state.markSlow(first!.node.id);
+    expect(state.next().length).toBe(1);
+    // Its late reply still counts.
+    state.markResponded(first!.node.id);
+    expect(state.responderCount).toBe(1);
+  });
+
+  it('rejects duplicates by ID and by address, and port 0', () => {
+    const state = new LookupState(prng.bytes(20));
+    const a = node();
+    expect(state.add([a, a], 0)).toBe(1);
+    expect(state.add([{ ...node(), address: a.address, port: a.port }], 0)).toBe(0);
+    expect(state.add([{ ...node(), port: 0 }], 0)).toBe(0);
+  });
+
+  it('keeps at most maxCandidates, forgetting the farthest', () => {
+    const target = prng.bytes(20);
+    const state = new LookupState(target, { maxCandidates: 10 });
+    const nodes = Array.from({ length: 50 }, () => node());
+    state.add(nodes, 0);
+    expect(state.size).toBe(10);
+    const best = [...nodes].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 10).map((n) => hex(n.id));
+    expect(state.snapshot().map((c) => hex(c.node.id))).toEqual(best);
+  });
+
+  it('takes at most maxPerSubnet nodes from one /24', () => {
+    const state = new LookupState(prng.bytes(20), { maxPerSubnet: 3 });
+    const sybils = Array.from({ length: 20 }, (_, i) => ({ id: prng.bytes(20), address: `10.66.66.${i + 1}`, port: 6881 }));
+    expect(state.add(sybils, 0)).toBe(3);
+  });
+
+  it('converges on the true k closest of a network where every node answers', () => {
+    const net = fakeNetwork(300);
+    for (let round = 0; round < 20; round++) {
+      const target = prng.bytes(20);
+      const state = new LookupState(target);
+      state.add(net.nodes.slice(round, round + 3), 0);
+      const queries = runOffline(state, net.answer);
+      expect(state.done).toBe(true);
+      const truth = [...net.nodes].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8).map((n) => hex(n.id));
+      expect(state.closestResponders().map((c) => hex(c.node.id))).toEqual(truth);
+      // Logarithmic, not a flood: a few rounds of alpha, far fewer than the network.
+      expect(queries).toBeLessThan(60);
+    }
+  });
+
+  it('routes around dead nodes', () => {
+    const net = fakeNetwork(300);
+    const dead = new Set(net.nodes.filter((_, i) => i % 5 === 1).map((n) => hex(n.id)));
+    for (let round = 0; round < 10; round++) {
+      const target = prng.bytes(20);
+      const state = new LookupState(target);
+      state.add(net.nodes.slice(round * 3, round * 3 + 3), 0);
+      runOffline(state, net.answer, dead);
+      const live = net.nodes.filter((n) => !dead.has(hex(n.id)));
+      const truth = [...live].sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8).map((n) => hex(n.id));
+      const found = state.closestResponders().map((c) => hex(c.node.id));
+      // Dead nodes hold table slots that live ones would have had, so a live node known only to
+      // dead ones can stay hidden: the closest is still found, and nearly all of the k closest.
+      expect(found[0]).toBe(truth[0]);
+      expect(found.filter((id) => truth.includes(id)).length).toBeGreaterThanOrEqual(6);
+      expect(found.some((id) => dead.has(id))).toBe(false);
+    }
+  });
+
+  it('is done with fewer than k responders only when nothing is left to ask', () => {
+    const state = new LookupState(prng.bytes(20));
+    const nodes = [node(), node()];
+    state.add(nodes, 0);
+    expect(state.done).toBe(false);
+    const asked = state.next();
+    state.markResponded(asked[0]!.node.id);
+    expect(state.done).toBe(false);
+    state.markFailed(asked[1]!.node.id);
+    expect(state.done).toBe(true);
+  });
+
+  it('records the hop and the shared prefix of each candidate', () => {
+    const target = prng.bytes(20);
+    const state = new LookupState(target);
+    const n = node();
+    state.add([n], 4);
+    expect(state.get(n.id)).toMatchObject({ hop: 4, prefixBits: sharedPrefixLength(n.id, target) });
+  });
+});
+
+describe('subnetOf', () => {
+  it('groups IPv4 by /24 and IPv6 by /64', () => {
+    expect(subnetOf('10.1.2.3')).toBe(subnetOf('10.1.2.200'));
+    expect(subnetOf('10.1.2.3')).not.toBe(subnetOf('10.1.3.3'));
+    expect(subnetOf('::ffff:10.1.2.3')).toBe(subnetOf('10.1.2.9'));
+    expect(subnetOf('2001:db8:1:2::1')).toBe(subnetOf('2001:db8:1:2:ffff::9'));
+    expect(subnetOf('2001:db8:1:2::1')).not.toBe(subnetOf('2001:db8:1:3::1'));
+  });
+});

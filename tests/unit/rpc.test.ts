@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decodeMessage, encodeMessage, makeResponse } from '../../src/krpc.js';
+import { randomId } from '../../src/id.js';
+import { Rpc } from '../../src/rpc.js';
+import { MemoryNetwork } from '../helpers/memory-network.js';
+
+const A = { address: '10.0.0.1', port: 1000 };
+const B = { address: '10.0.0.2', port: 2000 };
+const C = { address: '10.0.0.3', port: 3000 };
+const open: Rpc[] = [];
+function rpc(net: MemoryNetwork, at: { address: string; port: number }, options = {}): Rpc {
+  const r = new Rpc(net.transport(at.address, at.port), options);
+  open.push(r);
+  return r;
+}
+afterEach(async () => { await Promise.all(open.splice(0).map((r) => r.close())); vi.useRealTimers(); });
+
+describe('Rpc: queries and their replies', () => {
+  it('matches a reply on transaction ID and source, and reports the round trip', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    const server = rpc(net, B);
+    const serverId = randomId();
+    server.onQuery((q, from) => server.respond(from, q.t, { id: serverId }));
+    const outcome = await client.query(B, 'ping', { id: randomId() });
+    expect(outcome.kind).toBe('response');
+    if (outcome.kind === 'response') expect(Buffer.from(outcome.response.r.id)).toEqual(Buffer.from(serverId));
+    expect(client.counters.queriesOut.ping).toBe(1);
+    expect(server.counters.queriesIn.ping).toBe(1);
+    expect(client.pendingCount).toBe(0);
+  });
+
+  it('ignores a reply with the right transaction ID from the wrong address', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    const impostor = rpc(net, C);
+    rpc(net, B); // the real node stays silent
+    let sentT: Uint8Array | undefined;
+    net.drop = (bytes, _from, to) => {
+      const parsed = decodeMessage(bytes);
+      if (parsed.ok && parsed.message.y === 'q' && to.port === B.port) sentT = parsed.message.t;
+      return false;
+    };
+    const pending = client.query(B, 'ping', { id: randomId() }, { hardTimeoutMs: 200 });
+    await vi.waitFor(() => expect(sentT).toBeDefined());
+    // C answers in B's name with the transaction ID it observed.
+    net.transport('10.0.0.9', 9).close();
+    impostor.respond(A, sentT!, { id: randomId() });
+    expect((await pending).kind).toBe('timeout');
+    expect(client.counters.dropped['wrong-source']).toBe(1);
+  });
+
+  it('a soft timeout frees the caller while a late reply is still accepted', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { softTimeoutMs: 1_000, hardTimeoutMs: 3_000 });
+    const server = rpc(net, B);
+    let answer: (() => void) | undefined;
+    server.onQuery((q, from) => { answer = () => server.respond(from, q.t, { id: randomId() }); });
+    let soft = 0;
+    const pending = client.query(B, 'ping', { id: randomId() }, { onSoftTimeout: () => soft++ });
+    await vi.advanceTimersByTimeAsync(1_500);
+    expect(soft).toBe(1);
+    answer!();
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await pending).kind).toBe('response');
+  });
+
+  it('fails a query after the hard timeout, and counts it', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { hardTimeoutMs: 2_000 });
+    rpc(net, B);
+    const pending = client.query(B, 'ping', { id: randomId() });
+    await vi.advanceTimersByTimeAsync(2_001);
+    expect((await pending).kind).toBe('timeout');
+    expect(client.counters.timeouts).toBe(1);
+    expect(client.pendingCount).toBe(0);
+  });
+
+  it('delivers KRPC errors as error outcomes', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    const server = rpc(net, B);
+    server.onQuery((q, from) => server.respondError(from, q.t, 201, 'A Generic Error Ocurred'));
+    const outcome = await client.query(B, 'ping', { id: randomId() });
+    expect(outcome.kind === 'error' ? outcome.error.e : undefined).toEqual({ code: 201, message: 'A Generic Error Ocurred' });
+  });
+});
+
+describe('Rpc: what it refuses to read', () => {
+  it('counts each reason a datagram went nowhere', () => {
+    const net = new MemoryNetwork();
+    const node = rpc(net, A, { maxPacketBytes: 100 });
+    const badQueries: number[] = [];
+    node.onBadQuery((error) => badQueries.push(error.code));
+    node.receive(new Uint8Array(101), B);
+    node.receive(Buffer.from('not bencode'), B);
+    node.receive(Buffer.from('d1:t2:ab1:y1:q1:q4:pinge'), B); // no `a`
+    node.receive(encodeMessage(makeResponse(new Uint8Array([9, 9]), { id: randomId() })), B);
+    expect(node.counters.dropped).toMatchObject({ oversized: 1, undecodable: 1, invalid: 1, unmatched: 1 });
+    expect(badQueries).toEqual([203]);
+    expect(node.counters.packetsIn).toBe(4);
+  });
+
+  it('never answers undecodable input', async () => {
+    const net = new MemoryNetwork();
+    const node = rpc(net, A);
+    node.onBadQuery((error, from) => { if (error.t) node.respondError(from, error.t, error.code, error.message); });
+    node.receive(Buffer.from('d1:t2:ab1:y1:qe garbage'), B);
+    node.receive(Buffer.from('i42e'), B);
+    await new Promise((r) => setImmediate(r));
+    expect(net.sent).toEqual([]);
+  });
+
+  it('consults the admit filter before reading', () => {
+    const net = new MemoryNetwork();
+    const node = rpc(net, A);
+    node.setAdmitFilter((from) => from.address !== B.address);
+    node.receive(Buffer.from('d1:t2:ab1:y1:q1:q4:ping1:ad2:id20:aaaaaaaaaaaaaaaaaaaaee'), B);
+    expect(node.counters.dropped.refused).toBe(1);
+    expect(node.counters.queriesIn.ping).toBeUndefined();
+  });
+});
+
+describe('Rpc: pacing', () => {
+  it('queues sends beyond the rate and drains them as tokens refill', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { sendRate: 10, sendBurst: 2 });
+    rpc(net, B);
+    for (let i = 0; i < 5; i++) void client.query(B, 'ping', { id: randomId() }, { hardTimeoutMs: 60_000 });
+    expect(net.sent.length).toBe(2);
+    await vi.advanceTimersByTimeAsync(350);
+    expect(net.sent.length).toBe(5);
+  });
+
+  it('drops, and counts, what does not fit in the send queue', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { sendRate: 1, sendBurst: 1, maxSendQueue: 2 });
+    rpc(net, B);
+    const outcomes = await Promise.all([0, 1, 2, 3].map(() => client.query(B, 'ping', { id: randomId() }, { hardTimeoutMs: 50 })));
+    expect(outcomes.filter((o) => o.kind === 'failed').length).toBe(1);
+    expect(client.counters.dropped['send-queue-full']).toBe(1);
+  });
+
+  it('close() settles every open query and refuses new ones', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    rpc(net, B);
+    const pending = client.query(B, 'ping', { id: randomId() });
+    await client.close();
+    expect(await pending).toEqual({ kind: 'failed', reason: 'closed' });
+    expect(await client.query(B, 'ping', { id: randomId() })).toEqual({ kind: 'failed', reason: 'closed' });
+  });
+});
