@@ -5,7 +5,11 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Testnet } from '../../src/testnet.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 
@@ -79,6 +83,40 @@ describe('dht-scrape <infohash> (scraper mode)', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('the state file', () => {
+  let net: Testnet;
+  let dir: string;
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 60, torrents: 1, peers: 5 });
+    dir = await mkdtemp(join(tmpdir(), 'dht-scrape-state-'));
+  });
+  afterAll(async () => {
+    await net.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('remembers good nodes, so the next start works while the bootstrap router is down', async () => {
+    const state = join(dir, 'state.json');
+    const hash = Buffer.from(net.torrents[0]!.infoHash).toString('hex');
+    const first = await run([hash, '--bootstrap', net.describe().bootstrap[0]!, '--state', state, '--bind', '127.0.0.1', '--port', '0']);
+    expect(first.code).toBe(0);
+    const saved = JSON.parse(await readFile(state, 'utf8')) as { id: string; nodes: { address: string }[] };
+    expect(saved.nodes.length).toBeGreaterThan(5);
+    const second = await run([hash, '--bootstrap', '127.0.0.1:9', '--state', state, '--bind', '127.0.0.1', '--port', '0', '--json']);
+    expect(second.code).toBe(0);
+    expect((JSON.parse(second.stdout) as { peers: unknown[] }).peers).toHaveLength(5);
+    // The node kept its identity across runs.
+    expect((JSON.parse(await readFile(state, 'utf8')) as { id: string }).id).toBe(saved.id);
+  });
+
+  it('--no-state neither reads nor writes the file', async () => {
+    const state = join(dir, 'untouched.json');
+    const r = await run([Buffer.from(net.torrents[0]!.infoHash).toString('hex'), '--bootstrap', net.describe().bootstrap[0]!, '--state', state, '--no-state', '--bind', '127.0.0.1', '--port', '0']);
+    expect(r.code).toBe(0);
+    await expect(readFile(state, 'utf8')).rejects.toThrow();
   });
 });
 

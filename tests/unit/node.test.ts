@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { randomId, type NodeId } from '../../src/id.js';
+import { decodeMessage, encodeMessage, makeQuery, type Message, type QueryArgsByMethod, type QueryMethod } from '../../src/krpc.js';
+import { DhtNode, MAX_REPLY_BYTES } from '../../src/node.js';
+import { MemoryNetwork } from '../helpers/memory-network.js';
+
+const open: DhtNode[] = [];
+afterEach(async () => { await Promise.all(open.splice(0).map((n) => n.close())); });
+
+async function node(net: MemoryNetwork, address: string, options: Parameters<typeof DhtNode.create>[0] = {}): Promise<DhtNode> {
+  const n = await DhtNode.create({ ...options, transport: net.transport(address, 6881) });
+  open.push(n);
+  return n;
+}
+
+/** Send one query from a bare address and return the decoded reply (and every packet sent to us). */
+async function ask<M extends QueryMethod>(
+  net: MemoryNetwork, to: DhtNode, method: M, args: QueryArgsByMethod[M], from = '10.9.9.9', extra: { ro?: boolean } = {},
+): Promise<{ reply: Message | undefined; bytes: number; inbox: Message[] }> {
+  const inbox: Message[] = [];
+  let bytes = 0;
+  const me = net.transport(from, 5000);
+  const t = new Uint8Array([0xab, 0xcd]);
+  const reply = await new Promise<Message | undefined>((resolve) => {
+    me.onMessage((data) => {
+      const parsed = decodeMessage(data);
+      if (!parsed.ok) return;
+      inbox.push(parsed.message);
+      if (parsed.message.y !== 'q') { bytes = data.length; resolve(parsed.message); }
+    });
+    me.send(encodeMessage(makeQuery(t, method, args, extra)), to.local);
+    setTimeout(() => resolve(undefined), 200);
+  });
+  await me.close();
+  return { reply, bytes, inbox };
+}
+
+function body(m: Message | undefined): Extract<Message, { y: 'r' }>['r'] {
+  if (m?.y !== 'r') throw new Error(`expected a response, got ${JSON.stringify(m?.y)}`);
+  return m.r;
+}
+
+/** Fill a node's table with n peers that have answered it. */
+function fill(n: DhtNode, count: number): NodeId[] {
+  const ids: NodeId[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = randomId();
+    ids.push(id);
+    n.table.recordResponse({ id, address: `10.1.${i >> 8}.${i & 255}`, port: 6881 });
+  }
+  return ids;
+}
+
+describe('DhtNode answers queries (BEP 5, "DHT Queries")', () => {
+  it('ping: answers with its ID, and tells the querier its address (BEP 42 `ip`)', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    const { reply } = await ask(net, dht, 'ping', { id: randomId() });
+    expect(Buffer.from(body(reply).id)).toEqual(Buffer.from(dht.id));
+    expect(reply?.ip).toEqual({ address: '10.9.9.9', port: 5000 });
+  });
+
+  it('find_node: the 8 closest nodes it knows to answer', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    fill(dht, 100);
+    const target = randomId();
+    const { reply } = await ask(net, dht, 'find_node', { id: randomId(), target });
+    const expected = dht.table.closest(target, 8).map((c) => Buffer.from(c.id).toString('hex'));
+    expect(body(reply).nodes?.map((n) => Buffer.from(n.id).toString('hex'))).toEqual(expected);
+  });
+
+  it('get_peers: a token and nodes when it has no peers, values when it has', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    fill(dht, 20);
+    const infoHash = randomId();
+    const empty = body((await ask(net, dht, 'get_peers', { id: randomId(), info_hash: infoHash })).reply);
+    expect(empty.token?.length).toBeGreaterThan(0);
+    expect(empty.values).toBeUndefined();
+    expect(empty.nodes?.length).toBe(8);
+    dht.peers.announce(infoHash, { address: '10.5.5.5', port: 7000 }, false);
+    dht.peers.announce(infoHash, { address: '2001:db8::5', port: 7000 }, false);
+    const full = body((await ask(net, dht, 'get_peers', { id: randomId(), info_hash: infoHash })).reply);
+    // BEP 32: an IPv4 querier gets IPv4 peers.
+    expect(full.values).toEqual([{ address: '10.5.5.5', port: 7000 }]);
+  });
+
+  it('announce_peer: stores the peer with a valid token, using the source port when implied', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    const infoHash = randomId();
+    const token = body((await ask(net, dht, 'get_peers', { id: randomId(), info_hash: infoHash })).reply).token!;
+    const { reply } = await ask(net, dht, 'announce_peer', { id: randomId(), info_hash: infoHash, port: 9999, token, implied_port: true, seed: true });
+    expect(reply?.y).toBe('r');
+    expect(dht.peers.peers(infoHash)).toEqual([{ address: '10.9.9.9', port: 5000 }]);
+    expect(dht.peers.stats().seeds).toBe(1);
+  });
+
+  it('sample_infohashes (BEP 51): samples, interval, num and nodes', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1', { sampleIntervalSeconds: 42 });
+    fill(dht, 20);
+    const stored = Array.from({ length: 30 }, () => randomId());
+    for (const h of stored) dht.peers.announce(h, { address: '10.5.5.5', port: 7000 }, false);
+    const r = body((await ask(net, dht, 'sample_infohashes', { id: randomId(), target: randomId() })).reply);
+    expect(r.interval).toBe(42);
+    expect(r.num).toBe(30);
+    expect(r.samples?.length).toBe(20);
+    const known = new Set(stored.map((h) => Buffer.from(h).toString('hex')));
+    for (const s of r.samples!) expect(known.has(Buffer.from(s).toString('hex'))).toBe(true);
+    expect(r.nodes?.length).toBe(8);
+  });
+
+  it('keeps every reply under the size cap, even for a torrent with 1,000 peers', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    fill(dht, 50);
+    const infoHash = randomId();
+    for (let i = 0; i < 1000; i++) dht.peers.announce(infoHash, { address: `10.7.${i >> 8}.${i & 255}`, port: 7000 }, i % 2 === 0);
+    for (const scrape of [false, true]) {
+      const { reply, bytes } = await ask(net, dht, 'get_peers', { id: randomId(), info_hash: infoHash, scrape });
+      expect(bytes).toBeLessThanOrEqual(MAX_REPLY_BYTES);
+      expect(body(reply).values!.length).toBeGreaterThan(10);
+    }
+  });
+});
+
+describe('DhtNode errors (BEP 5, "Errors")', () => {
+  it('answers an unknown method with 204 and a malformed query with 203', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    const me = net.transport('10.9.9.8', 5000);
+    const replies: Message[] = [];
+    me.onMessage((data) => { const p = decodeMessage(data); if (p.ok) replies.push(p.message); });
+    me.send(Buffer.from('d1:ad2:id20:aaaaaaaaaaaaaaaaaaaae1:q4:vote1:t2:aa1:y1:qe'), dht.local);
+    me.send(Buffer.from('d1:ad2:id3:abce1:q4:ping1:t2:bb1:y1:qe'), dht.local);
+    await vi.waitFor(() => expect(replies.map((m) => (m.y === 'e' ? m.e.code : m.y))).toEqual([204, 203]));
+    // Garbage is counted and dropped; the queue of replies is not touched.
+    const sentBefore = dht.rpc.counters.packetsOut;
+    me.send(Buffer.from('garbage'), dht.local);
+    await vi.waitFor(() => expect(dht.rpc.counters.dropped.undecodable).toBe(1));
+    expect(dht.rpc.counters.packetsOut).toBe(sentBefore);
+    await me.close();
+  });
+});
+
+describe('BEP 43 read-only nodes', () => {
+  it('a read-only querier is answered but not added to the table', async () => {
+    const net = new MemoryNetwork();
+    const dht = await node(net, '10.0.0.1');
+    const { reply } = await ask(net, dht, 'ping', { id: randomId() }, '10.9.9.1', { ro: true });
+    expect(reply?.y).toBe('r');
+    expect(dht.table.size).toBe(0);
+    await ask(net, dht, 'ping', { id: randomId() }, '10.9.9.2');
+    expect(dht.table.size).toBe(1);
+  });
+
+  it('a read-only node answers nothing and marks its queries ro', async () => {
+    const net = new MemoryNetwork();
+    const reader = await node(net, '10.0.0.1', { readOnly: true });
+    const other = await node(net, '10.0.0.2');
+    const { reply } = await ask(net, reader, 'ping', { id: randomId() });
+    expect(reply).toBeUndefined();
+    const outcome = await reader.query(other.local, 'ping', { id: reader.id });
+    expect(outcome.kind).toBe('response');
+    expect(other.table.size).toBe(0);
+  });
+});
+
+describe('table upkeep', () => {
+  it('pings a new querier once to learn whether it answers, then vouches for it', async () => {
+    const net = new MemoryNetwork();
+    const a = await node(net, '10.0.0.1');
+    const b = await node(net, '10.0.0.2');
+    await b.query(a.local, 'ping', { id: b.id });
+    // a heard b's query: b enters a's table unconfirmed, a pings it, b answers.
+    await vi.waitFor(() => expect(a.table.get(b.id)?.lastResponse).toBeGreaterThan(0));
+    expect(a.rpc.counters.queriesOut.ping).toBe(1);
+  });
+});
