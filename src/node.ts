@@ -62,6 +62,8 @@ export class DhtNode {
   readonly rpc: Rpc;
   readonly table: RoutingTable;
   readonly peers: PeerStore;
+  /** The address family of our socket, and so of our routing table. */
+  readonly family: 4 | 6;
   private readonly tokens: TokenIssuer;
   private readonly listeners = new Set<IncomingQueryListener>();
   private readonly pendingPings = new Set<string>();
@@ -89,6 +91,7 @@ export class DhtNode {
     this.id = options.id ?? randomId();
     const readOnly = options.readOnly ?? false;
     this.rpc = new Rpc(transport, { ...options.rpc, readOnly, now: this.now });
+    this.family = familyOf(this.rpc.local.address);
     this.table = new RoutingTable(this.id, { ...options.table, now: this.now });
     this.peers = new PeerStore({ ...options.peerStore, now: this.now });
     this.tokens = new TokenIssuer({ now: this.now });
@@ -123,7 +126,7 @@ export class DhtNode {
       case 'ping':
         return this.reply(from, query.t, { id: this.id });
       case 'find_node':
-        return this.reply(from, query.t, { id: this.id, nodes: this.closestNodes(query.a.target) });
+        return this.reply(from, query.t, { id: this.id, ...this.closestNodes(query.a.target) });
       case 'get_peers':
         return this.reply(from, query.t, this.getPeersBody(query.a, from));
       case 'announce_peer':
@@ -131,7 +134,7 @@ export class DhtNode {
       case 'sample_infohashes':
         return this.reply(from, query.t, {
           id: this.id,
-          nodes: this.closestNodes(query.a.target),
+          ...this.closestNodes(query.a.target),
           samples: this.peers.sample(SAMPLES_PER_REPLY),
           interval: this.options.sampleIntervalSeconds ?? 21_600,
           num: this.peers.numInfoHashes,
@@ -149,7 +152,7 @@ export class DhtNode {
     const body: ResponseBody = {
       id: this.id,
       token: this.tokens.issue(from.address),
-      nodes: this.closestNodes(a.info_hash),
+      ...this.closestNodes(a.info_hash),
     };
     if (a.scrape === true && this.peers.has(a.info_hash)) {
       // BEP 33: bloom filters of seeds and downloaders; they replace most of the values' budget.
@@ -189,10 +192,12 @@ export class DhtNode {
    * A querier we never heard answer may be gone already, or never have been reachable (behind a
    * NAT); handing it out would send other lookups into a dead end.
    */
-  private closestNodes(target: NodeId): NodeInfo[] {
-    return this.table
+  private closestNodes(target: NodeId): { nodes: NodeInfo[] } | { nodes6: NodeInfo[] } {
+    const nodes = this.table
       .closest(target, NODES_PER_REPLY, (c) => c.lastResponse > 0 && c.failures === 0)
       .map(({ id, address, port }) => ({ id, address, port }));
+    // Our table holds the family of our socket; BEP 32 puts IPv6 contacts in `nodes6`.
+    return this.family === 6 ? { nodes6: nodes } : { nodes };
   }
 
   // ---- The routing table's upkeep (BEP 5, "Routing Table") ----
@@ -423,6 +428,6 @@ const SAMPLES_PER_REPLY = 20;
  */
 function valuesBudget(body: ResponseBody, to: Endpoint): number {
   const perValue = familyOf(to.address) === 6 ? 21 : 8;
-  const fixed = 200 + (body.nodes?.length ?? 0) * 38 + (body.BFsd ? 2 * 270 : 0);
+  const fixed = 200 + ((body.nodes ?? body.nodes6)?.length ?? 0) * 38 + (body.BFsd ? 2 * 270 : 0);
   return Math.max(0, Math.min(100, Math.floor((MAX_REPLY_BYTES - fixed) / perValue)));
 }
