@@ -178,4 +178,22 @@ describe('table upkeep', () => {
     await vi.waitFor(() => expect(a.table.get(b.id)?.lastResponse).toBeGreaterThan(0));
     expect(a.rpc.counters.queriesOut.ping).toBe(1);
   });
+
+  it('every maintenance tick refreshes stale buckets and pings questionable nodes', async () => {
+    vi.useFakeTimers();
+    try {
+      let clock = 1_000_000;
+      const net = new MemoryNetwork();
+      const dht = await node(net, '10.0.0.1', { now: () => clock, maintenanceIntervalMs: 60_000 });
+      fill(dht, 30);
+      // 16 silent minutes: every contact is questionable and every bucket stale (BEP 5: 15 minutes).
+      clock += 16 * 60_000;
+      expect(dht.table.questionable(100).length).toBe(dht.table.size);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(dht.rpc.counters.queriesOut.ping).toBeGreaterThan(0);
+      expect(dht.rpc.counters.queriesOut.find_node).toBeGreaterThan(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
