@@ -5,7 +5,7 @@
  * Answering properly is not optional for a crawler or scraper: other nodes only keep us in their
  * tables (and so only send us their queries) if we behave like a good node.
  */
-import { familyOf, type NodeInfo, type PeerInfo } from './compact.js';
+import { familyOf, normalizeAddress, type NodeInfo, type PeerInfo } from './compact.js';
 import { idEquals, randomId, type NodeId } from './id.js';
 import {
   ErrorCode,
@@ -20,7 +20,8 @@ import type { Candidate } from './lookup-state.js';
 import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
 import { PeerStore, type PeerStoreOptions } from './peer-store.js';
 import { RoutingTable, type InsertResult, type RoutingTableOptions } from './routing-table.js';
-import { Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from './rpc.js';
+import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from './rpc.js';
+import { SourceLimiter, type SourceLimiterOptions } from './source-limiter.js';
 import { TokenIssuer } from './token.js';
 import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from './transport.js';
 
@@ -45,6 +46,12 @@ export interface DhtNodeOptions {
   readOnly?: boolean;
   /** How often to look after the table (refresh stale buckets, ping questionable nodes). Default 60 s. */
   maintenanceIntervalMs?: number;
+  /**
+   * Per-source rate limit and ban table (defaults: 5 packets/s, bursts of 50, 5-minute bans, as
+   * libtorrent; see docs/limits.md). `false` turns it off, e.g. for a benchmark that floods one node
+   * from one address on purpose.
+   */
+  sourceLimit?: SourceLimiterOptions | false;
   now?: () => number;
 }
 
@@ -52,7 +59,7 @@ export interface DhtNodeOptions {
 export type IncomingQueryListener = (query: Query, from: Endpoint) => void;
 
 /** Bytes we allow a reply to take: below a 1,280-byte IPv6 minimum MTU, so replies are never fragmented. */
-export const MAX_REPLY_BYTES = 1_200;
+export { MAX_REPLY_BYTES };
 const NODES_PER_REPLY = 8;
 const BUCKET_REFRESH_MS = 15 * 60_000;
 const MAX_PENDING_PINGS = 16;
@@ -62,6 +69,8 @@ export class DhtNode {
   readonly rpc: Rpc;
   readonly table: RoutingTable;
   readonly peers: PeerStore;
+  /** Who may send us how much; undefined when `sourceLimit: false`. */
+  readonly limiter: SourceLimiter | undefined;
   /** The address family of our socket, and so of our routing table. */
   readonly family: 4 | 6;
   private readonly tokens: TokenIssuer;
@@ -97,6 +106,7 @@ export class DhtNode {
     this.tokens = new TokenIssuer({ now: this.now });
     this.rpc.onQuery((query, from) => this.onQuery(query, from));
     this.rpc.onBadQuery((error, from) => this.onBadQuery(error, from));
+    this.limiter = options.sourceLimit === false ? undefined : this.limitSources(options.sourceLimit ?? {});
     this.maintenance = setInterval(() => this.maintain(), options.maintenanceIntervalMs ?? 60_000);
     this.maintenance.unref();
   }
@@ -110,6 +120,23 @@ export class DhtNode {
   onIncomingQuery(listener: IncomingQueryListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Read nothing from a source over its budget, and forget a banned source's table entries: a
+   * flooder must not keep the slots its first queries won it.
+   */
+  private limitSources(options: SourceLimiterOptions): SourceLimiter {
+    const limiter = new SourceLimiter({
+      now: this.now,
+      ...options,
+      onBan: (address) => {
+        for (const c of this.table.all()) if (sameHost(c.address, address)) this.table.remove(c.id);
+        options.onBan?.(address);
+      },
+    });
+    this.rpc.setAdmitFilter((from) => limiter.admit(from.address));
+    return limiter;
   }
 
   // ---- Answering queries (BEP 5, "DHT Queries") ----
@@ -259,15 +286,20 @@ export class DhtNode {
 
   // ---- Lookups ----
 
-  /** Start an iterative lookup toward `target` with the given strategy, from our table's closest nodes. */
+  /**
+   * Start an iterative lookup toward `target` with the given strategy, from our table's closest nodes.
+   * `query` replaces how each query is sent (it should still go through `this.query`): the crawler
+   * uses it to ask find_node instead of sample_infohashes of nodes whose BEP 51 interval is not over.
+   */
   lookup<M extends LookupMethod, Item>(
     target: NodeId,
     strategy: LookupStrategy<M, Item>,
-    options: LookupOptions & { seeds?: readonly NodeInfo[] } = {},
+    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn } = {},
   ): Lookup<M, Item> {
-    const merged: LookupOptions = { ...this.options.lookup, ...options, now: this.now };
-    const seeds = options.seeds ?? this.table.closest(target, merged.maxCandidates ?? 100);
-    const queryFn: QueryFn = (to, method, args, queryOptions) => this.query(to, method, args, queryOptions);
+    const { seeds: given, query, ...lookupOptions } = options;
+    const merged: LookupOptions = { ...this.options.lookup, ...lookupOptions, now: this.now };
+    const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
+    const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
     return new Lookup(this.id, target, strategy, seeds, queryFn, merged);
   }
 
@@ -417,6 +449,11 @@ function firstReplies(queries: Promise<QueryOutcome>[], graceMs: number): Promis
       });
     });
   });
+}
+
+/** Whether two addresses name one host (dgram spells IPv4 senders of a dual-stack socket ::ffff:a.b.c.d). */
+function sameHost(a: string, b: string): boolean {
+  return a === b || normalizeAddress(a) === normalizeAddress(b);
 }
 
 /** BEP 51 leaves the sample count to the node; 20 x 20 bytes keeps the reply well under the MTU. */

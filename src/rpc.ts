@@ -72,7 +72,19 @@ export type DropReason =
   | 'send-queue-full'
   | 'send-error'
   | 'lost'
-  | 'refused';
+  | 'refused'
+  /** A reply that encoded larger than MAX_REPLY_BYTES: not sent (a bug upstream, never the querier's doing). */
+  | 'reply-too-large'
+  /** A valid message whose listener threw: a bug, counted so that it cannot take the node down. */
+  | 'handler-error';
+
+/**
+ * The most bytes a reply may take. A reply bigger than the query that caused it is what makes a
+ * UDP service an amplifier for spoofed floods; capping it (below the 1,280-byte IPv6 minimum MTU,
+ * so it is never fragmented either) bounds what anyone can make us send. The node budgets its
+ * replies to fit; this is the safety net.
+ */
+export const MAX_REPLY_BYTES = 1_200;
 
 export interface RpcCounters {
   packetsIn: number;
@@ -115,10 +127,12 @@ export class Rpc {
     timeouts: 0,
     dropped: {
       oversized: 0, undecodable: 0, invalid: 0, unmatched: 0, 'wrong-source': 0,
-      'send-queue-full': 0, 'send-error': 0, lost: 0, refused: 0,
+      'send-queue-full': 0, 'send-error': 0, lost: 0, refused: 0, 'reply-too-large': 0, 'handler-error': 0,
     },
   };
   private readonly pending = new Map<number, Pending>();
+  /** Open queries by host: a host we are waiting on is not held to the admit filter (we asked it to send). */
+  private readonly awaiting = new Map<string, number>();
   private readonly queue: { bytes: Uint8Array; to: Endpoint; onSent?: () => void }[] = [];
   private queueTimer: NodeJS.Timeout | undefined;
   private readonly bucket: TokenBucket;
@@ -191,6 +205,7 @@ export class Rpc {
         entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, this.options.softTimeoutMs).unref();
       }
       this.pending.set(key, entry);
+      this.awaiting.set(hostOf(to.address), (this.awaiting.get(hostOf(to.address)) ?? 0) + 1);
       if (!this.enqueue(bytes, to, () => { entry.sentAt = this.now(); })) {
         this.settle(key, { kind: 'failed', reason: 'send queue full' });
       }
@@ -198,11 +213,16 @@ export class Rpc {
   }
 
   respond(to: Endpoint, t: Uint8Array, body: ResponseBody, extra: Omit<Envelope, 't'> = {}): void {
-    this.enqueue(encodeMessage(makeResponse(t, body, { ...this.envelope, ...extra })), to);
+    this.enqueueReply(encodeMessage(makeResponse(t, body, { ...this.envelope, ...extra })), to);
   }
 
   respondError(to: Endpoint, t: Uint8Array, code: number, message: string): void {
-    this.enqueue(encodeMessage(makeError(t, code, message, this.envelope)), to);
+    this.enqueueReply(encodeMessage(makeError(t, code, message, this.envelope)), to);
+  }
+
+  private enqueueReply(bytes: Uint8Array, to: Endpoint): void {
+    if (bytes.length > MAX_REPLY_BYTES) { this.counters.dropped['reply-too-large']++; return; }
+    this.enqueue(bytes, to);
   }
 
   /**
@@ -215,22 +235,32 @@ export class Rpc {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
     if (bytes.length > this.options.maxPacketBytes) { this.counters.dropped.oversized++; return; }
-    if (!this.admit(from)) { this.counters.dropped.refused++; return; }
+    // A host we are waiting on may send above its budget: our own busy lookups must not get it banned.
+    if (!this.awaiting.has(hostOf(from.address)) && !this.admit(from)) { this.counters.dropped.refused++; return; }
     const parsed = decodeMessage(bytes);
     if (!parsed.ok) {
       const { error } = parsed;
       if (error.t === undefined) { this.counters.dropped.undecodable++; return; }
       this.counters.dropped.invalid++;
-      if (error.y === 'q') this.onBadQueryListener(error, from);
+      if (error.y === 'q') this.guard(() => this.onBadQueryListener(error, from));
       return;
     }
     this.dispatch(parsed.message, from);
   }
 
+  /** Run a listener on behalf of a remote sender: whatever it throws is counted, never thrown at the socket. */
+  private guard(listener: () => void): void {
+    try {
+      listener();
+    } catch {
+      this.counters.dropped['handler-error']++;
+    }
+  }
+
   private dispatch(message: Message, from: Endpoint): void {
     if (message.y === 'q') {
       this.counters.queriesIn[message.q] = (this.counters.queriesIn[message.q] ?? 0) + 1;
-      this.onQueryListener(message, from);
+      this.guard(() => this.onQueryListener(message, from));
       return;
     }
     const key = message.t.length === 2 ? (message.t[0]! << 8) | message.t[1]! : -1;
@@ -278,6 +308,10 @@ export class Rpc {
     const entry = this.pending.get(key);
     if (entry === undefined) return;
     this.pending.delete(key);
+    const host = hostOf(entry.to.address);
+    const open = (this.awaiting.get(host) ?? 1) - 1;
+    if (open > 0) this.awaiting.set(host, open);
+    else this.awaiting.delete(host);
     clearTimeout(entry.hard);
     if (entry.soft !== undefined) clearTimeout(entry.soft);
     entry.settle(outcome);
@@ -323,7 +357,9 @@ export class Rpc {
 
 /** dgram reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d; treat both spellings as one. */
 function sameAddress(a: string, b: string): boolean {
-  if (a === b) return true;
-  const strip = (s: string): string => (s.startsWith('::ffff:') ? s.slice(7) : s);
-  return strip(a) === strip(b);
+  return a === b || hostOf(a) === hostOf(b);
+}
+
+function hostOf(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
