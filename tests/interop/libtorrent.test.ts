@@ -1,0 +1,293 @@
+/**
+ * Interop with libtorrent, the DHT most clients run: a few libtorrent sessions on loopback (see
+ * lt_fixture.py), one seeding a generated torrent, and our node and CLI talking to them.
+ *
+ * Needs Python's libtorrent binding (Debian: python3-libtorrent). Without it the suite is skipped
+ * and says so loudly; with DHT_SCRAPE_REQUIRE_LIBTORRENT=1 (set by .ci/run when the install
+ * succeeded) a missing binding is a failure instead.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idFromHex, idToHex } from '../../src/id.js';
+import type { Query } from '../../src/krpc.js';
+import { sampleInfohashes, type Sample } from '../../src/lookup.js';
+import { DhtNode } from '../../src/node.js';
+import type { Endpoint } from '../../src/transport.js';
+import { Prng } from '../helpers/prng.js';
+import { findLibtorrentPython, LibtorrentFixture, type FixtureEvent, type LtSession, type ReadyEvent } from './fixture.js';
+
+const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
+const BUILT_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const libtorrent = findLibtorrentPython();
+const required = process.env.DHT_SCRAPE_REQUIRE_LIBTORRENT === '1';
+const SEED = Number(process.env.INTEROP_SEED ?? 5);
+
+/** Each party on its own /24: libtorrent keeps one routing entry per /24 per bucket. */
+const SUBNET = 60;
+const OUR_NODE = '127.0.70.1';
+const CLI_SCRAPER = '127.0.71.1';
+const CLI_ANNOUNCER = '127.0.72.1';
+
+if ('missing' in libtorrent) {
+  console.warn([
+    '',
+    '#'.repeat(78),
+    '# SKIPPED: libtorrent interop tests. Python\'s libtorrent binding is not installed.',
+    `# Tried: ${libtorrent.missing}`,
+    '# Install it (Debian/Ubuntu: apt-get install python3-libtorrent) to run them,',
+    '# or point LIBTORRENT_PYTHON at an interpreter that can `import libtorrent`.',
+    '#'.repeat(78),
+    '',
+  ].join('\n'));
+}
+
+if ('missing' in libtorrent) {
+  const reason = libtorrent.missing;
+  describe('libtorrent interop', () => {
+    // Shown as skipped (never as passed); a failure when the CI says the install succeeded.
+    const name = required ? 'FAILED: DHT_SCRAPE_REQUIRE_LIBTORRENT=1 but libtorrent cannot be imported' : 'SKIPPED: libtorrent not installed';
+    it.skipIf(!required)(`${name} (${reason})`, () => {
+      throw new Error(`DHT_SCRAPE_REQUIRE_LIBTORRENT=1 but libtorrent cannot be imported: ${reason}`);
+    });
+  });
+}
+
+describe.skipIf('missing' in libtorrent)(`libtorrent interop (${'version' in libtorrent ? `libtorrent ${libtorrent.version}` : ''})`, () => {
+  const prng = new Prng(SEED);
+  let fixture: LibtorrentFixture;
+  let ready: ReadyEvent;
+  let lt: LtSession[];
+  let ours: DhtNode;
+  const incoming = new QueryLog();
+
+  beforeAll(async () => {
+    if (!('python' in libtorrent)) return;
+    expect(existsSync(BUILT_CLI), 'the CLI is not built: run `npm run build` (npm test does it first)').toBe(true);
+    const started = Date.now();
+    ({ fixture, ready } = await LibtorrentFixture.start(libtorrent.python, { sessions: 3, subnet: SUBNET, ttlSeconds: 90 }));
+    lt = ready.sessions;
+    console.info(`libtorrent ${ready.version} via ${ready.python}: ${lt.length} sessions ready in ${Date.now() - started} ms ` +
+      `(seeder announced at ${ready.t} ms); seed ${SEED}`);
+    ours = await DhtNode.create({ address: OUR_NODE, port: 0 });
+    ours.onIncomingQuery((query, from) => incoming.add(query, from));
+  }, 40_000);
+
+  afterAll(async () => {
+    await ours?.close();
+    await fixture?.close();
+  });
+
+  const endpoint = (s: LtSession): Endpoint => ({ address: s.address, port: s.port });
+
+  describe('d. libtorrent keeps our node in its routing table', () => {
+    it('answers our queries, and our bootstrap learns every libtorrent node from its replies', async () => {
+      const boot = await ours.bootstrap([endpoint(lt[0]!)], { timeoutMs: 10_000 });
+      expect(boot.routersAnswered).toBe(1);
+      const known = ours.table.all().map((c) => `${idToHex(c.id)}@${c.address}:${c.port}`);
+      for (const s of lt) expect(known).toContain(`${s.node_id}@${s.address}:${s.port}`);
+
+      expect(ours.rpc.counters.timeouts).toBe(0);
+      for (const s of lt) {
+        const ping = await ours.query(endpoint(s), 'ping', { id: ours.id });
+        expect(ping.kind, `ping ${s.address}`).toBe('response');
+        if (ping.kind !== 'response') continue;
+        expect(idToHex(ping.response.r.id)).toBe(s.node_id);
+        // BEP 42: libtorrent tells us the address it sees us at.
+        expect(ping.response.ip).toEqual({ address: OUR_NODE, port: ours.local.port });
+      }
+      // Nothing libtorrent sent us was refused by our parser.
+      expect(ours.rpc.counters.dropped.invalid).toBe(0);
+      expect(ours.rpc.counters.dropped.undecodable).toBe(0);
+    });
+
+    it('sends us its own queries (it queries back a node that queried it)', async () => {
+      const started = Date.now();
+      const firsts = await Promise.all(lt.map((s) => incoming.waitFor((e) => e.from.address === s.address, 15_000, `a query from ${s.address}`)));
+      for (const [i, first] of firsts.entries()) {
+        expect(first.from.port).toBe(lt[i]!.port);
+        expect(idToHex(first.query.a.id)).toBe(lt[i]!.node_id);
+      }
+      console.info(`libtorrent queried us back within ${Date.now() - started} ms (${firsts.map((f) => f.query.q).join(', ')})`);
+      // We answered them: each querier got a reply, so none of it was dropped as invalid.
+      expect(ours.rpc.counters.dropped.invalid).toBe(0);
+    }, 20_000);
+
+    it('lists our node among its live nodes', async () => {
+      const mine = { id: idToHex(ours.id), address: OUR_NODE, port: ours.local.port };
+      for (const [i] of lt.entries()) {
+        const listed = await pollFixture(fixture, { cmd: 'live_nodes', session: i }, (e) =>
+          e.event === 'live_nodes' && e.session === i && liveNodes(e).some((n) => n.id === mine.id && n.address === mine.address && n.port === mine.port),
+        15_000, `session ${i} to list our node ${mine.address}:${mine.port}`);
+        expect(liveNodes(listed).length).toBeGreaterThanOrEqual(2);
+      }
+    }, 50_000);
+
+    // libtorrent, once it keeps us, lists our own node in the `nodes` of its replies to us.
+    const seenByLookup = { asked: [] as string[], closest: [] as string[] };
+    it('a get_peers lookup through libtorrent asks every libtorrent node', async () => {
+      const lookup = ours.findPeers(prng.bytes(20), { timeoutMs: 5_000 });
+      for await (const event of lookup) if (event.type === 'query') seenByLookup.asked.push(idToHex(event.to.id));
+      const result = await lookup.result;
+      seenByLookup.closest = result.closest.map((c) => idToHex(c.node.id));
+      for (const s of lt) expect(seenByLookup.asked).toContain(s.node_id);
+      expect(result.stats.timeouts).toBe(0);
+    });
+
+    // Flip to it() once src/lookup.ts drops candidates that carry our own ID: today the lookup sends
+    // a query to itself, and `closest` (and so announce_peer) includes our own node.
+    it.fails('KNOWN BUG (src/lookup.ts): our lookup queries our own node when libtorrent returns it in `nodes`', () => {
+      expect(seenByLookup.asked).not.toContain(idToHex(ours.id));
+      expect(seenByLookup.closest).not.toContain(idToHex(ours.id));
+    });
+  });
+
+  describe('c. what libtorrent looks up and announces through us, and its samples', () => {
+    const announced = idToHex(prng.bytes(20));
+
+    it('sees the get_peers and announce_peer of a libtorrent session that adds a torrent', async () => {
+      const announcer = lt[1]!;
+      const since = incoming.size;
+      fixture.send({ cmd: 'announce', session: 1, infohash: announced });
+      const fromIt = (q: IncomingQuery['query']['q']) => (e: IncomingQuery) =>
+        e.from.address === announcer.address && e.query.q === q && 'info_hash' in e.query.a && idToHex(e.query.a.info_hash) === announced;
+      const lookup = await incoming.waitFor(fromIt('get_peers'), 15_000, `get_peers ${announced} from libtorrent`, since);
+      const announce = await incoming.waitFor(fromIt('announce_peer'), 15_000, `announce_peer ${announced} from libtorrent`, since);
+      expect(lookup.at).toBeLessThanOrEqual(announce.at);
+      if (announce.query.q !== 'announce_peer') throw new Error('unreachable');
+      // libtorrent announces with implied_port; the peer we store is its UDP (= TCP) port.
+      expect(announce.query.a.implied_port).toBe(true);
+      expect(ours.peers.peers(idFromHex(announced), { max: 100, family: 4, noseed: false }))
+        .toContainEqual({ address: announcer.address, port: announcer.port });
+    }, 20_000);
+
+    it('collects samples from every libtorrent node with sample_infohashes (BEP 51)', async () => {
+      const samples: Sample[] = [];
+      const lookup = ours.lookup(prng.bytes(20), sampleInfohashes, { seeds: ours.table.all(), timeoutMs: 10_000 });
+      const answered = new Set<string>();
+      for await (const event of lookup) {
+        if (event.type !== 'item') continue;
+        samples.push(event.item);
+        answered.add(event.from.address);
+      }
+      for (const s of lt) expect(answered, `${s.address} answered sample_infohashes`).toContain(s.address);
+      const hashes = new Set(samples.flatMap((s) => s.infoHashes.map(idToHex)));
+      expect(hashes).toContain(ready.infohash);
+      expect(hashes).toContain(announced);
+      for (const sample of samples) {
+        expect(sample.interval).toBe(21_600);
+        expect(sample.num).toBeGreaterThanOrEqual(sample.infoHashes.length);
+      }
+    });
+
+    it('libtorrent reads our own sample_infohashes reply', async () => {
+      const since = fixture.events.length;
+      fixture.send({ cmd: 'sample', session: 2, address: OUR_NODE, port: ours.local.port });
+      const reply = await fixture.waitFor((e) => e.event === 'samples' && e.source === `${OUR_NODE}:${ours.local.port}`, 10_000, 'libtorrent to sample us', since);
+      expect(reply.samples).toContain(announced);
+      expect(reply.num).toBe(ours.peers.numInfoHashes);
+      expect(reply.interval).toBe(21_600);
+    });
+  });
+
+  describe('a. scraper: dht-scrape finds the libtorrent seeder', () => {
+    it('dht-scrape <infohash> --bootstrap <libtorrent node> --json lists the seeder', async () => {
+      const seeder = lt[ready.seeder]!;
+      const run = await runCli([ready.infohash, '--bootstrap', `${lt[1]!.address}:${lt[1]!.port}`, ...cliFlags(CLI_SCRAPER)]);
+      expect(run.code, run.stderr).toBe(0);
+      const doc = JSON.parse(run.stdout) as { peers: { address: string; port: number }[]; stats: { time_to_first_peer_ms: number | null } };
+      expect(doc.peers.map((p) => `${p.address}:${p.port}`)).toContain(`${seeder.address}:${seeder.port}`);
+      console.info(`dht-scrape found the libtorrent seeder in ${run.ms} ms (first peer after ${doc.stats.time_to_first_peer_ms} ms of lookup)`);
+    });
+  });
+
+  describe('b. announce: libtorrent finds us after dht-scrape --announce', () => {
+    it('a libtorrent get_peers lookup returns the address we announced', async () => {
+      const infohash = idToHex(prng.bytes(20));
+      const port = 20_000 + prng.int(40_000);
+      const run = await runCli([infohash, '--announce', String(port), '--bootstrap', `${lt[0]!.address}:${lt[0]!.port}`, ...cliFlags(CLI_ANNOUNCER)]);
+      expect(run.code, run.stderr).toBe(1); // nobody had the torrent before us
+      const doc = JSON.parse(run.stdout) as { stats: { announced_to?: number } };
+      expect(doc.stats.announced_to).toBeGreaterThanOrEqual(lt.length);
+      const started = Date.now();
+      const found = await pollFixture(fixture, { cmd: 'get_peers', session: 2, infohash }, (e) =>
+        e.event === 'get_peers_reply' && e.infohash === infohash && Array.isArray(e.peers) && e.peers.includes(`${CLI_ANNOUNCER}:${port}`),
+      15_000, `libtorrent to find ${CLI_ANNOUNCER}:${port}`);
+      expect(found.session).toBe(2);
+      console.info(`libtorrent found our announce in ${Date.now() - started} ms`);
+    }, 40_000);
+  });
+});
+
+function cliFlags(bind: string): string[] {
+  return ['--bind', bind, '--port', '0', '--no-state', '--json', '--timeout', '15'];
+}
+
+interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
+
+/** The built CLI in a child process, killed if it outlives its own --timeout by far. */
+function runCli(args: string[], timeoutMs = 30_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const killer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: dht-scrape ${args.join(' ')}\n${stderr}`)); }, timeoutMs);
+    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr, ms: Date.now() - started }); });
+  });
+}
+
+/**
+ * libtorrent posts no event when one of its lookups ends, so a lookup that raced an announce is
+ * simply asked again: send the command every 2 s until a matching event arrives or time is up.
+ */
+async function pollFixture(fixture: LibtorrentFixture, command: Parameters<LibtorrentFixture['send']>[0], match: (e: FixtureEvent) => boolean, timeoutMs: number, what: string): Promise<FixtureEvent> {
+  const since = fixture.events.length;
+  fixture.send(command);
+  const repeat = setInterval(() => fixture.send(command), 2_000);
+  try {
+    return await fixture.waitFor(match, timeoutMs, what, since);
+  } finally {
+    clearInterval(repeat);
+  }
+}
+
+function liveNodes(event: FixtureEvent): { id: string; address: string; port: number }[] {
+  return Array.isArray(event.nodes) ? (event.nodes as { id: string; address: string; port: number }[]) : [];
+}
+
+interface IncomingQuery { query: Query; from: Endpoint; at: number }
+
+/** Every query our node received, and a way to wait for one. */
+class QueryLog {
+  private readonly entries: IncomingQuery[] = [];
+  private readonly waiters = new Set<{ match: (e: IncomingQuery) => boolean; resolve: (e: IncomingQuery) => void }>();
+
+  get size(): number { return this.entries.length; }
+
+  add(query: Query, from: Endpoint): void {
+    const entry = { query, from, at: Date.now() };
+    this.entries.push(entry);
+    for (const waiter of this.waiters) {
+      if (waiter.match(entry)) { this.waiters.delete(waiter); waiter.resolve(entry); }
+    }
+  }
+
+  waitFor(match: (e: IncomingQuery) => boolean, timeoutMs: number, what: string, since = 0): Promise<IncomingQuery> {
+    const seen = this.entries.slice(since).find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve: (e: IncomingQuery) => { clearTimeout(timer); resolve(e); } };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        const heard = this.entries.map((e) => `${e.query.q} from ${e.from.address}:${e.from.port}`).slice(-10).join('; ');
+        reject(new Error(`waiting for ${what}: nothing within ${timeoutMs} ms (last queries: ${heard || 'none'})`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+}
+
