@@ -1,0 +1,546 @@
+/**
+ * The BitTorrent peer wire protocol (BEP 3, "peer protocol") over TCP: the 68-byte handshake, then
+ * length-prefixed messages. The DHT finds peers; this is how we talk to them, to fetch a torrent's
+ * metadata (BEP 9, metadata.ts) or to ask which pieces they hold (probe.ts).
+ *
+ * Two halves, kept apart:
+ * - framing, pure: `encodeHandshake`/`encodeMessage` and the incremental `WireParser`, which takes
+ *   bytes in whatever chunks TCP delivers and gives back whole messages;
+ * - `PeerConnection`, the socket: connect or accept, a deadline for the whole conversation, a bounded
+ *   queue of parsed messages, and errors that say why a peer was cut off.
+ *
+ * Untrusted input is bounded twice: one message may not exceed `maxMessageBytes` (checked on its
+ * length prefix, before anything is allocated), and a connection lives no longer than its deadline,
+ * which is what stops a peer that trickles bytes to keep us waiting forever.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import type { PeerInfo } from './compact.js';
+
+/** BEP 3: the handshake starts with the byte 19 and these 19 characters. */
+export const PROTOCOL_NAME = 'BitTorrent protocol';
+/** 1 + 19 + 8 reserved + 20 info-hash + 20 peer id. */
+export const HANDSHAKE_LENGTH = 68;
+export const PEER_ID_LENGTH = 20;
+/**
+ * Default cap on one message. The largest message we expect is a BEP 9 data message (16 KiB and a
+ * small dictionary) or a bitfield: 1 MiB of bitfield is 8 million pieces, far past any real torrent.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 20;
+/** Our peer id prefix, Azureus style (BEP 20): "-", client code "DS" (dht-scrape), version 0.1.0.0, "-". */
+export const OUR_PEER_ID_PREFIX = '-DS0100-';
+
+const PROTOCOL_BYTES = new TextEncoder().encode(PROTOCOL_NAME);
+
+export interface Handshake {
+  /** 8 bytes of capability flags (see `reservedFlags`). */
+  reserved: Uint8Array;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+}
+
+/** The capability bits of the handshake's reserved bytes that this toolkit knows. */
+export interface ReservedFlags {
+  /** BEP 10 extension protocol: byte 5, bit 0x10. */
+  extensions: boolean;
+  /** BEP 5: the peer runs a DHT node and will send a `port` message. Byte 7, bit 0x01. */
+  dht: boolean;
+  /** BEP 6 fast extension (have_all / have_none). Byte 7, bit 0x04. */
+  fast: boolean;
+}
+
+export function reservedFlags(reserved: Uint8Array): ReservedFlags {
+  return {
+    extensions: ((reserved[5] ?? 0) & 0x10) !== 0,
+    dht: ((reserved[7] ?? 0) & 0x01) !== 0,
+    fast: ((reserved[7] ?? 0) & 0x04) !== 0,
+  };
+}
+
+export function encodeReserved(flags: Partial<ReservedFlags>): Uint8Array {
+  const reserved = new Uint8Array(8);
+  if (flags.extensions === true) reserved[5]! |= 0x10;
+  if (flags.dht === true) reserved[7]! |= 0x01;
+  if (flags.fast === true) reserved[7]! |= 0x04;
+  return reserved;
+}
+
+/** A fresh peer id: our prefix and 12 random bytes, so two of our connections never look alike. */
+export function makePeerId(prefix: string = OUR_PEER_ID_PREFIX): Uint8Array {
+  const id = new Uint8Array(PEER_ID_LENGTH);
+  const head = new TextEncoder().encode(prefix).subarray(0, PEER_ID_LENGTH);
+  id.set(head);
+  id.set(randomBytes(PEER_ID_LENGTH - head.length), head.length);
+  return id;
+}
+
+/** BEP 3 message ids, plus BEP 5's `port`, BEP 6's have_all/have_none and BEP 10's `extended`. */
+export const MessageId = {
+  choke: 0,
+  unchoke: 1,
+  interested: 2,
+  notInterested: 3,
+  have: 4,
+  bitfield: 5,
+  request: 6,
+  piece: 7,
+  cancel: 8,
+  port: 9,
+  haveAll: 14,
+  haveNone: 15,
+  extended: 20,
+} as const;
+
+export type PeerMessage =
+  | { type: 'keep-alive' }
+  | { type: 'choke' }
+  | { type: 'unchoke' }
+  | { type: 'interested' }
+  | { type: 'not-interested' }
+  | { type: 'have'; piece: number }
+  | { type: 'bitfield'; bits: Uint8Array }
+  | { type: 'request'; piece: number; offset: number; length: number }
+  | { type: 'piece'; piece: number; offset: number; block: Uint8Array }
+  | { type: 'cancel'; piece: number; offset: number; length: number }
+  | { type: 'port'; port: number }
+  | { type: 'have-all' }
+  | { type: 'have-none' }
+  /** BEP 10: `id` 0 is the extension handshake, others are the ids the receiver chose in its `m`. */
+  | { type: 'extended'; id: number; payload: Uint8Array }
+  /** A message id we do not know. BEP 3 peers must ignore those, so it is not an error. */
+  | { type: 'unknown'; id: number; payload: Uint8Array };
+
+export type WireEvent = { kind: 'handshake'; handshake: Handshake } | { kind: 'message'; message: PeerMessage };
+
+export type WireErrorReason = 'bad-handshake' | 'too-large' | 'malformed';
+
+/** Bytes that break the framing. The connection cannot continue: message boundaries are lost. */
+export class WireError extends Error {
+  constructor(readonly reason: WireErrorReason, message: string) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+// ---- Encoding ----
+
+export function encodeHandshake(handshake: Handshake): Uint8Array {
+  const out = new Uint8Array(HANDSHAKE_LENGTH);
+  out[0] = PROTOCOL_BYTES.length;
+  out.set(PROTOCOL_BYTES, 1);
+  out.set(fixed(handshake.reserved, 8, 'reserved'), 20);
+  out.set(fixed(handshake.infoHash, 20, 'info-hash'), 28);
+  out.set(fixed(handshake.peerId, PEER_ID_LENGTH, 'peer id'), 48);
+  return out;
+}
+
+/** One message with its 4-byte big-endian length prefix (BEP 3: "<length prefix><message ID><payload>"). */
+export function encodeMessage(message: PeerMessage): Uint8Array {
+  switch (message.type) {
+    case 'keep-alive': return new Uint8Array(4);
+    case 'choke': return frame(MessageId.choke);
+    case 'unchoke': return frame(MessageId.unchoke);
+    case 'interested': return frame(MessageId.interested);
+    case 'not-interested': return frame(MessageId.notInterested);
+    case 'have': return frame(MessageId.have, uint32s(message.piece));
+    case 'bitfield': return frame(MessageId.bitfield, message.bits);
+    case 'request': return frame(MessageId.request, uint32s(message.piece, message.offset, message.length));
+    case 'piece': return frame(MessageId.piece, concat(uint32s(message.piece, message.offset), message.block));
+    case 'cancel': return frame(MessageId.cancel, uint32s(message.piece, message.offset, message.length));
+    case 'port': return frame(MessageId.port, new Uint8Array([message.port >> 8, message.port & 255]));
+    case 'have-all': return frame(MessageId.haveAll);
+    case 'have-none': return frame(MessageId.haveNone);
+    case 'extended': return frame(MessageId.extended, concat(new Uint8Array([checkByte(message.id)]), message.payload));
+    case 'unknown': return frame(checkByte(message.id), message.payload);
+  }
+}
+
+function frame(id: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(5 + payload.length);
+  new DataView(out.buffer).setUint32(0, 1 + payload.length);
+  out[4] = id;
+  out.set(payload, 5);
+  return out;
+}
+
+function uint32s(...values: number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new RangeError(`not a 32-bit unsigned integer: ${v}`);
+    view.setUint32(i * 4, v);
+  });
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function fixed(bytes: Uint8Array, length: number, name: string): Uint8Array {
+  if (bytes.length !== length) throw new RangeError(`a handshake's ${name} is ${length} bytes, got ${bytes.length}`);
+  return bytes;
+}
+
+function checkByte(id: number): number {
+  if (!Number.isInteger(id) || id < 0 || id > 255) throw new RangeError(`a message id is one byte, got ${id}`);
+  return id;
+}
+
+// ---- Decoding ----
+
+export interface WireParserOptions {
+  /** Expect the 68-byte handshake before any message. Default true. */
+  handshake?: boolean;
+  maxMessageBytes?: number;
+}
+
+/**
+ * Turns a byte stream into handshake and messages. Feed it chunks as they arrive; it returns the
+ * events completed by each chunk. It reads into one buffer per message, sized from the length
+ * prefix, so each byte is copied once however the stream is cut, and at most one message (capped)
+ * is held. After a WireError it stays failed: the stream has no boundaries left to resync on.
+ */
+export class WireParser {
+  readonly #maxMessageBytes: number;
+  /** What the bytes being read are: the handshake, a length prefix, or a message body. */
+  #state: 'handshake' | 'length' | 'body';
+  #buffer: Uint8Array;
+  #filled = 0;
+  #failed: WireError | undefined;
+
+  constructor(options: WireParserOptions = {}) {
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#state = options.handshake === false ? 'length' : 'handshake';
+    this.#buffer = new Uint8Array(this.#state === 'handshake' ? HANDSHAKE_LENGTH : 4);
+  }
+
+  push(chunk: Uint8Array): WireEvent[] {
+    if (this.#failed) throw this.#failed;
+    const events: WireEvent[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      const take = Math.min(chunk.length - at, this.#buffer.length - this.#filled);
+      this.#buffer.set(chunk.subarray(at, at + take), this.#filled);
+      this.#filled += take;
+      at += take;
+      if (this.#filled === this.#buffer.length) {
+        try {
+          const event = this.#complete();
+          if (event) events.push(event);
+        } catch (error) {
+          this.#failed = error instanceof WireError ? error : new WireError('malformed', String(error));
+          throw this.#failed;
+        }
+      }
+    }
+    return events;
+  }
+
+  /** The current buffer is full: interpret it and set up the next read. */
+  #complete(): WireEvent | undefined {
+    const bytes = this.#buffer;
+    switch (this.#state) {
+      case 'handshake':
+        this.#expect('length', 4);
+        return { kind: 'handshake', handshake: decodeHandshake(bytes) };
+      case 'length': {
+        const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
+        if (length === 0) {
+          this.#expect('length', 4);
+          return { kind: 'message', message: { type: 'keep-alive' } };
+        }
+        if (length > this.#maxMessageBytes) {
+          throw new WireError('too-large', `message of ${length} bytes exceeds the ${this.#maxMessageBytes}-byte limit`);
+        }
+        this.#expect('body', length);
+        return undefined;
+      }
+      case 'body':
+        this.#expect('length', 4);
+        return { kind: 'message', message: decodeBody(bytes) };
+    }
+  }
+
+  #expect(state: 'handshake' | 'length' | 'body', length: number): void {
+    this.#state = state;
+    this.#buffer = new Uint8Array(length);
+    this.#filled = 0;
+  }
+}
+
+export function decodeHandshake(bytes: Uint8Array): Handshake {
+  if (bytes.length !== HANDSHAKE_LENGTH) throw new WireError('bad-handshake', `a handshake is ${HANDSHAKE_LENGTH} bytes`);
+  if (bytes[0] !== PROTOCOL_BYTES.length || !PROTOCOL_BYTES.every((b, i) => bytes[1 + i] === b)) {
+    throw new WireError('bad-handshake', 'not a BitTorrent handshake (expected "\\x13BitTorrent protocol")');
+  }
+  return { reserved: bytes.slice(20, 28), infoHash: bytes.slice(28, 48), peerId: bytes.slice(48, 68) };
+}
+
+/** A message body (id and payload, without the length prefix), checked against the size BEP 3 gives it. */
+export function decodeBody(body: Uint8Array): PeerMessage {
+  const id = body[0]!;
+  const payload = body.subarray(1);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const sized = (length: number, name: string): void => {
+    if (payload.length !== length) throw new WireError('malformed', `a ${name} message carries ${length} bytes, got ${payload.length}`);
+  };
+  switch (id) {
+    case MessageId.choke: sized(0, 'choke'); return { type: 'choke' };
+    case MessageId.unchoke: sized(0, 'unchoke'); return { type: 'unchoke' };
+    case MessageId.interested: sized(0, 'interested'); return { type: 'interested' };
+    case MessageId.notInterested: sized(0, 'not interested'); return { type: 'not-interested' };
+    case MessageId.have: sized(4, 'have'); return { type: 'have', piece: view.getUint32(0) };
+    case MessageId.bitfield: return { type: 'bitfield', bits: payload };
+    case MessageId.request:
+    case MessageId.cancel:
+      sized(12, id === MessageId.request ? 'request' : 'cancel');
+      return { type: id === MessageId.request ? 'request' : 'cancel', piece: view.getUint32(0), offset: view.getUint32(4), length: view.getUint32(8) };
+    case MessageId.piece:
+      if (payload.length < 8) throw new WireError('malformed', `a piece message carries at least 8 bytes, got ${payload.length}`);
+      return { type: 'piece', piece: view.getUint32(0), offset: view.getUint32(4), block: payload.subarray(8) };
+    case MessageId.port: sized(2, 'port'); return { type: 'port', port: view.getUint16(0) };
+    case MessageId.haveAll: sized(0, 'have all'); return { type: 'have-all' };
+    case MessageId.haveNone: sized(0, 'have none'); return { type: 'have-none' };
+    case MessageId.extended:
+      if (payload.length < 1) throw new WireError('malformed', 'an extended message needs an extension id');
+      return { type: 'extended', id: payload[0]!, payload: payload.subarray(1) };
+    default:
+      return { type: 'unknown', id, payload };
+  }
+}
+
+// ---- The socket ----
+
+/** Why a conversation with a peer ended before its job was done. */
+export type ConnectionFailure =
+  /** The TCP connection could not be made (refused, unreachable, or no answer in time). */
+  | 'unreachable'
+  /** The deadline passed: the peer was silent, or too slow (a trickle). */
+  | 'timeout'
+  /** The peer closed the connection. */
+  | 'closed'
+  /** The peer broke the protocol (bad handshake, malformed or oversized message, wrong torrent). */
+  | 'protocol'
+  /** Our caller gave up (AbortSignal). */
+  | 'aborted';
+
+export class PeerError extends Error {
+  constructor(readonly reason: ConnectionFailure, message: string) {
+    super(message);
+    this.name = 'PeerError';
+  }
+}
+
+export interface PeerConnectionOptions {
+  /**
+   * The whole conversation must end within this many ms, connecting included. A deadline, not an
+   * idle timer: an idle timer never fires on a peer that sends one byte a second. Default 10 s.
+   */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  maxMessageBytes?: number;
+  /** Local address to connect from (a 127.x address on the local network). */
+  localAddress?: string;
+}
+
+/** Parsed events waiting to be read; past this, the socket is paused until the reader catches up. */
+const MAX_QUEUED_EVENTS = 64;
+
+/**
+ * One TCP conversation with a peer, read one event at a time with `next()`. Every way it can end
+ * (deadline, abort, peer closing, protocol error, `close()`) destroys the socket and makes `next()`
+ * reject with a PeerError saying why; nothing outlives the deadline.
+ */
+export class PeerConnection {
+  readonly remote: PeerInfo;
+  bytesReceived = 0;
+  bytesSent = 0;
+  readonly #socket: Socket;
+  readonly #parser: WireParser;
+  readonly #queue: WireEvent[] = [];
+  readonly #timeoutMs: number;
+  readonly #started = Date.now();
+  readonly #timer: NodeJS.Timeout;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.close(new PeerError('aborted', 'stopped by the caller'));
+  #waiter: { resolve: (event: WireEvent) => void; reject: (error: PeerError) => void } | undefined;
+  #error: PeerError | undefined;
+  /** Whether TCP connected (accepted sockets are): a failure before that means the peer is unreachable. */
+  #connected: boolean;
+
+  /** Connect to a peer. Rejects with a PeerError ('unreachable', 'timeout' or 'aborted'). */
+  static connect(peer: PeerInfo, options: PeerConnectionOptions = {}): Promise<PeerConnection> {
+    const socket = tcpConnect({
+      host: peer.address,
+      port: peer.port,
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
+    });
+    const connection = new PeerConnection(socket, peer, options);
+    return new Promise((resolve, reject) => {
+      const fail = (): void => reject(connection.#error ?? new PeerError('unreachable', 'connection failed'));
+      socket.once('connect', () => { socket.off('close', fail); resolve(connection); });
+      socket.once('close', fail);
+    });
+  }
+
+  /** Wrap a socket a server accepted: the seeder's side of a conversation. */
+  static accept(socket: Socket, options: PeerConnectionOptions = {}): PeerConnection {
+    return new PeerConnection(socket, { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, options);
+  }
+
+  private constructor(socket: Socket, remote: PeerInfo, options: PeerConnectionOptions) {
+    this.remote = remote;
+    this.#socket = socket;
+    this.#parser = new WireParser(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {});
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timer = setTimeout(() => this.close(this.#timeoutError()), this.#timeoutMs);
+    this.#timer.unref();
+    this.#signal = options.signal;
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#connected = !socket.connecting;
+    socket.once('connect', () => { this.#connected = true; });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => this.close(socketError(error, this.#connected)));
+    socket.on('close', () => this.close(new PeerError('closed', `peer closed the connection after ${this.bytesReceived} bytes`)));
+    if (this.#signal?.aborted === true) this.#onAbort();
+  }
+
+  get closed(): boolean {
+    return this.#error !== undefined;
+  }
+
+  /** Why the connection ended, once it has. */
+  get error(): PeerError | undefined {
+    return this.#error;
+  }
+
+  get elapsedMs(): number {
+    return Date.now() - this.#started;
+  }
+
+  sendHandshake(handshake: Handshake): void {
+    this.#write(encodeHandshake(handshake));
+  }
+
+  send(message: PeerMessage): void {
+    this.#write(encodeMessage(message));
+  }
+
+  /** The next handshake or message. Rejects with the PeerError that ended the connection. */
+  next(): Promise<WireEvent> {
+    const event = this.#queue.shift();
+    if (event !== undefined) {
+      if (this.#queue.length < MAX_QUEUED_EVENTS / 2 && this.#socket.isPaused()) this.#socket.resume();
+      return Promise.resolve(event);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+  }
+
+  /** The peer's handshake, which must come first. */
+  async handshake(): Promise<Handshake> {
+    const event = await this.next();
+    if (event.kind !== 'handshake') throw this.#protocol('expected the handshake first');
+    return event.handshake;
+  }
+
+  /** The next message (after the handshake). */
+  async message(): Promise<PeerMessage> {
+    const event = await this.next();
+    if (event.kind !== 'message') throw this.#protocol('a second handshake');
+    return event.message;
+  }
+
+  /**
+   * End the conversation. With an error, that is the reason every pending and later read gets;
+   * without one, the reason is 'aborted' (we hung up). Idempotent: the first reason sticks.
+   */
+  close(error: PeerError = new PeerError('aborted', 'closed by us')): void {
+    if (this.#error) return;
+    this.#error = error;
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#socket.destroy();
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(error);
+  }
+
+  /** Protocol errors found by the caller (wrong torrent, bad extension message) end the connection too. */
+  #protocol(message: string): PeerError {
+    const error = new PeerError('protocol', message);
+    this.close(error);
+    return error;
+  }
+
+  #write(bytes: Uint8Array): void {
+    if (this.#error) return;
+    this.bytesSent += bytes.length;
+    this.#socket.write(bytes);
+  }
+
+  #receive(chunk: Uint8Array): void {
+    if (this.#error) return;
+    this.bytesReceived += chunk.length;
+    let events: WireEvent[];
+    try {
+      events = this.#parser.push(chunk);
+    } catch (error) {
+      this.close(new PeerError('protocol', error instanceof Error ? error.message : String(error)));
+      return;
+    }
+    for (const event of events) {
+      const waiter = this.#waiter;
+      if (waiter !== undefined) {
+        this.#waiter = undefined;
+        waiter.resolve(event);
+      } else {
+        this.#queue.push(event);
+      }
+    }
+    if (this.#queue.length >= MAX_QUEUED_EVENTS) this.#socket.pause();
+  }
+
+  #timeoutError(): PeerError {
+    if (!this.#connected) return new PeerError('unreachable', `no TCP connection within ${this.#timeoutMs} ms`);
+    const what = this.bytesReceived === 0 ? 'peer sent nothing' : `peer sent only ${this.bytesReceived} bytes (too slow)`;
+    return new PeerError('timeout', `timed out after ${this.#timeoutMs} ms: ${what}`);
+  }
+}
+
+function socketError(error: NodeJS.ErrnoException, connected: boolean): PeerError {
+  const code = error.code ?? 'error';
+  if (!connected) return new PeerError('unreachable', `cannot connect: ${code}`);
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new PeerError('closed', `peer reset the connection (${code})`);
+  return new PeerError('closed', `socket error: ${code}`);
+}
+
+/**
+ * Run `task` over `items` with at most `concurrency` running at once, in order of `items`; the
+ * results come back in the same order. Stops starting new tasks once `signal` aborts (the tasks
+ * already running are expected to watch the signal themselves). This is how every job that talks to
+ * many peers bounds its open connections.
+ */
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<(R | undefined)[]> {
+  const results: (R | undefined)[] = items.map(() => undefined);
+  let nextIndex = 0;
+  const worker = async (): Promise<void> => {
+    while (nextIndex < items.length && signal?.aborted !== true) {
+      const index = nextIndex++;
+      results[index] = await task(items[index]!, index);
+    }
+  };
+  const workers = Math.max(1, Math.min(Math.floor(concurrency), items.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  return results;
+}

@@ -1,0 +1,92 @@
+/**
+ * How big is a swarm, seen from the DHT alone (BEP 33, "DHT Scrapes")? A get_peers query with
+ * `scrape=1` asks each node near the info-hash for two bloom filters of the IPs it stores: `BFsd`
+ * (seeds) and `BFpe` (downloaders). Each node holds only the announces that reached it, an
+ * overlapping part of the swarm; OR-ing the filters of every node that answered gives the filter of
+ * the union, in which each IP counts once however many nodes stored it. Its estimate is the swarm
+ * size (bloom.ts has the formula).
+ *
+ * `SwarmScrape` is the pure accumulator; `scrapingGetPeers` is the get_peers lookup strategy that
+ * asks for the filters and feeds every reply to one. The lookup itself is the usual one: the nodes
+ * closest to the info-hash are the ones that hold its announces.
+ */
+import { ScrapeBloom } from './bloom.js';
+import type { NodeInfo, PeerInfo } from './compact.js';
+import type { ResponseBody } from './krpc.js';
+import { getPeers, type LookupStrategy } from './lookup.js';
+import type { Endpoint } from './transport.js';
+
+/**
+ * BEP 33 asks nodes to keep a swarm under ~6,000 entries, where the 2,048-bit filter gets too full
+ * to count: past this estimate, a number is a floor, not a count.
+ */
+export const SATURATION_ESTIMATE = 6_000;
+
+export interface SwarmEstimate {
+  /** Estimated distinct seed IPs (BFsd), rounded. */
+  seeds: number;
+  /** Estimated distinct downloader IPs (BFpe), rounded. */
+  leechers: number;
+  /** How many nodes answered with filters (BEP 33 support, and a copy of the announces). */
+  responders: number;
+  /** A filter is so full that its estimate is only a lower bound. */
+  saturated: boolean;
+}
+
+export class SwarmScrape {
+  readonly #seeds = new ScrapeBloom();
+  readonly #leechers = new ScrapeBloom();
+  readonly #responders = new Set<string>();
+
+  /**
+   * Merge the filters of one get_peers reply. Returns whether it carried any. The KRPC schema has
+   * already checked that each is 256 bytes; a node answering twice changes nothing (OR is idempotent).
+   */
+  add(body: ResponseBody, from: Endpoint): boolean {
+    if (body.BFsd === undefined && body.BFpe === undefined) return false;
+    if (body.BFsd !== undefined) this.#seeds.merge(ScrapeBloom.fromBytes(body.BFsd));
+    if (body.BFpe !== undefined) this.#leechers.merge(ScrapeBloom.fromBytes(body.BFpe));
+    this.#responders.add(`${from.address}:${from.port}`);
+    return true;
+  }
+
+  get responders(): number {
+    return this.#responders.size;
+  }
+
+  /** The merged filters, for a caller that wants the unrounded estimates or the bits. */
+  get filters(): { seeds: ScrapeBloom; leechers: ScrapeBloom } {
+    return { seeds: this.#seeds, leechers: this.#leechers };
+  }
+
+  estimate(): SwarmEstimate {
+    const seeds = this.#seeds.estimate();
+    const leechers = this.#leechers.estimate();
+    return {
+      seeds: Math.round(seeds),
+      leechers: Math.round(leechers),
+      responders: this.#responders.size,
+      saturated: seeds > SATURATION_ESTIMATE || leechers > SATURATION_ESTIMATE || isFull(this.#seeds) || isFull(this.#leechers),
+    };
+  }
+}
+
+/** No zero bit left: the estimate is the filter's ceiling, not a count. */
+function isFull(bloom: ScrapeBloom): boolean {
+  return bloom.zeroBits() === 0;
+}
+
+/**
+ * get_peers with `scrape=1` whose every reply also feeds `swarm`. The items are still the peers
+ * (`values`), so everything that consumes a get_peers lookup works unchanged.
+ */
+export function scrapingGetPeers(swarm: SwarmScrape, options: { noseed?: boolean } = {}): LookupStrategy<'get_peers', PeerInfo> {
+  const base = getPeers({ ...options, scrape: true });
+  return {
+    ...base,
+    collect: (body: ResponseBody, from: NodeInfo) => {
+      swarm.add(body, from);
+      return base.collect(body, from);
+    },
+  };
+}

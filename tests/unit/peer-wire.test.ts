@@ -1,0 +1,160 @@
+import { describe, expect, test } from 'vitest';
+import {
+  HANDSHAKE_LENGTH,
+  OUR_PEER_ID_PREFIX,
+  WireError,
+  WireParser,
+  decodeBody,
+  decodeHandshake,
+  encodeHandshake,
+  encodeMessage,
+  encodeReserved,
+  makePeerId,
+  mapBounded,
+  reservedFlags,
+  type Handshake,
+  type PeerMessage,
+  type WireEvent,
+} from '../../src/peer-wire.js';
+import { Prng } from '../helpers/prng.js';
+
+const rng = new Prng(0x9e3779b9);
+
+function sampleHandshake(): Handshake {
+  return { reserved: encodeReserved({ extensions: true, dht: true }), infoHash: rng.bytes(20), peerId: makePeerId() };
+}
+
+/** One of every message type, with random contents. */
+function sampleMessages(): PeerMessage[] {
+  return [
+    { type: 'keep-alive' },
+    { type: 'choke' },
+    { type: 'unchoke' },
+    { type: 'interested' },
+    { type: 'not-interested' },
+    { type: 'have', piece: rng.int(1 << 30) },
+    { type: 'bitfield', bits: rng.bytes(1 + rng.int(600)) },
+    { type: 'request', piece: rng.int(5000), offset: 16384 * rng.int(16), length: 16384 },
+    { type: 'piece', piece: rng.int(5000), offset: 0, block: rng.bytes(1000) },
+    { type: 'cancel', piece: 3, offset: 16384, length: 16384 },
+    { type: 'port', port: 1 + rng.int(65535) },
+    { type: 'have-all' },
+    { type: 'have-none' },
+    { type: 'extended', id: rng.int(256), payload: rng.bytes(50) },
+    { type: 'unknown', id: 42, payload: rng.bytes(7) },
+  ];
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+}
+
+describe('handshake (BEP 3)', () => {
+  test('is 68 bytes starting with \\x13BitTorrent protocol and round-trips', () => {
+    const hs = sampleHandshake();
+    const bytes = encodeHandshake(hs);
+    expect(bytes.length).toBe(HANDSHAKE_LENGTH);
+    expect(bytes[0]).toBe(19);
+    expect(new TextDecoder().decode(bytes.subarray(1, 20))).toBe('BitTorrent protocol');
+    expect(decodeHandshake(bytes)).toEqual(hs);
+  });
+
+  test('reserved flags: BEP 10 is byte 5 bit 0x10, DHT byte 7 bit 0x01, fast byte 7 bit 0x04', () => {
+    const reserved = encodeReserved({ extensions: true, fast: true });
+    expect([...reserved]).toEqual([0, 0, 0, 0, 0, 0x10, 0, 0x04]);
+    expect(reservedFlags(reserved)).toEqual({ extensions: true, dht: false, fast: true });
+    expect(reservedFlags(new Uint8Array(8))).toEqual({ extensions: false, dht: false, fast: false });
+  });
+
+  test('another protocol is refused', () => {
+    const bytes = encodeHandshake(sampleHandshake());
+    bytes[5]! ^= 0x20;
+    expect(() => decodeHandshake(bytes)).toThrow(WireError);
+  });
+
+  test('peer ids carry our Azureus-style prefix and are unique', () => {
+    const a = makePeerId();
+    const b = makePeerId();
+    expect(new TextDecoder().decode(a.subarray(0, 8))).toBe(OUR_PEER_ID_PREFIX);
+    expect(a.length).toBe(20);
+    expect(a).not.toEqual(b);
+  });
+});
+
+describe('messages', () => {
+  test('every message type round-trips through encode and the parser', () => {
+    const messages = sampleMessages();
+    const parser = new WireParser({ handshake: false });
+    const events = parser.push(concat(messages.map(encodeMessage)));
+    expect(events).toEqual(messages.map((message) => ({ kind: 'message', message })));
+  });
+
+  test('the stream may be cut anywhere: byte by byte gives the same events as one chunk', () => {
+    const hs = sampleHandshake();
+    const messages = sampleMessages();
+    const stream = concat([encodeHandshake(hs), ...messages.map(encodeMessage)]);
+    const whole = new WireParser().push(stream);
+    const split = new WireParser();
+    const events: WireEvent[] = [];
+    for (let i = 0; i < stream.length;) {
+      const size = 1 + rng.int(40);
+      events.push(...split.push(stream.subarray(i, i + size)));
+      i += size;
+    }
+    expect(events).toEqual(whole);
+    expect(events[0]).toEqual({ kind: 'handshake', handshake: hs });
+    expect(events.length).toBe(1 + messages.length);
+  });
+
+  test('have is 4-byte big-endian, and the length prefix counts the id', () => {
+    const bytes = encodeMessage({ type: 'have', piece: 0x01020304 });
+    expect([...bytes]).toEqual([0, 0, 0, 5, 4, 1, 2, 3, 4]);
+  });
+
+  test('an oversized length prefix is refused before the body arrives', () => {
+    const parser = new WireParser({ handshake: false, maxMessageBytes: 1000 });
+    const header = new Uint8Array([0, 0, 0x03, 0xe9]); // 1001
+    expect(() => parser.push(header)).toThrow(/exceeds the 1000-byte limit/);
+    // It stays failed: message boundaries are lost.
+    expect(() => parser.push(encodeMessage({ type: 'choke' }))).toThrow(WireError);
+  });
+
+  test('a fixed-size message with the wrong size is malformed', () => {
+    expect(() => decodeBody(new Uint8Array([4, 0, 0, 1]))).toThrow(/have message carries 4 bytes, got 3/);
+    expect(() => decodeBody(new Uint8Array([0, 9]))).toThrow(WireError);
+    expect(() => decodeBody(new Uint8Array([20]))).toThrow(/extension id/);
+  });
+});
+
+describe('mapBounded', () => {
+  test('never runs more than `concurrency` tasks at once, and keeps result order', async () => {
+    let running = 0;
+    let peak = 0;
+    const items = Array.from({ length: 30 }, (_, i) => i);
+    const results = await mapBounded(items, 4, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await Promise.resolve();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      running--;
+      return n * 2;
+    });
+    expect(peak).toBe(4);
+    expect(results).toEqual(items.map((n) => n * 2));
+  });
+
+  test('starts nothing new once the signal aborts', async () => {
+    const controller = new AbortController();
+    const started: number[] = [];
+    await mapBounded([1, 2, 3, 4, 5], 2, async (n) => {
+      started.push(n);
+      if (n === 2) controller.abort();
+      await Promise.resolve();
+      return n;
+    }, controller.signal);
+    expect(started).toEqual([1, 2]);
+  });
+});
