@@ -116,6 +116,8 @@ export type WireErrorReason = 'bad-handshake' | 'too-large' | 'malformed';
 
 /** Bytes that break the framing. The connection cannot continue: message boundaries are lost. */
 export class WireError extends Error {
+  /** Events the same chunk completed before the bad bytes: they are valid and still worth reading. */
+  events: WireEvent[] = [];
   constructor(readonly reason: WireErrorReason, message: string) {
     super(message);
     this.name = 'WireError';
@@ -233,7 +235,9 @@ export class WireParser {
           if (event) events.push(event);
         } catch (error) {
           this.#failed = error instanceof WireError ? error : new WireError('malformed', String(error));
-          throw this.#failed;
+          const failure = new WireError(this.#failed.reason, this.#failed.message);
+          failure.events = events;
+          throw failure;
         }
       }
     }
@@ -488,12 +492,18 @@ export class PeerConnection {
     if (this.#error) return;
     this.bytesReceived += chunk.length;
     let events: WireEvent[];
+    let failure: PeerError | undefined;
     try {
       events = this.#parser.push(chunk);
     } catch (error) {
-      this.close(new PeerError('protocol', error instanceof Error ? error.message : String(error)));
-      return;
+      events = error instanceof WireError ? error.events : [];
+      failure = new PeerError('protocol', error instanceof Error ? error.message : String(error));
     }
+    this.#deliver(events);
+    if (failure !== undefined) this.close(failure);
+  }
+
+  #deliver(events: readonly WireEvent[]): void {
     for (const event of events) {
       const waiter = this.#waiter;
       if (waiter !== undefined) {

@@ -6,6 +6,7 @@ import type { PeerInfo } from './compact.js';
 import { idToHex, type NodeId } from './id.js';
 import type { LookupStats } from './lookup.js';
 import type { BootstrapResult, DhtNode } from './node.js';
+import { SwarmScrape, scrapingGetPeers, type SwarmEstimate } from './swarm-size.js';
 import type { Endpoint } from './transport.js';
 
 export interface ScrapeOptions {
@@ -18,6 +19,8 @@ export interface ScrapeOptions {
   signal?: AbortSignal;
   /** Lookup parallelism (default 3... as the node's defaults). */
   alpha?: number;
+  /** BEP 33: ask for `scrape=1` and estimate the swarm's seeds and leechers from the bloom filters. */
+  scrape?: boolean;
 }
 
 export interface FoundPeer extends PeerInfo {
@@ -37,6 +40,8 @@ export interface ScrapeReport {
   /** Undefined when no bootstrap node answered and the table was empty: nothing to look up from. */
   lookup: LookupStats | undefined;
   announcedTo: number | undefined;
+  /** The BEP 33 estimate, when `scrape` was asked for and a lookup ran. */
+  swarm?: SwarmEstimate;
 }
 
 /** Run a scrape on an already-bound node. Events arrive through `onEvent` as they happen. */
@@ -51,11 +56,15 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
   const report: ScrapeReport = { infohash: idToHex(options.infoHash), peers: [], bootstrap: boot, lookup: undefined, announcedTo: undefined };
   if (node.table.size === 0) return report;
 
-  const lookup = node.findPeers(options.infoHash, {
+  const lookupOptions = {
     timeoutMs: Math.max(1, budget - (Date.now() - started)),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
-  });
+  };
+  const swarm = options.scrape === true ? new SwarmScrape() : undefined;
+  const lookup = swarm !== undefined
+    ? node.lookup(options.infoHash, scrapingGetPeers(swarm), lookupOptions)
+    : node.findPeers(options.infoHash, lookupOptions);
   const byAddress = new Map<string, FoundPeer>();
   const sources = new Map<string, Set<string>>();
   let queried = 0;
@@ -82,6 +91,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
   const result = await lookup.result;
   report.lookup = result.stats;
   report.peers = [...byAddress.values()];
+  if (swarm !== undefined) report.swarm = swarm.estimate();
   if (options.announcePort !== undefined) {
     const announced = await node.announceTo(options.infoHash, result.closest, { port: options.announcePort });
     report.announcedTo = announced;

@@ -12,7 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import type { PeerInfo } from './compact.js';
 import { compareDistance, idToHex, randomId, type NodeId } from './id.js';
+import { sha1 } from './metadata.js';
 import { DhtNode, type DhtNodeOptions } from './node.js';
+import { Seeder, syntheticInfo } from './seeder.js';
 import type { Endpoint, Faults } from './transport.js';
 
 export interface TestnetOptions {
@@ -32,11 +34,23 @@ export interface TestnetOptions {
   bootstrapCount?: number;
   /** Peers of torrent t are stored at this many closest nodes. Default 8 (k). */
   replication?: number;
+  /**
+   * Make the first this-many peers of every torrent real (seeder.ts): they listen on their
+   * addresses, serve the torrent's metadata (BEP 9) and a bitfield, so metadata fetches and probes
+   * run on loopback. Peer p is a seed when p % 3 === 0, as its announce says; the others hold
+   * (p % 10) / 10 of the pieces. Each torrent then has a real info dictionary, and its info-hash is
+   * that dictionary's SHA-1. Default 0.
+   */
+  seeders?: number;
 }
 
 export interface TestnetTorrent {
   infoHash: NodeId;
   peers: PeerInfo[];
+  /** The info dictionary (when the testnet runs seeders). */
+  info?: Uint8Array;
+  /** The running seeders, in the order of `peers` (seeder i is peers[i]). */
+  seeders?: Seeder[];
 }
 
 /** How many neighbours and random others each node's table is offered when meshing. */
@@ -61,9 +75,13 @@ export class Testnet {
     const count = options.nodes ?? 50;
     if (!(count >= 2)) throw new RangeError('a local network needs at least 2 nodes');
     const { nodes, sharedAddress } = await startNodes(count, options);
+    let torrents: TestnetTorrent[] = [];
     try {
       mesh(nodes);
-      const torrents = seedTorrents(nodes, options.torrents ?? 5, options.peers ?? 10, options.replication ?? 8);
+      const seeders = options.seeders ?? 0;
+      torrents = makeTorrents(options.torrents ?? 5, options.peers ?? 10, seeders > 0);
+      await startSeeders(torrents, seeders);
+      storeTorrents(nodes, torrents, options.replication ?? 8);
       const dead = Math.floor(count * (options.deadFraction ?? 0));
       // Kill nodes chosen at random among those not handed out as bootstrap addresses.
       const bootstrapCount = Math.min(options.bootstrapCount ?? 4, count - dead);
@@ -73,6 +91,7 @@ export class Testnet {
       return new Testnet(nodes, torrents, bootstrap, sharedAddress);
     } catch (error) {
       await Promise.all(nodes.map((n) => n.close()));
+      await closeSeeders(torrents);
       throw error;
     }
   }
@@ -87,6 +106,7 @@ export class Testnet {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.close()));
+    await closeSeeders(this.torrents);
   }
 }
 
@@ -147,20 +167,67 @@ function mesh(nodes: DhtNode[]): void {
   });
 }
 
-function seedTorrents(nodes: DhtNode[], torrents: number, peersEach: number, replication: number): TestnetTorrent[] {
+/** Synthetic torrents: random info-hashes, or real info dictionaries when seeders will serve them. */
+function makeTorrents(torrents: number, peersEach: number, withInfo: boolean): TestnetTorrent[] {
   const out: TestnetTorrent[] = [];
   let peerIndex = 0;
   for (let t = 0; t < torrents; t++) {
-    const infoHash = randomId();
     const peers: PeerInfo[] = [];
     for (let p = 0; p < peersEach; p++) peers.push(syntheticPeer(peerIndex++));
+    if (!withInfo) { out.push({ infoHash: randomId(), peers }); continue; }
+    const info = syntheticTorrentInfo(t);
+    out.push({ infoHash: sha1(info), peers, info });
+  }
+  return out;
+}
+
+/** Store each torrent's peers at the nodes closest to it, as announce_peer would; every 3rd peer is a seed. */
+function storeTorrents(nodes: DhtNode[], torrents: readonly TestnetTorrent[], replication: number): void {
+  for (const { infoHash, peers } of torrents) {
     const holders = [...nodes].sort((a, b) => compareDistance(infoHash, a.id, b.id)).slice(0, replication);
     for (const holder of holders) {
       peers.forEach((peer, p) => holder.peers.announce(infoHash, peer, p % 3 === 0));
     }
-    out.push({ infoHash, peers });
   }
-  return out;
+}
+
+/**
+ * A made-up torrent of (t + 1) x 150 MiB in 256 KiB pieces: its info dictionary is 12 KB per
+ * 150 MiB, so the metadata of all but the first torrent takes several BEP 9 pieces.
+ */
+function syntheticTorrentInfo(t: number): Uint8Array {
+  const name = `testnet torrent ${t + 1} ${randomBytes(4).toString('hex')}`;
+  return syntheticInfo({
+    name,
+    files: [{ path: ['video.mkv'], length: (t + 1) * 150 * 1024 * 1024 + 12_345 }, { path: ['README.txt'], length: 2_000 }],
+    pieceLength: 256 * 1024,
+  });
+}
+
+/**
+ * Start the first `count` peers of each torrent as real seeders on their synthetic addresses. The
+ * port is whatever is free; the peer's entry takes it before anything is announced. Where only
+ * 127.0.0.1 can be bound (macOS), they listen there.
+ */
+async function startSeeders(torrents: TestnetTorrent[], count: number): Promise<void> {
+  for (const torrent of torrents) {
+    if (torrent.info === undefined || count <= 0) continue;
+    torrent.seeders = [];
+    for (let p = 0; p < Math.min(count, torrent.peers.length); p++) {
+      const completion = p % 3 === 0 ? 1 : (p % 10) / 10;
+      const options = { address: torrent.peers[p]!.address, torrents: [{ info: torrent.info, completion }] };
+      const seeder = await Seeder.start(options).catch((error: unknown) => {
+        if (!isAddressUnavailable(error)) throw error;
+        return Seeder.start({ ...options, address: '127.0.0.1' });
+      });
+      torrent.seeders.push(seeder);
+      torrent.peers[p] = seeder.local;
+    }
+  }
+}
+
+async function closeSeeders(torrents: readonly TestnetTorrent[]): Promise<void> {
+  await Promise.all(torrents.flatMap((t) => t.seeders ?? []).map((s) => s.close()));
 }
 
 /** Peers of synthetic torrents live in 127.128.0.0/9: loopback, never a node's address. */

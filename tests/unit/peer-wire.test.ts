@@ -122,6 +122,19 @@ describe('messages', () => {
     expect(() => parser.push(encodeMessage({ type: 'choke' }))).toThrow(WireError);
   });
 
+  test('messages completed before bad bytes in the same chunk are handed over with the error', () => {
+    const parser = new WireParser({ handshake: false, maxMessageBytes: 100 });
+    const chunk = concat([encodeMessage({ type: 'unchoke' }), encodeMessage({ type: 'have', piece: 3 }), new Uint8Array([0, 0, 1, 0])]);
+    let caught: unknown;
+    try { parser.push(chunk); } catch (error) { caught = error; }
+    expect(caught).toBeInstanceOf(WireError);
+    expect((caught as WireError).reason).toBe('too-large');
+    expect((caught as WireError).events).toEqual([
+      { kind: 'message', message: { type: 'unchoke' } },
+      { kind: 'message', message: { type: 'have', piece: 3 } },
+    ]);
+  });
+
   test('a fixed-size message with the wrong size is malformed', () => {
     expect(() => decodeBody(new Uint8Array([4, 0, 0, 1]))).toThrow(/have message carries 4 bytes, got 3/);
     expect(() => decodeBody(new Uint8Array([0, 9]))).toThrow(WireError);
