@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idFromHex, idToHex } from '../../src/id.js';
 import type { Query } from '../../src/krpc.js';
+import { ScrapeBloom } from '../../src/bloom.js';
 import { sampleInfohashes, type Sample } from '../../src/lookup.js';
 import { DhtNode } from '../../src/node.js';
 import type { Endpoint } from '../../src/transport.js';
@@ -100,6 +101,35 @@ describe.skipIf('missing' in libtorrent)(`libtorrent interop (${'version' in lib
       // Nothing libtorrent sent us was refused by our parser.
       expect(ours.rpc.counters.dropped.invalid).toBe(0);
       expect(ours.rpc.counters.dropped.undecodable).toBe(0);
+    });
+
+    it('its replies read as meant: BEP 33 scrape blooms, noseed, and an error that carries an r dict', async () => {
+      const seeder = lt[ready.seeder]!;
+      const seeded = idFromHex(ready.infohash);
+      // `ready` means this session stored the seeder's announce.
+      const stored = fixture.events.find((e) => e.event === 'incoming_announce' && e.infohash === ready.infohash && e.session !== ready.seeder);
+      const holder = endpoint(lt[Number(stored?.session)]!);
+
+      const plain = await ours.query(holder, 'get_peers', { id: ours.id, info_hash: seeded });
+      if (plain.kind !== 'response') throw new Error(`get_peers: ${plain.kind}`);
+      expect(plain.response.r.values).toContainEqual({ address: seeder.address, port: seeder.port });
+      expect(plain.response.r.token).toBeDefined();
+
+      const scrape = await ours.query(holder, 'get_peers', { id: ours.id, info_hash: seeded, scrape: true });
+      if (scrape.kind !== 'response') throw new Error(`get_peers scrape: ${scrape.kind}`);
+      const { BFsd, BFpe } = scrape.response.r;
+      expect(BFsd !== undefined && ScrapeBloom.fromBytes(BFsd).has(seeder.address)).toBe(true);
+      expect(BFpe !== undefined && ScrapeBloom.fromBytes(BFpe).has(seeder.address)).toBe(false);
+
+      // Its only peer is a seed, so noseed filters it out (libtorrent then sends `values: []`).
+      const noseed = await ours.query(holder, 'get_peers', { id: ours.id, info_hash: seeded, noseed: true });
+      if (noseed.kind !== 'response') throw new Error(`get_peers noseed: ${noseed.kind}`);
+      expect(noseed.response.r.values ?? []).toEqual([]);
+
+      const badToken = await ours.query(holder, 'announce_peer', { id: ours.id, info_hash: seeded, port: 6881, token: new Uint8Array([1, 2, 3, 4]) });
+      if (badToken.kind !== 'error') throw new Error(`announce_peer with a bad token: ${badToken.kind}`);
+      expect(badToken.error.e.code).toBe(203);
+      expect(ours.rpc.counters.dropped.invalid).toBe(0);
     });
 
     it('sends us its own queries (it queries back a node that queried it)', async () => {
