@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 
+/** Bytes in a node ID or info-hash (BEP 5: 160 bits, the size of a SHA-1). */
 export const ID_LENGTH = 20;
+/** Bits in an ID: shared-prefix lengths run from 0 to ID_BITS. */
 export const ID_BITS = ID_LENGTH * 8;
 
 /** A 20-byte node ID or info-hash. Kept as bytes; hex only at the edges. */
@@ -18,10 +20,12 @@ export function randomId(): NodeId {
   return new Uint8Array(randomBytes(ID_LENGTH));
 }
 
+/** A Uint8Array of exactly ID_LENGTH bytes. */
 export function isId(value: unknown): value is NodeId {
   return value instanceof Uint8Array && value.length === ID_LENGTH;
 }
 
+/** The distance a XOR b as 20 big-endian bytes (BEP 5). To compare distances, compareDistance is cheaper. */
 export function xorDistance(a: NodeId, b: NodeId): Uint8Array {
   const out = new Uint8Array(ID_LENGTH);
   for (let i = 0; i < ID_LENGTH; i++) out[i] = a[i]! ^ b[i]!;
@@ -54,6 +58,7 @@ export function sharedPrefixLength(a: NodeId, b: NodeId): number {
   return ID_BITS;
 }
 
+/** Byte-for-byte equality (`===` on two Uint8Arrays compares identity, not content). */
 export function idEquals(a: NodeId, b: NodeId): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -87,11 +92,13 @@ export function randomIdWithPrefix(
 
 const HEX_ID = /^[0-9a-fA-F]{40}$/;
 
+/** Parse 40 hex characters (either case); anything else is a TypeError. */
 export function idFromHex(hex: string): NodeId {
   if (!HEX_ID.test(hex)) throw new TypeError(`expected 40 hex characters, got ${JSON.stringify(hex.slice(0, 60))}`);
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
+/** Lower-case hex, for output and logs only: IDs travel and are compared as bytes. */
 export function idToHex(id: NodeId): string {
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
 }

@@ -32,8 +32,10 @@ export const ErrorCode = {
   Protocol: 203,
   MethodUnknown: 204,
 } as const;
+/** One of BEP 5's four error codes. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** The queries we understand: BEP 5's four and BEP 51's sample_infohashes. Others get error 204. */
 export type QueryMethod = 'ping' | 'find_node' | 'get_peers' | 'announce_peer' | 'sample_infohashes';
 /** BEP 32: which address families the querier wants nodes for. */
 export type Want = 'n4' | 'n6';
@@ -50,6 +52,7 @@ export interface Envelope {
   ro?: boolean;
 }
 
+/** The `a` dictionary of each query: always the querier's `id`, plus the method's own arguments. */
 export interface PingArgs { id: NodeId }
 export interface FindNodeArgs { id: NodeId; target: NodeId; want?: Want[] }
 export interface GetPeersArgs { id: NodeId; info_hash: NodeId; want?: Want[]; scrape?: boolean; noseed?: boolean }
@@ -66,6 +69,7 @@ export interface AnnouncePeerArgs {
 }
 export interface SampleInfohashesArgs { id: NodeId; target: NodeId; want?: Want[] }
 
+/** Each method's arguments, by name: `QueryArgsByMethod['get_peers']` is GetPeersArgs. */
 export interface QueryArgsByMethod {
   ping: PingArgs;
   find_node: FindNodeArgs;
@@ -73,9 +77,11 @@ export interface QueryArgsByMethod {
   announce_peer: AnnouncePeerArgs;
   sample_infohashes: SampleInfohashesArgs;
 }
+/** Any query, as a union discriminated by `q`: checking `q` narrows `a` to that method's arguments. */
 export type Query = {
   [M in QueryMethod]: Envelope & { y: 'q'; q: M; a: QueryArgsByMethod[M] };
 }[QueryMethod];
+/** The query of one method. */
 export type QueryOf<M extends QueryMethod> = Envelope & { y: 'q'; q: M; a: QueryArgsByMethod[M] };
 
 /** The body of any response. Which fields appear depends on the query it answers. */
@@ -95,8 +101,11 @@ export interface ResponseBody {
   BFsd?: Uint8Array;
   BFpe?: Uint8Array;
 }
+/** A response (`y` = "r"). */
 export type Response = Envelope & { y: 'r'; r: ResponseBody };
+/** An error reply (`y` = "e"): BEP 5's `[code, message]` list, read into an object. */
 export type ErrorMessage = Envelope & { y: 'e'; e: { code: number; message: string } };
+/** Any KRPC message; `y` tells which. */
 export type Message = Query | Response | ErrorMessage;
 
 /** Why a decoded value is not a valid KRPC message. `field` names the culprit (e.g. "a.info_hash"). */
@@ -117,6 +126,7 @@ export class KrpcError extends Error {
   }
 }
 
+/** What decodeMessage/parseMessage return: never an exception. */
 export type ParseResult = { ok: true; message: Message } | { ok: false; error: KrpcError };
 
 // ---------------------------------------------------------------------------------------------

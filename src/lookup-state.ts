@@ -11,8 +11,13 @@
 import { encodeAddress, familyOf, normalizeAddress, type NodeInfo } from './compact.js';
 import { compareDistance, sharedPrefixLength, type NodeId } from './id.js';
 
+/**
+ * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no
+ * longer holding a slot), answered, or failed (hard timeout or error).
+ */
 export type CandidateState = 'new' | 'active' | 'slow' | 'responded' | 'failed';
 
+/** A node the lookup knows of, with what it has learned about it. */
 export interface Candidate {
   node: NodeInfo;
   state: CandidateState;
@@ -24,6 +29,7 @@ export interface Candidate {
   token?: Uint8Array;
 }
 
+/** The lookup's parameters; the defaults follow Kademlia and libtorrent. */
 export interface LookupStateOptions {
   /** The k closest responders to find. BEP 5: 8. */
   k?: number;
@@ -35,6 +41,7 @@ export interface LookupStateOptions {
   maxPerSubnet?: number;
 }
 
+/** The candidates of one lookup, closest first, and the rules for whom to ask next and when to stop. */
 export class LookupState {
   readonly k: number;
   readonly alpha: number;
@@ -127,15 +134,18 @@ export class LookupState {
     return picked;
   }
 
+  /** The candidate with this ID, if the lookup knows it. */
   get(id: NodeId): Candidate | undefined {
     return this.byId.get(key(id));
   }
 
+  /** Its soft timeout passed: stop counting it against alpha, but keep waiting for its reply. */
   markSlow(id: NodeId): void {
     const c = this.get(id);
     if (c?.state === 'active') c.state = 'slow';
   }
 
+  /** It answered; `token` is what the strategy keeps for later (get_peers: the announce token). */
   markResponded(id: NodeId, token?: Uint8Array): void {
     const c = this.get(id);
     if (c === undefined || c.state === 'responded') return;
@@ -144,6 +154,7 @@ export class LookupState {
     this.responders++;
   }
 
+  /** Its hard timeout passed, or it answered with an error. */
   markFailed(id: NodeId): void {
     const c = this.get(id);
     if (c !== undefined && (c.state === 'active' || c.state === 'slow')) c.state = 'failed';
@@ -180,10 +191,12 @@ export class LookupState {
     return out;
   }
 
+  /** Candidates known (at most maxCandidates). */
   get size(): number {
     return this.candidates.length;
   }
 
+  /** Candidates that answered so far. */
   get responderCount(): number {
     return this.responders;
   }

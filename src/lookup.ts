@@ -11,11 +11,13 @@ import type { QueryArgsByMethod, ResponseBody } from './krpc.js';
 import { LookupState, type Candidate, type LookupStateOptions } from './lookup-state.js';
 import type { QueryOptions, QueryOutcome } from './rpc.js';
 
+/** The queries a lookup can be made of: each one's reply carries closer `nodes` (BEP 5, BEP 51). */
 export type LookupMethod = 'find_node' | 'get_peers' | 'sample_infohashes';
 
 /** What one kind of lookup asks and keeps. */
 export interface LookupStrategy<M extends LookupMethod, Item> {
   readonly method: M;
+  /** The query's arguments (`a`) for our ID and the lookup's target. */
   args(ownId: NodeId, target: NodeId): QueryArgsByMethod[M];
   /** What this reply yields besides closer nodes (peers, samples...). */
   collect(body: ResponseBody, from: NodeInfo): Item[];
@@ -31,12 +33,19 @@ export type QueryFn = <M extends LookupMethod>(
   options: QueryOptions,
 ) => Promise<QueryOutcome>;
 
+/**
+ * What a lookup reports as it goes, in order: a query sent to a node (`hop`: how many replies led
+ * to it, 0 for a seed; `prefixBits`: leading bits it shares with the target), that node's response
+ * (with how many nodes it named) or its timeout, and each item the strategy kept from a response
+ * (a peer for get_peers, a sample for sample_infohashes), right after that response.
+ */
 export type LookupEvent<Item> =
   | { type: 'query'; to: NodeInfo; hop: number; prefixBits: number }
   | { type: 'response'; from: NodeInfo; hop: number; prefixBits: number; nodes: number; rttMs: number }
   | { type: 'timeout'; node: NodeInfo; hop: number }
   | { type: 'item'; item: Item; from: NodeInfo };
 
+/** A finished lookup in numbers: what `lookup.result` resolves with, and the CLI summary prints. */
 export interface LookupStats {
   queries: number;
   responses: number;
@@ -54,15 +63,19 @@ export interface LookupStats {
   ended: 'converged' | 'exhausted' | 'timeout' | 'aborted' | 'query-cap';
 }
 
+/** Options of one lookup; `DhtNodeOptions.lookup` sets the defaults for a node's lookups. */
 export interface LookupOptions extends LookupStateOptions {
   /** Give up after this long. Default 30 s. */
   timeoutMs?: number;
   /** Stop after this many queries, whatever happens. Default 1,000. */
   maxQueries?: number;
+  /** Stop the lookup when this aborts; it then ends with `ended: 'aborted'`. */
   signal?: AbortSignal;
+  /** Clock in ms. Default Date.now. */
   now?: () => number;
 }
 
+/** How a lookup ended, and the nodes it converged on. */
 export interface LookupResult {
   stats: LookupStats;
   /** The k closest nodes that answered, closest first, with their tokens. */
@@ -222,6 +235,7 @@ export interface Sample {
   /** How many info-hashes the node says it holds. */
   num: number | undefined;
 }
+/** BEP 51 sample_infohashes: walks toward `target` like find_node, keeping each reply's samples. */
 export const sampleInfohashes: LookupStrategy<'sample_infohashes', Sample> = {
   method: 'sample_infohashes',
   args: (id, target) => ({ id, target }),

@@ -27,6 +27,7 @@ import {
   type NodeId,
 } from './id.js';
 
+/** BEP 5's three kinds of node; see RoutingTable.stateOf for the rules. */
 export type NodeState = 'good' | 'questionable' | 'bad';
 
 /** A node in the table, with what we know of its liveness. Times are ms from the injected clock. */
@@ -51,6 +52,7 @@ export type InsertResult =
   | { kind: 'cached' }
   | { kind: 'rejected'; reason: 'own-id' | 'address-taken' | 'invalid' };
 
+/** Every option has the BEP 5 default; `now` and `random` are for tests and reproducible runs. */
 export interface RoutingTableOptions {
   /** Bucket size. BEP 5: 8. */
   k?: number;
@@ -73,6 +75,7 @@ export interface BucketInfo {
   lastChanged: number;
 }
 
+/** Counts for displays: contacts by state, buckets, and replacement-cache entries. */
 export interface TableStats { nodes: number; buckets: number; good: number; questionable: number; bad: number; replacements: number }
 
 /** BEP 5: "Each bucket can only hold K nodes, currently eight". */
@@ -95,6 +98,10 @@ interface Bucket {
 /** What just happened with a node: it answered us, or it queried us. */
 type Activity = 'response' | 'query';
 
+/**
+ * One node's k-bucket table. Feed it what happens (recordResponse, recordQuery, recordFailure) and
+ * act on what it returns; read it with closest(), all(), buckets(), stats() and dump().
+ */
 export class RoutingTable {
   readonly ownId: NodeId;
   private readonly k: number;
@@ -234,10 +241,12 @@ export class RoutingTable {
     return this.table.flatMap((bucket) => bucket.contacts);
   }
 
+  /** Contacts in the table (replacement caches not included). */
   get size(): number {
     return this.byId.size;
   }
 
+  /** A snapshot of every bucket, farthest from our ID first (copies: changing them changes nothing). */
   buckets(): BucketInfo[] {
     return this.table.map((bucket, index) => ({
       index,
@@ -247,6 +256,7 @@ export class RoutingTable {
     }));
   }
 
+  /** Counts by state, computed now (states depend on the clock). */
   stats(): TableStats {
     const stats: TableStats = { nodes: 0, buckets: this.table.length, good: 0, questionable: 0, bad: 0, replacements: 0 };
     for (const bucket of this.table) {

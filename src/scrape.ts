@@ -9,6 +9,7 @@ import type { BootstrapResult, DhtNode } from './node.js';
 import { SwarmScrape, scrapingGetPeers, type SwarmEstimate } from './swarm-size.js';
 import type { Endpoint } from './transport.js';
 
+/** What to scrape, where to join, and the budget. */
 export interface ScrapeOptions {
   infoHash: NodeId;
   bootstrap: readonly Endpoint[];
@@ -28,11 +29,13 @@ export interface FoundPeer extends PeerInfo {
   seenBy: number;
 }
 
+/** Reported while a scrape runs: joined, each new peer once, and progress after each lookup event. */
 export type ScrapeEvent =
   | { type: 'bootstrapped'; result: BootstrapResult }
   | { type: 'peer'; peer: FoundPeer }
   | { type: 'progress'; queried: number; responses: number; closestPrefixBits: number; peers: number };
 
+/** The scrape's outcome: what the CLI prints, and its --json document is made from. */
 export interface ScrapeReport {
   infohash: string;
   peers: FoundPeer[];

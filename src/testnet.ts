@@ -17,6 +17,7 @@ import { DhtNode, type DhtNodeOptions } from './node.js';
 import { Seeder, syntheticInfo } from './seeder.js';
 import type { Endpoint, Faults } from './transport.js';
 
+/** What to start; every field has a default that makes a small, healthy network. */
 export interface TestnetOptions {
   /** Number of nodes. Default 50. */
   nodes?: number;
@@ -44,6 +45,7 @@ export interface TestnetOptions {
   seeders?: number;
 }
 
+/** A synthetic torrent, and the peers stored for it at the nodes closest to its info-hash. */
 export interface TestnetTorrent {
   infoHash: NodeId;
   peers: PeerInfo[];
@@ -57,6 +59,7 @@ export interface TestnetTorrent {
 const NEIGHBOURS = 16;
 const RANDOM_CONTACTS = 48;
 
+/** A running local network. Start it with Testnet.start(); close() stops every node. */
 export class Testnet {
   private constructor(
     /** Every node, including the dead ones (closed). */
@@ -67,10 +70,12 @@ export class Testnet {
     readonly sharedAddress: boolean,
   ) {}
 
+  /** The nodes still running (all of them unless `deadFraction` closed some). */
   get live(): DhtNode[] {
     return this.nodes.filter((n) => !n.isClosed);
   }
 
+  /** Bind the nodes, mesh their tables and store the torrents. Closes what it started if it fails. */
   static async start(options: TestnetOptions = {}): Promise<Testnet> {
     const count = options.nodes ?? 50;
     if (!(count >= 2)) throw new RangeError('a local network needs at least 2 nodes');
@@ -104,12 +109,14 @@ export class Testnet {
     };
   }
 
+  /** Close every node (and anything else the network started). */
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.close()));
     await closeSeeders(this.torrents);
   }
 }
 
+/** "1.2.3.4:6881", or "[::1]:6881" for IPv6. */
 export function formatEndpoint(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }

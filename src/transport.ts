@@ -7,19 +7,25 @@ import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { PeerInfo } from './compact.js';
 
+/** An address and a UDP port. */
 export type Endpoint = PeerInfo;
+/** Called with each datagram received and where it came from. */
 export type DatagramHandler = (bytes: Uint8Array, from: Endpoint) => void;
 
+/** What moves datagrams for a node: a UDP socket (udpTransport), or anything with the same shape. */
 export interface Transport {
   /** Hand one datagram to the network. Errors are reported through `onSendError`, never thrown. */
   send(bytes: Uint8Array, to: Endpoint): void;
+  /** Register the one receiver of incoming datagrams. */
   onMessage(handler: DatagramHandler): void;
   onSendError(handler: (error: Error) => void): void;
   /** Where we are bound; `port` is the real port even if 0 was asked. */
   local(): Endpoint;
+  /** Stop: release the socket and any timers. Sends after this are ignored. */
   close(): Promise<void>;
 }
 
+/** Where udpTransport binds. */
 export interface UdpOptions {
   /** Address to bind. Default 0.0.0.0; an IPv6 literal gives an IPv6 socket (BEP 32 nodes). */
   address?: string;
