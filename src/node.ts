@@ -25,6 +25,7 @@ import { SourceLimiter, type SourceLimiterOptions } from './source-limiter.js';
 import { TokenIssuer } from './token.js';
 import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from './transport.js';
 
+/** Everything is optional: `DhtNode.create()` binds 0.0.0.0 on a free port with a random ID. */
 export interface DhtNodeOptions {
   /** Our node ID. Default: random. */
   id?: NodeId;
@@ -64,6 +65,11 @@ const NODES_PER_REPLY = 8;
 const BUCKET_REFRESH_MS = 15 * 60_000;
 const MAX_PENDING_PINGS = 16;
 
+/**
+ * One DHT node. Create it with `DhtNode.create()`, join with `bootstrap()`, then look things up
+ * (`findPeers`, `lookup`), `announce`, or just listen (`onIncomingQuery`). `close()` releases
+ * the socket and every timer. Its parts are public for reading: `table`, `peers`, `rpc.counters`.
+ */
 export class DhtNode {
   readonly id: NodeId;
   readonly rpc: Rpc;
@@ -80,6 +86,7 @@ export class DhtNode {
   private readonly now: () => number;
   private closed = false;
 
+  /** Bind a UDP socket (or use `options.transport`) and start answering queries. Rejects if it cannot bind. */
   static async create(options: DhtNodeOptions = {}): Promise<DhtNode> {
     let transport = options.transport ?? (await udpTransport({
       ...(options.address !== undefined ? { address: options.address } : {}),
@@ -393,10 +400,12 @@ export class DhtNode {
       .map(({ id, address, port }) => ({ id, address, port }));
   }
 
+  /** True once close() was called. */
   get isClosed(): boolean {
     return this.closed;
   }
 
+  /** Stop answering, fail pending queries, release the socket, timers and listeners. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -406,12 +415,14 @@ export class DhtNode {
   }
 }
 
+/** How joining went. `routersAnswered` 0 with an empty table means no bootstrap node answered. */
 export interface BootstrapResult {
   routersAnswered: number;
   tableSize: number;
   durationMs: number;
 }
 
+/** How to announce (BEP 5 announce_peer). */
 export interface AnnounceOptions {
   /** The port peers should connect to; omitted, the UDP source port is implied. */
   port?: number;
@@ -419,6 +430,7 @@ export interface AnnounceOptions {
   seed?: boolean;
 }
 
+/** The get_peers lookup that found the closest nodes, and how many of them took the announce. */
 export interface AnnounceResult {
   lookup: LookupResult;
   /** Nodes that accepted the announce. */
