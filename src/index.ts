@@ -19,4 +19,8 @@ export * from './lookup-state.js';
 export * from './lookup.js';
 export * from './node.js';
 export * from './scrape.js';
+export * from './infohash-store.js';
+export * from './sample-schedule.js';
+export * from './crawl.js';
+export * from './crawl-log.js';
 export * from './testnet.js';

@@ -1,10 +1,165 @@
-/** `dht-scrape` with no target: the crawler (to be written). */
+/**
+ * `dht-scrape [crawl]`: collect info-hashes until the timeout or Ctrl+C. Each new one becomes an
+ * NDJSON line (in --output, and on stdout with --json) the moment it is seen; a summary with the
+ * most requested ones goes to stderr at the end.
+ */
+import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../crawl.js';
+import { CrawlLogWriter, formatCrawlLine, readCrawlLog } from '../crawl-log.js';
+import { idToHex } from '../id.js';
+import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../infohash-store.js';
+import { formatEndpoint } from '../testnet.js';
 import { EXIT, type Command } from './options.js';
+import { openSession, type Session } from './session.js';
 import type { Output } from './terminal.js';
 
 type CrawlCommand = Extract<Command, { kind: 'crawl' }>;
 
-export function runCrawl(_command: CrawlCommand, output: Output, _signal: AbortSignal): Promise<number> {
-  output.err('dht-scrape: crawler mode is not implemented yet');
-  return Promise.resolve(EXIT.usage);
+/**
+ * The BEP 51 interval a crawled local network's nodes announce: short, so that a one-minute crawl
+ * samples each node several times (real nodes say 6 hours).
+ */
+export const TESTNET_SAMPLE_INTERVAL_S = 3;
+
+/** Torrents stored in a crawled local network: 7 per node (2,100 for 300 nodes), at most 5,000. */
+export function testnetTorrentsFor(nodes: number): number {
+  return Math.min(5_000, nodes * 7);
+}
+
+export async function runCrawl(command: CrawlCommand, output: Output, signal: AbortSignal): Promise<number> {
+  const { common } = command;
+  const timeoutSeconds = common.timeoutSeconds ?? 60;
+  const store = new InfoHashStore({ maxEntries: command.maxInfoHashes });
+  const logPath = command.output ?? command.resume;
+  if (command.resume !== undefined) {
+    const read = await readCrawlLog(command.resume, (r) => store.record(r.infoHash, r.source, r.address, r.firstSeenMs), {
+      repair: command.resume === logPath,
+    });
+    const notes = [
+      read.tornBytes > 0 ? 'skipped a torn last line' : '',
+      read.invalid > 0 ? `skipped ${read.invalid} malformed line(s)` : '',
+    ].filter((note) => note !== '');
+    output.err(`Resumed ${store.size} info_hashes from ${command.resume}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
+  }
+  const writer = logPath === undefined ? undefined : new CrawlLogWriter(logPath);
+  // A second Ctrl+C exits at once (main.ts): lines still buffered are written on the way out.
+  const flushOnExit = (): void => { writer?.flush(); };
+  process.on('exit', flushOnExit);
+  let statusTimer: NodeJS.Timeout | undefined;
+  let session: Session | undefined;
+  try {
+    session = await openSession(common, output, {
+      testnetTorrents: testnetTorrentsFor(common.testnet ?? 0),
+      testnetNode: { sampleIntervalSeconds: TESTNET_SAMPLE_INTERVAL_S },
+    });
+    const crawler = new Crawler(session.node, {
+      bootstrap: session.bootstrap,
+      timeoutMs: timeoutSeconds * 1000,
+      signal,
+      roundIntervalMs: command.queryIntervalSeconds * 1000,
+      store,
+      onInfoHash: ({ infoHash, firstSeenMs, source, from }) => {
+        const line = formatCrawlLine(infoHash, firstSeenMs, source, formatEndpoint(from));
+        writer?.write(line);
+        if (common.json) output.out(line);
+      },
+      onStoreFull: (cap) => {
+        output.err(`dht-scrape: the info_hash table is full (${cap.toLocaleString('en-US')}): ` +
+          'known ones are still counted, new ones are counted as dropped and not written');
+      },
+    });
+    output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);
+    if (output.fancy) statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
+    const report = await crawler.run();
+    clearInterval(statusTimer);
+    output.clearStatus();
+    const writeError = writer?.close();
+    // Stopped by the user before any node answered: not a network error, just an early stop.
+    if (!report.joined && report.ended !== 'aborted') {
+      output.err(noBootstrapMessage(session, timeoutSeconds));
+      return EXIT.network;
+    }
+    output.err(summary(report, crawler.store, command.top, session, output));
+    if (writeError !== undefined) {
+      output.err(`dht-scrape: could not write ${logPath ?? ''}: ${writeError.message}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    clearInterval(statusTimer);
+    writer?.close();
+    process.off('exit', flushOnExit);
+    await session?.close();
+  }
+}
+
+function describeNetwork(session: Session): string {
+  const { testnet } = session;
+  if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes, ${testnet.torrents.length} torrents)`;
+  if (session.usingPublicRouters) return 'the DHT (joining through the public routers)';
+  return `the DHT (joining through ${session.bootstrap.map(formatEndpoint).join(', ')})`;
+}
+
+function statusLine(p: CrawlProgress, output: Output): string {
+  return `${output.paint('dim', 'crawl')} ${formatDuration(p.elapsedMs)}  ` +
+    `${output.paint('green', `${count(p.unique)} info_hashes`)}  ${count(Math.round(p.perMinute))}/min  ` +
+    `${count(p.nodesKnown)} nodes  queries in ${count(p.queriesIn)} out ${count(p.queriesOut)}`;
+}
+
+function summary(report: CrawlReport, store: InfoHashStore, top: number, session: Session, output: Output): string {
+  const c = report.counts;
+  const resumed = c.unique - report.discovered;
+  const lines = [
+    output.paint('bold', `${count(c.unique)} info_hashes`) +
+      ` (${count(report.discovered)} new${resumed > 0 ? `, ${count(resumed)} resumed` : ''})` +
+      ` in ${(report.durationMs / 1000).toFixed(1)} s (${report.ended}), ` +
+      `${count(Math.round((report.discovered * 60_000) / Math.max(1, report.durationMs)))}/min`,
+    `  first learned by: ${SOURCE_KINDS.map((k) => `${k} ${count(c.firstLearnedBy[k])}`).join(', ')}; ` +
+      `only ever in get_peers: ${count(c.getPeersOnly)} (may be refresh targets, not torrents)`,
+    `  queries received: ${byMethod(report.queriesIn)}`,
+    `  queries sent: ${byMethod(report.queriesOut)}`,
+    `  nodes: ${count(report.nodes.nodes)} known, ${count(report.nodes.sampled)} sampled ` +
+      `(${count(report.sampleReplies)} samples carrying ${count(report.samplesReceived)} info_hashes), ` +
+      `${count(report.nodes.unsupported)} without BEP 51, ${count(report.nodes.failed)} silent`,
+  ];
+  const torrents = session.testnet?.torrents;
+  if (torrents !== undefined && torrents.length > 0) {
+    const found = torrents.filter((t) => store.has(t.infoHash)).length;
+    lines.push(`  local network: found ${count(found)} of its ${count(torrents.length)} torrents (${((100 * found) / torrents.length).toFixed(1)}%)`);
+  }
+  if (c.dropped > 0) lines.push(`  table full: ${count(c.dropped)} new info_hashes dropped (cap ${count(store.maxEntries)})`);
+  if (top > 0) {
+    lines.push(...topList(`Top ${top} by requests:`, store.top(top, 'requests')));
+    lines.push(...topList(`Top ${top} by distinct sources:`, store.top(top, 'sources')));
+  }
+  return lines.join('\n');
+}
+
+function topList(title: string, entries: InfoHashEntry[]): string[] {
+  if (entries.length === 0) return [`${title} none`];
+  return [title, ...entries.map((e) => {
+    const sources = e.sources >= SOURCES_SATURATED ? `${SOURCES_SATURATED}+` : `~${e.sources}`;
+    return `  ${idToHex(e.infoHash)}  ${count(e.requests)} requests, ${sources} sources, ${e.kinds.join('+')}`;
+  })];
+}
+
+function byMethod(counts: Record<string, number>): string {
+  const parts = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([method, n]) => `${method} ${count(n)}`);
+  return `${count(sumCounts(counts))}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+}
+
+function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
+  const tried = session.bootstrap.length === 0
+    ? 'no bootstrap address could be resolved'
+    : `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
+  return `dht-scrape: network error: ${tried}${timeoutSeconds > 0 ? ` within ${timeoutSeconds} s` : ''}.\n` +
+    'Check the internet connection or --bootstrap, or crawl the local network: dht-scrape crawl --testnet 300';
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }

@@ -36,6 +36,7 @@ Crawler only:
   --resume FILE        reload an earlier output and continue without duplicates
   --top N              how many of the most requested info_hashes to list (default 10)
   --query-interval S   seconds between active sampling rounds (default 1)
+  --max-infohashes N   most info_hashes kept (default 2000000); past it, new ones are only counted
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
 
@@ -62,7 +63,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions }
-  | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; common: CommonOptions }
+  | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions }
   | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean };
 
 const OPTIONS = {
@@ -83,6 +84,7 @@ const OPTIONS = {
   resume: { type: 'string' },
   top: { type: 'string' },
   'query-interval': { type: 'string' },
+  'max-infohashes': { type: 'string' },
   nodes: { type: 'string' },
   torrents: { type: 'string' },
   peers: { type: 'string' },
@@ -137,7 +139,7 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new UsageError('--testnet runs its own network; it cannot be combined with --bootstrap');
   }
 
-  const crawlOnly = (['output', 'resume', 'top', 'query-interval'] as const).filter((name) => values[name] !== undefined);
+  const crawlOnly = (['output', 'resume', 'top', 'query-interval', 'max-infohashes'] as const).filter((name) => values[name] !== undefined);
   // With --testnet and no info-hash, the main job is still a scrape (of one of its torrents);
   // `crawl`, or any crawler option, asks for the crawler instead.
   const crawl = first === 'crawl' || (first === undefined && (common.testnet === undefined || crawlOnly.length > 0));
@@ -159,6 +161,7 @@ export function parseCommand(argv: readonly string[]): Command {
     resume: values.resume,
     top: integer(values.top, 'top', 10, 0, 10_000),
     queryIntervalSeconds: values['query-interval'] === undefined ? 1 : number(values['query-interval'], 'query-interval', 0.01, 86_400),
+    maxInfoHashes: integer(values['max-infohashes'], 'max-infohashes', 2_000_000, 1, 20_000_000),
     common,
   };
 }

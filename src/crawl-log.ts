@@ -1,0 +1,188 @@
+/**
+ * The crawler's output: NDJSON, one line per info-hash when first seen,
+ *
+ *   {"infohash":"<40 hex>","first_seen":"<ISO 8601>","source":"get_peers|announce_peer|sample","from":"ip:port"}
+ *
+ * appended as the crawl goes, and read back to resume a crawl without repeating a line.
+ *
+ * A line is never torn: lines are buffered whole and each flush is one write(2) of whole lines on
+ * a file opened for appending. A process killed mid-crawl loses at most the last ~250 ms of lines,
+ * never half of one. A file that still ends in a partial line (a full disk, another writer) has that
+ * tail skipped, and cut off before appending, when it is resumed.
+ */
+import { closeSync, createReadStream, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { idFromHex, idToHex, type NodeId } from './id.js';
+import { SOURCE_KINDS, type SourceKind } from './infohash-store.js';
+
+/** One line of the log, as it is written. New fields may be added, none renamed. */
+export interface CrawlLogLine {
+  infohash: string;
+  first_seen: string;
+  source: SourceKind;
+  from: string;
+}
+
+/** One line of the log, parsed back. */
+export interface CrawlLogRecord {
+  infoHash: NodeId;
+  firstSeenMs: number;
+  source: SourceKind;
+  /** "ip:port" or "[ipv6]:port" as written. */
+  from: string;
+  /** The address part of `from`. */
+  address: string;
+}
+
+export function formatCrawlLine(infoHash: NodeId, firstSeenMs: number, source: SourceKind, from: string): string {
+  const line: CrawlLogLine = { infohash: idToHex(infoHash), first_seen: new Date(firstSeenMs).toISOString(), source, from };
+  return JSON.stringify(line);
+}
+
+/** Undefined for anything but a well-formed line (the caller counts those). */
+export function parseCrawlLine(text: string): CrawlLogRecord | undefined {
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { return undefined; }
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { infohash, first_seen: firstSeen, source, from } = raw as Record<string, unknown>;
+  if (typeof infohash !== 'string' || !/^[0-9a-f]{40}$/i.test(infohash)) return undefined;
+  if (typeof source !== 'string' || !(SOURCE_KINDS as readonly string[]).includes(source)) return undefined;
+  if (typeof from !== 'string') return undefined;
+  const firstSeenMs = typeof firstSeen === 'string' ? Date.parse(firstSeen) : NaN;
+  if (!Number.isFinite(firstSeenMs)) return undefined;
+  return { infoHash: idFromHex(infohash), firstSeenMs, source: source as SourceKind, from, address: addressOf(from) };
+}
+
+function addressOf(from: string): string {
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(from);
+  if (bracketed) return bracketed[1]!;
+  const colon = from.lastIndexOf(':');
+  return colon > 0 ? from.slice(0, colon) : from;
+}
+
+export interface CrawlLogWriterOptions {
+  /** Flush once this many bytes are buffered. Default 64 KiB. */
+  flushBytes?: number;
+  /** Flush at least this often. Default 250 ms. */
+  flushIntervalMs?: number;
+}
+
+/** Appends whole lines to a file. Synchronous writes, so a flush from a process 'exit' handler works too. */
+export class CrawlLogWriter {
+  private fd: number | undefined;
+  private buffered: string[] = [];
+  private bufferedBytes = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly flushBytes: number;
+  private written = 0;
+  private pendingLines = 0;
+  /** The first write error; after it, lines are no longer written. */
+  error: Error | undefined;
+
+  constructor(readonly path: string, options: CrawlLogWriterOptions = {}) {
+    this.fd = openSync(path, 'a+');
+    // Appending to a file that ends mid-line would glue our first line to it: start a new line.
+    if (!endsWithNewline(this.fd)) this.buffered.push('\n');
+    this.flushBytes = options.flushBytes ?? 64 * 1024;
+    this.timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 250);
+    this.timer.unref();
+  }
+
+  /** Lines handed to write() so far (written or still buffered). */
+  get lines(): number { return this.written + this.pendingLines; }
+
+  /** Queue one line (without its newline). */
+  write(line: string): void {
+    if (this.fd === undefined || this.error !== undefined) return;
+    this.buffered.push(`${line}\n`);
+    this.pendingLines++;
+    this.bufferedBytes += line.length + 1;
+    if (this.bufferedBytes >= this.flushBytes) this.flush();
+  }
+
+  /** Write every buffered line now, in one write of whole lines. Never throws; see `error`. */
+  flush(): void {
+    if (this.fd === undefined || this.buffered.length === 0 || this.error !== undefined) return;
+    const bytes = Buffer.from(this.buffered.join(''), 'utf8');
+    const count = this.pendingLines;
+    this.buffered = [];
+    this.pendingLines = 0;
+    this.bufferedBytes = 0;
+    try {
+      let at = 0;
+      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
+      this.written += count;
+    } catch (error) {
+      this.error = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** Flush and close. Returns the first write error, if any. */
+  close(): Error | undefined {
+    clearInterval(this.timer);
+    this.flush();
+    if (this.fd !== undefined) {
+      try { closeSync(this.fd); } catch { /* already reported through `error` if it mattered */ }
+      this.fd = undefined;
+    }
+    return this.error;
+  }
+}
+
+function endsWithNewline(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] === 0x0a;
+}
+
+export interface CrawlLogReadResult {
+  /** Well-formed lines read. */
+  lines: number;
+  /** Complete lines that were not valid log lines (skipped). */
+  invalid: number;
+  /** Bytes of a partial last line (skipped; cut off when `repair` is set). */
+  tornBytes: number;
+}
+
+/**
+ * Read a log line by line (streamed: a log of millions of lines is never held whole), handing each
+ * record to `onRecord`. With `repair`, a torn last line is cut off so that appending starts on a
+ * line boundary. A missing file reads as empty.
+ */
+export async function readCrawlLog(
+  path: string,
+  onRecord: (record: CrawlLogRecord) => void,
+  options: { repair?: boolean } = {},
+): Promise<CrawlLogReadResult> {
+  const result: CrawlLogReadResult = { lines: 0, invalid: 0, tornBytes: 0 };
+  let rest: Buffer = Buffer.alloc(0);
+  let complete = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      let start = 0;
+      for (let end = data.indexOf(0x0a, start); end >= 0; end = data.indexOf(0x0a, start)) {
+        const text = data.toString('utf8', start, end).trim();
+        complete += end + 1 - start;
+        start = end + 1;
+        if (text === '') continue;
+        const record = parseCrawlLine(text);
+        if (record === undefined) { result.invalid++; continue; }
+        result.lines++;
+        onRecord(record);
+      }
+      data = data.subarray(start);
+      rest = Buffer.from(data);
+    }
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return result;
+    throw error;
+  }
+  result.tornBytes = rest.length;
+  if (options.repair === true && rest.length > 0) {
+    const fd = openSync(path, 'r+');
+    try { ftruncateSync(fd, complete); } finally { closeSync(fd); }
+  }
+  return result;
+}

@@ -1,0 +1,357 @@
+/**
+ * Crawler mode: collect the info-hashes the DHT talks about, two ways at once.
+ *
+ * Passive: our node is a full DHT node, so other nodes query it. Every get_peers and announce_peer
+ * it receives names an info-hash and the node that asked (BEP 5). An announce is evidence of a real
+ * torrent; a bare get_peers may not be, since clients also look up random targets to refresh their
+ * tables, which on the wire looks exactly like a torrent lookup. The store keeps which kinds named
+ * each info-hash, so the two can be told apart afterwards.
+ *
+ * Active: BEP 51 sample_infohashes asks a node for a random sample of the info-hashes it stores,
+ * plus some nodes near a target, plus an `interval` before which it will not give a different
+ * sample. Each round (every `roundIntervalMs`, the CLI's --query-interval):
+ * - nodes whose interval is over (and nodes never asked) are sampled directly (SampleSchedule);
+ * - a few lookups walk toward random targets through the one lookup engine. A node on the way is
+ *   asked sample_infohashes if it is due, otherwise find_node, so a walk never re-samples early.
+ *   Every third walk is a plain find_node walk. Any query we send makes us known to its receiver
+ *   (BEP 5 nodes add queriers to their tables), so walking spreads us into more tables and brings
+ *   more passive traffic.
+ * The nodes named in every reply join the schedule: the keyspace is walked by following them.
+ *
+ * Everything is bounded: the store (InfoHashStore.maxEntries), the schedule (maxNodes), direct
+ * samples in flight, walks at once, queries per walk; and every packet passes the node's global
+ * send rate limit (RpcOptions.sendRate, the CLI's --rate).
+ */
+import type { NodeInfo } from './compact.js';
+import { idEquals, randomId, type NodeId } from './id.js';
+import { InfoHashStore, type InfoHashCounts, type SourceKind } from './infohash-store.js';
+import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from './krpc.js';
+import { findNode, sampleInfohashes, type LookupMethod, type QueryFn } from './lookup.js';
+import type { BootstrapResult, DhtNode } from './node.js';
+import type { QueryOptions, QueryOutcome } from './rpc.js';
+import { SampleSchedule, type SampleScheduleOptions, type ScheduleStats } from './sample-schedule.js';
+import type { Endpoint } from './transport.js';
+
+export interface CrawlOptions {
+  /** Where to join. The crawl ends with `joined: false` if none answers. */
+  bootstrap: readonly Endpoint[];
+  /** Total run time, joining included. 0 crawls until `signal`. Default 60 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Time between active rounds. Default 1,000 ms. */
+  roundIntervalMs?: number;
+  /** sample_infohashes sent straight to due nodes each round. Default 64. */
+  samplesPerRound?: number;
+  /** Most direct samples awaiting their answer. Default 256. */
+  maxInFlight?: number;
+  /** Walks (lookups toward random targets) running at once. Default 2. */
+  walks?: number;
+  /** Queries one walk may send. Default 64. */
+  walkMaxQueries?: number;
+  /** The info-hash table; pass one filled from a resumed log. Default: a new, empty one. */
+  store?: InfoHashStore;
+  schedule?: SampleScheduleOptions;
+  /** Called for each info-hash the first time it is seen (never for ones already in `store`). */
+  onInfoHash?: (found: FoundInfoHash) => void;
+  /** Called once joined (some bootstrap node answered), when active crawling starts. */
+  onJoined?: (bootstrap: BootstrapResult) => void;
+  /** Called once, the first time a new info-hash is refused because the store is full. */
+  onStoreFull?: (maxEntries: number) => void;
+  now?: () => number;
+}
+
+export interface FoundInfoHash {
+  infoHash: NodeId;
+  firstSeenMs: number;
+  source: SourceKind;
+  /** The node that queried us for it, or that sampled it to us. */
+  from: Endpoint;
+}
+
+export interface CrawlProgress {
+  elapsedMs: number;
+  /** Info-hashes in the store (resumed ones included). */
+  unique: number;
+  /** First seen in this run. */
+  discovered: number;
+  /** Discovered per minute so far. */
+  perMinute: number;
+  /** Nodes in the sampling schedule. */
+  nodesKnown: number;
+  tableSize: number;
+  queriesIn: number;
+  queriesOut: number;
+  dropped: number;
+}
+
+export interface CrawlReport {
+  bootstrap: BootstrapResult | undefined;
+  /** False when no bootstrap node answered: nothing was crawled. */
+  joined: boolean;
+  ended: 'timeout' | 'aborted' | 'no-bootstrap';
+  durationMs: number;
+  /** Info-hashes first seen in this run, and by which kind. */
+  discovered: number;
+  discoveredBy: Record<SourceKind, number>;
+  /** The whole store (resumed entries included). */
+  counts: InfoHashCounts;
+  /** Queries received and sent during the crawl, by method. */
+  queriesIn: Record<string, number>;
+  queriesOut: Record<string, number>;
+  /** sample_infohashes answers that carried samples. */
+  sampleReplies: number;
+  /** Info-hashes those answers carried, repeats included. */
+  samplesReceived: number;
+  nodes: ScheduleStats;
+  walks: number;
+}
+
+/** A walk that has not converged by then is stopped: the keyspace is big, and there are more walks. */
+const WALK_TIMEOUT_MS = 15_000;
+const SPREAD_EVERY = 3;
+/** How long joining may take at most, of the crawl's time. */
+const MAX_BOOTSTRAP_MS = 10_000;
+
+export class Crawler {
+  readonly store: InfoHashStore;
+  readonly schedule: SampleSchedule;
+  private readonly now: () => number;
+  private readonly halt = new AbortController();
+  private startedAt = 0;
+  private running = false;
+  private stopped = false;
+  private directInFlight = 0;
+  private activeWalks = 0;
+  private walkCount = 0;
+  private discovered = 0;
+  private readonly discoveredBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0 };
+  private sampleReplies = 0;
+  private samplesReceived = 0;
+  private storeFullReported = false;
+  private baselineIn: Record<string, number> = {};
+  private baselineOut: Record<string, number> = {};
+
+  constructor(
+    private readonly node: DhtNode,
+    private readonly options: CrawlOptions,
+  ) {
+    this.store = options.store ?? new InfoHashStore();
+    this.schedule = new SampleSchedule(options.schedule);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Join, crawl until the timeout or the signal, and report. Capture starts at once, joining included. */
+  async run(): Promise<CrawlReport> {
+    if (this.running) throw new Error('a Crawler runs once');
+    this.running = true;
+    this.startedAt = this.now();
+    this.baselineIn = { ...this.node.rpc.counters.queriesIn };
+    this.baselineOut = { ...this.node.rpc.counters.queriesOut };
+    const unsubscribe = this.node.onIncomingQuery(this.onQuery);
+    const ended = this.whenStopped();
+    let rounds: NodeJS.Timeout | undefined;
+    let bootstrap: BootstrapResult | undefined;
+    let joined = false;
+    try {
+      const timeoutMs = this.options.timeoutMs ?? 60_000;
+      bootstrap = await this.node.bootstrap(this.options.bootstrap, {
+        timeoutMs: timeoutMs > 0 ? Math.min(MAX_BOOTSTRAP_MS, Math.max(1, timeoutMs / 2)) : MAX_BOOTSTRAP_MS,
+        signal: this.halt.signal,
+      });
+      joined = bootstrap.routersAnswered > 0 || this.node.table.size > 0;
+      if (!joined) this.halt.abort('no-bootstrap');
+      else if (!this.halt.signal.aborted) {
+        for (const contact of this.node.table.all()) this.learn(contact);
+        this.options.onJoined?.(bootstrap);
+        this.round();
+        rounds = setInterval(() => this.round(), this.options.roundIntervalMs ?? 1_000);
+      }
+      const reason = await ended;
+      return this.report(bootstrap, joined, reason);
+    } finally {
+      this.stopped = true;
+      clearInterval(rounds);
+      this.halt.abort();
+      unsubscribe();
+    }
+  }
+
+  /** Live figures for a status line. */
+  progress(): CrawlProgress {
+    const elapsedMs = Math.max(0, this.now() - this.startedAt);
+    return {
+      elapsedMs,
+      unique: this.store.size,
+      discovered: this.discovered,
+      perMinute: elapsedMs > 0 ? (this.discovered * 60_000) / elapsedMs : 0,
+      nodesKnown: this.schedule.size,
+      tableSize: this.node.table.size,
+      queriesIn: sumCounts(delta(this.node.rpc.counters.queriesIn, this.baselineIn)),
+      queriesOut: sumCounts(delta(this.node.rpc.counters.queriesOut, this.baselineOut)),
+      dropped: this.store.dropped,
+    };
+  }
+
+  /** Resolves with why the crawl stopped: the timeout, the caller's signal, or a failed join. */
+  private whenStopped(): Promise<CrawlReport['ended']> {
+    return new Promise((resolve) => {
+      const timeoutMs = this.options.timeoutMs ?? 60_000;
+      const timer = timeoutMs > 0 ? setTimeout(() => this.halt.abort('timeout'), timeoutMs) : undefined;
+      const onAbort = (): void => this.halt.abort('aborted');
+      const { signal } = this.options;
+      if (signal?.aborted) this.halt.abort('aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const reason: unknown = this.halt.signal.reason;
+        resolve(reason === 'timeout' || reason === 'no-bootstrap' ? reason : 'aborted');
+      };
+      if (this.halt.signal.aborted) finish();
+      else this.halt.signal.addEventListener('abort', finish, { once: true });
+    });
+  }
+
+  private round(): void {
+    if (this.stopped || this.halt.signal.aborted) return;
+    while (this.activeWalks < (this.options.walks ?? 2)) this.startWalk();
+    const room = (this.options.maxInFlight ?? 256) - this.directInFlight;
+    const due = this.schedule.take(Math.min(this.options.samplesPerRound ?? 64, room), this.now());
+    for (const node of due) {
+      this.directInFlight++;
+      void this.sample(node, randomId(), {}).finally(() => { this.directInFlight--; });
+    }
+  }
+
+  private startWalk(): void {
+    const spread = ++this.walkCount % SPREAD_EVERY === 0;
+    const options = {
+      signal: this.halt.signal,
+      maxQueries: this.options.walkMaxQueries ?? 64,
+      timeoutMs: WALK_TIMEOUT_MS,
+      query: this.walkQuery,
+    };
+    const target = randomId();
+    const lookup = spread ? this.node.lookup(target, findNode, options) : this.node.lookup(target, sampleInfohashes, options);
+    this.activeWalks++;
+    void lookup.result.then(() => { this.activeWalks--; });
+  }
+
+  /**
+   * How walks send their queries: sample_infohashes only to nodes that are due; find_node with the
+   * same target to the others (both answers carry the `nodes` a walk needs to go on).
+   */
+  private readonly walkQuery: QueryFn = <M extends LookupMethod>(
+    to: NodeInfo,
+    method: M,
+    args: QueryArgsByMethod[M],
+    options: QueryOptions,
+  ): Promise<QueryOutcome> => {
+    if (method === 'sample_infohashes') {
+      const { target } = args as SampleInfohashesArgs;
+      if (!idEquals(to.id, this.node.id) && this.schedule.claim(to, this.now())) return this.sample(to, target, options);
+      return this.observe(to, this.node.query(to, 'find_node', { id: this.node.id, target }, options));
+    }
+    return this.observe(to, this.node.query(to, method, args, options));
+  };
+
+  private async observe(to: NodeInfo, query: Promise<QueryOutcome>): Promise<QueryOutcome> {
+    const outcome = await query;
+    if (outcome.kind === 'response' && !this.stopped) {
+      this.learn(to);
+      this.learnNodes(outcome.response.r);
+    }
+    return outcome;
+  }
+
+  /** Ask one claimed node for a sample, and put it back in the schedule by what came of it. */
+  private async sample(to: NodeInfo, target: NodeId, options: QueryOptions): Promise<QueryOutcome> {
+    const outcome = await this.node.query(to, 'sample_infohashes', { id: this.node.id, target }, options);
+    if (this.stopped) return outcome;
+    const now = this.now();
+    switch (outcome.kind) {
+      case 'response': {
+        const body = outcome.response.r;
+        this.learnNodes(body);
+        if (body.samples === undefined) { this.schedule.unsupported(to, now); break; }
+        this.sampleReplies++;
+        this.samplesReceived += body.samples.length;
+        for (const infoHash of body.samples) this.sighting(infoHash, 'sample', to);
+        this.schedule.answered(to, body.interval, now);
+        break;
+      }
+      case 'error':
+        if (outcome.error.e.code === ErrorCode.MethodUnknown) this.schedule.unsupported(to, now);
+        else this.schedule.failed(to, now);
+        break;
+      case 'timeout':
+        this.schedule.failed(to, now);
+        break;
+      case 'failed':
+        this.schedule.release(to, now);
+        break;
+    }
+    return outcome;
+  }
+
+  /** Passive capture: every valid query our node received (it has answered it already). */
+  private readonly onQuery = (query: Query, from: Endpoint): void => {
+    if (this.stopped) return;
+    if (query.q === 'get_peers' || query.q === 'announce_peer') this.sighting(query.a.info_hash, query.q, from);
+    // A querier is a live node; a read-only one (BEP 43) asked not to be treated as one.
+    if (query.ro !== true) this.learn({ id: query.a.id, address: from.address, port: from.port });
+  };
+
+  private sighting(infoHash: Uint8Array, source: SourceKind, from: Endpoint): void {
+    const now = this.now();
+    const outcome = this.store.record(infoHash, source, from.address, now);
+    if (outcome === 'new') {
+      this.discovered++;
+      this.discoveredBy[source]++;
+      this.options.onInfoHash?.({ infoHash: infoHash.slice(), firstSeenMs: now, source, from: { address: from.address, port: from.port } });
+    } else if (outcome === 'dropped' && !this.storeFullReported) {
+      this.storeFullReported = true;
+      this.options.onStoreFull?.(this.store.maxEntries);
+    }
+  }
+
+  private learn(node: NodeInfo): void {
+    if (!idEquals(node.id, this.node.id)) this.schedule.add(node);
+  }
+
+  private learnNodes(body: ResponseBody): void {
+    for (const node of body.nodes ?? []) this.learn(node);
+    for (const node of body.nodes6 ?? []) this.learn(node);
+  }
+
+  private report(bootstrap: BootstrapResult | undefined, joined: boolean, ended: CrawlReport['ended']): CrawlReport {
+    return {
+      bootstrap,
+      joined,
+      ended,
+      durationMs: this.now() - this.startedAt,
+      discovered: this.discovered,
+      discoveredBy: { ...this.discoveredBy },
+      counts: this.store.counts(),
+      queriesIn: delta(this.node.rpc.counters.queriesIn, this.baselineIn),
+      queriesOut: delta(this.node.rpc.counters.queriesOut, this.baselineOut),
+      sampleReplies: this.sampleReplies,
+      samplesReceived: this.samplesReceived,
+      nodes: this.schedule.stats(),
+      walks: this.walkCount,
+    };
+  }
+}
+
+function delta(current: Record<string, number>, baseline: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [method, count] of Object.entries(current)) {
+    const value = count - (baseline[method] ?? 0);
+    if (value > 0) out[method] = value;
+  }
+  return out;
+}
+
+export function sumCounts(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((sum, n) => sum + n, 0);
+}
