@@ -30,17 +30,14 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
   const timeoutSeconds = common.timeoutSeconds ?? 60;
   const store = new InfoHashStore({ maxEntries: command.maxInfoHashes });
   const logPath = command.output ?? command.resume;
-  if (command.resume !== undefined) {
-    const read = await readCrawlLog(command.resume, (r) => store.record(r.infoHash, r.source, r.address, r.firstSeenMs), {
-      repair: command.resume === logPath,
-    });
-    const notes = [
-      read.tornBytes > 0 ? 'skipped a torn last line' : '',
-      read.invalid > 0 ? `skipped ${read.invalid} malformed line(s)` : '',
-    ].filter((note) => note !== '');
-    output.err(`Resumed ${store.size} info_hashes from ${command.resume}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
+  let writer: CrawlLogWriter | undefined;
+  try {
+    if (command.resume !== undefined) await loadResume(command.resume, store, command.resume === logPath, output);
+    if (logPath !== undefined) writer = new CrawlLogWriter(logPath);
+  } catch (error) {
+    output.err(`dht-scrape: the crawl log cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT.usage;
   }
-  const writer = logPath === undefined ? undefined : new CrawlLogWriter(logPath);
   // A second Ctrl+C exits at once (main.ts): lines still buffered are written on the way out.
   const flushOnExit = (): void => { writer?.flush(); };
   process.on('exit', flushOnExit);
@@ -90,6 +87,16 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     process.off('exit', flushOnExit);
     await session?.close();
   }
+}
+
+/** Fill the store from an earlier log; `repair` cuts off a torn last line, as we are about to append to it. */
+async function loadResume(path: string, store: InfoHashStore, repair: boolean, output: Output): Promise<void> {
+  const read = await readCrawlLog(path, (r) => store.record(r.infoHash, r.source, r.address, r.firstSeenMs), { repair });
+  const notes = [
+    read.tornBytes > 0 ? 'skipped a torn last line' : '',
+    read.invalid > 0 ? `skipped ${read.invalid} malformed line(s)` : '',
+  ].filter((note) => note !== '');
+  output.err(`Resumed ${store.size} info_hashes from ${path}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
 }
 
 function describeNetwork(session: Session): string {

@@ -140,6 +140,17 @@ describe('dht-scrape crawl: stopping', () => {
   }, 30_000);
 });
 
+describe('dht-scrape crawl: a log file it cannot use', () => {
+  it('exits 2 before touching the network, naming the file', async () => {
+    const file = join(dir, 'missing-dir', 'crawl.ndjson');
+    const r = await cli(['crawl', '--bootstrap', '127.0.0.1:9', '--output', file, '--no-state', '--port', '0', '--bind', '127.0.0.1']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the crawl log cannot be used');
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).not.toContain('bootstrap');
+  }, 30_000);
+});
+
 describe('dht-scrape crawl --resume', () => {
   let net: Testnet;
   beforeAll(async () => {
