@@ -1,51 +1,37 @@
 /**
- * Crawl to a file: collect the info-hashes a DHT is talking about for a few seconds and append one
- * NDJSON line per new info-hash. Two sources, as in docs/crawling.md:
- *  - active: BEP 51 sample_infohashes lookups toward random targets (each reply: up to 20 hashes);
- *  - passive: the get_peers and announce_peer queries other nodes send us (onIncomingQuery).
+ * Crawl to a file: run the project's Crawler for a few seconds on a local network and append one
+ * NDJSON line per new info-hash, the format `dht-scrape crawl --output FILE` writes. The crawler
+ * learns info-hashes two ways (docs/crawling.md): passively, from the get_peers and announce_peer
+ * queries other nodes send us, and actively, with BEP 51 sample_infohashes.
  *
  *   npm run example crawl-to-file [FILE]     (default: a new file in the system's temp directory)
  */
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DhtNode, Testnet, idToHex, randomId, randomIdWithPrefix, sampleInfohashes, type Endpoint } from '../src/index.js';
+import { CrawlLogWriter, Crawler, DhtNode, Testnet, formatCrawlLine, formatEndpoint, randomIdWithPrefix } from '../src/index.js';
 
 const file = process.argv[2] ?? join(tmpdir(), `dht-scrape-crawl-${process.pid}.ndjson`);
 const net = await Testnet.start({ nodes: 150, torrents: 30 });
-const lookupOptions = net.sharedAddress ? { maxPerSubnet: 1_000_000 } : {};
-const node = await DhtNode.create({ address: '127.0.0.1', lookup: lookupOptions });
-const output = await open(file, 'a');
-const seen = new Set<string>();
-const started = Date.now();
-
-async function record(infoHash: Uint8Array, source: string, from: Endpoint): Promise<void> {
-  const hex = idToHex(infoHash);
-  if (seen.has(hex)) return;
-  seen.add(hex);
-  const line = { infohash: hex, first_seen: new Date().toISOString(), source, from: `${from.address}:${from.port}` };
-  // One write per line: a line is never split between two writes.
-  await output.write(`${JSON.stringify(line)}\n`);
-}
-
+const node = await DhtNode.create({ address: '127.0.0.1', lookup: net.sharedAddress ? { maxPerSubnet: 1_000_000 } : {} });
+// Whole lines only, flushed as the crawl goes: a crash never leaves half a line in the file.
+const log = new CrawlLogWriter(file);
 try {
-  await node.bootstrap(net.bootstrap.slice(0, 1));
-  node.onIncomingQuery((query, from) => {
-    if (query.q === 'get_peers' || query.q === 'announce_peer') void record(query.a.info_hash, query.q, from);
+  const crawler = new Crawler(node, {
+    bootstrap: net.bootstrap.slice(0, 1),
+    // Stop after 3 seconds; an AbortSignal (`signal`) would stop it too, e.g. on Ctrl+C.
+    timeoutMs: 3_000,
+    onInfoHash: ({ infoHash, firstSeenMs, source, from }) => log.write(formatCrawlLine(infoHash, firstSeenMs, source, formatEndpoint(from))),
   });
-  // Someone on the network looks up a torrent near our ID: that get_peers reaches us.
-  void net.live[7]!.findPeers(randomIdWithPrefix(node.id, 16)).result;
+  // Someone on the network looks up a torrent whose info-hash lies near our ID: that reaches us.
+  setTimeout(() => void net.live[7]!.findPeers(randomIdWithPrefix(node.id, 16)).result, 500);
 
-  // The whole crawl stops after 3 seconds: every lookup gets the same AbortSignal.
-  const signal = AbortSignal.timeout(3_000);
-  while (!signal.aborted) {
-    for await (const event of node.lookup(randomId(), sampleInfohashes, { ...lookupOptions, signal })) {
-      if (event.type === 'item') for (const infoHash of event.item.infoHashes) await record(infoHash, 'sample', event.from);
-    }
-  }
-  console.log(`${seen.size} info-hashes in ${((Date.now() - started) / 1000).toFixed(1)} s, written to ${file}`);
+  const report = await crawler.run();
+  const { sample, get_peers: getPeers, announce_peer: announcePeer } = report.discoveredBy;
+  console.log(`${report.discovered} info-hashes in ${(report.durationMs / 1000).toFixed(1)} s ` +
+    `(${sample} sampled, ${getPeers + announcePeer} captured), written to ${file}`);
 } finally {
-  await output.close();
+  const error = log.close();
   await node.close();
   await net.close();
+  if (error !== undefined) throw error;
 }

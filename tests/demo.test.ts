@@ -120,7 +120,11 @@ describe('npm run demo', () => {
     expect(Number(result[2])).toBeGreaterThan(0);
     expect(Number(result[3])).toBeGreaterThan(0);
     expect(Number(result[5])).toBeGreaterThan(0);
+    // Each info-hash printed as it arrived: every passive one, and the samples up to 24.
     const listed = [...text.matchAll(/^ {4} *\+\d+\.\d+ s {2}([0-9a-f]{40}) {2}(sample|get_peers|announce_peer) /gm)];
-    expect(listed.length).toBe(Math.min(Number(result[1]), 24));
+    const passive = listed.filter((m) => m[2] !== 'sample');
+    expect(passive.length).toBe(Number(result[5]));
+    expect(listed.length - passive.length).toBe(Math.min(Number(result[2]), 24));
+    expect(new Set(listed.map((m) => m[1])).size).toBe(listed.length);
   });
 });
