@@ -4,7 +4,7 @@
  * metadata (BEP 9, metadata.ts) or to ask which pieces they hold (probe.ts).
  *
  * Two halves, kept apart:
- * - framing, pure: `encodeHandshake`/`encodeMessage` and the incremental `WireParser`, which takes
+ * - framing, pure: `encodeHandshake`/`encodePeerMessage` and the incremental `WireParser`, which takes
  *   bytes in whatever chunks TCP delivers and gives back whole messages;
  * - `PeerConnection`, the socket: connect or accept, a deadline for the whole conversation, a bounded
  *   queue of parsed messages, and errors that say why a peer was cut off.
@@ -137,7 +137,7 @@ export function encodeHandshake(handshake: Handshake): Uint8Array {
 }
 
 /** One message with its 4-byte big-endian length prefix (BEP 3: "<length prefix><message ID><payload>"). */
-export function encodeMessage(message: PeerMessage): Uint8Array {
+export function encodePeerMessage(message: PeerMessage): Uint8Array {
   switch (message.type) {
     case 'keep-alive': return new Uint8Array(4);
     case 'choke': return frame(MessageId.choke);
@@ -265,7 +265,7 @@ export class WireParser {
       }
       case 'body':
         this.#expect('length', 4);
-        return { kind: 'message', message: decodeBody(bytes) };
+        return { kind: 'message', message: decodePeerMessage(bytes) };
     }
   }
 
@@ -285,7 +285,7 @@ export function decodeHandshake(bytes: Uint8Array): Handshake {
 }
 
 /** A message body (id and payload, without the length prefix), checked against the size BEP 3 gives it. */
-export function decodeBody(body: Uint8Array): PeerMessage {
+export function decodePeerMessage(body: Uint8Array): PeerMessage {
   const id = body[0]!;
   const payload = body.subarray(1);
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -432,7 +432,7 @@ export class PeerConnection {
   }
 
   send(message: PeerMessage): void {
-    this.#write(encodeMessage(message));
+    this.#write(encodePeerMessage(message));
   }
 
   /** The next handshake or message. Rejects with the PeerError that ended the connection. */

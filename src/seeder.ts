@@ -17,7 +17,7 @@ import type { PeerInfo } from './compact.js';
 import {
   WireParser,
   encodeHandshake,
-  encodeMessage,
+  encodePeerMessage,
   encodeReserved,
   makePeerId,
   reservedFlags,
@@ -204,7 +204,7 @@ class SeederSession {
   }
 
   #sendExtendedHandshake(torrent: SeededTorrent): void {
-    this.#send(encodeMessage({
+    this.#send(encodePeerMessage({
       type: 'extended',
       id: 0,
       payload: encodeExtendedHandshake({
@@ -222,8 +222,8 @@ class SeederSession {
     const late = held.slice(held.length - Math.min(held.length, torrent.options.lateHaves ?? 0));
     const bits = torrent.bitfield.slice();
     for (const piece of late) bits[piece >> 3]! &= ~(0x80 >> (piece & 7));
-    if (late.length < held.length) this.#send(encodeMessage({ type: 'bitfield', bits }));
-    for (const piece of late) this.#send(encodeMessage({ type: 'have', piece }));
+    if (late.length < held.length) this.#send(encodePeerMessage({ type: 'bitfield', bits }));
+    for (const piece of late) this.#send(encodePeerMessage({ type: 'have', piece }));
   }
 
   #onMessage(message: PeerMessage): void {
@@ -253,7 +253,7 @@ class SeederSession {
       ? encodeUtMetadata({ type: 'reject', piece })
       : encodeUtMetadata({ type: 'data', piece, totalSize: size, data: torrent.info.subarray(start, Math.min(size, start + METADATA_PIECE_BYTES)) });
     if (!refuse) this.#seeder.metadataPiecesServed++;
-    this.#send(encodeMessage({ type: 'extended', id: this.#theirUtMetadata, payload }));
+    this.#send(encodePeerMessage({ type: 'extended', id: this.#theirUtMetadata, payload }));
   }
 
   #send(bytes: Uint8Array): void {

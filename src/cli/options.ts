@@ -31,6 +31,11 @@ Scraper and crawler options:
   --rate N             packets per second we may send (default 500)
 Scraper only:
   --announce PORT      also announce that we are a peer on PORT
+  --scrape             estimate seeds and leechers from the nodes' BEP 33 bloom filters
+  --metadata           fetch name, size and files from the peers (BEP 9), SHA-1 checked
+  --save-torrent FILE  write the fetched metadata as a .torrent file (implies --metadata)
+  --probe              connect to the peers found (at most 200): client, completion, seed or not
+                       (--metadata and --probe use what is left of --timeout, at least 10 s each)
 Crawler only:
   --output FILE        append NDJSON, one line per info_hash when first seen
   --resume FILE        reload an earlier output and continue without duplicates
@@ -39,6 +44,7 @@ Crawler only:
   --max-infohashes N   most info_hashes kept (default 2000000); past it, new ones are only counted
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
+  --seeders S          make the first S peers of each torrent real seeding peers (default 0)
 
   -h, --help           this help      -v, --version   the version
 
@@ -59,12 +65,22 @@ export interface CommonOptions {
   rate: number | undefined;
 }
 
+/** What a scrape adds besides the peers: BEP 33 counts, BEP 9 metadata, a peer probe. */
+export interface SwarmOptions {
+  /** --scrape */
+  counts: boolean;
+  /** --metadata (also set by --save-torrent) */
+  metadata: boolean;
+  probe: boolean;
+  saveTorrent: string | undefined;
+}
+
 export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions }
+  | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions }
   | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions }
-  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean };
+  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number };
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -80,6 +96,11 @@ const OPTIONS = {
   alpha: { type: 'string' },
   rate: { type: 'string' },
   announce: { type: 'string' },
+  scrape: { type: 'boolean' },
+  metadata: { type: 'boolean' },
+  probe: { type: 'boolean' },
+  'save-torrent': { type: 'string' },
+  seeders: { type: 'string' },
   output: { type: 'string' },
   resume: { type: 'string' },
   top: { type: 'string' },
@@ -112,9 +133,10 @@ export function parseCommand(argv: readonly string[]): Command {
       peers: integer(values.peers, 'peers', 10, 0, 100_000),
       ttlSeconds: integer(values.ttl, 'ttl', 600, 0, 10_000_000),
       json: values.json === true,
+      seeders: integer(values.seeders, 'seeders', 0, 0, 1_000),
     };
   }
-  for (const name of ['nodes', 'torrents', 'peers', 'ttl'] as const) {
+  for (const name of ['nodes', 'torrents', 'peers', 'ttl', 'seeders'] as const) {
     if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'dht-scrape testnet'`);
   }
 
@@ -152,9 +174,20 @@ export function parseCommand(argv: readonly string[]): Command {
       }
     }
     const announcePort = values.announce === undefined ? undefined : integer(values.announce, 'announce', 0, 1, 65535);
-    return { kind: 'scrape', target, announcePort, common };
+    const saveTorrent = values['save-torrent'];
+    if (saveTorrent === '') throw new UsageError('--save-torrent needs a file name');
+    const swarm: SwarmOptions = {
+      counts: values.scrape === true,
+      metadata: values.metadata === true || saveTorrent !== undefined,
+      probe: values.probe === true,
+      saveTorrent,
+    };
+    return { kind: 'scrape', target, announcePort, common, swarm };
   }
   if (values.announce !== undefined) throw new UsageError('--announce needs an info-hash to announce');
+  for (const name of ['scrape', 'metadata', 'probe', 'save-torrent'] as const) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} needs an info-hash (scraper mode)`);
+  }
   return {
     kind: 'crawl',
     output: values.output,

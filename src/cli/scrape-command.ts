@@ -4,13 +4,17 @@ import { scrape, type ScrapeReport } from '../scrape.js';
 import { formatEndpoint } from '../testnet.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
+import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
 import type { Output } from './terminal.js';
 
 type ScrapeCommand = Extract<Command, { kind: 'scrape' }>;
 
 export async function runScrape(command: ScrapeCommand, output: Output, signal: AbortSignal): Promise<number> {
-  const { common } = command;
-  const session = await openSession(common, output);
+  const { common, swarm } = command;
+  // On the local network, 7 of each torrent's 10 peers are real, so --metadata and --probe have
+  // peers to talk to (and a few dead addresses to report).
+  const needsPeers = swarm.metadata || swarm.probe;
+  const session = await openSession(common, output, needsPeers ? { testnetSeeders: 7 } : {});
   try {
     const target = command.target ?? pickTestnetTorrent(session);
     if (target === undefined) {
@@ -20,6 +24,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const hex = idToHex(target.infoHash);
     output.err(`Looking up ${hex}${target.name !== undefined ? ` (${target.name})` : ''} from ${describeBootstrap(session)}`);
     const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
+    const started = Date.now();
     const report = await scrape(session.node, {
       infoHash: target.infoHash,
       bootstrap: session.bootstrap,
@@ -27,6 +32,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       signal,
       ...(command.announcePort !== undefined ? { announcePort: command.announcePort } : {}),
       ...(common.alpha !== undefined ? { alpha: common.alpha } : {}),
+      ...(swarm.counts ? { scrape: true } : {}),
     }, (event) => {
       if (event.type === 'peer' && !common.json) output.out(formatEndpoint(event.peer));
       else if (event.type === 'progress') {
@@ -40,8 +46,15 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       if (common.json) output.out(JSON.stringify(jsonReport(report)));
       return EXIT.network;
     }
-    if (common.json) output.out(JSON.stringify(jsonReport(report)));
+    let extras: SwarmExtras = {};
+    if (needsPeers) {
+      output.status(output.paint('dim', `asking ${report.peers.length} peers${swarm.probe ? ' (probe)' : ''}...`));
+      extras = await runSwarmExtras(report, target.infoHash, swarm, started + timeoutMs, signal);
+      output.clearStatus();
+    }
+    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...swarmJson(report.swarm, extras) }));
     output.err(summary(report, output));
+    for (const line of swarmSummary(report.swarm, extras, swarm, output)) output.err(line);
     return report.peers.length > 0 ? EXIT.peersFound : EXIT.noPeers;
   } finally {
     await session.close();

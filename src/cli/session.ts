@@ -28,6 +28,8 @@ export interface SessionExtras {
   node?: DhtNodeOptions;
   testnetTorrents?: number;
   testnetNode?: DhtNodeOptions;
+  /** Real seeding peers per local-network torrent (for --metadata and --probe). */
+  testnetSeeders?: number;
 }
 
 export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
@@ -39,6 +41,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       torrents: extras.testnetTorrents ?? 3,
       peers: 10,
       ...(extras.testnetNode !== undefined ? { node: extras.testnetNode } : {}),
+      ...(extras.testnetSeeders !== undefined ? { seeders: extras.testnetSeeders } : {}),
     });
   }
   const useState = !common.noState && testnet === undefined;

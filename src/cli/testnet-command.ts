@@ -8,7 +8,7 @@ type TestnetCommand = Extract<Command, { kind: 'testnet' }>;
 
 export async function runTestnet(command: TestnetCommand, output: Output, signal: AbortSignal): Promise<number> {
   if (!command.json) output.err(`Starting ${command.nodes} DHT nodes on loopback...`);
-  const testnet = await Testnet.start({ nodes: command.nodes, torrents: command.torrents, peers: command.peers });
+  const testnet = await Testnet.start({ nodes: command.nodes, torrents: command.torrents, peers: command.peers, seeders: command.seeders });
   try {
     const check = await answersLookups(testnet);
     if (!check) {
@@ -24,11 +24,14 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
         output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]} --no-state`);
       }
     }
+    let ttl: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       if (signal.aborted) return resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
-      if (command.ttlSeconds > 0) setTimeout(resolve, command.ttlSeconds * 1000);
+      if (command.ttlSeconds > 0) ttl = setTimeout(resolve, command.ttlSeconds * 1000);
     });
+    // Stopped by a signal, the ttl timer must not keep the process alive until it fires.
+    clearTimeout(ttl);
     return 0;
   } finally {
     await testnet.close();

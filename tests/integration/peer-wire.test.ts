@@ -1,7 +1,7 @@
 /** PeerConnection on loopback: every way a conversation ends gives a PeerError with its reason. */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerConnection, PeerError, encodeHandshake, encodeMessage, encodeReserved, makePeerId, type Handshake } from '../../src/peer-wire.js';
+import { PeerConnection, PeerError, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, type Handshake } from '../../src/peer-wire.js';
 import type { PeerInfo } from '../../src/compact.js';
 
 const servers: { server: Server; sockets: Set<Socket> }[] = [];
@@ -49,7 +49,7 @@ describe('PeerConnection', () => {
     const address = await peer((socket) => {
       socket.once('data', () => {
         socket.write(encodeHandshake(theirs));
-        socket.write(Buffer.concat([encodeMessage({ type: 'unchoke' }), encodeMessage({ type: 'have', piece: 9 })]));
+        socket.write(Buffer.concat([encodePeerMessage({ type: 'unchoke' }), encodePeerMessage({ type: 'have', piece: 9 })]));
       });
     });
     const connection = await PeerConnection.connect(address, { timeoutMs: 3_000 });

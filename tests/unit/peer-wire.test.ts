@@ -4,10 +4,10 @@ import {
   OUR_PEER_ID_PREFIX,
   WireError,
   WireParser,
-  decodeBody,
+  decodePeerMessage,
   decodeHandshake,
   encodeHandshake,
-  encodeMessage,
+  encodePeerMessage,
   encodeReserved,
   makePeerId,
   mapBounded,
@@ -88,14 +88,14 @@ describe('messages', () => {
   test('every message type round-trips through encode and the parser', () => {
     const messages = sampleMessages();
     const parser = new WireParser({ handshake: false });
-    const events = parser.push(concat(messages.map(encodeMessage)));
+    const events = parser.push(concat(messages.map(encodePeerMessage)));
     expect(events).toEqual(messages.map((message) => ({ kind: 'message', message })));
   });
 
   test('the stream may be cut anywhere: byte by byte gives the same events as one chunk', () => {
     const hs = sampleHandshake();
     const messages = sampleMessages();
-    const stream = concat([encodeHandshake(hs), ...messages.map(encodeMessage)]);
+    const stream = concat([encodeHandshake(hs), ...messages.map(encodePeerMessage)]);
     const whole = new WireParser().push(stream);
     const split = new WireParser();
     const events: WireEvent[] = [];
@@ -110,7 +110,7 @@ describe('messages', () => {
   });
 
   test('have is 4-byte big-endian, and the length prefix counts the id', () => {
-    const bytes = encodeMessage({ type: 'have', piece: 0x01020304 });
+    const bytes = encodePeerMessage({ type: 'have', piece: 0x01020304 });
     expect([...bytes]).toEqual([0, 0, 0, 5, 4, 1, 2, 3, 4]);
   });
 
@@ -119,12 +119,12 @@ describe('messages', () => {
     const header = new Uint8Array([0, 0, 0x03, 0xe9]); // 1001
     expect(() => parser.push(header)).toThrow(/exceeds the 1000-byte limit/);
     // It stays failed: message boundaries are lost.
-    expect(() => parser.push(encodeMessage({ type: 'choke' }))).toThrow(WireError);
+    expect(() => parser.push(encodePeerMessage({ type: 'choke' }))).toThrow(WireError);
   });
 
   test('messages completed before bad bytes in the same chunk are handed over with the error', () => {
     const parser = new WireParser({ handshake: false, maxMessageBytes: 100 });
-    const chunk = concat([encodeMessage({ type: 'unchoke' }), encodeMessage({ type: 'have', piece: 3 }), new Uint8Array([0, 0, 1, 0])]);
+    const chunk = concat([encodePeerMessage({ type: 'unchoke' }), encodePeerMessage({ type: 'have', piece: 3 }), new Uint8Array([0, 0, 1, 0])]);
     let caught: unknown;
     try { parser.push(chunk); } catch (error) { caught = error; }
     expect(caught).toBeInstanceOf(WireError);
@@ -136,9 +136,9 @@ describe('messages', () => {
   });
 
   test('a fixed-size message with the wrong size is malformed', () => {
-    expect(() => decodeBody(new Uint8Array([4, 0, 0, 1]))).toThrow(/have message carries 4 bytes, got 3/);
-    expect(() => decodeBody(new Uint8Array([0, 9]))).toThrow(WireError);
-    expect(() => decodeBody(new Uint8Array([20]))).toThrow(/extension id/);
+    expect(() => decodePeerMessage(new Uint8Array([4, 0, 0, 1]))).toThrow(/have message carries 4 bytes, got 3/);
+    expect(() => decodePeerMessage(new Uint8Array([0, 9]))).toThrow(WireError);
+    expect(() => decodePeerMessage(new Uint8Array([20]))).toThrow(/extension id/);
   });
 });
 
