@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, idFromHex, sharedPrefixLength, xorDistance, idToHex } from '../src/index.js';
+import { styleFor } from '../examples/lib/style.js';
 import { ROOT } from './helpers/compile-examples.js';
 
 interface Run { code: number | null; out: string; err: string }
@@ -41,6 +42,15 @@ function match(text: string, pattern: RegExp): RegExpExecArray {
   expect(m, `expected ${pattern} in:\n${text.slice(0, 2_000)}`).not.toBeNull();
   return m!;
 }
+
+describe('the demo\'s colours', () => {
+  it('paint on a terminal, and never when piped, with NO_COLOR, or on a dumb terminal', () => {
+    expect(styleFor({ isTTY: true }, {}).paint('green', 'ok')).toBe('\x1b[32mok\x1b[39m');
+    expect(styleFor({ isTTY: false }, {}).paint('green', 'ok')).toBe('ok');
+    expect(styleFor({ isTTY: true }, { NO_COLOR: '' }).paint('green', 'ok')).toBe('ok');
+    expect(styleFor({ isTTY: true }, { TERM: 'dumb' }).paint('green', 'ok')).toBe('ok');
+  });
+});
 
 describe('npm run demo', () => {
   let run: Run;
