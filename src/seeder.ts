@@ -11,7 +11,7 @@
  * It speaks through the pure framing of peer-wire.ts directly on the socket (not PeerConnection),
  * because a trickling peer must control how its bytes go out.
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PeerInfo } from './compact.js';
 import {
@@ -326,15 +326,14 @@ export interface SyntheticTorrentSpec {
 }
 
 /**
- * The info dictionary of a made-up torrent. Its piece hashes are SHA-1 of the name and the piece
- * index: nobody will download the pieces, but the dictionary is well formed and unique per name.
+ * The info dictionary of a made-up torrent. Its piece hashes are random bytes: nobody will download
+ * the pieces, but the dictionary is well formed, and unique even for a repeated name.
  */
 export function syntheticInfo(spec: SyntheticTorrentSpec): Uint8Array {
   const pieceLength = spec.pieceLength ?? 16 * 1024;
   const total = spec.files.reduce((sum, f) => sum + f.length, 0);
   const pieceCount = Math.max(1, Math.ceil(total / pieceLength));
-  const pieces = new Uint8Array(pieceCount * 20);
-  for (let i = 0; i < pieceCount; i++) pieces.set(createHash('sha1').update(`${spec.name}/${i}`).digest(), i * 20);
+  const pieces = new Uint8Array(randomBytes(pieceCount * 20));
   const single = spec.files.length === 1 && spec.files[0]!.path.length === 0;
   return single
     ? encodeInfoDict({ name: spec.name, pieceLength, pieces, length: spec.files[0]!.length })

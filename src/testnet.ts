@@ -199,15 +199,16 @@ function storeTorrents(nodes: DhtNode[], torrents: readonly TestnetTorrent[], re
 }
 
 /**
- * A made-up torrent of (t + 1) x 150 MiB in 256 KiB pieces: its info dictionary is 12 KB per
- * 150 MiB, so the metadata of all but the first torrent takes several BEP 9 pieces.
+ * A made-up torrent of 128, 256, 384 or 512 MiB (t % 4) in 512 KiB pieces: info dictionaries of
+ * 5 to 21 KB, so every fourth one takes two BEP 9 pieces, and a crawled network of thousands of
+ * torrents still holds only tens of megabytes of them.
  */
 function syntheticTorrentInfo(t: number): Uint8Array {
   const name = `testnet torrent ${t + 1} ${randomBytes(4).toString('hex')}`;
   return syntheticInfo({
     name,
-    files: [{ path: ['video.mkv'], length: (t + 1) * 150 * 1024 * 1024 + 12_345 }, { path: ['README.txt'], length: 2_000 }],
-    pieceLength: 256 * 1024,
+    files: [{ path: ['video.mkv'], length: ((t % 4) + 1) * 128 * 1024 * 1024 + 12_345 }, { path: ['README.txt'], length: 2_000 }],
+    pieceLength: 512 * 1024,
   });
 }
 
