@@ -6,7 +6,7 @@ import { compareDistance, decodeMessage, findNode, randomId, type DhtNode, type 
 import { bencodeTokens, formatTokens, hexDump } from '../../lib/bencode-dump.js';
 import { describeMessage } from '../../lib/describe-message.js';
 import type { Packet } from '../../lib/tap.js';
-import type { Scenario } from '../scenario.js';
+import { NEVER_MS, type Scenario } from '../scenario.js';
 
 export type Sections = Map<string, string>;
 
@@ -14,7 +14,7 @@ export type Sections = Map<string, string>;
 export async function packetSections(scenario: Scenario, out: Sections): Promise<void> {
   const { learner, torrents, nodes } = scenario;
   // Join, then refresh every bucket once (BEP 5: a find_node for a random ID in its range).
-  await learner.bootstrap([nodes[0]!.local]);
+  await learner.bootstrap([nodes[0]!.local], { timeoutMs: NEVER_MS });
   for (const target of learner.table.refreshTargets(0)) await learner.lookup(target, findNode).result;
   const torrent = torrents[0]!;
   const holder = [...nodes].sort((a, b) => compareDistance(torrent.infoHash, a.id, b.id))[0]!;
