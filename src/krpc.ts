@@ -819,7 +819,7 @@ function writeTable(value: object, rows: Table<unknown>, into: Record<string, En
  * strings, samples one concatenated string, true flags the integer 1. Throws (TypeError from the
  * compact encoders) if an address or port cannot be encoded.
  */
-export function encodeMessage(message: Message): Uint8Array {
+export function encodeMessage(message: Message | QueryOf<QueryMethod>): Uint8Array {
   const wire: Record<string, Encodable> = { t: message.t, y: message.y };
   writeTable(message, ENVELOPE, wire);
   switch (message.y) {
