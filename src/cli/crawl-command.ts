@@ -7,9 +7,11 @@ import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../cra
 import { CrawlLogWriter, formatCrawlLine, readCrawlLog } from '../crawl-log.js';
 import { idToHex } from '../id.js';
 import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../infohash-store.js';
+import { NameResolver } from '../name-resolver.js';
 import { formatEndpoint } from '../testnet.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
+import { nameFields, namesSummary } from './swarm-report.js';
 import type { Output } from './terminal.js';
 
 type CrawlCommand = Extract<Command, { kind: 'crawl' }>;
@@ -38,8 +40,10 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     output.err(`dht-scrape: the crawl log cannot be used: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT.usage;
   }
+  // --metadata: a line waits for its torrent's name; at exit, lines still waiting go out without.
+  let names: NameResolver<string> | undefined;
   // A second Ctrl+C exits at once (main.ts): lines still buffered are written on the way out.
-  const flushOnExit = (): void => { writer?.flush(); };
+  const flushOnExit = (): void => { names?.flushPending(); writer?.flush(); };
   process.on('exit', flushOnExit);
   let statusTimer: NodeJS.Timeout | undefined;
   let session: Session | undefined;
@@ -47,7 +51,17 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     session = await openSession(common, output, {
       testnetTorrents: testnetTorrentsFor(common.testnet ?? 0),
       testnetNode: { sampleIntervalSeconds: TESTNET_SAMPLE_INTERVAL_S },
+      ...(command.metadata ? { testnetSeeders: 1 } : {}),
     });
+    const emit = (line: string): void => {
+      writer?.write(line);
+      if (common.json) output.out(line);
+    };
+    if (command.metadata) {
+      names = new NameResolver<string>(session.node, (line, outcome) => {
+        emit(JSON.stringify({ ...(JSON.parse(line) as object), ...nameFields(outcome) }));
+      }, { paused: true });
+    }
     const crawler = new Crawler(session.node, {
       bootstrap: session.bootstrap,
       timeoutMs: timeoutSeconds * 1000,
@@ -56,9 +70,10 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       store,
       onInfoHash: ({ infoHash, firstSeenMs, source, from }) => {
         const line = formatCrawlLine(infoHash, firstSeenMs, source, formatEndpoint(from));
-        writer?.write(line);
-        if (common.json) output.out(line);
+        if (names !== undefined) names.add(infoHash, line);
+        else emit(line);
       },
+      onJoined: () => names?.resume(),
       onStoreFull: (cap) => {
         output.err(`dht-scrape: the info_hash table is full (${cap.toLocaleString('en-US')}): ` +
           'known ones are still counted, new ones are counted as dropped and not written');
@@ -67,6 +82,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);
     if (output.fancy) statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
     const report = await crawler.run();
+    await names?.stop();
     clearInterval(statusTimer);
     output.clearStatus();
     const writeError = writer?.close();
@@ -76,6 +92,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       return EXIT.network;
     }
     output.err(summary(report, crawler.store, command.top, session, output));
+    if (names !== undefined) output.err(namesSummary(names.stats));
     if (writeError !== undefined) {
       output.err(`dht-scrape: could not write ${logPath ?? ''}: ${writeError.message}`);
       return 1;
@@ -83,6 +100,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     return 0;
   } finally {
     clearInterval(statusTimer);
+    await names?.stop();
     writer?.close();
     process.off('exit', flushOnExit);
     await session?.close();

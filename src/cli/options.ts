@@ -42,6 +42,8 @@ Crawler only:
   --top N              how many of the most requested info_hashes to list (default 10)
   --query-interval S   seconds between active sampling rounds (default 1)
   --max-infohashes N   most info_hashes kept (default 2000000); past it, new ones are only counted
+  --metadata           add name, total_size and files to each line, fetched from the torrent's
+                       peers (BEP 9; 4 at a time, 20 s each at most: a line waits for its name)
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
   --seeders S          make the first S peers of each torrent real seeding peers (default 0)
@@ -79,7 +81,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions }
-  | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions }
+  | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean }
   | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number };
 
 const OPTIONS = {
@@ -185,7 +187,7 @@ export function parseCommand(argv: readonly string[]): Command {
     return { kind: 'scrape', target, announcePort, common, swarm };
   }
   if (values.announce !== undefined) throw new UsageError('--announce needs an info-hash to announce');
-  for (const name of ['scrape', 'metadata', 'probe', 'save-torrent'] as const) {
+  for (const name of ['scrape', 'probe', 'save-torrent'] as const) {
     if (values[name] !== undefined) throw new UsageError(`--${name} needs an info-hash (scraper mode)`);
   }
   return {
@@ -196,6 +198,7 @@ export function parseCommand(argv: readonly string[]): Command {
     queryIntervalSeconds: values['query-interval'] === undefined ? 1 : number(values['query-interval'], 'query-interval', 0.01, 86_400),
     maxInfoHashes: integer(values['max-infohashes'], 'max-infohashes', 2_000_000, 1, 20_000_000),
     common,
+    metadata: values.metadata === true,
   };
 }
 

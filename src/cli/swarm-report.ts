@@ -1,5 +1,5 @@
 /**
- * What `--scrape`, `--metadata` and `--probe` add to a scrape: after the lookup has found peers,
+ * What `--scrape`, `--metadata` and `--probe` add to a scrape (and `--metadata` to a crawl's lines): after the lookup has found peers,
  * fetch the torrent's metadata from them (BEP 9) and probe them (BEP 3/10), then render all of it,
  * with the BEP 33 estimate, for people (stderr) and for `--json`.
  *
@@ -8,6 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { encodeTorrentFile, resolveMetadata, type Metadata, type MetadataAttempt } from '../metadata.js';
+import type { NameOutcome, NameResolverStats } from '../name-resolver.js';
 import { probePeers, type PeerProbe, type ProbeReport } from '../probe.js';
 import type { ScrapeReport } from '../scrape.js';
 import type { SwarmEstimate } from '../swarm-size.js';
@@ -220,4 +221,20 @@ function countBy(items: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
   return [...counts].map(([k, n]) => `${k} x${n}`).join(', ') || 'none answered';
+}
+
+// ---- Crawl mode --metadata ----
+
+/** The fields --metadata adds to a crawl's NDJSON line: the name, or why there is none. */
+export function nameFields(outcome: NameOutcome): Record<string, string | number> {
+  if (outcome.kind !== 'named') return { metadata_error: outcome.reason };
+  const { info } = outcome.metadata;
+  return { name: info.name, total_size: info.totalSize, files: info.files.length };
+}
+
+/** One summary line for the crawl: how many info-hashes got a name, and why the others did not. */
+export function namesSummary(stats: NameResolverStats): string {
+  const reasons = Object.entries(stats.reasons).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)).map(([r, n]) => `${r} ${n ?? 0}`);
+  return `  metadata: ${stats.named} named, ${stats.failed} failed, ${stats.skipped} not tried` +
+    (reasons.length > 0 ? ` (${reasons.join(', ')})` : '');
 }

@@ -1,0 +1,177 @@
+/**
+ * Names for the info-hashes a crawl discovers (crawl mode `--metadata`). For each one: a get_peers
+ * lookup finds peers (BEP 5; peers announced to our own node count too), then `resolveMetadata`
+ * asks them for the info dictionary (BEP 9) and checks it against the info-hash.
+ *
+ * A crawl discovers info-hashes far faster than peers can be asked, so everything is bounded:
+ * `concurrency` info-hashes at a time (each with `connectionsPerTorrent` TCP connections at most),
+ * `maxQueued` waiting (past that, new ones are reported as skipped at once), and each one within
+ * `deadlineMs`. Every item added is reported exactly once through `onOutcome`: named, failed (with
+ * the reason), or skipped (queue full, or stopped before its turn).
+ */
+import type { PeerInfo } from './compact.js';
+import type { NodeId } from './id.js';
+import { resolveMetadata, type Metadata, type MetadataFailure } from './metadata.js';
+import type { DhtNode } from './node.js';
+
+export type NameOutcome =
+  | { kind: 'named'; metadata: Metadata }
+  /** 'no-peers': the lookup found none; 'no-nodes': no node answered the lookup at all. */
+  | { kind: 'failed'; reason: MetadataFailure | 'no-peers' | 'no-nodes' }
+  | { kind: 'skipped'; reason: 'queue-full' | 'stopped' };
+
+export interface NameResolverOptions {
+  /** Info-hashes resolved at once. Default 8. */
+  concurrency?: number;
+  /** Info-hashes waiting for their turn. Default 1,000. */
+  maxQueued?: number;
+  /** One info-hash, lookup and fetch together, within this. Default 20 s. */
+  deadlineMs?: number;
+  /** The lookup for peers, within this (part of the deadline). Default 8 s. */
+  lookupTimeoutMs?: number;
+  /** One peer's fetch, within this. Default 6 s. */
+  peerTimeoutMs?: number;
+  /** Peers asked per info-hash, at most. Default 8. */
+  maxPeers?: number;
+  /** TCP connections per info-hash at once. Default 2. */
+  connectionsPerTorrent?: number;
+  /** Queue, but start nothing until `resume()`: a crawl sees info-hashes before it has joined. */
+  paused?: boolean;
+}
+
+export interface NameResolverStats {
+  named: number;
+  failed: number;
+  skipped: number;
+  /** Failures and skips by reason. */
+  reasons: Partial<Record<string, number>>;
+}
+
+interface Job<T> {
+  infoHash: NodeId;
+  item: T;
+  reported: boolean;
+}
+
+export class NameResolver<T> {
+  readonly stats: NameResolverStats = { named: 0, failed: 0, skipped: 0, reasons: {} };
+  readonly #node: DhtNode;
+  readonly #onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void;
+  readonly #options: NameResolverOptions;
+  readonly #queue: Job<T>[] = [];
+  readonly #running = new Set<Promise<void>>();
+  readonly #inFlight = new Set<Job<T>>();
+  readonly #stop = new AbortController();
+  #paused: boolean;
+
+  constructor(node: DhtNode, onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void, options: NameResolverOptions = {}) {
+    this.#node = node;
+    this.#onOutcome = onOutcome;
+    this.#options = options;
+    this.#paused = options.paused === true;
+  }
+
+  /** Start resolving (after `paused`): the node's table now has nodes to look up from. */
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
+  /** Queue an info-hash; `item` comes back with its outcome. */
+  add(infoHash: NodeId, item: T): void {
+    const job: Job<T> = { infoHash, item, reported: false };
+    if (this.#stop.signal.aborted) return this.#report(job, { kind: 'skipped', reason: 'stopped' });
+    if (this.#queue.length >= (this.#options.maxQueued ?? 1_000)) return this.#report(job, { kind: 'skipped', reason: 'queue-full' });
+    this.#queue.push(job);
+    this.#pump();
+  }
+
+  /** Info-hashes waiting or being resolved. */
+  get pending(): number {
+    return this.#queue.length + this.#inFlight.size;
+  }
+
+  /** Stop: cut the resolutions in progress short, report everything not named as skipped, and wait for the connections to close. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#skipQueued();
+    await Promise.all([...this.#running]);
+  }
+
+  /**
+   * Synchronously report every item not yet reported as skipped: for a process about to exit
+   * (a second Ctrl+C), which cannot wait for connections to close.
+   */
+  flushPending(): void {
+    this.#stop.abort();
+    this.#skipQueued();
+    for (const job of this.#inFlight) this.#report(job, { kind: 'skipped', reason: 'stopped' });
+  }
+
+  #skipQueued(): void {
+    for (const job of this.#queue.splice(0)) this.#report(job, { kind: 'skipped', reason: 'stopped' });
+  }
+
+  #pump(): void {
+    while (!this.#paused && this.#inFlight.size < (this.#options.concurrency ?? 8) && this.#queue.length > 0 && !this.#stop.signal.aborted) {
+      const job = this.#queue.shift()!;
+      this.#inFlight.add(job);
+      const run = this.#resolve(job).then(
+        (outcome) => this.#report(job, outcome),
+        () => this.#report(job, { kind: 'failed', reason: 'protocol' }),
+      ).finally(() => {
+        this.#inFlight.delete(job);
+        this.#running.delete(run);
+        this.#pump();
+      });
+      this.#running.add(run);
+    }
+  }
+
+  async #resolve(job: Job<T>): Promise<NameOutcome> {
+    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#options.deadlineMs ?? 20_000)]);
+    const { peers, responses } = await this.#findPeers(job.infoHash, signal);
+    if (this.#stop.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
+    if (peers.length === 0) return { kind: 'failed', reason: signal.aborted ? 'timeout' : responses === 0 ? 'no-nodes' : 'no-peers' };
+    const { metadata, attempts } = await resolveMetadata(peers, job.infoHash, {
+      signal,
+      maxPeers: this.#options.maxPeers ?? 8,
+      concurrency: this.#options.connectionsPerTorrent ?? 2,
+      timeoutMs: this.#options.peerTimeoutMs ?? 6_000,
+    });
+    if (metadata !== undefined) return { kind: 'named', metadata };
+    if (this.#stop.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
+    return { kind: 'failed', reason: mostCommon(attempts.flatMap((a) => (a.error !== undefined ? [a.error.reason] : []))) ?? 'timeout' };
+  }
+
+  /** Peers from a get_peers lookup, after the ones announced to our own node. */
+  async #findPeers(infoHash: NodeId, signal: AbortSignal): Promise<{ peers: PeerInfo[]; responses: number }> {
+    const found = new Map<string, PeerInfo>();
+    const add = (p: PeerInfo): void => { found.set(`${p.address}:${p.port}`, { address: p.address, port: p.port }); };
+    this.#node.peers.peers(infoHash).forEach(add);
+    const lookup = this.#node.findPeers(infoHash, { timeoutMs: this.#options.lookupTimeoutMs ?? 8_000, signal });
+    for await (const event of lookup) if (event.type === 'item') add(event.item);
+    const { stats } = await lookup.result;
+    return { peers: [...found.values()], responses: stats.responses };
+  }
+
+  #report(job: Job<T>, outcome: NameOutcome): void {
+    if (job.reported) return;
+    job.reported = true;
+    if (outcome.kind === 'named') this.stats.named++;
+    else {
+      if (outcome.kind === 'failed') this.stats.failed++;
+      else this.stats.skipped++;
+      this.stats.reasons[outcome.reason] = (this.stats.reasons[outcome.reason] ?? 0) + 1;
+    }
+    this.#onOutcome(job.item, outcome, job.infoHash);
+  }
+}
+
+function mostCommon<K extends string>(items: readonly K[]): K | undefined {
+  const counts = new Map<K, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  let best: K | undefined;
+  for (const [item, n] of counts) if (best === undefined || n > counts.get(best)!) best = item;
+  return best;
+}
