@@ -24,6 +24,7 @@ export * from './peer-wire.js';
 export * from './metadata.js';
 export * from './probe.js';
 export * from './seeder.js';
+export * from './name-resolver.js';
 export * from './infohash-store.js';
 export * from './sample-schedule.js';
 export * from './crawl.js';
