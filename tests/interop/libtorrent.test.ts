@@ -6,8 +6,10 @@
  * and says so loudly; with DHT_SCRAPE_REQUIRE_LIBTORRENT=1 (set by .ci/run when the install
  * succeeded) a missing binding is a failure instead.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idFromHex, idToHex } from '../../src/id.js';
@@ -30,6 +32,7 @@ const SUBNET = 60;
 const OUR_NODE = '127.0.70.1';
 const CLI_SCRAPER = '127.0.71.1';
 const CLI_ANNOUNCER = '127.0.72.1';
+const CLI_CRAWLER = '127.0.73.1';
 
 if ('missing' in libtorrent) {
   console.warn([
@@ -221,6 +224,49 @@ describe.skipIf('missing' in libtorrent)(`libtorrent interop (${'version' in lib
     });
   });
 
+  // Before a. and b.: their CLI nodes are gone once they exit, and libtorrent's own announces slow
+  // down (to its 15 s RPC timeout) while dead nodes sit in its table.
+  describe('c. the crawler (dht-scrape crawl) against libtorrent', () => {
+    it('samples libtorrent, is kept in its table, and records what it looks up and announces', async () => {
+      const port = await freeUdpPort(CLI_CRAWLER);
+      const crawl = startCli(['crawl', '--bootstrap', `${lt[0]!.address}:${lt[0]!.port}`, '--bind', CLI_CRAWLER, '--port', String(port),
+        '--no-state', '--json', '--timeout', '40', '--top', '50', '--query-interval', '1']);
+      try {
+        const sampled = await crawl.line((l) => l.infohash === ready.infohash, 10_000, 'the seeded info_hash');
+        expect(sampled.source).toBe('sample');
+        // libtorrent holds it; our node too if the seeder's re-announce reached it.
+        expect([...lt.map((s) => `${s.address}:${s.port}`), `${OUR_NODE}:${ours.local.port}`]).toContain(sampled.from);
+
+        const crawler = `${CLI_CRAWLER}:${port}`;
+        await pollFixture(fixture, { cmd: 'live_nodes', session: 2 }, (e) =>
+          e.event === 'live_nodes' && e.session === 2 && liveNodes(e).some((n) => `${n.address}:${n.port}` === crawler),
+        15_000, `libtorrent to keep the crawler ${crawler}`);
+
+        const infohash = idToHex(prng.bytes(20));
+        fixture.send({ cmd: 'announce', session: 2, infohash });
+        const looked = await crawl.line((l) => l.infohash === infohash, 15_000, `libtorrent's lookup of ${infohash}`);
+        expect(looked).toMatchObject({ source: 'get_peers', from: `${lt[2]!.address}:${lt[2]!.port}` });
+        // The announce follows the lookup; it shows in the summary's list of kinds that named it.
+        await fixture.waitFor((e) => e.event === 'incoming_announce' && e.infohash === infohash && e.session === 0, 15_000, 'libtorrent to announce');
+        // A barrier, not a sleep: the crawler answers datagrams in order, so once it has answered
+        // this ping it has handled the announce libtorrent sent it before session 0 reported its own.
+        const barrier = await ours.query({ address: CLI_CRAWLER, port }, 'ping', { id: ours.id });
+        expect(barrier.kind).toBe('response');
+        crawl.child.kill('SIGINT');
+        const done = await crawl.done;
+        expect(done.code, done.stderr).toBe(0);
+        const listed = done.stderr.split('\n').find((l) => l.includes(infohash));
+        expect(listed, done.stderr).toMatch(/get_peers\+announce_peer|announce_peer\+get_peers/);
+        // Every libtorrent node answered sample_infohashes: none counted as lacking BEP 51.
+        const nodes = /(\d+) sampled .*, (\d+) without BEP 51/.exec(done.stderr);
+        expect(Number(nodes?.[1]), done.stderr).toBeGreaterThanOrEqual(lt.length);
+        expect(nodes?.[2], done.stderr).toBe('0');
+      } finally {
+        crawl.child.kill('SIGKILL');
+      }
+    }, 60_000);
+  });
+
   describe('a. scraper: dht-scrape finds the libtorrent seeder', () => {
     it('dht-scrape <infohash> --bootstrap <libtorrent node> --json lists the seeder', async () => {
       const seeder = lt[ready.seeder]!;
@@ -268,6 +314,62 @@ function runCli(args: string[], timeoutMs = 30_000): Promise<CliRun> {
     const killer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: dht-scrape ${args.join(' ')}\n${stderr}`)); }, timeoutMs);
     child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr, ms: Date.now() - started }); });
   });
+}
+
+interface CliProcess {
+  child: ChildProcess;
+  /** The first --json stdout line (seen already or still to come) that matches. */
+  line(match: (line: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>>;
+  done: Promise<CliRun>;
+}
+
+/** A long-running CLI (the crawler), read line by line as it prints. */
+function startCli(args: string[], timeoutMs = 60_000): CliProcess {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let stdout = '';
+  let stderr = '';
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    stdout += `${text}\n`;
+    try { lines.push(JSON.parse(text) as Record<string, unknown>); } catch { return; }
+    for (const wake of waiters) wake();
+  });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const done = new Promise<CliRun>((resolve) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      for (const wake of waiters) wake();
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+  let exited = false;
+  void done.then(() => { exited = true; });
+  return {
+    child,
+    done,
+    line: (match, ms, what) => new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = lines.find(match);
+        if (found !== undefined) { finish(); resolve(found); } else if (exited) { finish(); reject(new Error(`waiting for ${what}: the CLI exited\n${stderr}`)); }
+      };
+      const timer = setTimeout(() => { finish(); reject(new Error(`waiting for ${what}: nothing within ${ms} ms\nstdout:\n${stdout.slice(-2_000)}\nstderr:\n${stderr}`)); }, ms);
+      const finish = (): void => { clearTimeout(timer); waiters.delete(check); };
+      waiters.add(check);
+      check();
+    }),
+  };
+}
+
+/** A UDP port free right now on `address` (each party here has its own address, so nobody races for it). */
+async function freeUdpPort(address: string): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => { socket.once('error', reject); socket.bind(0, address, resolve); });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }
 
 /**
