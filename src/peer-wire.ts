@@ -351,8 +351,12 @@ export interface PeerConnectionOptions {
   localAddress?: string;
 }
 
-/** Parsed events waiting to be read; past this, the socket is paused until the reader catches up. */
+/**
+ * Parsed events (and their bytes) waiting to be read: past either bound, the socket is paused until
+ * the reader catches up, so a fast peer and a slow reader cost at most about this much memory.
+ */
 const MAX_QUEUED_EVENTS = 64;
+const MAX_QUEUED_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES;
 
 /**
  * One TCP conversation with a peer, read one event at a time with `next()`. Every way it can end
@@ -366,6 +370,7 @@ export class PeerConnection {
   readonly #socket: Socket;
   readonly #parser: WireParser;
   readonly #queue: WireEvent[] = [];
+  #queuedBytes = 0;
   readonly #timeoutMs: number;
   readonly #started = Date.now();
   readonly #timer: NodeJS.Timeout;
@@ -439,7 +444,8 @@ export class PeerConnection {
   next(): Promise<WireEvent> {
     const event = this.#queue.shift();
     if (event !== undefined) {
-      if (this.#queue.length < MAX_QUEUED_EVENTS / 2 && this.#socket.isPaused()) this.#socket.resume();
+      this.#queuedBytes -= eventBytes(event);
+      if (this.#socket.isPaused() && this.#queue.length < MAX_QUEUED_EVENTS / 2 && this.#queuedBytes < MAX_QUEUED_BYTES / 2) this.#socket.resume();
       return Promise.resolve(event);
     }
     if (this.#error) return Promise.reject(this.#error);
@@ -511,15 +517,29 @@ export class PeerConnection {
         waiter.resolve(event);
       } else {
         this.#queue.push(event);
+        this.#queuedBytes += eventBytes(event);
       }
     }
-    if (this.#queue.length >= MAX_QUEUED_EVENTS) this.#socket.pause();
+    if (this.#queue.length >= MAX_QUEUED_EVENTS || this.#queuedBytes >= MAX_QUEUED_BYTES) this.#socket.pause();
   }
 
   #timeoutError(): PeerError {
     if (!this.#connected) return new PeerError('unreachable', `no TCP connection within ${this.#timeoutMs} ms`);
     const what = this.bytesReceived === 0 ? 'peer sent nothing' : `peer sent only ${this.bytesReceived} bytes (too slow)`;
     return new PeerError('timeout', `timed out after ${this.#timeoutMs} ms: ${what}`);
+  }
+}
+
+/** Roughly what an event holds in memory: its payload. */
+function eventBytes(event: WireEvent): number {
+  if (event.kind === 'handshake') return HANDSHAKE_LENGTH;
+  const m = event.message;
+  switch (m.type) {
+    case 'bitfield': return m.bits.length;
+    case 'piece': return m.block.length;
+    case 'extended':
+    case 'unknown': return m.payload.length;
+    default: return 16;
   }
 }
 

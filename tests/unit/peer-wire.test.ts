@@ -1,5 +1,8 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import {
+  PeerConnection,
   HANDSHAKE_LENGTH,
   OUR_PEER_ID_PREFIX,
   WireError,
@@ -169,5 +172,63 @@ describe('mapBounded', () => {
       return n;
     }, controller.signal);
     expect(started).toEqual([1, 2]);
+  });
+});
+
+/** Just enough of a net.Socket for PeerConnection: data is pushed in by the test, flow control is observable. */
+class FakeSocket extends EventEmitter {
+  paused = false;
+  connecting = false;
+  remoteAddress = '127.0.0.1';
+  remotePort = 6881;
+  pause(): this { this.paused = true; return this; }
+  resume(): this { this.paused = false; return this; }
+  isPaused(): boolean { return this.paused; }
+  setNoDelay(): this { return this; }
+  write(): boolean { return true; }
+  destroy(): this { this.emit('close'); return this; }
+}
+
+describe('PeerConnection flow control', () => {
+  function connection(): { fake: FakeSocket; conn: PeerConnection } {
+    const fake = new FakeSocket();
+    return { fake, conn: PeerConnection.accept(fake as unknown as Socket, { timeoutMs: 60_000 }) };
+  }
+
+  test('pauses the socket once 2 MiB of messages wait unread, resumes as the reader catches up', async () => {
+    const { fake, conn } = connection();
+    try {
+      fake.emit('data', encodeHandshake(sampleHandshake()));
+      const big = (i: number): Uint8Array => encodePeerMessage({ type: 'extended', id: 1, payload: new Uint8Array(700 * 1024).fill(i) });
+      fake.emit('data', big(0));
+      fake.emit('data', big(1));
+      expect(fake.paused).toBe(false);
+      fake.emit('data', big(2)); // 2.05 MiB queued
+      expect(fake.paused).toBe(true);
+      await conn.handshake();
+      await conn.message();
+      expect(fake.paused).toBe(true); // 1.4 MiB still queued: above half the bound
+      const second = await conn.message();
+      expect(fake.paused).toBe(false);
+      expect(second.type === 'extended' && second.payload[0] === 1).toBe(true);
+    } finally {
+      conn.close();
+    }
+  });
+
+  test('pauses at 64 queued messages, however small', async () => {
+    const { fake, conn } = connection();
+    try {
+      fake.emit('data', encodeHandshake(sampleHandshake()));
+      for (let i = 0; i < 62; i++) fake.emit('data', encodePeerMessage({ type: 'have', piece: i }));
+      expect(fake.paused).toBe(false);
+      fake.emit('data', encodePeerMessage({ type: 'have', piece: 62 }));
+      expect(fake.paused).toBe(true);
+      await conn.handshake();
+      for (let i = 0; i < 32; i++) expect(await conn.message()).toEqual({ type: 'have', piece: i });
+      expect(fake.paused).toBe(false);
+    } finally {
+      conn.close();
+    }
   });
 });
