@@ -13,9 +13,10 @@ import { compareDistance, sharedPrefixLength, type NodeId } from './id.js';
 
 /**
  * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no
- * longer holding a slot), answered, or failed (hard timeout or error).
+ * longer holding a slot), answered, failed (hard timeout or error), or never to be asked because
+ * the node that told us about it has been caught handing out nodes that do not answer.
  */
-export type CandidateState = 'new' | 'active' | 'slow' | 'responded' | 'failed';
+export type CandidateState = 'new' | 'active' | 'slow' | 'responded' | 'failed' | 'distrusted';
 
 /** A node the lookup knows of, with what it has learned about it. */
 export interface Candidate {
@@ -39,6 +40,18 @@ export interface LookupStateOptions {
   maxCandidates?: number;
   /** Candidates per /24 (IPv4) or /64 (IPv6): a cheap brake on one operator's cluster of fake nodes. */
   maxPerSubnet?: number;
+  /**
+   * Referrals of one responder that may go silent (past their soft timeout) before the rest of its
+   * referrals are dropped unasked, as long as fewer than one in three of them answered. Default 3.
+   */
+  distrustAfter?: number;
+}
+
+/** How the nodes one responder told us about fared: the evidence for believing the rest of them. */
+interface Referrals {
+  answered: number;
+  silent: number;
+  distrusted: boolean;
 }
 
 /** The candidates of one lookup, closest first, and the rules for whom to ask next and when to stop. */
@@ -52,6 +65,12 @@ export class LookupState {
   private readonly byId = new Map<string, Candidate>();
   private readonly byAddress = new Set<string>();
   private readonly perSubnet = new Map<string, number>();
+  private readonly distrustAfter: number;
+  /** By the responder's ID key. At most one entry per responder, so bounded by the query count. */
+  private readonly referrals = new Map<string, Referrals>();
+  private readonly referredBy = new WeakMap<Candidate, Referrals>();
+  /** Candidates already counted as silent against their referrer (a slow one that then fails counts once). */
+  private readonly countedSilent = new WeakSet<Candidate>();
   private responders = 0;
 
   constructor(
@@ -62,30 +81,60 @@ export class LookupState {
     this.alpha = options.alpha ?? 3;
     this.maxCandidates = options.maxCandidates ?? 100;
     this.maxPerSubnet = options.maxPerSubnet ?? 4;
+    this.distrustAfter = options.distrustAfter ?? 3;
   }
 
-  /** Offer nodes (from the routing table, or from a reply's `nodes`). Returns how many were new. */
-  add(nodes: readonly NodeInfo[], hop: number): number {
+  /**
+   * Offer nodes (from the routing table, or from the reply of the node `from`). Returns how many
+   * were new. From a reply, only the k closest of each address family are taken (BEP 5: a node
+   * returns "the K closest good nodes"; BEP 32 adds as many IPv6 ones), so that one responder
+   * cannot fill the candidate list with fakes; and nothing more from a responder whose referrals
+   * were found bogus.
+   */
+  add(nodes: readonly NodeInfo[], hop: number, from?: NodeId): number {
+    let referrals: Referrals | undefined;
+    let offered = nodes;
+    if (from !== undefined) {
+      const fromKey = key(from);
+      referrals = this.referrals.get(fromKey);
+      if (referrals === undefined) this.referrals.set(fromKey, (referrals = { answered: 0, silent: 0, distrusted: false }));
+      if (referrals.distrusted) return 0;
+      offered = this.closestPerFamily(nodes);
+    }
     let added = 0;
-    for (const node of nodes) if (this.addOne(node, hop)) added++;
+    for (const node of offered) {
+      const candidate = this.addOne(node, hop);
+      if (candidate === undefined) continue;
+      added++;
+      if (referrals !== undefined) this.referredBy.set(candidate, referrals);
+    }
     return added;
   }
 
-  private addOne(node: NodeInfo, hop: number): boolean {
+  private addOne(node: NodeInfo, hop: number): Candidate | undefined {
     const idKey = key(node.id);
     const addressKey = `${node.address}:${node.port}`;
-    if (this.byId.has(idKey) || this.byAddress.has(addressKey) || node.port === 0) return false;
+    if (this.byId.has(idKey) || this.byAddress.has(addressKey) || node.port === 0) return undefined;
     const subnet = subnetOf(node.address);
-    if ((this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return false;
+    if ((this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return undefined;
     const index = this.insertionIndex(node.id);
-    if (index >= this.maxCandidates) return false;
+    if (index >= this.maxCandidates) return undefined;
     const candidate: Candidate = { node, state: 'new', hop, prefixBits: sharedPrefixLength(node.id, this.target) };
     this.candidates.splice(index, 0, candidate);
     this.byId.set(idKey, candidate);
     this.byAddress.add(addressKey);
     this.perSubnet.set(subnet, (this.perSubnet.get(subnet) ?? 0) + 1);
     if (this.candidates.length > this.maxCandidates) this.forgetFarthestUnasked();
-    return true;
+    return candidate;
+  }
+
+  /** The k nodes closest to the target of each address family, or all of them when there are no more. */
+  private closestPerFamily(nodes: readonly NodeInfo[]): readonly NodeInfo[] {
+    if (nodes.length <= this.k) return nodes;
+    const byDistance = nodes.slice().sort((a, b) => compareDistance(this.target, a.id, b.id));
+    const v4 = byDistance.filter((n) => familyOf(n.address) === 4).slice(0, this.k);
+    const v6 = byDistance.filter((n) => familyOf(n.address) === 6).slice(0, this.k);
+    return [...v4, ...v6];
   }
 
   /** Binary search for where an ID goes in the distance order. */
@@ -100,17 +149,23 @@ export class LookupState {
     return lo;
   }
 
-  /** Over the cap, drop the farthest candidate we have not asked (asked ones hold our bookkeeping). */
+  /**
+   * Over the cap, drop the farthest candidate that is done with (failed, or distrusted), else the
+   * farthest not asked yet. Asked ones hold our bookkeeping.
+   */
   private forgetFarthestUnasked(): void {
-    for (let i = this.candidates.length - 1; i >= 0; i--) {
-      const c = this.candidates[i]!;
-      if (c.state === 'new' || c.state === 'failed') {
-        this.candidates.splice(i, 1);
-        this.byId.delete(key(c.node.id));
-        // Its address stays in byAddress: a forgotten node is not re-added at the same distance.
-        return;
-      }
-    }
+    const at = this.farthestIndex((s) => s === 'failed' || s === 'distrusted');
+    const index = at >= 0 ? at : this.farthestIndex((s) => s === 'new');
+    if (index < 0) return;
+    const c = this.candidates[index]!;
+    this.candidates.splice(index, 1);
+    this.byId.delete(key(c.node.id));
+    // Its address stays in byAddress: a forgotten node is not re-added at the same distance.
+  }
+
+  private farthestIndex(test: (state: CandidateState) => boolean): number {
+    for (let i = this.candidates.length - 1; i >= 0; i--) if (test(this.candidates[i]!.state)) return i;
+    return -1;
   }
 
   /**
@@ -142,7 +197,9 @@ export class LookupState {
   /** Its soft timeout passed: stop counting it against alpha, but keep waiting for its reply. */
   markSlow(id: NodeId): void {
     const c = this.get(id);
-    if (c?.state === 'active') c.state = 'slow';
+    if (c?.state !== 'active') return;
+    c.state = 'slow';
+    this.noteSilent(c);
   }
 
   /** It answered; `token` is what the strategy keeps for later (get_peers: the announce token). */
@@ -152,12 +209,36 @@ export class LookupState {
     c.state = 'responded';
     if (token !== undefined) c.token = token;
     this.responders++;
+    const referrals = this.referredBy.get(c);
+    if (referrals === undefined) return;
+    referrals.answered++;
+    if (this.countedSilent.delete(c)) referrals.silent--;
   }
 
   /** Its hard timeout passed, or it answered with an error. */
   markFailed(id: NodeId): void {
     const c = this.get(id);
-    if (c !== undefined && (c.state === 'active' || c.state === 'slow')) c.state = 'failed';
+    if (c === undefined || (c.state !== 'active' && c.state !== 'slow')) return;
+    c.state = 'failed';
+    this.noteSilent(c);
+  }
+
+  /**
+   * One more of a responder's referrals did not answer. Past `distrustAfter` of them, with fewer
+   * than one answer per two silences, its referrals not yet asked are dropped: a node that hands
+   * out addresses where nobody answers (a bogus-node attack, or a broken node) would otherwise cost
+   * a soft timeout per address, and a lookup that meets a few such nodes would never finish.
+   */
+  private noteSilent(c: Candidate): void {
+    const referrals = this.referredBy.get(c);
+    if (referrals === undefined || this.countedSilent.has(c)) return;
+    this.countedSilent.add(c);
+    referrals.silent++;
+    if (referrals.distrusted || referrals.silent < this.distrustAfter || referrals.silent <= 2 * referrals.answered) return;
+    referrals.distrusted = true;
+    for (const other of this.candidates) {
+      if (other.state === 'new' && this.referredBy.get(other) === referrals) other.state = 'distrusted';
+    }
   }
 
   /**

@@ -174,7 +174,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.state.markResponded(node.id, this.strategy.token?.(body));
     this.stats.closestPrefixBits = Math.max(this.stats.closestPrefixBits, prefixBits);
     const nodes = [...(body.nodes ?? []), ...(body.nodes6 ?? [])];
-    this.state.add(nodes, hop + 1);
+    this.state.add(nodes, hop + 1, node.id);
     this.emit({ type: 'response', from: node, hop, prefixBits, nodes: nodes.length, rttMs: outcome.rttMs });
     for (const item of this.strategy.collect(body, node)) {
       this.stats.timeToFirstItemMs ??= this.now() - this.startedAt;

@@ -138,7 +138,11 @@ export class DhtNode {
       now: this.now,
       ...options,
       onBan: (address) => {
-        for (const c of this.table.all()) if (sameHost(c.address, address)) this.table.remove(c.id);
+        // Replacement caches first, so that no cached entry of its refills a slot freed here.
+        const buckets = this.table.buckets();
+        for (const c of [...buckets.flatMap((b) => b.replacements), ...buckets.flatMap((b) => b.contacts)]) {
+          if (sameHost(c.address, address)) this.table.remove(c.id);
+        }
         options.onBan?.(address);
       },
     });
@@ -150,9 +154,21 @@ export class DhtNode {
 
   private onQuery(query: Query, from: Endpoint): void {
     if (this.closed) return;
-    if (!this.options.readOnly) this.answer(query, from);
-    if (query.ro !== true) this.noteQuerier({ id: query.a.id, address: from.address, port: from.port });
+    if (this.rpc.backlogged && !this.isVerified(query.a.id, from)) {
+      // Our send budget is spent (a flood, most likely): answering strangers would only queue their
+      // replies ahead of those of nodes we know, until every reply came too late. Theirs go first.
+      this.rpc.counters.dropped.shed++;
+    } else {
+      if (!this.options.readOnly) this.answer(query, from);
+      if (query.ro !== true) this.noteQuerier({ id: query.a.id, address: from.address, port: from.port });
+    }
     for (const listener of this.listeners) listener(query, from);
+  }
+
+  /** A node in our table that has answered us from this very address: it is who it says, not a spoofed source. */
+  private isVerified(id: NodeId, from: Endpoint): boolean {
+    const contact = this.table.get(id);
+    return contact !== undefined && contact.lastResponse > 0 && contact.port === from.port && sameHost(contact.address, from.address);
   }
 
   private answer(query: Query, from: Endpoint): void {

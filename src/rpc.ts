@@ -76,7 +76,9 @@ export type DropReason =
   /** A reply that encoded larger than MAX_REPLY_BYTES: not sent (a bug upstream, never the querier's doing). */
   | 'reply-too-large'
   /** A valid message whose listener threw: a bug, counted so that it cannot take the node down. */
-  | 'handler-error';
+  | 'handler-error'
+  /** A query left unanswered because our send budget was spent (the node sheds strangers first). */
+  | 'shed';
 
 /**
  * The most bytes a reply may take. A reply bigger than the query that caused it is what makes a
@@ -127,7 +129,7 @@ export class Rpc {
     timeouts: 0,
     dropped: {
       oversized: 0, undecodable: 0, invalid: 0, unmatched: 0, 'wrong-source': 0,
-      'send-queue-full': 0, 'send-error': 0, lost: 0, refused: 0, 'reply-too-large': 0, 'handler-error': 0,
+      'send-queue-full': 0, 'send-error': 0, lost: 0, refused: 0, 'reply-too-large': 0, 'handler-error': 0, shed: 0,
     },
   };
   private readonly pending = new Map<number, Pending>();
@@ -172,6 +174,11 @@ export class Rpc {
     return this.pending.size;
   }
 
+  /** True while sends wait for the send budget: anything sent now goes out late. */
+  get backlogged(): boolean {
+    return this.queue.length > 0;
+  }
+
   onQuery(listener: QueryListener): void { this.onQueryListener = listener; }
   /** A datagram that was recognisably a query but broke the schema: the node may answer with an error. */
   onBadQuery(listener: BadQueryListener): void { this.onBadQueryListener = listener; }
@@ -188,8 +195,7 @@ export class Rpc {
     if (this.pending.size >= this.options.maxPending) return Promise.resolve({ kind: 'failed', reason: 'too many queries in flight' });
     const key = this.freeTransactionKey();
     const t = new Uint8Array([key >> 8, key & 0xff]);
-    // A generic M does not narrow to one member of the Query union; the builder guarantees the pairing.
-    const bytes = encodeMessage(makeQuery(t, method, args, this.envelope) as Query);
+    const bytes = encodeMessage(makeQuery(t, method, args, this.envelope));
     this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
     return new Promise<QueryOutcome>((resolve) => {
       const hardMs = options.hardTimeoutMs ?? this.options.hardTimeoutMs;
@@ -235,9 +241,15 @@ export class Rpc {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
     if (bytes.length > this.options.maxPacketBytes) { this.counters.dropped.oversized++; return; }
-    // A host we are waiting on may send above its budget: our own busy lookups must not get it banned.
-    if (!this.awaiting.has(hostOf(from.address)) && !this.admit(from)) { this.counters.dropped.refused++; return; }
+    // A host we are waiting on is read first: its replies to us must not count against its budget,
+    // or our own busy lookups would get it banned. Anything else from it (queries, junk) still counts.
+    const awaited = this.awaiting.has(hostOf(from.address));
+    if (!awaited && !this.admit(from)) { this.counters.dropped.refused++; return; }
     const parsed = decodeMessage(bytes);
+    if (awaited && !(parsed.ok && this.answersOpenQuery(parsed.message, from)) && !this.admit(from)) {
+      this.counters.dropped.refused++;
+      return;
+    }
     if (!parsed.ok) {
       const { error } = parsed;
       if (error.t === undefined) { this.counters.dropped.undecodable++; return; }
@@ -255,6 +267,13 @@ export class Rpc {
     } catch {
       this.counters.dropped['handler-error']++;
     }
+  }
+
+  /** Whether `message` is a reply or error to a query we have open with `from`. */
+  private answersOpenQuery(message: Message, from: Endpoint): boolean {
+    if (message.y === 'q' || message.t.length !== 2) return false;
+    const entry = this.pending.get((message.t[0]! << 8) | message.t[1]!);
+    return entry !== undefined && entry.to.port === from.port && sameAddress(entry.to.address, from.address);
   }
 
   private dispatch(message: Message, from: Endpoint): void {
