@@ -1,9 +1,11 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMessage, makeQuery } from '../../src/krpc.js';
+import { decodeMessage, encodeMessage, makeQuery, makeResponse, type QueryArgsByMethod, type QueryMethod } from '../../src/krpc.js';
 import { DhtNode } from '../../src/node.js';
+import { MAX_REPLY_BYTES, Rpc } from '../../src/rpc.js';
 import { SOURCE_LIMIT_DEFAULTS } from '../../src/source-limiter.js';
 import type { Endpoint } from '../../src/transport.js';
+import { memoryTransport, type MemoryTransport } from '../fuzz/harness.js';
 import { Prng } from '../helpers/prng.js';
 
 /**
@@ -101,8 +103,8 @@ describe('a query flood from 200 addresses', () => {
     const flooderEntries = target.table.all().filter((e) => e.address.startsWith('127.50.')).length;
     Object.assign(figures, {
       'packets sent by flooders': sent,
-      'packets read by the target': c.packetsIn,
-      'lost in the kernel (socket buffer full)': sent - (c.packetsIn - 1 - clientOutcomes.length),
+      'flooders\' packets read by the target': c.packetsIn - client.rpc.counters.packetsOut,
+      'lost in the kernel (socket buffer full)': sent - (c.packetsIn - client.rpc.counters.packetsOut),
       'refused by the source limit': c.dropped.refused,
       'queries read': Object.values(c.queriesIn).reduce((a, b) => a + b, 0),
       'queries shed (send budget spent)': c.dropped.shed,
@@ -144,5 +146,136 @@ describe('a query flood from 200 addresses', () => {
     const d = c.dropped;
     const dropped = d.oversized + d.refused + d.undecodable + d.invalid + d.unmatched + d['wrong-source'];
     expect(handled + dropped).toBe(c.packetsIn);
+  });
+});
+
+/** The RPC layer's share of flood resilience, driven by hand through an in-memory transport. */
+describe('the RPC layer under pressure', () => {
+  const rng = new Prng(0x5afe);
+  const host = { address: '10.0.0.9', port: 6881 };
+  const open: DhtNode[] = [];
+  afterAll(async () => { await Promise.all(open.map((n) => n.close())); });
+
+  async function nodeOn(options: Parameters<typeof DhtNode.create>[0] = {}): Promise<{ node: DhtNode; wire: MemoryTransport }> {
+    const wire = memoryTransport({ address: '10.0.0.1', port: 6881 });
+    const node = await DhtNode.create({ ...options, transport: wire, maintenanceIntervalMs: 2 ** 31 - 1 });
+    open.push(node);
+    return { node, wire };
+  }
+
+  const query = <M extends QueryMethod>(method: M, args: QueryArgsByMethod[M], t = rng.bytes(2)): Uint8Array => encodeMessage(makeQuery(t, method, args));
+
+  it('replies to our own queries are read however many, while the same host\'s queries keep to its budget', async () => {
+    const { node, wire } = await nodeOn({ sourceLimit: { rate: 1, burst: 5 } });
+    const outcomes = Array.from({ length: 20 }, () => node.rpc.query(host, 'ping', { id: node.id }));
+    const asked = wire.sent.splice(0).map((s) => decodeMessage(s.bytes));
+    expect(asked).toHaveLength(20);
+    // The host floods us with queries meanwhile: five are read, the rest refused, and it is banned.
+    for (let i = 0; i < 10; i++) node.rpc.receive(query('ping', { id: rng.bytes(20) }), host);
+    expect(node.rpc.counters.dropped.refused).toBe(5);
+    expect(node.limiter!.isBanned(host.address)).toBe(true);
+    // Yet every reply to our twenty pings is read.
+    for (const q of asked) if (q.ok) node.rpc.receive(encodeMessage(makeResponse(q.message.t, { id: rng.bytes(20) })), host);
+    expect((await Promise.all(outcomes)).every((o) => o.kind === 'response')).toBe(true);
+    expect(node.rpc.counters.dropped.refused).toBe(5);
+  });
+
+  it('when its send budget is spent, a node sheds strangers\' queries but answers nodes it knows', async () => {
+    const { node, wire } = await nodeOn({ rpc: { sendRate: 1, sendBurst: 1 }, sourceLimit: false });
+    const known = { id: rng.bytes(20), address: '10.0.0.7', port: 6881 };
+    node.table.recordResponse(known);
+    const stranger = (i: number): Endpoint => ({ address: `10.1.0.${i}`, port: 6881 });
+    // The first stranger's reply takes the one token; the ping that checks whether it answers waits.
+    node.rpc.receive(query('ping', { id: rng.bytes(20) }), stranger(1));
+    expect(wire.sent).toHaveLength(1);
+    expect(node.rpc.backlogged).toBe(true);
+    // From now on strangers are shed...
+    for (let i = 2; i < 12; i++) node.rpc.receive(query('find_node', { id: rng.bytes(20), target: rng.bytes(20) }), stranger(i));
+    expect(node.rpc.counters.dropped.shed).toBe(10);
+    // ...while the known node's query is answered (queued behind one packet, not behind ten).
+    node.rpc.receive(query('ping', { id: known.id }), known);
+    expect(node.rpc.counters.dropped.shed).toBe(10);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect(wire.sent.filter((s) => s.to.address === known.address)).toHaveLength(1);
+  });
+
+  it('an encoded reply over the cap is not sent, and is counted', () => {
+    const wire = memoryTransport({ address: '10.0.0.1', port: 6881 });
+    const rpc = new Rpc(wire);
+    rpc.respond(host, rng.bytes(2), { id: rng.bytes(20), samples: Array.from({ length: 60 }, () => rng.bytes(20)) });
+    expect(wire.sent).toHaveLength(0);
+    expect(rpc.counters.dropped['reply-too-large']).toBe(1);
+    rpc.respond(host, rng.bytes(2), { id: rng.bytes(20), samples: Array.from({ length: 20 }, () => rng.bytes(20)) });
+    expect(wire.sent).toHaveLength(1);
+    void rpc.close();
+  });
+
+  it('a listener that throws is counted, never thrown at the socket', () => {
+    const wire = memoryTransport({ address: '10.0.0.1', port: 6881 });
+    const rpc = new Rpc(wire);
+    rpc.onQuery(() => { throw new Error('a bug'); });
+    expect(() => rpc.receive(query('ping', { id: rng.bytes(20) }), host)).not.toThrow();
+    expect(rpc.counters.dropped['handler-error']).toBe(1);
+    void rpc.close();
+  });
+});
+
+function isQuery(bytes: Uint8Array): boolean {
+  const m = decodeMessage(bytes);
+  return m.ok && m.message.y === 'q';
+}
+
+/** Replies never exceed MAX_REPLY_BYTES, whatever is stored and whatever is asked; garbage gets nothing. */
+describe('no amplification', () => {
+  const rng = new Prng(0xa3f);
+  const open: DhtNode[] = [];
+  afterAll(async () => { await Promise.all(open.map((n) => n.close())); });
+
+  it.each([
+    ['IPv4', '10.0.0.1', (i: number) => `10.9.${i >> 8}.${i & 255}`],
+    ['IPv6', '2001:db8::1', (i: number) => `2001:db8:9::${(i + 1).toString(16)}`],
+  ])('%s: get_peers for a torrent of 1,000 peers, with scrape, noseed, want, a 32-byte t, and every other query', async (_family, local, address) => {
+    const wire = memoryTransport({ address: local, port: 6881 });
+    const node = await DhtNode.create({ transport: wire, maintenanceIntervalMs: 2 ** 31 - 1, sourceLimit: false });
+    open.push(node);
+    for (let i = 0; i < 200; i++) node.table.recordResponse({ id: rng.bytes(20), address: address(1000 + i), port: 6881 });
+    const infoHash = rng.bytes(20);
+    for (let i = 0; i < 1_000; i++) {
+      node.peers.announce(infoHash, { address: address(i), port: 7000 }, i % 2 === 0);
+      node.peers.announce(infoHash, { address: `10.8.${i >> 8}.${i & 255}`, port: 7000 }, i % 3 === 0);
+      node.peers.announce(rng.bytes(20), { address: address(i), port: 7000 }, false);
+    }
+    const from = { address: address(5000), port: 5000 };
+    const t = rng.bytes(32);
+    const asks: Uint8Array[] = [];
+    for (const scrape of [false, true]) for (const noseed of [false, true]) {
+      asks.push(encodeMessage(makeQuery(t, 'get_peers', { id: rng.bytes(20), info_hash: infoHash, scrape, noseed, want: ['n4', 'n6'] }, { v: rng.bytes(4) })));
+    }
+    asks.push(encodeMessage(makeQuery(t, 'find_node', { id: rng.bytes(20), target: infoHash, want: ['n4', 'n6'] })));
+    asks.push(encodeMessage(makeQuery(t, 'sample_infohashes', { id: rng.bytes(20), target: infoHash })));
+    asks.push(encodeMessage(makeQuery(t, 'announce_peer', { id: rng.bytes(20), info_hash: infoHash, port: 1, token: rng.bytes(64) })));
+    // A malformed query with the longest method name we read, in bytes that JSON escapes to six chars each.
+    asks.push(new Uint8Array(Buffer.concat([Buffer.from('d1:ad2:id20:'), Buffer.from(rng.bytes(20)), Buffer.from('e1:q64:'), Buffer.alloc(64, 1), Buffer.from('1:t32:'), Buffer.from(t), Buffer.from('1:y1:qe')])));
+    for (const ask of asks) node.rpc.receive(ask, from);
+    // Everything sent back, less the ping that checks whether the new querier answers.
+    const replies = wire.sent.splice(0).filter((s) => s.to.address === from.address && !isQuery(s.bytes));
+    expect(replies).toHaveLength(asks.length);
+    for (const r of replies) expect(r.bytes.length).toBeLessThanOrEqual(MAX_REPLY_BYTES);
+    expect(node.rpc.counters.dropped['reply-too-large']).toBe(0);
+    // The budget went to peers, not to nothing: every plain get_peers reply carried values.
+    const values = replies.slice(0, 4).map((r) => { const m = decodeMessage(r.bytes); return m.ok && m.message.y === 'r' ? m.message.r.values?.length ?? 0 : 0; });
+    expect(Math.min(...values)).toBeGreaterThan(0);
+  });
+
+  it('nothing is sent in answer to 10,000 undecodable datagrams, or to responses nobody asked for', async () => {
+    const wire = memoryTransport({ address: '10.0.0.1', port: 6881 });
+    const node = await DhtNode.create({ transport: wire, maintenanceIntervalMs: 2 ** 31 - 1, sourceLimit: false });
+    open.push(node);
+    for (let i = 0; i < 10_000; i++) {
+      const from = { address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, port: 1 + (i % 65535) };
+      node.rpc.receive(i % 2 === 0 ? rng.bytes(1 + rng.int(300)) : encodeMessage(makeResponse(rng.bytes(2), { id: rng.bytes(20) })), from);
+    }
+    expect(wire.sent).toHaveLength(0);
+    expect(node.rpc.counters.packetsOut).toBe(0);
   });
 });
