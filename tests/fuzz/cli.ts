@@ -59,6 +59,8 @@ function main(): void {
   worker.on('message', (message: { progress?: number; report?: FuzzReport }) => {
     if (message.progress !== undefined) process.stdout.write(`  ${message.progress.toLocaleString('en-US')} inputs\r`);
     if (message.report !== undefined) {
+      // Clear the progress line first.
+      process.stdout.write(`\r${' '.repeat(40)}\r`);
       console.log(formatReport(message.report));
       process.exitCode = message.report.failureCount === 0 ? 0 : 1;
     }

@@ -131,7 +131,13 @@ describe('lookups among hostile nodes', () => {
     for (const real of net.live) for (const h of planted) real.table.remove(h.info.id);
   }
 
-  interface Seek { result: LookupResult; peers: Set<string>; candidates: readonly Candidate[]; openQueriesAtEnd: number }
+  interface Seek {
+    result: LookupResult;
+    peers: Set<string>;
+    candidates: readonly Candidate[];
+    /** The seeker's routing table at the end, by address:port. */
+    tableEntries: string[];
+  }
 
   /** Look the torrent up from a fresh node, as a scraper would (each from its own address). */
   let seekers = 0;
@@ -143,7 +149,7 @@ describe('lookups among hostile nodes', () => {
       const peers = new Set<string>();
       for await (const event of lookup) if (event.type === 'item') peers.add(key(event.item));
       const result = await lookup.result;
-      return { result, peers, candidates: lookup.state.snapshot().slice(), openQueriesAtEnd: seeker.rpc.pendingCount };
+      return { result, peers, candidates: lookup.state.snapshot().slice(), tableEntries: seeker.table.all().map(key) };
     } finally {
       await seeker.close();
     }
@@ -171,11 +177,12 @@ describe('lookups among hostile nodes', () => {
     const planted = await plant(name, count, 60 + Object.keys(BEHAVIOURS).indexOf(name));
     try {
       const found = await seek();
-      console.log(name, JSON.stringify(found.result.stats), planted.map((h) => h.queries));
       expectRealPeersFound(found.peers);
       expectBounded(found, 60);
       // The hostile nodes were met, not avoided by luck.
       expect(planted.reduce((n, h) => n + h.queries, 0)).toBeGreaterThan(0);
+      // Whatever IDs a hostile node claims, its address holds one slot at most in our table.
+      for (const h of planted) expect(found.tableEntries.filter((e) => e === key(h.info)).length).toBeLessThanOrEqual(1);
     } finally {
       unplant(planted);
     }
@@ -189,7 +196,6 @@ describe('lookups among hostile nodes', () => {
     try {
       // Five scrapers at once.
       for (const found of await Promise.all([seek(), seek(), seek(), seek(), seek()])) {
-        console.log(name, JSON.stringify(found.result.stats), planted.map((h) => h.queries));
         expectRealPeersFound(found.peers);
         expectBounded(found, 150);
       }
@@ -204,7 +210,6 @@ describe('lookups among hostile nodes', () => {
     const planted = await plant('huge-values', 4, 60 + Object.keys(BEHAVIOURS).indexOf('huge-values'));
     try {
       const found = await seek();
-      console.log('huge-values', JSON.stringify(found.result.stats), planted.map((h) => h.queries));
       expectRealPeersFound(found.peers);
       expectBounded(found, 60);
       // Every value from a reply is an item; the fakes are bounded by what a datagram can hold.
