@@ -39,6 +39,27 @@ export interface LtSession {
   node_id: string;
 }
 
+/** The seeded torrent as libtorrent built it. */
+export interface LtTorrent {
+  name: string;
+  total_size: number;
+  piece_length: number;
+  pieces: number;
+  /** Length of the bencoded info dictionary (what BEP 9 transfers). */
+  metadata_size: number;
+  /** Paths from the download directory, the torrent's name first, '/'-separated. */
+  files: { path: string; size: number }[];
+}
+
+/** A session holding the seeded torrent, as libtorrent reports itself when `ready` is sent. */
+export interface LtHolder {
+  session: number;
+  address: string;
+  pieces: number;
+  seed: boolean;
+  state: string;
+}
+
 export interface ReadyEvent {
   event: 'ready';
   t: number;
@@ -47,6 +68,9 @@ export interface ReadyEvent {
   infohash: string;
   seeder: number;
   sessions: LtSession[];
+  torrent: LtTorrent;
+  /** The seeder (session 0), then the leechers (sessions 1..leechers). */
+  swarm: LtHolder[];
 }
 
 /** One line of fixture output. Every event has a name and the fixture's clock in ms. */
@@ -70,6 +94,8 @@ export interface FixtureOptions {
   subnet?: number;
   /** The fixture exits by itself after this many seconds. */
   ttlSeconds?: number;
+  /** Sessions 1..leechers hold part of the torrent and announce as downloaders. Default 0. */
+  leechers?: number;
   verbose?: boolean;
 }
 
@@ -103,6 +129,7 @@ export class LibtorrentFixture {
       '--subnet', String(options.subnet ?? 60),
       '--ttl', String(options.ttlSeconds ?? 120),
     ];
+    if (options.leechers !== undefined) args.push('--leechers', String(options.leechers));
     if (options.verbose === true) args.push('--verbose');
     const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const fixture = new LibtorrentFixture(child);

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """A few libtorrent sessions with DHT on, meshed on loopback, one seeding a generated torrent.
 
+With `--leechers N`, sessions 1..N hold part of the same torrent in upload mode: they announce as
+downloaders (no `seed` flag) and never download the rest, so the swarm stays one seed and N leechers.
+
 The interop tests (tests/interop/*.test.ts) start this script and talk to it in JSON lines:
 every line it prints on stdout is one event (`{"event": ...}`), every line it reads on stdin is
-one command (`{"cmd": ...}`). It prints `ready` once the seeder's announce has been stored by
-another session, so the torrent is findable. It always ends by itself: after `--ttl` seconds,
+one command (`{"cmd": ...}`). It prints `ready` once the announce of every session holding
+the torrent has been stored by another session, so the whole swarm is findable. It always ends by itself: after `--ttl` seconds,
 on `quit`, or when stdin closes (the test process went away).
 
 Loopback only. Each session listens on its own /24 (127.0.K.1), because libtorrent keeps one
@@ -74,17 +77,36 @@ def node_id_of(ses):
     return bytes(ids[0][:20]) if ids else None
 
 
-def make_payload(directory, size):
-    """A torrent of one file of random bytes, v1 only (a hybrid torrent would announce two hashes)."""
+PIECE_BYTES = 16384
+
+
+def make_payload(directory, data):
+    """A torrent of one file, v1 only (a hybrid torrent would announce two hashes)."""
     payload = os.path.join(directory, "payload")
     os.makedirs(payload)
     with open(os.path.join(payload, "data.bin"), "wb") as f:
-        f.write(os.urandom(size))
+        f.write(data)
     fs = lt.file_storage()
     lt.add_files(fs, payload)
-    ct = lt.create_torrent(fs, 16384, flags=lt.create_torrent.v1_only)
+    ct = lt.create_torrent(fs, PIECE_BYTES, flags=lt.create_torrent.v1_only)
     lt.set_piece_hashes(ct, directory)
     return lt.torrent_info(ct.generate())
+
+
+def describe_torrent(info):
+    """The torrent as libtorrent built it, for tests to compare with what a peer served."""
+    fs = info.files()
+    return {"name": info.name(), "total_size": info.total_size(), "piece_length": info.piece_length(),
+            "pieces": info.num_pieces(), "metadata_size": len(info.info_section()),
+            "files": [{"path": fs.file_path(i).replace(os.sep, "/"), "size": fs.file_size(i)}
+                      for i in range(fs.num_files())]}
+
+
+def leecher_flags():
+    """Upload mode: serve what it has, request nothing. Neither auto-managed (whose queue may lift
+    upload mode) nor paused (the default flags hold `paused` for the auto-manager to lift)."""
+    f = lt.torrent_flags
+    return (f.default_flags & ~f.auto_managed & ~f.paused) | f.upload_mode
 
 
 def endpoint_text(ep):
@@ -99,6 +121,9 @@ class Fixture:
         self.sessions = []
         self.addresses = []
         self.seed_hash = None
+        self.torrent = None
+        self.holders = {}  # session index -> its handle of the seeded torrent
+        self.stored = set()  # holders whose announce another session has stored
         self.ready = False
         self.stop_reason = None
 
@@ -114,9 +139,32 @@ class Fixture:
             for j, other in enumerate(self.sessions):
                 if i != j:
                     ses.add_dht_node((self.addresses[j], other.listen_port()))
-        info = make_payload(self.tmp, self.args.payload_bytes)
+        data = os.urandom(self.args.payload_bytes)
+        info = make_payload(self.tmp, data)
         self.seed_hash = str(info.info_hashes().v1)
-        self.sessions[0].add_torrent({"ti": info, "save_path": self.tmp})
+        self.torrent = describe_torrent(info)
+        self.holders[0] = self.sessions[0].add_torrent({"ti": info, "save_path": self.tmp})
+        for i in range(1, self.args.leechers + 1):
+            self.holders[i] = self.sessions[i].add_torrent(self.leecher_params(info, data, i))
+
+    def leecher_params(self, info, data, i):
+        """Leecher i holds the first i / (leechers + 1) of the pieces; the rest of its file is zeros."""
+        held = i * info.num_pieces() // (self.args.leechers + 1)
+        directory = os.path.join(self.tmp, f"leecher-{i}")
+        os.makedirs(os.path.join(directory, "payload"))
+        kept = held * PIECE_BYTES
+        with open(os.path.join(directory, "payload", "data.bin"), "wb") as f:
+            f.write(data[:kept] + bytes(len(data) - kept))
+        return {"ti": info, "save_path": directory, "flags": leecher_flags()}
+
+    def swarm(self):
+        """Each holder of the torrent as libtorrent sees itself: how many pieces, seeding or not."""
+        out = []
+        for i, handle in sorted(self.holders.items()):
+            st = handle.status()
+            out.append({"session": i, "address": self.addresses[i], "pieces": st.num_pieces,
+                        "seed": st.is_seeding, "state": str(st.state)})
+        return out
 
     def describe(self):
         out = []
@@ -168,10 +216,15 @@ class Fixture:
         if isinstance(a, lt.dht_announce_alert):
             ih = str(a.info_hash)
             emit("incoming_announce", session=i, infohash=ih, peer=f"{a.ip}:{a.port}")
-            if not self.ready and ih == self.seed_hash and i != 0:
+            announcer = self.addresses.index(str(a.ip)) if str(a.ip) in self.addresses else None
+            if ih == self.seed_hash and announcer in self.holders and announcer != i:
+                self.stored.add(announcer)
+            if not self.ready and self.stored == set(self.holders):
                 self.ready = True
                 emit("ready", version=lt.__version__, python=sys.executable, infohash=self.seed_hash,
-                     seeder=0, sessions=self.describe())
+                     seeder=0, sessions=self.describe(), torrent=self.torrent, swarm=self.swarm())
+        elif isinstance(a, lt.listen_succeeded_alert):
+            emit("listening", session=i, address=str(a.address), port=a.port, socket=str(a.socket_type))
         elif isinstance(a, lt.dht_get_peers_alert):
             emit("incoming_get_peers", session=i, infohash=str(a.info_hash))
         elif isinstance(a, lt.dht_get_peers_reply_alert):
@@ -199,7 +252,8 @@ class Fixture:
                 self.stop_reason = "ttl"
                 break
             if not self.ready and time.monotonic() - START > self.args.ready_timeout:
-                emit("fatal", message=f"the seeder was not announced within {self.args.ready_timeout} s")
+                missing = sorted(set(self.holders) - self.stored)
+                emit("fatal", message=f"sessions {missing} were not announced within {self.args.ready_timeout} s")
                 self.stop_reason = "not-ready"
                 break
             try:
@@ -242,10 +296,14 @@ def main():
     parser.add_argument("--ttl", type=float, default=120, help="seconds before exiting, whatever happens")
     parser.add_argument("--ready-timeout", type=float, default=20)
     parser.add_argument("--payload-bytes", type=int, default=64 * 1024)
+    parser.add_argument("--leechers", type=int, default=0,
+                        help="sessions 1..N hold part of the torrent in upload mode (announce as downloaders)")
     parser.add_argument("--verbose", action="store_true", help="also emit every DHT packet and log line")
     args = parser.parse_args()
     if not 2 <= args.sessions <= 16 or not 1 <= args.subnet <= 254 - args.sessions:
         parser.error("need 2-16 sessions on 127.0.1.1 .. 127.0.254.1")
+    if not 0 <= args.leechers < args.sessions:
+        parser.error("--leechers must leave the seeder (session 0) out: 0 to sessions - 1")
 
     fixture = Fixture(args)
     signal.signal(signal.SIGTERM, lambda *_: setattr(fixture, "stop_reason", "sigterm"))
@@ -253,7 +311,7 @@ def main():
     threading.Thread(target=read_stdin, args=(commands,), daemon=True).start()
     try:
         fixture.start()
-        emit("started", sessions=fixture.describe(), infohash=fixture.seed_hash)
+        emit("started", sessions=fixture.describe(), infohash=fixture.seed_hash, torrent=fixture.torrent)
         fixture.run(commands)
     finally:
         emit("exit", reason=fixture.stop_reason or "error")
