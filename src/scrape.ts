@@ -5,8 +5,9 @@
 import type { PeerInfo } from './compact.js';
 import { idToHex, type NodeId } from './id.js';
 import type { LookupStats } from './lookup.js';
+import type { Candidate } from './lookup-state.js';
 import type { BootstrapResult, DhtNode } from './node.js';
-import { SwarmScrape, scrapingGetPeers, type SwarmEstimate } from './swarm-size.js';
+import { SwarmScrape, type SwarmEstimate } from './swarm-size.js';
 import type { Endpoint } from './transport.js';
 
 /** What to scrape, where to join, and the budget. */
@@ -64,10 +65,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
     ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
   };
-  const swarm = options.scrape === true ? new SwarmScrape() : undefined;
-  const lookup = swarm !== undefined
-    ? node.lookup(options.infoHash, scrapingGetPeers(swarm), lookupOptions)
-    : node.findPeers(options.infoHash, lookupOptions);
+  const lookup = node.findPeers(options.infoHash, lookupOptions);
   const byAddress = new Map<string, FoundPeer>();
   const sources = new Map<string, Set<string>>();
   let queried = 0;
@@ -94,10 +92,25 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
   const result = await lookup.result;
   report.lookup = result.stats;
   report.peers = [...byAddress.values()];
-  if (swarm !== undefined) report.swarm = swarm.estimate();
+  if (options.scrape === true) report.swarm = await scrapeClosest(node, options.infoHash, result.closest);
   if (options.announcePort !== undefined) {
     const announced = await node.announceTo(options.infoHash, result.closest, { port: options.announcePort });
     report.announcedTo = announced;
   }
   return report;
+}
+
+/**
+ * BEP 33: ask the nodes closest to the info-hash (they hold its announces) for their bloom filters.
+ * This is a second round after the lookup rather than `scrape=1` on every lookup query, because
+ * libtorrent answers a scrape with the filters *instead of* `values`: the lookup must stay a plain
+ * get_peers to find the peers themselves.
+ */
+async function scrapeClosest(node: DhtNode, infoHash: NodeId, closest: readonly Candidate[]): Promise<SwarmEstimate> {
+  const swarm = new SwarmScrape();
+  await Promise.all(closest.map(async ({ node: to }) => {
+    const outcome = await node.query(to, 'get_peers', { id: node.id, info_hash: infoHash, scrape: true });
+    if (outcome.kind === 'response') swarm.add(outcome.response.r, to);
+  }));
+  return swarm.estimate();
 }

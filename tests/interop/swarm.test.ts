@@ -112,10 +112,9 @@ describe.skipIf('missing' in libtorrent)(`libtorrent swarm interop (${'version' 
         `in ${report.lookup?.durationMs} ms`);
     });
 
-    // Flip to it() once src/scrape.ts also asks the nodes that sent filters for their values (a
-    // get_peers without scrape=1): libtorrent answers scrape=1 with BFsd/BFpe INSTEAD of values (the
-    // next test shows it), so a scrape lookup through libtorrent nodes collects no peers at all.
-    it.fails('KNOWN BUG (src/scrape.ts): the scrape lookup finds no peers through libtorrent, which sends filters instead of values', () => {
+    // libtorrent answers scrape=1 with BFsd/BFpe INSTEAD of values (the next test shows it): the
+    // scrape must still find the peers, through a plain get_peers lookup.
+    it('a scrape still finds the peers, although libtorrent sends filters instead of values', () => {
       expect(report?.peers.map(text).sort()).toEqual(holders.map((h) => text(h.tcp)).sort());
     });
 
@@ -261,8 +260,7 @@ describe.skipIf('missing' in libtorrent)(`libtorrent swarm interop (${'version' 
       console.info(`dht-scrape --scrape against libtorrent: ${scraped.ms} ms`);
     });
 
-    // The same bug seen from the CLI: flip to it() with the fix in src/scrape.ts.
-    it.fails('KNOWN BUG (src/scrape.ts): --scrape lists no peers and exits 1 against libtorrent', () => {
+    it('--scrape lists the peers too, and exits 0', () => {
       const doc = JSON.parse(scraped.stdout) as CliDocument;
       expect(scraped.code).toBe(0);
       expect(doc.peers.map(text).sort()).toEqual(holders.map((h) => text(h.tcp)).sort());
