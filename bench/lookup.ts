@@ -1,0 +1,260 @@
+/**
+ * Figure 3: get_peers lookups on one 1,000-node local network (our Testnet, real UDP on loopback),
+ * by our DhtNode and by webtorrent's bittorrent-dht, both bootstrapped from the same single node.
+ *
+ * Faults: every testnet node delays (and, in the lossy run, drops) what it sends; each client gets
+ * the same faults on its own sends (ours through DhtNode's `faults`, bittorrent-dht through a
+ * wrapped socket), so a query and its reply each cross one injected one-way delay.
+ *
+ * Each client is started fresh for each network condition, bootstraps once, then looks up every
+ * torrent of the testnet one after the other; the clients take turns going first, so that machine
+ * noise falls on all of them. Per lookup we record:
+ * - queries: get_peers queries sent (ours: LookupStats.queries; theirs: counted on its socket);
+ * - time to first peer: from the lookup call to the first announced peer received;
+ * - duration: from the lookup call until the lookup reports it has finished;
+ * - success: at least one announced peer found; "complete": every announced peer found.
+ */
+import {
+  DhtNode, Testnet, formatEndpoint,
+  type DhtNodeOptions, type Endpoint, type Faults, type Lookup, type LookupOptions, type PeerInfo, type TestnetTorrent,
+} from '../dist/index.js';
+import { guardDns, startPeerDht, type PeerDht } from './peer-dht.js';
+import { heading, median, num, percent, quantile, ratio, table, verdict } from './report.js';
+
+export interface LookupSample {
+  queries: number;
+  timeToFirstPeerMs: number | null;
+  durationMs: number;
+  peersFound: number;
+  peersAnnounced: number;
+}
+
+/** One lookup client taking part in a run: ours with some settings, or bittorrent-dht. */
+export interface ClientSpec {
+  name: string;
+  start(context: { net: Testnet; bootstrap: Endpoint; faults: Faults; address: string }): Promise<Client>;
+}
+
+export interface Client {
+  lookup(torrent: TestnetTorrent, timeoutMs: number): Promise<LookupSample>;
+  close(): Promise<void>;
+}
+
+export interface ConditionResult {
+  name: string;
+  faults: Faults;
+  nodes: number;
+  /** Per client name, one sample per torrent. */
+  samples: Record<string, LookupSample[]>;
+  /** Measured share of packets the testnet nodes dropped (checks that the loss was applied). */
+  measuredLoss: number;
+  /** Sends of bittorrent-dht that its guard refused because they left loopback; must be 0. */
+  refusedSends: number;
+}
+
+/** The two networks of issue 5: latency alone, then latency with 10% loss (on every send, both ways). */
+export const CONDITIONS: readonly { name: string; faults: Faults }[] = [
+  { name: 'latency 20-80 ms one way', faults: { latencyMs: [20, 80] } },
+  { name: 'latency 20-80 ms one way + 10% loss', faults: { latencyMs: [20, 80], loss: 0.1 } },
+];
+
+export const OURS = 'dht-scrape';
+export const THEIRS = 'bittorrent-dht';
+
+export interface LookupBenchOptions {
+  nodes?: number;
+  /** Lookups per client and condition (one per testnet torrent). Default 24. */
+  lookups?: number;
+  /** Give up on one lookup after this long (it then counts as failed). Default 15 s. */
+  lookupTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export async function runLookupBench(options: LookupBenchOptions = {}): Promise<ConditionResult[]> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dnsGuard = guardDns();
+  const results: ConditionResult[] = [];
+  try {
+    for (const condition of CONDITIONS) {
+      const result = await runCondition(condition.name, condition.faults, [ourClient(OURS), peerClient()], options);
+      results.push(result);
+      log(formatCondition(result));
+    }
+  } finally {
+    dnsGuard.restore();
+  }
+  const refused = results.reduce((n, r) => n + r.refusedSends, 0);
+  log(`Safety: DNS lookups of names refused ${dnsGuard.attempts()}, non-loopback sends refused ${refused} (both must be 0).`);
+  return results;
+}
+
+/** One testnet with these faults; every client bootstraps from its first node, then looks up every torrent. */
+export async function runCondition(name: string, faults: Faults, specs: readonly ClientSpec[], options: LookupBenchOptions = {}): Promise<ConditionResult> {
+  const nodes = options.nodes ?? 1_000;
+  const net = await Testnet.start({ nodes, torrents: options.lookups ?? 24, peers: 10, faults });
+  const bootstrap = net.bootstrap[0]!;
+  const clients: Client[] = [];
+  let refusedSends = 0;
+  try {
+    for (const [i, spec] of specs.entries()) {
+      // Client i on 127.200.i.1: its own /24, away from the testnet's 127.1-4.x.1 and its peers' 127.128+.
+      clients.push(await spec.start({ net, bootstrap, faults, address: `127.200.${i}.1` }));
+    }
+    const samples: Record<string, LookupSample[]> = Object.fromEntries(specs.map((s) => [s.name, []]));
+    const timeoutMs = options.lookupTimeoutMs ?? 15_000;
+    for (const [t, torrent] of net.torrents.entries()) {
+      for (let k = 0; k < clients.length; k++) {
+        const i = (t + k) % clients.length;
+        samples[specs[i]!.name]!.push(await clients[i]!.lookup(torrent, timeoutMs));
+      }
+    }
+    return { name, faults, nodes, samples, measuredLoss: lossOf(net), refusedSends };
+  } finally {
+    for (const client of clients) {
+      if (client instanceof PeerClient) refusedSends += client.peer.counters.refusedDestinations;
+      await client.close();
+    }
+    await net.close();
+  }
+}
+
+export interface OurClientOptions {
+  node?: DhtNodeOptions;
+  lookup?: LookupOptions;
+  /** After bootstrap, before the first lookup (e.g. to fill the routing table in an experiment). */
+  prepare?(node: DhtNode, net: Testnet): void | Promise<void>;
+  /** After each lookup (e.g. to keep the nodes it learned of, as an experiment). */
+  afterLookup?(node: DhtNode, lookup: Lookup<'get_peers', PeerInfo>): void;
+}
+
+/** Our DhtNode as a client: bootstrapped through `DhtNode.bootstrap`, lookups through `findPeers`. */
+export function ourClient(name: string, options: OurClientOptions = {}): ClientSpec {
+  return {
+    name,
+    async start({ net, bootstrap, faults, address }) {
+      const node = await DhtNode.create({ ...options.node, address, port: 0, faults });
+      try {
+        await node.bootstrap([bootstrap], { timeoutMs: 10_000 });
+        await options.prepare?.(node, net);
+      } catch (error) {
+        await node.close();
+        throw error;
+      }
+      return {
+        lookup: (torrent, timeoutMs) => ourLookup(node, torrent, timeoutMs, options),
+        close: () => node.close(),
+      };
+    },
+  };
+}
+
+async function ourLookup(node: DhtNode, torrent: TestnetTorrent, timeoutMs: number, options: OurClientOptions): Promise<LookupSample> {
+  const wanted = new Set(torrent.peers.map(formatEndpoint));
+  const found = new Set<string>();
+  const lookup = node.findPeers(torrent.infoHash, { ...options.lookup, timeoutMs });
+  for await (const event of lookup) {
+    if (event.type === 'item' && wanted.has(formatEndpoint(event.item))) found.add(formatEndpoint(event.item));
+  }
+  const { stats } = await lookup.result;
+  options.afterLookup?.(node, lookup);
+  return {
+    queries: stats.queries,
+    timeToFirstPeerMs: found.size > 0 ? stats.timeToFirstItemMs : null,
+    durationMs: stats.durationMs,
+    peersFound: found.size,
+    peersAnnounced: wanted.size,
+  };
+}
+
+class PeerClient implements Client {
+  constructor(readonly peer: PeerDht) {}
+
+  lookup(torrent: TestnetTorrent, timeoutMs: number): Promise<LookupSample> {
+    const { peer } = this;
+    const wanted = new Set(torrent.peers.map(formatEndpoint));
+    const found = new Set<string>();
+    const target = Buffer.from(torrent.infoHash);
+    const queriesBefore = peer.counters.getPeersSent;
+    const started = performance.now();
+    let firstPeerMs: number | null = null;
+    return new Promise((resolve) => {
+      const onPeer = (p: { host: string; port: number }, infoHash: Uint8Array): void => {
+        const key = `${p.host}:${p.port}`;
+        if (!target.equals(infoHash) || !wanted.has(key)) return;
+        firstPeerMs ??= performance.now() - started;
+        found.add(key);
+      };
+      const finish = (): void => {
+        clearTimeout(timer);
+        peer.dht.off('peer', onPeer);
+        resolve({
+          queries: peer.counters.getPeersSent - queriesBefore,
+          timeToFirstPeerMs: firstPeerMs,
+          durationMs: performance.now() - started,
+          peersFound: found.size,
+          peersAnnounced: wanted.size,
+        });
+      };
+      peer.dht.on('peer', onPeer);
+      // bittorrent-dht has no lookup timeout of its own; past ours, the lookup is abandoned and counts as it stands.
+      const abort = peer.dht.lookup(target, finish);
+      const timer = setTimeout(() => { abort(); finish(); }, timeoutMs);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.peer.close();
+  }
+}
+
+/** webtorrent's bittorrent-dht as a client, bootstrapped from the same single node. */
+export function peerClient(): ClientSpec {
+  return {
+    name: THEIRS,
+    async start({ bootstrap, faults, address }) {
+      return new PeerClient(await startPeerDht({ address, bootstrap: [formatEndpoint(bootstrap)], faults }));
+    },
+  };
+}
+
+function lossOf(net: Testnet): number {
+  let out = 0;
+  let lost = 0;
+  for (const node of net.nodes) {
+    out += node.rpc.counters.packetsOut;
+    lost += node.rpc.counters.dropped.lost;
+  }
+  return out === 0 ? 0 : lost / out;
+}
+
+export const lookupMetrics = {
+  queries: (s: readonly LookupSample[]): number => median(s.map((x) => x.queries)),
+  timeToFirstPeer: (s: readonly LookupSample[]): number =>
+    median(s.filter((x) => x.timeToFirstPeerMs !== null).map((x) => x.timeToFirstPeerMs!)),
+  duration: (s: readonly LookupSample[]): number => median(s.map((x) => x.durationMs)),
+  durationP90: (s: readonly LookupSample[]): number => quantile(s.map((x) => x.durationMs), 0.9),
+  success: (s: readonly LookupSample[]): number => s.filter((x) => x.peersFound > 0).length / s.length,
+  complete: (s: readonly LookupSample[]): number => s.filter((x) => x.peersFound === x.peersAnnounced).length / s.length,
+};
+
+/** One condition's table: medians, success rates, ratios and the targets of issue 5. */
+export function formatCondition(r: ConditionResult): string {
+  const m = lookupMetrics;
+  const ours = r.samples[OURS] ?? [];
+  const theirs = r.samples[THEIRS] ?? [];
+  const lossy = (r.faults.loss ?? 0) > 0;
+  const row = (label: string, f: (s: readonly LookupSample[]) => number, target: string, digits = 0): string[] =>
+    [label, num(f(ours), digits), num(f(theirs), digits), ratio(f(ours), f(theirs)), target];
+  const rows = [
+    row('queries per lookup (median)', m.queries, lossy ? '' : verdict(m.queries(ours) <= m.queries(theirs), '<= 1x')),
+    row('time to first peer (median ms)', m.timeToFirstPeer, lossy ? '' : verdict(m.timeToFirstPeer(ours) <= 0.6 * m.timeToFirstPeer(theirs), '<= 0.6x')),
+    row('duration (median ms)', m.duration, lossy ? verdict(m.duration(ours) <= 0.5 * m.duration(theirs), '<= 0.5x') : ''),
+    row('duration (p90 ms)', m.durationP90, ''),
+    ['success: >= 1 announced peer', percent(m.success(ours)), percent(m.success(theirs)), '', verdict(m.success(ours) === 1, '100%')],
+    ['complete: all 10 announced peers', percent(m.complete(ours)), percent(m.complete(theirs)), '', ''],
+  ];
+  return [
+    heading(`Lookups: ${r.nodes}-node testnet, ${r.name} (${ours.length} lookups each; testnet loss measured ${(r.measuredLoss * 100).toFixed(1)}%)`),
+    table(['metric', OURS, THEIRS, 'ratio', 'target'], rows),
+  ].join('\n');
+}
