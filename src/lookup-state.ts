@@ -9,7 +9,7 @@
  * k-th of them.
  */
 import { encodeAddress, familyOf, normalizeAddress, type NodeInfo } from './compact.js';
-import { compareDistance, sharedPrefixLength, type NodeId } from './id.js';
+import { compareDistance, idEquals, sharedPrefixLength, type NodeId } from './id.js';
 
 /**
  * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no
@@ -41,6 +41,11 @@ export interface LookupStateOptions {
   /** Candidates per /24 (IPv4) or /64 (IPv6): a cheap brake on one operator's cluster of fake nodes. */
   maxPerSubnet?: number;
   /**
+   * The ID of the node running the lookup. Other nodes list us in their replies once we are in
+   * their tables; asking ourselves would waste a query, and an announce would go to ourselves.
+   */
+  self?: NodeId;
+  /**
    * Referrals of one responder that may go silent (past their soft timeout) before the rest of its
    * referrals are dropped unasked, as long as fewer than one in three of them answered. Default 3.
    */
@@ -66,6 +71,7 @@ export class LookupState {
   private readonly byAddress = new Set<string>();
   private readonly perSubnet = new Map<string, number>();
   private readonly distrustAfter: number;
+  private readonly self: NodeId | undefined;
   /** By the responder's ID key. At most one entry per responder, so bounded by the query count. */
   private readonly referrals = new Map<string, Referrals>();
   private readonly referredBy = new WeakMap<Candidate, Referrals>();
@@ -81,6 +87,7 @@ export class LookupState {
     this.alpha = options.alpha ?? 3;
     this.maxCandidates = options.maxCandidates ?? 100;
     this.maxPerSubnet = options.maxPerSubnet ?? 4;
+    this.self = options.self;
     this.distrustAfter = options.distrustAfter ?? 3;
   }
 
@@ -115,6 +122,7 @@ export class LookupState {
     const idKey = key(node.id);
     const addressKey = `${node.address}:${node.port}`;
     if (this.byId.has(idKey) || this.byAddress.has(addressKey) || node.port === 0) return undefined;
+    if (this.self !== undefined && idEquals(node.id, this.self)) return undefined;
     const subnet = subnetOf(node.address);
     if ((this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return undefined;
     const index = this.insertionIndex(node.id);

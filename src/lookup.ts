@@ -106,7 +106,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     private readonly query: QueryFn,
     private readonly options: LookupOptions = {},
   ) {
-    this.state = new LookupState(target, options);
+    this.state = new LookupState(target, { ...options, self: ownId });
     this.state.add(seeds, 0);
     this.stats = {
       queries: 0, responses: 0, errors: 0, timeouts: 0, nodesContacted: 0, closestPrefixBits: 0,

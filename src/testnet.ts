@@ -126,6 +126,13 @@ export function testnetAddress(i: number): string {
   return `127.${1 + (i >> 8)}.${i & 255}.1`;
 }
 
+/**
+ * On one shared address, every node is the same "source" and the same /24 to every other: the
+ * per-source rate limit and the per-/24 lookup brake, both defences against one host posing as
+ * many, must be lifted there or the network would defend itself against itself.
+ */
+export const SHARED_ADDRESS_OPTIONS: DhtNodeOptions = { sourceLimit: false, lookup: { maxPerSubnet: 1_000_000 } };
+
 async function startNodes(count: number, options: TestnetOptions): Promise<{ nodes: DhtNode[]; sharedAddress: boolean }> {
   const nodes: DhtNode[] = [];
   let sharedAddress = false;
@@ -135,7 +142,7 @@ async function startNodes(count: number, options: TestnetOptions): Promise<{ nod
     for (let i = 0; i < count; i++) {
       const address = sharedAddress ? '127.0.0.1' : testnetAddress(i);
       try {
-        nodes.push(await DhtNode.create({ ...base, address, port: 0 }));
+        nodes.push(await DhtNode.create({ ...base, ...(sharedAddress ? SHARED_ADDRESS_OPTIONS : {}), address, port: 0 }));
       } catch (error) {
         if (i > 0 || sharedAddress || !isAddressUnavailable(error)) throw error;
         sharedAddress = true;

@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import type { NodeInfo } from '../compact.js';
 import { DhtNode, type DhtNodeOptions } from '../node.js';
-import { Testnet } from '../testnet.js';
+import { SHARED_ADDRESS_OPTIONS, Testnet } from '../testnet.js';
 import type { Endpoint } from '../transport.js';
 import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
 import type { CommonOptions } from './options.js';
@@ -52,7 +52,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   if (saved !== undefined) nodeOptions.id = saved.id;
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
   if (common.alpha !== undefined) nodeOptions.lookup = { ...nodeOptions.lookup, alpha: common.alpha };
-  if (testnet?.sharedAddress === true) nodeOptions.lookup = { ...nodeOptions.lookup, maxPerSubnet: 1_000_000 };
+  if (testnet?.sharedAddress === true) Object.assign(nodeOptions, SHARED_ADDRESS_OPTIONS, { lookup: { ...nodeOptions.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
 
   let node: DhtNode;
   try {

@@ -160,3 +160,12 @@ describe('subnetOf', () => {
     expect(subnetOf('2001:db8:1:2::1')).not.toBe(subnetOf('2001:db8:1:3::1'));
   });
 });
+
+describe('the node running the lookup', () => {
+  it('never becomes a candidate, even when other nodes list it', () => {
+    const me = node();
+    const state = new LookupState(prng.bytes(20), { self: me.id });
+    expect(state.add([me, node()], 0)).toBe(1);
+    expect(state.get(me.id)).toBeUndefined();
+  });
+});
