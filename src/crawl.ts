@@ -355,3 +355,59 @@ function delta(current: Record<string, number>, baseline: Record<string, number>
 export function sumCounts(counts: Record<string, number>): number {
   return Object.values(counts).reduce((sum, n) => sum + n, 0);
 }
+
+/** A crawl consumed as a stream of first sightings; `result` is the report once it ends. */
+export interface CrawlRun extends AsyncIterable<FoundInfoHash> {
+  readonly result: Promise<CrawlReport>;
+  /** Stop crawling (as the signal would); iteration ends once the report is ready. */
+  stop(): void;
+}
+
+/** First sightings kept for a consumer that reads slower than the crawl finds; beyond, the oldest go. */
+const STREAM_BUFFER = 100_000;
+
+/**
+ * Crawl and read the info-hashes as they are first seen: `for await (const found of crawl(node,
+ * { bootstrap }))`. Leaving the loop early stops the crawl. The store keeps every info-hash
+ * whatever the reader does; only the stream's buffer of sightings is bounded.
+ */
+export function crawl(node: DhtNode, options: Omit<CrawlOptions, 'onInfoHash' | 'signal'> & { signal?: AbortSignal }): CrawlRun {
+  const stopper = new AbortController();
+  const stop = (): void => stopper.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
+  const buffer: FoundInfoHash[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  const crawler = new Crawler(node, {
+    ...options,
+    signal: stopper.signal,
+    onInfoHash: (found) => {
+      if (buffer.length >= STREAM_BUFFER) buffer.shift();
+      buffer.push(found);
+      wake?.();
+    },
+  });
+  const result = crawler.run().finally(() => {
+    done = true;
+    options.signal?.removeEventListener('abort', stop);
+    wake?.();
+  });
+  return {
+    result,
+    stop,
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (;;) {
+          const next = buffer.shift();
+          if (next !== undefined) { yield next; continue; }
+          if (done) return;
+          await new Promise<void>((resolve) => { wake = resolve; });
+          wake = undefined;
+        }
+      } finally {
+        stop();
+      }
+    },
+  };
+}
