@@ -54,6 +54,8 @@ export interface DhtNodeOptions {
    */
   sourceLimit?: SourceLimiterOptions | false;
   now?: () => number;
+  /** Random bytes for the ID, transaction IDs, token secrets and refresh targets. Default node:crypto. */
+  random?: (size: number) => Uint8Array;
 }
 
 /** Every query our node receives, after it was answered: the crawler's passive capture listens here. */
@@ -104,13 +106,15 @@ export class DhtNode {
     private readonly options: DhtNodeOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.id = options.id ?? randomId();
+    const { random } = options;
+    this.id = options.id ?? (random !== undefined ? random(20).slice(0, 20) : randomId());
     const readOnly = options.readOnly ?? false;
-    this.rpc = new Rpc(transport, { ...options.rpc, readOnly, now: this.now });
+    const inject = random !== undefined ? { now: this.now, random } : { now: this.now };
+    this.rpc = new Rpc(transport, { ...options.rpc, readOnly, ...inject });
     this.family = familyOf(this.rpc.local.address);
-    this.table = new RoutingTable(this.id, { ...options.table, now: this.now });
-    this.peers = new PeerStore({ ...options.peerStore, now: this.now });
-    this.tokens = new TokenIssuer({ now: this.now });
+    this.table = new RoutingTable(this.id, { ...options.table, ...inject });
+    this.peers = new PeerStore({ ...options.peerStore, ...inject });
+    this.tokens = new TokenIssuer(inject);
     this.rpc.onQuery((query, from) => this.onQuery(query, from));
     this.rpc.onBadQuery((error, from) => this.onBadQuery(error, from));
     this.limiter = options.sourceLimit === false ? undefined : this.limitSources(options.sourceLimit ?? {});

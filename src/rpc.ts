@@ -60,6 +60,8 @@ export interface RpcOptions {
   /** BEP 43: mark our queries read-only, so others keep us out of their tables. */
   readOnly?: boolean;
   now?: () => number;
+  /** Random bytes for transaction IDs. Default node:crypto randomBytes. */
+  random?: (size: number) => Uint8Array;
 }
 
 /** Why an incoming or outgoing datagram went nowhere. Each has its own counter. */
@@ -138,9 +140,10 @@ export class Rpc {
   private readonly queue: { bytes: Uint8Array; to: Endpoint; onSent?: () => void }[] = [];
   private queueTimer: NodeJS.Timeout | undefined;
   private readonly bucket: TokenBucket;
-  private readonly options: Required<Omit<RpcOptions, 'version' | 'readOnly' | 'now'>>;
+  private readonly options: Required<Omit<RpcOptions, 'version' | 'readOnly' | 'now' | 'random'>>;
   private readonly envelope: Omit<Envelope, 't'>;
   private readonly now: () => number;
+  private readonly random: (size: number) => Uint8Array;
   private onQueryListener: QueryListener = () => {};
   private onBadQueryListener: BadQueryListener = () => {};
   private admit: AdmitFilter = () => true;
@@ -160,6 +163,7 @@ export class Rpc {
       maxPacketBytes: options.maxPacketBytes ?? 1_500,
     };
     this.now = options.now ?? Date.now;
+    this.random = options.random ?? randomBytes;
     this.envelope = { v: options.version ?? DEFAULT_VERSION, ...(options.readOnly ? { ro: true } : {}) };
     this.bucket = new TokenBucket(this.options.sendRate, this.options.sendBurst, this.now());
     transport.onMessage((bytes, from) => this.receive(bytes, from));
@@ -311,7 +315,7 @@ export class Rpc {
 
   private freeTransactionKey(): number {
     for (;;) {
-      const random = randomBytes(2);
+      const random = this.random(2);
       const key = (random[0]! << 8) | random[1]!;
       if (!this.pending.has(key)) return key;
     }

@@ -197,3 +197,26 @@ describe('table upkeep', () => {
     }
   });
 });
+
+describe('injected randomness', () => {
+  it('two nodes given the same seeded source get the same ID and send the same transaction IDs', async () => {
+    const { Prng } = await import('../helpers/prng.js');
+    const transactionIds: string[][] = [];
+    const ids: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const net = new MemoryNetwork();
+      const dht = await node(net, '10.0.0.1', { random: new Prng(7).randomSource() });
+      await node(net, '10.0.0.2');
+      ids.push(Buffer.from(dht.id).toString('hex'));
+      for (let i = 0; i < 3; i++) await dht.query({ address: '10.0.0.2', port: 6881 }, 'ping', { id: dht.id });
+      transactionIds.push(net.sent.filter((p) => p.from.address === '10.0.0.1').map((p) => {
+        const parsed = decodeMessage(p.bytes);
+        // Only our queries: our replies echo the other node's (unseeded) transaction IDs.
+        return parsed.ok && parsed.message.y === 'q' ? Buffer.from(parsed.message.t).toString('hex') : '';
+      }).filter((t) => t !== ''));
+    }
+    expect(ids[0]).toBe(ids[1]);
+    expect(transactionIds[0]).toEqual(transactionIds[1]);
+    expect(new Set(transactionIds[0]).size).toBe(3);
+  });
+});
