@@ -108,12 +108,10 @@ export async function runCondition(name: string, faults: Faults, specs: readonly
         samples[specs[i]!.name]!.push(await clients[i]!.lookup(torrent, timeoutMs));
       }
     }
+    for (const client of clients) if (client instanceof PeerClient) refusedSends += client.peer.counters.refusedDestinations;
     return { name, faults, nodes, samples, measuredLoss: lossOf(net), refusedSends };
   } finally {
-    for (const client of clients) {
-      if (client instanceof PeerClient) refusedSends += client.peer.counters.refusedDestinations;
-      await client.close();
-    }
+    for (const client of clients) await client.close();
     await net.close();
   }
 }

@@ -114,35 +114,35 @@ async function startServers(): Promise<Servers> {
   echo.bind(0, '127.210.0.1');
   await once(echo, 'listening');
 
-  const ours = await DhtNode.create({
-    address: '127.210.0.2',
-    port: 0,
-    rpc: { sendRate: 10_000_000, sendBurst: 100_000 },
-    sourceLimit: false,
-  });
-  for (const c of contacts) ours.table.recordResponse(c);
-
-  let theirs: PeerDht | undefined;
+  let ours: DhtNode | undefined;
+  let peer: PeerDht;
   try {
-    theirs = await startPeerDht({ address: '127.210.0.3', bootstrap: false });
-    for (const c of contacts) theirs.dht.addNode({ id: Buffer.from(c.id as NodeId), host: c.address, port: c.port });
+    ours = await DhtNode.create({
+      address: '127.210.0.2',
+      port: 0,
+      rpc: { sendRate: 10_000_000, sendBurst: 100_000 },
+      sourceLimit: false,
+    });
+    for (const c of contacts) ours.table.recordResponse(c);
+    peer = await startPeerDht({ address: '127.210.0.3', bootstrap: false });
+    for (const c of contacts) peer.dht.addNode({ id: Buffer.from(c.id as NodeId), host: c.address, port: c.port });
   } catch (error) {
     echo.close();
-    await ours.close();
+    await ours?.close();
     throw error;
   }
-  const peer = theirs;
+  const node = ours;
   const echoAddress = echo.address();
   return {
     endpoints: {
       'UDP echo': { address: echoAddress.address, port: echoAddress.port },
-      'dht-scrape': ours.local,
+      'dht-scrape': node.local,
       'bittorrent-dht': peer.local,
     },
-    received: (server) => (server === 'UDP echo' ? echoed : server === 'dht-scrape' ? ours.rpc.counters.packetsIn : peer.counters.packetsReceived),
+    received: (server) => (server === 'UDP echo' ? echoed : server === 'dht-scrape' ? node.rpc.counters.packetsIn : peer.counters.packetsReceived),
     async close() {
       echo.close();
-      await ours.close();
+      await node.close();
       await peer.close();
     },
   };
