@@ -112,7 +112,8 @@ interface Pending {
   to: Endpoint;
   sentAt: number;
   soft: NodeJS.Timeout | undefined;
-  hard: NodeJS.Timeout;
+  /** Both timers start when the query is actually sent. */
+  hard: NodeJS.Timeout | undefined;
   settle: (outcome: QueryOutcome) => void;
 }
 
@@ -202,24 +203,27 @@ export class Rpc {
     const bytes = encodeMessage(makeQuery(t, method, args, this.envelope));
     this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
     return new Promise<QueryOutcome>((resolve) => {
-      const hardMs = options.hardTimeoutMs ?? this.options.hardTimeoutMs;
-      const entry: Pending = {
-        to,
-        sentAt: this.now(),
-        soft: undefined,
-        hard: setTimeout(() => this.expire(key), hardMs).unref(),
-        settle: resolve,
-      };
-      if (options.onSoftTimeout !== undefined && this.options.softTimeoutMs < hardMs) {
-        const onSoft = options.onSoftTimeout;
-        entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, this.options.softTimeoutMs).unref();
-      }
+      const entry: Pending = { to, sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
       this.pending.set(key, entry);
       this.awaiting.set(hostOf(to.address), (this.awaiting.get(hostOf(to.address)) ?? 0) + 1);
-      if (!this.enqueue(bytes, to, () => { entry.sentAt = this.now(); })) {
-        this.settle(key, { kind: 'failed', reason: 'send queue full' });
-      }
+      // The timeouts measure the network, so they start when the packet leaves, not while it
+      // waits for our own rate limit: a busy crawler must not time out its own queue.
+      const onSent = (): void => {
+        if (this.pending.get(key) !== entry) return;
+        entry.sentAt = this.now();
+        this.startTimers(key, entry, options);
+      };
+      if (!this.enqueue(bytes, to, onSent)) this.settle(key, { kind: 'failed', reason: 'send queue full' });
     });
+  }
+
+  private startTimers(key: number, entry: Pending, options: QueryOptions): void {
+    const hardMs = options.hardTimeoutMs ?? this.options.hardTimeoutMs;
+    entry.hard = setTimeout(() => this.expire(key), hardMs).unref();
+    if (options.onSoftTimeout !== undefined && this.options.softTimeoutMs < hardMs) {
+      const onSoft = options.onSoftTimeout;
+      entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, this.options.softTimeoutMs).unref();
+    }
   }
 
   respond(to: Endpoint, t: Uint8Array, body: ResponseBody, extra: Omit<Envelope, 't'> = {}): void {

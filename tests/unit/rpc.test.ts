@@ -135,6 +135,18 @@ describe('Rpc: pacing', () => {
     expect(net.sent.length).toBe(5);
   });
 
+  it('starts a query\'s timeouts when it leaves, not while it waits for the rate limit', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { sendRate: 10, sendBurst: 1 });
+    const server = rpc(net, B);
+    server.onQuery((q, from) => server.respond(from, q.t, { id: randomId() }));
+    // At 10 packets/s the third query leaves after ~200 ms, later than its 150 ms hard timeout.
+    const outcomes = [0, 1, 2].map(() => client.query(B, 'ping', { id: randomId() }, { hardTimeoutMs: 150 }));
+    await vi.advanceTimersByTimeAsync(600);
+    expect((await Promise.all(outcomes)).map((o) => o.kind)).toEqual(['response', 'response', 'response']);
+  });
+
   it('drops, and counts, what does not fit in the send queue', async () => {
     const net = new MemoryNetwork();
     const client = rpc(net, A, { sendRate: 1, sendBurst: 1, maxSendQueue: 2 });
