@@ -25,6 +25,7 @@ import {
   type ResponseBody,
 } from './krpc.js';
 import { TokenBucket } from './rate-limit.js';
+import { RttEstimator } from './rtt-estimator.js';
 import type { Endpoint, Transport } from './transport.js';
 
 export type QueryOutcome =
@@ -41,8 +42,13 @@ export interface QueryOptions {
 }
 
 export interface RpcOptions {
-  /** Default 1,000 ms. */
+  /**
+   * The longest soft timeout, used until replies have taught the round-trip estimate. Default
+   * 1,000 ms (libtorrent's fixed value). The soft timeout then follows the network: see RttEstimator.
+   */
   softTimeoutMs?: number;
+  /** The shortest soft timeout the estimate may give. Default 250 ms. */
+  minSoftTimeoutMs?: number;
   /** Default 3,000 ms. */
   hardTimeoutMs?: number;
   /** Global send budget in packets per second (queries and replies alike). Default 500. */
@@ -145,6 +151,8 @@ export class Rpc {
   private readonly envelope: Omit<Envelope, 't'>;
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
+  /** Learns the soft timeout from the replies' round trips. */
+  readonly rtt: RttEstimator;
   private onQueryListener: QueryListener = () => {};
   private onBadQueryListener: BadQueryListener = () => {};
   private admit: AdmitFilter = () => true;
@@ -156,6 +164,7 @@ export class Rpc {
   ) {
     this.options = {
       softTimeoutMs: options.softTimeoutMs ?? 1_000,
+      minSoftTimeoutMs: Math.min(options.minSoftTimeoutMs ?? 250, options.softTimeoutMs ?? 1_000),
       hardTimeoutMs: options.hardTimeoutMs ?? 3_000,
       sendRate: options.sendRate ?? 500,
       sendBurst: options.sendBurst ?? 100,
@@ -165,6 +174,7 @@ export class Rpc {
     };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? randomBytes;
+    this.rtt = new RttEstimator(this.options.minSoftTimeoutMs, this.options.softTimeoutMs);
     this.envelope = { v: options.version ?? DEFAULT_VERSION, ...(options.readOnly ? { ro: true } : {}) };
     this.bucket = new TokenBucket(this.options.sendRate, this.options.sendBurst, this.now());
     transport.onMessage((bytes, from) => this.receive(bytes, from));
@@ -220,9 +230,10 @@ export class Rpc {
   private startTimers(key: number, entry: Pending, options: QueryOptions): void {
     const hardMs = options.hardTimeoutMs ?? this.options.hardTimeoutMs;
     entry.hard = setTimeout(() => this.expire(key), hardMs).unref();
-    if (options.onSoftTimeout !== undefined && this.options.softTimeoutMs < hardMs) {
+    const softMs = this.rtt.timeoutMs;
+    if (options.onSoftTimeout !== undefined && softMs < hardMs) {
       const onSoft = options.onSoftTimeout;
-      entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, this.options.softTimeoutMs).unref();
+      entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, softMs).unref();
     }
   }
 
@@ -298,6 +309,7 @@ export class Rpc {
       return;
     }
     const rttMs = this.now() - entry.sentAt;
+    this.rtt.sample(rttMs);
     if (message.y === 'r') {
       this.counters.responses++;
       this.settle(key, { kind: 'response', response: message, rttMs });
