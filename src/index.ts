@@ -13,6 +13,7 @@ export * from './token.js';
 export * from './peer-store.js';
 export * from './bloom.js';
 export * from './rate-limit.js';
+export * from './rtt-estimator.js';
 export * from './source-limiter.js';
 export * from './transport.js';
 export * from './rpc.js';
