@@ -245,6 +245,7 @@ class Decoder {
     // Null prototype: a key named `__proto__` or `constructor` is data, never an inherited property.
     const dict: BencodeDict = Object.create(null) as BencodeDict;
     let previous: string | undefined;
+    let shuffled = false;
     for (;;) {
       const keyStart = this.pos;
       if (keyStart >= bytes.length) throw new BencodeError('unexpected end of input', keyStart);
@@ -255,7 +256,7 @@ class Decoder {
       const length = this.length();
       const key = latin1(bytes, this.pos, this.pos + length);
       this.pos += length;
-      this.checkKeyOrder(dict, key, previous, keyStart);
+      shuffled = this.checkKeyOrder(dict, key, previous, shuffled, keyStart);
       if (this.pos < bytes.length && bytes[this.pos] === CHAR_E) {
         throw new BencodeError('dictionary key has no value', this.pos);
       }
@@ -267,15 +268,20 @@ class Decoder {
     return dict;
   }
 
-  /** Strict: each key must sort after the one before (which also rules out duplicates).
-   * Lenient: any order, but a key seen before is still an error: which value would win is ambiguous. */
-  private checkKeyOrder(dict: BencodeDict, key: string, previous: string | undefined, offset: number): void {
-    if (this.lenient) {
-      // `in` is safe here: the object has no prototype, so only own keys are found.
-      if (key in dict) throw new BencodeError('duplicate dictionary key', offset);
-    } else if (previous !== undefined && key <= previous) {
-      throw new BencodeError(key === previous ? 'duplicate dictionary key' : 'dictionary keys are not sorted', offset);
+  /**
+   * Strict: each key must sort after the one before (which also rules out duplicates).
+   * Lenient: any order, but a key seen before is still an error: which value would win is ambiguous.
+   * Returns whether the keys so far are out of order (`shuffled`): until they are, a key above the
+   * previous one is above all of them, so only a shuffled dictionary needs the lookup for duplicates.
+   */
+  private checkKeyOrder(dict: BencodeDict, key: string, previous: string | undefined, shuffled: boolean, offset: number): boolean {
+    if (previous !== undefined && key <= previous) {
+      if (!this.lenient) throw new BencodeError(key === previous ? 'duplicate dictionary key' : 'dictionary keys are not sorted', offset);
+      shuffled = true;
     }
+    // `in` is safe here: the object has no prototype, so only own keys are found.
+    if (shuffled && key in dict) throw new BencodeError('duplicate dictionary key', offset);
+    return shuffled;
   }
 }
 
@@ -684,4 +690,204 @@ function utf8Length(s: string): number {
 
 function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming writer
+// ---------------------------------------------------------------------------------------------
+
+/** Marks an open list on the writer's stack; an open dictionary holds its last key (or FIRST_KEY). */
+const IN_LIST = null;
+const FIRST_KEY = undefined;
+
+/**
+ * Writes bencoding straight into one growing buffer, for code that knows the shape of what it
+ * writes (a KRPC message, say) and so needs neither an intermediate object nor `encode`'s key sort.
+ * The caller writes keys in sorted order (BEP 3); the writer checks that they are, and that every
+ * list and dictionary is closed, so it can only ever produce canonical bencoding or a TypeError.
+ *
+ *   new BencodeWriter().dict().key('id').bytes(id).key('port').int(6881).end().finish()
+ *
+ * One writer can be reused: `finish()` returns a copy of what was written and starts afresh, and
+ * `reset()` drops a half-written value (after a caller's error, say).
+ */
+export class BencodeWriter {
+  private out: Uint8Array;
+  /** A Buffer view of `out` for its native UTF-8 writer; made only when a long string needs it. */
+  private outBuffer: Buffer | undefined;
+  private pos = 0;
+  /** One entry per open container: IN_LIST, or the dictionary's last key so far. */
+  private readonly open: (string | typeof IN_LIST | typeof FIRST_KEY)[] = [];
+
+  constructor(initialCapacity = 512) {
+    this.out = new Uint8Array(Math.max(16, initialCapacity));
+  }
+
+  dict(): this {
+    this.reserve(1);
+    this.out[this.pos++] = CHAR_D;
+    this.open.push(FIRST_KEY);
+    return this;
+  }
+
+  list(): this {
+    this.reserve(1);
+    this.out[this.pos++] = CHAR_L;
+    this.open.push(IN_LIST);
+    return this;
+  }
+
+  /** Close the innermost list or dictionary. */
+  end(): this {
+    if (this.open.length === 0) throw new TypeError('bencode: end() with nothing open');
+    this.open.pop();
+    this.reserve(1);
+    this.out[this.pos++] = CHAR_E;
+    return this;
+  }
+
+  /** A dictionary key: a latin1 byte string (like decoded keys) that sorts after the previous one. */
+  key(key: string): this {
+    const depth = this.open.length - 1;
+    const previous = this.open[depth];
+    if (depth < 0 || previous === IN_LIST) throw new TypeError(`bencode: key ${JSON.stringify(key)} outside a dictionary`);
+    if (previous !== FIRST_KEY && key <= previous) {
+      throw new TypeError(`bencode: key ${JSON.stringify(key)} after ${JSON.stringify(previous)} (keys must be sorted and unique)`);
+    }
+    if (!isLatin1(key)) throw new TypeError(`bencode: a key with a char above 0xFF (${JSON.stringify(key)})`);
+    this.open[depth] = key;
+    this.reserve(MAX_LENGTH_PREFIX + key.length);
+    this.pos = writeLengthAt(this.out, this.pos, key.length);
+    for (let i = 0; i < key.length; i++) this.out[this.pos++] = key.charCodeAt(i);
+    return this;
+  }
+
+  /** A byte string. */
+  bytes(bytes: Uint8Array): this {
+    this.reserve(MAX_LENGTH_PREFIX + bytes.length);
+    const out = this.out;
+    let pos = writeLengthAt(out, this.pos, bytes.length);
+    if (bytes.length <= SHORT_STRING) {
+      for (let i = 0; i < bytes.length; i++) out[pos++] = bytes[i]!;
+    } else {
+      out.set(bytes, pos);
+      pos += bytes.length;
+    }
+    this.pos = pos;
+    return this;
+  }
+
+  /** A JS string, as its UTF-8 bytes (like `encode`). */
+  text(s: string): this {
+    const length = utf8Length(s);
+    this.reserve(MAX_LENGTH_PREFIX + length);
+    this.pos = writeLengthAt(this.out, this.pos, length);
+    if (length === s.length && length <= SHORT_STRING) {
+      for (let i = 0; i < length; i++) this.out[this.pos++] = s.charCodeAt(i);
+    } else {
+      this.outBuffer ??= Buffer.from(this.out.buffer, this.out.byteOffset, this.out.length);
+      this.pos += this.outBuffer.write(s, this.pos, length, 'utf8');
+    }
+    return this;
+  }
+
+  /** An integer; a TypeError for anything else, as in `encode` (bencoding has no floats). */
+  int(n: number | bigint): this {
+    if (typeof n === 'bigint') return this.ascii(`i${n}e`);
+    if (!Number.isInteger(n)) throw new TypeError(`bencode: cannot encode a non-integer number (${n})`);
+    if (!Number.isSafeInteger(n)) return this.ascii(`i${BigInt(n)}e`);
+    this.reserve(MAX_SAFE_INTEGER_BYTES);
+    const out = this.out;
+    out[this.pos++] = CHAR_I;
+    if (n < 0) {
+      out[this.pos++] = MINUS;
+      n = -n;
+    }
+    this.pos = writeDecimalAt(out, this.pos, n);
+    out[this.pos++] = CHAR_E;
+    return this;
+  }
+
+  /**
+   * The bytes written since the last finish() or reset(), copied out; the writer starts afresh.
+   * A small result is a view into a shared slab (see allocate), so its `.buffer` is the slab's.
+   */
+  finish(): Uint8Array {
+    if (this.open.length > 0) throw new TypeError(`bencode: finish() with ${this.open.length} list(s) or dictionaries still open`);
+    const result = allocate(this.pos);
+    result.set(this.out.subarray(0, this.pos));
+    this.pos = 0;
+    return result;
+  }
+
+  /** Drop whatever was written since the last finish(). */
+  reset(): this {
+    this.pos = 0;
+    this.open.length = 0;
+    return this;
+  }
+
+  private ascii(s: string): this {
+    this.reserve(s.length);
+    for (let i = 0; i < s.length; i++) this.out[this.pos++] = s.charCodeAt(i);
+    return this;
+  }
+
+  /** Make room for `bytes` more bytes, doubling the buffer as often as needed. */
+  private reserve(bytes: number): void {
+    const needed = this.pos + bytes;
+    if (needed <= this.out.length) return;
+    let size = this.out.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.out.subarray(0, this.pos));
+    this.out = grown;
+    this.outBuffer = undefined;
+  }
+}
+
+/**
+ * Memory for finished values. A fresh `new Uint8Array(n)` of more than 64 bytes gets its own
+ * off-heap ArrayBuffer, which costs more than encoding a whole KRPC reply; like Node's Buffer pool,
+ * small results are instead carved out of a shared slab. A kept result keeps its slab (8 KB) alive.
+ */
+const SLAB_BYTES = 8192;
+const MAX_SLAB_ALLOCATION = SLAB_BYTES / 4;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+function allocate(size: number): Uint8Array {
+  if (size > MAX_SLAB_ALLOCATION) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const view = new Uint8Array(slab, slabUsed, size);
+  // Keep each view 8-byte aligned, as Buffer's pool does: DataViews and wider typed arrays stay cheap.
+  slabUsed += (size + 7) & ~7;
+  return view;
+}
+
+/** Room for `<length>:` of any byte string an array can hold (up to 2^53: 16 digits and the colon). */
+const MAX_LENGTH_PREFIX = 17;
+/** Room for `i-<16 digits>e`. */
+const MAX_SAFE_INTEGER_BYTES = 19;
+
+/** Write `<length>:` at `pos`; return the position after it. */
+function writeLengthAt(out: Uint8Array, pos: number, length: number): number {
+  pos = writeDecimalAt(out, pos, length);
+  out[pos] = COLON;
+  return pos + 1;
+}
+
+/** Write the base-ten digits of a non-negative safe integer at `pos`; return the position after them. */
+function writeDecimalAt(out: Uint8Array, pos: number, n: number): number {
+  const end = pos + decimalLength(n);
+  let at = end;
+  do {
+    const digit = n % 10;
+    out[--at] = CHAR_0 + digit;
+    n = (n - digit) / 10;
+  } while (n > 0);
+  return end;
 }

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   BencodeError,
+  BencodeWriter,
   decode,
   decodePrefix,
   encode,
@@ -337,6 +338,13 @@ describe('lenient option', () => {
     expect(err.offset).toBe(11);
   });
 
+  it('finds a duplicate that sorts after the key before it, once the keys are out of order', () => {
+    const err = decodeError('d1:bi1e1:ai2e1:bi3ee', { lenient: true });
+    expect(err.reason).toBe('duplicate dictionary key');
+    expect(err.offset).toBe(13);
+    expect(decode(bytes('d1:bi1e1:ai2e1:ci3ee'), { lenient: true })).toEqual(dict({ a: 2, b: 1, c: 3 }));
+  });
+
   it('is no more lenient about anything else', () => {
     expect(decodeError('i03e', { lenient: true }).reason).toBe('integer has a leading zero');
     expect(decodeError('d1:ai1eex', { lenient: true }).reason).toBe('trailing bytes after the value');
@@ -570,5 +578,87 @@ describe('seeded mutation run', () => {
     // after the outermost `e` or bumping an integer digit leave valid messages.
     expect(accepted).toBeGreaterThan(500);
     expect(accepted).toBeLessThan(40_000);
+  });
+});
+
+/** Write a decoded value through BencodeWriter, keys in byte order, as a caller that knows its shape would. */
+function writeValue(w: BencodeWriter, value: BencodeValue): void {
+  if (typeof value === 'number' || typeof value === 'bigint') w.int(value);
+  else if (value instanceof Uint8Array) w.bytes(value);
+  else if (Array.isArray(value)) {
+    w.list();
+    for (const item of value) writeValue(w, item);
+    w.end();
+  } else {
+    w.dict();
+    for (const key of Object.keys(value).sort()) {
+      w.key(key);
+      writeValue(w, value[key]!);
+    }
+    w.end();
+  }
+}
+
+describe('BencodeWriter', () => {
+  it('writes what encode writes, for 3,000 seeded values, reusing one writer', () => {
+    const prng = new Prng(0x3217e5);
+    const w = new BencodeWriter(16);
+    for (let i = 0; i < 3_000; i++) {
+      const value = randomValue(prng, 0);
+      writeValue(w, value);
+      const written = w.finish();
+      if (Buffer.compare(written, encode(value)) !== 0) expect.fail(`value #${i}: writer gave ${hex(written)}, encode ${hex(encode(value))}`);
+    }
+  });
+
+  it('writes a KRPC reply key by key', () => {
+    const id = bytes('0123456789abcdefghij');
+    const w = new BencodeWriter();
+    w.dict().key('r').dict().key('id').bytes(id).end().key('t').bytes(bytes('aa')).key('y').text('r').end();
+    expect(text(w.finish())).toBe('d1:rd2:id20:0123456789abcdefghije1:t2:aa1:y1:re');
+  });
+
+  it('writes text as UTF-8, and integers of any size', () => {
+    const w = new BencodeWriter();
+    w.list().text('é✓').text('x'.repeat(40)).int(-42).int(0).int(2 ** 60).int(-(10n ** 30n)).end();
+    expect(w.finish()).toEqual(encode(['é✓', 'x'.repeat(40), -42, 0, 2 ** 60, -(10n ** 30n)]));
+  });
+
+  it('grows past its initial capacity', () => {
+    const big = new Uint8Array(100_000).fill(7);
+    const w = new BencodeWriter(16);
+    w.list().bytes(big).bytes(big).end();
+    expect(w.finish()).toEqual(encode([big, big]));
+  });
+
+  it('returns independent results: writing the next value does not change the last', () => {
+    const w = new BencodeWriter();
+    const first = w.bytes(bytes('spam')).finish();
+    w.bytes(bytes('eggs')).finish();
+    expect(text(first)).toBe('4:spam');
+  });
+
+  it('refuses keys out of order, repeated, or outside a dictionary', () => {
+    expect(() => new BencodeWriter().dict().key('b').int(1).key('a')).toThrow(/keys must be sorted/);
+    expect(() => new BencodeWriter().dict().key('a').int(1).key('a')).toThrow(/keys must be sorted/);
+    expect(() => new BencodeWriter().list().key('a')).toThrow(/outside a dictionary/);
+    expect(() => new BencodeWriter().key('a')).toThrow(/outside a dictionary/);
+    expect(() => new BencodeWriter().dict().key('\u0100')).toThrow(/above 0xFF/);
+    // Each dictionary has its own order: a nested one starts afresh, and its parent resumes after it.
+    const w = new BencodeWriter().dict().key('b').dict().key('a').int(1).end();
+    expect(() => w.key('a')).toThrow(/keys must be sorted/);
+    expect(text(w.reset().dict().key('b').dict().key('a').int(1).end().key('c').int(2).end().finish())).toBe('d1:bd1:ai1ee1:ci2ee');
+  });
+
+  it('refuses floats, unbalanced ends, and finishing with something open', () => {
+    expect(() => new BencodeWriter().int(1.5)).toThrow(TypeError);
+    expect(() => new BencodeWriter().end()).toThrow(/nothing open/);
+    expect(() => new BencodeWriter().dict().finish()).toThrow(/still open/);
+  });
+
+  it('reset() drops a half-written value', () => {
+    const w = new BencodeWriter();
+    w.dict().key('a').list().int(1);
+    expect(text(w.reset().int(5).finish())).toBe('i5e');
   });
 });
