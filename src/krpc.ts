@@ -21,7 +21,7 @@
  *    let anyone bounce our traffic at a third party). A malformed *query* with a readable `t` gives
  *    an error with `t` and `y: 'q'`: BEP 5 says such queries get a 203 reply.
  */
-import { BencodeError, decode, encode, type BencodeDict, type BencodeValue, type DecodeOptions, type Encodable } from './bencode.js';
+import { BencodeError, BencodeWriter, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
 import { decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
 import { ID_LENGTH, type NodeId } from './id.js';
 
@@ -220,7 +220,8 @@ interface ListField<V> {
   readonly wire: 'list';
   readonly itemLength: LengthRule | undefined;
   toValue(wire: readonly Uint8Array[]): V;
-  toWire(value: V): readonly Encodable[];
+  /** Byte strings, or JS strings written as UTF-8 (`want`'s "n4"). */
+  toWire(value: V): readonly (Uint8Array | string)[];
 }
 
 type FieldType<V> = IntField<V> | BytesField<V> | ListField<V>;
@@ -297,7 +298,8 @@ function same<V>(value: V): V {
  * receive buffer) without pinning the whole packet in memory.
  */
 function copy(bytes: Uint8Array): Uint8Array {
-  return bytes.slice();
+  // The copy constructor: cheaper than slice(), which must look up a species constructor.
+  return new Uint8Array(bytes);
 }
 
 /** A 20-byte node ID or info-hash (BEP 5: "a 20-byte string ... in network byte order"). */
@@ -500,8 +502,21 @@ const RESPONSE = table<ResponseBody>('r', {
   BFpe: optional(BLOOM_FILTER), // BEP 33
 });
 
-function isQueryMethod(name: string): name is QueryMethod {
-  return Object.hasOwn(QUERY_ARGS, name);
+/** Each method's name as bytes, so that `q` is recognised without building a string per packet. */
+const METHOD_NAMES: readonly { readonly name: QueryMethod; readonly bytes: Uint8Array }[] = (Object.keys(QUERY_ARGS) as QueryMethod[]).map(
+  (name) => ({ name, bytes: Uint8Array.from(name, (c) => c.charCodeAt(0)) }),
+);
+
+/** The method `q` names, or undefined for one we do not know. */
+function methodNamed(q: Uint8Array): QueryMethod | undefined {
+  for (const method of METHOD_NAMES) if (sameBytes(q, method.bytes)) return method.name;
+  return undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -733,9 +748,9 @@ function readQuery(dict: BencodeDict, to: ReplyTo): QueryBody | KrpcError {
     const fault = q === undefined ? 'q is missing' : `q must be a byte string, got ${describeValue(q)}`;
     return protocolError(fault, 'q', to);
   }
-  const method = shortLatin1(q);
-  if (!isQueryMethod(method)) {
-    return new KrpcError(ErrorCode.MethodUnknown, `unknown method ${JSON.stringify(method)}`, 'q', to.t, to.y);
+  const method = methodNamed(q);
+  if (method === undefined) {
+    return new KrpcError(ErrorCode.MethodUnknown, `unknown method ${JSON.stringify(shortLatin1(q))}`, 'q', to.t, to.y);
   }
   const a = dict.a;
   if (!isDict(a)) {
@@ -799,20 +814,11 @@ function shortLatin1(bytes: Uint8Array): string {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The wire form of `value` according to `rows`: each present field through its `toWire`. Absent
- * fields, and false flags, are left out. The input is trusted (it is typed, and ours): checking
- * happens on the way in, in parseMessage.
+ * One writer for every message: it writes straight into its buffer (no wire object, no key sort)
+ * and checks that keys come in sorted order, so a table or a top-level key out of place is a
+ * TypeError here rather than a non-canonical packet. Reused: JavaScript runs one encode at a time.
  */
-function writeTable(value: object, rows: Table<unknown>, into: Record<string, Encodable>): Record<string, Encodable> {
-  const fields = value as Readonly<Record<string, unknown>>;
-  for (const column of rows.columns) {
-    const typed = fields[column.key];
-    if (typed === undefined) continue;
-    const wire = column.rule.type.toWire(typed);
-    if (wire !== undefined) into[column.key] = wire;
-  }
-  return into;
-}
+const writer = new BencodeWriter(2048);
 
 /**
  * The bencoded bytes of a message: NodeInfo[] become a compact string, PeerInfo[] a list of compact
@@ -820,21 +826,55 @@ function writeTable(value: object, rows: Table<unknown>, into: Record<string, En
  * compact encoders) if an address or port cannot be encoded.
  */
 export function encodeMessage(message: Message | QueryOf<QueryMethod>): Uint8Array {
-  const wire: Record<string, Encodable> = { t: message.t, y: message.y };
-  writeTable(message, ENVELOPE, wire);
-  switch (message.y) {
-    case 'q':
-      wire.q = message.q;
-      wire.a = writeTable(message.a, QUERY_ARGS[message.q], {});
-      break;
-    case 'r':
-      wire.r = writeTable(message.r, RESPONSE, {});
-      break;
-    case 'e':
-      wire.e = [message.e.code, message.e.message];
-      break;
+  const w = writer.reset();
+  // Top-level keys in the order bencode sorts them: a, e, ip, q, r, ro, t, v, y.
+  w.dict();
+  if (message.y === 'q') writeTable(w.key('a'), message.a, QUERY_ARGS[message.q]);
+  if (message.y === 'e') w.key('e').list().int(message.e.code).text(message.e.message).end();
+  if (message.ip !== undefined) writeField(w, 'ip', COMPACT_PEER, message.ip);
+  if (message.y === 'q') w.key('q').text(message.q);
+  if (message.y === 'r') writeTable(w.key('r'), message.r, RESPONSE);
+  if (message.ro !== undefined) writeField(w, 'ro', FLAG, message.ro);
+  w.key('t').bytes(message.t);
+  if (message.v !== undefined) writeField(w, 'v', OPAQUE, message.v);
+  w.key('y').text(message.y);
+  return w.end().finish();
+}
+
+/**
+ * `value` as a dictionary according to `rows`: each present field through its `toWire`, in the
+ * columns' (sorted) order. Absent fields, and false flags, are left out. The input is trusted (it
+ * is typed, and ours): checking happens on the way in, in parseMessage.
+ */
+function writeTable(w: BencodeWriter, value: object, rows: Table<unknown>): void {
+  const fields = value as Readonly<Record<string, unknown>>;
+  w.dict();
+  for (const column of rows.columns) {
+    const typed = fields[column.key];
+    if (typed !== undefined) writeField(w, column.key, column.rule.type, typed);
   }
-  return encode(wire);
+  w.end();
+}
+
+function writeField(w: BencodeWriter, key: string, type: FieldType<unknown>, typed: unknown): void {
+  switch (type.wire) {
+    case 'int': {
+      const n = type.toWire(typed);
+      if (n !== undefined) w.key(key).int(n);
+      return;
+    }
+    case 'bytes':
+      w.key(key).bytes(type.toWire(typed));
+      return;
+    case 'list':
+      w.key(key).list();
+      for (const item of type.toWire(typed)) {
+        if (typeof item === 'string') w.text(item);
+        else w.bytes(item);
+      }
+      w.end();
+      return;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
