@@ -19,6 +19,7 @@ import {
 import type { Candidate } from './lookup-state.js';
 import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
 import { PeerStore, type PeerStoreOptions } from './peer-store.js';
+import { RecentQueriers } from './recent-queriers.js';
 import { RoutingTable, type InsertResult, type RoutingTableOptions } from './routing-table.js';
 import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from './rpc.js';
 import { SourceLimiter, type SourceLimiterOptions } from './source-limiter.js';
@@ -84,6 +85,8 @@ export class DhtNode {
   private readonly tokens: TokenIssuer;
   private readonly listeners = new Set<IncomingQueryListener>();
   private readonly pendingPings = new Set<string>();
+  /** Queriers the table heard about in the last few seconds: not worth an update per packet. */
+  private readonly recentQueriers = new RecentQueriers({ now: () => this.now() });
   private readonly maintenance: NodeJS.Timeout;
   private readonly now: () => number;
   private closed = false;
@@ -258,6 +261,7 @@ export class DhtNode {
 
   /** A querier enters the table unconfirmed; one ping tells whether it also answers. */
   private noteQuerier(node: NodeInfo): void {
+    if (this.recentQueriers.isRecent(node)) return;
     const result = this.table.recordQuery(node);
     if (result.kind === 'added' && result.contact.lastResponse === 0) this.ping(result.contact);
     else this.handleInsert(result);
