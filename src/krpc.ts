@@ -667,6 +667,8 @@ function isDict(value: BencodeValue | undefined): value is BencodeDict {
 
 /** Validate any decoded value against the message schemas. Never throws. */
 export function parseMessage(value: BencodeValue): ParseResult {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0; // see decodeMessage
   let result: Message | KrpcError;
   try {
     result = readMessage(value);
@@ -674,18 +676,26 @@ export function parseMessage(value: BencodeValue): ParseResult {
     // Defence in depth: nothing above should throw, but a bug must not take a node down. Report
     // it without a `t`, so that nobody is answered.
     result = new KrpcError(ErrorCode.Protocol, `cannot read message: ${String(error)}`);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   return result instanceof KrpcError ? { ok: false, error: result } : { ok: true, message: result };
 }
 
 /** bencode-decode then parse. Undecodable bytes give a KrpcError with `t` undefined (never replied to). */
 export function decodeMessage(bytes: Uint8Array): ParseResult {
+  // The errors made here describe a packet (a field, a byte offset), not a place in our code, and
+  // capturing a stack trace for each would make a garbage packet cost several times a valid query.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   let value: BencodeValue;
   try {
     value = decode(bytes, PACKET_DECODE_OPTIONS);
   } catch (error) {
     const reason = error instanceof BencodeError ? error.message : String(error);
     return { ok: false, error: new KrpcError(ErrorCode.Protocol, `undecodable packet: ${reason}`) };
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
   return parseMessage(value);
 }
