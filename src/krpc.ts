@@ -8,10 +8,9 @@
  *
  * How this module is built: each message body is declared as DATA, a table with one row per field
  * (see "The message tables" below): the wire type the field must have, its length rule, whether it
- * is required, and how it converts to and from its typed form. One walker (`readTable`) checks a
- * decoded dictionary against a table and builds the typed value, or names the first field at fault;
- * another (`writeTable`) turns typed values back into wire form. Supporting a new BEP field means
- * adding a row, not another `if`.
+ * is required, and how it converts to and from its typed form. The walkers that check a decoded
+ * dictionary against a table (`readTable`) and write typed values back (`writeTable`) live in
+ * krpc-schema.ts. Supporting a new BEP field means adding a row, not another `if`.
  *
  * Robustness rules, from BEP 5 and from what real clients send (libtorrent adds `r.p`, a top-level
  * `ip`, sends `values: []` and an `r` dict beside `e`):
@@ -24,6 +23,25 @@
 import { BencodeError, BencodeWriter, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
 import { decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
 import { ID_LENGTH, type NodeId } from './id.js';
+import {
+  Fault,
+  copy,
+  describeValue,
+  isDict,
+  optional,
+  readField,
+  readTable,
+  required,
+  requiredUnless,
+  same,
+  table,
+  writeField,
+  writeTable,
+  type BytesField,
+  type IntField,
+  type ListField,
+  type Table,
+} from './krpc-schema.js';
 
 /** BEP 5 error codes. */
 export const ErrorCode = {
@@ -177,130 +195,8 @@ const NODE_V6_LENGTH = ID_LENGTH + PEER_V6_LENGTH;
 const BLOOM_LENGTH = 256;
 
 // ---------------------------------------------------------------------------------------------
-// How a table describes a field.
-// ---------------------------------------------------------------------------------------------
-
-/** How long a byte string (or each byte string of a list) may be. */
-type LengthRule =
-  | { readonly exactly: number }
-  | { readonly multipleOf: number }
-  | { readonly oneOf: readonly number[] }
-  | { readonly min: number; readonly max: number };
-
-/** The inclusive range an integer field must fall in. */
-interface IntRange { readonly min: number; readonly max: number }
-
-/*
- * A field type says what a field is on the wire and what it becomes once read. `toValue` runs only
- * after the walker has checked the wire type and length, so it never sees a malformed value; it may
- * still throw (a CompactError, say), which the walker reports against the field. `toWire` is the
- * inverse. They are declared as methods so that a table can hold field types of different value
- * types side by side (method parameters are compared bivariantly).
- */
-
-/** A bencoded integer within `range`. */
-interface IntField<V> {
-  readonly wire: 'int';
-  readonly range: IntRange;
-  toValue(wire: number): V;
-  /** `undefined` leaves the key out (a false flag is not sent). */
-  toWire(value: V): number | undefined;
-}
-
-/** A bencoded byte string whose length obeys `length` (any length when undefined). */
-interface BytesField<V> {
-  readonly wire: 'bytes';
-  readonly length: LengthRule | undefined;
-  toValue(wire: Uint8Array): V;
-  toWire(value: V): Uint8Array;
-}
-
-/** A bencoded list of byte strings, each of whose length obeys `itemLength`. */
-interface ListField<V> {
-  readonly wire: 'list';
-  readonly itemLength: LengthRule | undefined;
-  toValue(wire: readonly Uint8Array[]): V;
-  /** Byte strings, or JS strings written as UTF-8 (`want`'s "n4"). */
-  toWire(value: V): readonly (Uint8Array | string)[];
-}
-
-type FieldType<V> = IntField<V> | BytesField<V> | ListField<V>;
-
-/** One row of a table: a field type, and whether the field must be there. */
-interface FieldRule<V> {
-  readonly type: FieldType<V>;
-  readonly required: boolean;
-  /**
-   * For a required field that a set flag in the same dictionary excuses: when the field is
-   * missing and `flag` is a non-zero integer, the field reads as `fallback` instead of failing.
-   */
-  readonly excusedBy?: { readonly flag: string; readonly fallback: V };
-}
-interface RequiredRule<V> extends FieldRule<V> { readonly required: true }
-interface OptionalRule<V> extends FieldRule<V> { readonly required: false }
-
-/**
- * The rows for type T: exactly one per property, required where T's property is required. The
- * compiler holds each table to the interface it fills, so they cannot drift apart.
- */
-type Schema<T> = {
-  readonly [K in keyof T]-?: {} extends Pick<T, K> ? OptionalRule<Exclude<T[K], undefined>> : RequiredRule<T[K]>;
-};
-
-/** One column of a compiled table: the wire key, its full name for error messages, its rule. */
-interface Column {
-  readonly key: string;
-  /** E.g. "a.info_hash": computed once here, so the hot path never builds strings. */
-  readonly field: string;
-  readonly rule: FieldRule<unknown>;
-}
-
-/** A schema compiled for the walkers. `shape` is never set: it only ties the table to its type. */
-interface Table<T> {
-  readonly columns: readonly Column[];
-  readonly shape?: T;
-}
-
-function required<V>(type: FieldType<V>): RequiredRule<V> {
-  return { type, required: true };
-}
-
-function optional<V>(type: FieldType<V>): OptionalRule<V> {
-  return { type, required: false };
-}
-
-function requiredUnless<V>(flag: string, fallback: V, type: FieldType<V>): RequiredRule<V> {
-  return { type, required: true, excusedBy: { flag, fallback } };
-}
-
-/**
- * Compile a schema found at `path` ("a", "r", or "" for the top level). Columns are sorted by key,
- * the order bencode requires on the wire (BEP 3), so checks run, and errors surface, in wire order.
- */
-function table<T>(path: string, schema: Schema<T>): Table<T> {
-  const keys = Object.keys(schema).sort() as Array<keyof T & string>;
-  // Each row is a RequiredRule or OptionalRule of its property's type; the walkers see them all alike.
-  const columns = keys.map((key): Column => ({ key, field: path === '' ? key : `${path}.${key}`, rule: schema[key] as FieldRule<unknown> }));
-  return { columns };
-}
-
-// ---------------------------------------------------------------------------------------------
 // The field types.
 // ---------------------------------------------------------------------------------------------
-
-function same<V>(value: V): V {
-  return value;
-}
-
-/**
- * Byte fields are copied out of the packet. The decoder hands back views into the datagram's
- * buffer; a copy lets a kept ID or token outlive it (and survive a transport that reuses its
- * receive buffer) without pinning the whole packet in memory.
- */
-function copy(bytes: Uint8Array): Uint8Array {
-  // The copy constructor: cheaper than slice(), which must look up a species constructor.
-  return new Uint8Array(bytes);
-}
 
 /** A 20-byte node ID or info-hash (BEP 5: "a 20-byte string ... in network byte order"). */
 const NODE_ID: BytesField<NodeId> = { wire: 'bytes', length: { exactly: ID_LENGTH }, toValue: copy, toWire: same };
@@ -520,7 +416,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The walker: one function checks any dictionary against any table.
+// Errors.
 // ---------------------------------------------------------------------------------------------
 
 /** What a 203 error needs to reach the querier: the `t` to echo and whether it was a query. */
@@ -532,133 +428,8 @@ interface ReplyTo {
 /** Nothing to reply to: the message had no usable `t`. */
 const NO_REPLY: ReplyTo = { t: undefined, y: undefined };
 
-/** A field at fault, as found by readField. Only built on failure. */
-class Fault {
-  constructor(
-    readonly field: string,
-    readonly message: string,
-  ) {}
-}
-
 function protocolError(message: string, field: string | undefined, to: ReplyTo): KrpcError {
   return new KrpcError(ErrorCode.Protocol, message, field, to.t, to.y);
-}
-
-/**
- * Check `dict` against `table` and copy the typed fields into `into` (so that the top level can
- * add its fields to the message object it is building). Unknown keys are simply never looked at.
- */
-function readTable<T, Into extends object>(
-  dict: BencodeDict,
-  rows: Table<T>,
-  to: ReplyTo,
-  into: Into,
-): (Into & T) | KrpcError {
-  const fields = into as Record<string, unknown>;
-  for (const column of rows.columns) {
-    const raw = dict[column.key];
-    if (raw === undefined) {
-      if (!column.rule.required) continue;
-      const excuse = column.rule.excusedBy;
-      if (excuse === undefined || !isSetFlag(dict[excuse.flag])) {
-        return protocolError(`${column.field} is missing`, column.field, to);
-      }
-      fields[column.key] = excuse.fallback;
-      continue;
-    }
-    const value = readColumn(raw, column);
-    if (value instanceof Fault) return protocolError(value.message, value.field, to);
-    fields[column.key] = value;
-  }
-  // Every required column is now in `into`, each converted by the row the Schema<T> type checked.
-  return into as Into & T;
-}
-
-/** readField, with any exception from a converter (e.g. CompactError) turned into a Fault. */
-function readColumn(raw: BencodeValue, column: Column): unknown {
-  try {
-    return readField(raw, column.rule.type, column.field);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return new Fault(column.field, `${column.field}: ${reason}`);
-  }
-}
-
-/** Check one value's wire type and length, then convert it. Returns the typed value or a Fault. */
-function readField(raw: BencodeValue, type: FieldType<unknown>, field: string): unknown {
-  switch (type.wire) {
-    case 'int': {
-      if (typeof raw !== 'number' && typeof raw !== 'bigint') return wrongType(field, 'an integer', raw);
-      // A bigint is outside the safe-integer range, and so outside every range we use.
-      if (typeof raw === 'bigint' || raw < type.range.min || raw > type.range.max) {
-        return new Fault(field, `${field} must be ${describeRange(type.range)}, got ${String(raw)}`);
-      }
-      return type.toValue(raw);
-    }
-    case 'bytes': {
-      if (!(raw instanceof Uint8Array)) return wrongType(field, 'a byte string', raw);
-      const fault = checkLength(raw, type.length, field);
-      return fault ?? type.toValue(raw);
-    }
-    case 'list': {
-      if (!Array.isArray(raw)) return wrongType(field, 'a list', raw);
-      for (let i = 0; i < raw.length; i++) {
-        const item = raw[i];
-        if (!(item instanceof Uint8Array)) return wrongType(`${field}[${i}]`, 'a byte string', item);
-        const fault = checkLength(item, type.itemLength, `${field}[${i}]`);
-        if (fault !== undefined) return fault;
-      }
-      // Every item was just checked to be a byte string.
-      return type.toValue(raw as Uint8Array[]);
-    }
-  }
-}
-
-function checkLength(bytes: Uint8Array, rule: LengthRule | undefined, field: string): Fault | undefined {
-  if (rule === undefined || fitsLength(bytes.length, rule)) return undefined;
-  return new Fault(field, `${field} must be ${describeLength(rule)}, got ${bytes.length}`);
-}
-
-function fitsLength(length: number, rule: LengthRule): boolean {
-  if ('exactly' in rule) return length === rule.exactly;
-  if ('multipleOf' in rule) return length % rule.multipleOf === 0;
-  if ('oneOf' in rule) return rule.oneOf.includes(length);
-  return length >= rule.min && length <= rule.max;
-}
-
-/** For messages: "20 bytes", "a multiple of 26 bytes", "6 or 18 bytes", "1 to 32 bytes". */
-function describeLength(rule: LengthRule): string {
-  if ('exactly' in rule) return `${rule.exactly} bytes`;
-  if ('multipleOf' in rule) return `a multiple of ${rule.multipleOf} bytes`;
-  if ('oneOf' in rule) return `${rule.oneOf.join(' or ')} bytes`;
-  return `${rule.min} to ${rule.max} bytes`;
-}
-
-/** For messages: "an integer in 0..65535", "an integer >= 0", "a safe integer". */
-function describeRange({ min, max }: IntRange): string {
-  if (max !== Number.MAX_SAFE_INTEGER) return `an integer in ${min}..${max}`;
-  return min === Number.MIN_SAFE_INTEGER ? 'a safe integer' : `an integer >= ${min}`;
-}
-
-function wrongType(field: string, expected: string, raw: BencodeValue | undefined): Fault {
-  return new Fault(field, `${field} must be ${expected}, got ${describeValue(raw)}`);
-}
-
-function describeValue(raw: BencodeValue | undefined): string {
-  if (raw === undefined) return 'nothing';
-  if (typeof raw === 'number' || typeof raw === 'bigint') return 'an integer';
-  if (raw instanceof Uint8Array) return 'a byte string';
-  return Array.isArray(raw) ? 'a list' : 'a dictionary';
-}
-
-/** A flag as readTable's `excusedBy` sees it, before validation: any non-zero integer is set. */
-function isSetFlag(raw: BencodeValue | undefined): boolean {
-  if (typeof raw === 'number') return raw !== 0;
-  return typeof raw === 'bigint' && raw !== 0n;
-}
-
-function isDict(value: BencodeValue | undefined): value is BencodeDict {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,8 +481,8 @@ function readMessage(value: BencodeValue): Message | KrpcError {
   const head = readHead(value);
   if (head instanceof KrpcError) return head;
   const to: ReplyTo = head;
-  const envelope = readTable(value, ENVELOPE, to, { t: head.t });
-  if (envelope instanceof KrpcError) return envelope;
+  const envelope = readTable(value, ENVELOPE, { t: head.t });
+  if (envelope instanceof Fault) return protocolError(envelope.message, envelope.field, to);
   const body = readBody(head.y, value, to);
   if (body instanceof KrpcError) return body;
   // The envelope object becomes the message: no copy.
@@ -767,8 +538,8 @@ function readQuery(dict: BencodeDict, to: ReplyTo): QueryBody | KrpcError {
     const fault = a === undefined ? 'a is missing' : `a must be a dictionary, got ${describeValue(a)}`;
     return protocolError(fault, 'a', to);
   }
-  const args: QueryArgsByMethod[QueryMethod] | KrpcError = readTable(a, QUERY_ARGS[method], to, {});
-  if (args instanceof KrpcError) return args;
+  const args: QueryArgsByMethod[QueryMethod] | Fault = readTable(a, QUERY_ARGS[method], {});
+  if (args instanceof Fault) return protocolError(args.message, args.field, to);
   // `a` was read with the table of this very `q`; TypeScript cannot follow that correlation.
   return { y: 'q', q: method, a: args } as QueryBody;
 }
@@ -780,8 +551,8 @@ function readResponse(dict: BencodeDict, to: ReplyTo): ResponsePart | KrpcError 
     const fault = r === undefined ? 'r is missing' : `r must be a dictionary, got ${describeValue(r)}`;
     return protocolError(fault, 'r', to);
   }
-  const body = readTable(r, RESPONSE, to, {});
-  if (body instanceof KrpcError) return body;
+  const body = readTable(r, RESPONSE, {});
+  if (body instanceof Fault) return protocolError(body.message, body.field, to);
   return { y: 'r', r: body };
 }
 
@@ -849,42 +620,6 @@ export function encodeMessage(message: Message | QueryOf<QueryMethod>): Uint8Arr
   if (message.v !== undefined) writeField(w, 'v', OPAQUE, message.v);
   w.key('y').text(message.y);
   return w.end().finish();
-}
-
-/**
- * `value` as a dictionary according to `rows`: each present field through its `toWire`, in the
- * columns' (sorted) order. Absent fields, and false flags, are left out. The input is trusted (it
- * is typed, and ours): checking happens on the way in, in parseMessage.
- */
-function writeTable(w: BencodeWriter, value: object, rows: Table<unknown>): void {
-  const fields = value as Readonly<Record<string, unknown>>;
-  w.dict();
-  for (const column of rows.columns) {
-    const typed = fields[column.key];
-    if (typed !== undefined) writeField(w, column.key, column.rule.type, typed);
-  }
-  w.end();
-}
-
-function writeField(w: BencodeWriter, key: string, type: FieldType<unknown>, typed: unknown): void {
-  switch (type.wire) {
-    case 'int': {
-      const n = type.toWire(typed);
-      if (n !== undefined) w.key(key).int(n);
-      return;
-    }
-    case 'bytes':
-      w.key(key).bytes(type.toWire(typed));
-      return;
-    case 'list':
-      w.key(key).list();
-      for (const item of type.toWire(typed)) {
-        if (typeof item === 'string') w.text(item);
-        else w.bytes(item);
-      }
-      w.end();
-      return;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
