@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   BencodeError,
+  BencodeScanner,
   BencodeWriter,
   decode,
   decodePrefix,
@@ -660,5 +661,70 @@ describe('BencodeWriter', () => {
     const w = new BencodeWriter();
     w.dict().key('a').list().int(1);
     expect(text(w.reset().int(5).finish())).toBe('i5e');
+  });
+});
+
+describe('BencodeScanner', () => {
+  /** A value of the shapes the scanner reads: a byte string, an integer, a list of byte strings. */
+  function flatValue(prng: Prng): BencodeValue {
+    switch (prng.int(3)) {
+      case 0:
+        return prng.bytes(prng.pick([0, 1, 2, 20, prng.int(300)]));
+      case 1:
+        return randomInteger(prng);
+      default:
+        return Array.from({ length: prng.int(prng.int(4) === 0 ? 80 : 5) }, () => prng.bytes(prng.int(30)));
+    }
+  }
+
+  it('reads what decode reads, or declines: 20,000 seeded values, half of them corrupted', () => {
+    const prng = new Prng(0x5ca7);
+    let read = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const wire = encode(flatValue(prng));
+      const input = i % 2 === 0 ? wire : mutate(prng, wire, wire);
+      const scanner = new BencodeScanner(input);
+      const scanned = scanner.value();
+      if (scanned === undefined || !scanner.done) continue;
+      read++;
+      let decoded: BencodeValue;
+      try {
+        decoded = decode(input);
+      } catch (err) {
+        expect.fail(`input #${i} ${hex(input)}: scanned, but decode throws ${String(err)}`);
+      }
+      if (!isDeepStrictEqual(scanned, decoded)) expect.fail(`input #${i} ${hex(input)}: scanned differently from decode`);
+    }
+    expect(read).toBeGreaterThan(9_000);
+  });
+
+  it('declines what is not canonical or not of its shapes, leaving its position where it was', () => {
+    for (const input of ['03:abc', '3:ab', 'i03e', 'i-0e', 'i-e', 'ie', 'i1234567890123456e', 'li1ee', 'd1:ai1ee', 'x', '']) {
+      const scanner = new BencodeScanner(bytes(input));
+      expect(scanner.value(), input).toBeUndefined();
+      expect(scanner.pos, input).toBe(0);
+    }
+    const long = new BencodeScanner(encode(Array.from({ length: 65 }, () => 'x')));
+    expect(long.value()).toBeUndefined();
+  });
+
+  it('steps over dictionary pairs only when their keys are strictly increasing', () => {
+    const pairs = (text: string, max = 8): boolean => {
+      const scanner = new BencodeScanner(bytes(text));
+      return scanner.skip(bytes('d')) && scanner.skipPairs(max) && scanner.done;
+    };
+    expect(pairs('d1:ai1e1:bl1:xe1:c0:e')).toBe(true);
+    expect(pairs('d1:bi1e1:ai2ee')).toBe(false);
+    expect(pairs('d1:ai1e1:ai2ee')).toBe(false);
+    expect(pairs('d1:ad1:bi1eee')).toBe(false);
+    expect(pairs('d1:ai1e1:bi2ee', 1)).toBe(false);
+  });
+
+  it('gives plain Uint8Array views into the input, even of a Buffer', () => {
+    const input = Buffer.from('xx4:spam', 'latin1').subarray(2);
+    const value = new BencodeScanner(input).string()!;
+    expect(value.constructor).toBe(Uint8Array);
+    expect(text(value)).toBe('spam');
+    expect(value.buffer).toBe(input.buffer);
   });
 });
