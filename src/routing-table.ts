@@ -50,12 +50,18 @@ export type InsertResult =
   | { kind: 'replaced'; contact: Contact; evicted: Contact }
   | { kind: 'ping'; stale: Contact }
   | { kind: 'cached' }
+  | { kind: 'ignored' }
   | { kind: 'rejected'; reason: 'own-id' | 'address-taken' | 'invalid' };
 
 /** Every option has the BEP 5 default; `now` and `random` are for tests and reproducible runs. */
 export interface RoutingTableOptions {
   /** Bucket size. BEP 5: 8. */
   k?: number;
+  /**
+   * Sizes of the farthest buckets, bucket 0 first; the other buckets hold k (a size below k counts
+   * as k). Default none: every bucket holds k, as BEP 5 says. EXTENDED_FAR_BUCKETS is libtorrent's.
+   */
+  farBucketSizes?: readonly number[];
   /** Replacement cache size per bucket. Default 8 (= k). */
   replacements?: number;
   /** A node silent for this long is questionable. BEP 5: 15 minutes. */
@@ -70,9 +76,21 @@ export interface RoutingTableOptions {
 export interface BucketInfo {
   /** Index in the table; bucket i holds the IDs sharing exactly i leading bits with ours (the last: >= i). */
   index: number;
+  /** How many contacts it may hold: k, or more for a far bucket of an extended table. */
+  capacity: number;
   contacts: readonly Contact[];
   replacements: readonly NodeInfo[];
   lastChanged: number;
+}
+
+/**
+ * An empty prefix slot of the table (see RoutingTable.gaps): the IDs sharing exactly `bits` leading
+ * bits with ours whose next `width` bits read `slot`.
+ */
+export interface TableGap {
+  bits: number;
+  width: number;
+  slot: number;
 }
 
 /** Counts for displays: contacts by state, buckets, and replacement-cache entries. */
@@ -80,6 +98,13 @@ export interface TableStats { nodes: number; buckets: number; good: number; ques
 
 /** BEP 5: "Each bucket can only hold K nodes, currently eight". */
 const DEFAULT_K = 8;
+/**
+ * libtorrent's extended routing table (on by default there): the four farthest buckets hold 16, 8,
+ * 4 and 2 times k. Half of all IDs fall in bucket 0, a quarter in bucket 1, and so on, so these few
+ * buckets cover most of the ID space: with them a lookup for any target starts from a contact
+ * about log2(16) = 4 bits closer to it, which saves about one hop of the lookup.
+ */
+export const EXTENDED_FAR_BUCKETS: readonly number[] = [16 * DEFAULT_K, 8 * DEFAULT_K, 4 * DEFAULT_K, 2 * DEFAULT_K];
 const DEFAULT_REPLACEMENTS = 8;
 /** BEP 5: "After 15 minutes of inactivity, a node becomes questionable." */
 const FIFTEEN_MINUTES = 15 * 60 * 1000;
@@ -95,8 +120,11 @@ interface Bucket {
   lastChanged: number;
 }
 
-/** What just happened with a node: it answered us, or it queried us. */
-type Activity = 'response' | 'query';
+/**
+ * What just happened with a node: it answered us, it queried us, or another node named it in a
+ * reply (we only heard of it: it has proved nothing yet).
+ */
+type Activity = 'response' | 'query' | 'heard';
 
 /**
  * One node's k-bucket table. Feed it what happens (recordResponse, recordQuery, recordFailure) and
@@ -105,6 +133,7 @@ type Activity = 'response' | 'query';
 export class RoutingTable {
   readonly ownId: NodeId;
   private readonly k: number;
+  private readonly farBucketSizes: readonly number[];
   private readonly maxReplacements: number;
   private readonly questionableAfterMs: number;
   private readonly badAfterFailures: number;
@@ -121,6 +150,7 @@ export class RoutingTable {
     if (!isId(ownId)) throw new TypeError(`ownId must be ${ID_LENGTH} bytes`);
     this.ownId = ownId.slice();
     this.k = positiveInteger('k', options.k ?? DEFAULT_K);
+    this.farBucketSizes = (options.farBucketSizes ?? []).map((size) => positiveInteger('farBucketSizes', size));
     this.maxReplacements = positiveInteger('replacements', options.replacements ?? DEFAULT_REPLACEMENTS);
     this.questionableAfterMs = positiveInteger('questionableAfterMs', options.questionableAfterMs ?? FIFTEEN_MINUTES);
     this.badAfterFailures = positiveInteger('badAfterFailures', options.badAfterFailures ?? DEFAULT_BAD_AFTER_FAILURES);
@@ -141,14 +171,31 @@ export class RoutingTable {
   }
 
   /**
+   * Another node named this one in a reply (its `nodes`). It takes a free slot, and nothing else:
+   * it never displaces a contact, never waits in the replacement cache, and a contact that has
+   * answered takes its slot first (see decideForFullBucket). A known node is left as it is
+   * ('ignored'). Such a contact is a seed for our own lookups, whose queries verify it: one
+   * failure removes it (recordFailure). Whoever hands out contacts must skip the ones with
+   * `lastResponse` 0, since nothing says they exist.
+   */
+  recordHeard(node: NodeInfo): InsertResult {
+    return this.record(node, 'heard');
+  }
+
+  /**
    * A query to the node timed out. Returns 'removed' when that made it bad and the newest node of
    * its bucket's replacement cache took its place; a bad node with no replacement stays (until a
-   * newcomer arrives for its slot) and the result is 'failed'.
+   * newcomer arrives for its slot) and the result is 'failed'. A node that has never answered us
+   * is removed at its first failure, as libtorrent does: nothing speaks for it.
    */
   recordFailure(id: NodeId): 'failed' | 'removed' | 'unknown' {
     const contact = this.get(id);
     if (contact === undefined) return 'unknown';
     contact.failures++;
+    if (contact.lastResponse === 0) {
+      this.remove(id);
+      return 'removed';
+    }
     if (this.stateOf(contact) !== 'bad') return 'failed';
     // A bad node is only worth evicting if someone can take its place; an empty slot helps nobody.
     const bucket = this.bucketOf(id);
@@ -204,13 +251,8 @@ export class RoutingTable {
     const found: Contact[] = [];
     if (!isId(target) || !(n > 0)) return found;
     for (const index of this.bucketsByDistance(target)) {
-      const contacts = this.table[index]!.contacts;
-      const candidates = filter === undefined ? contacts.slice() : contacts.filter(filter);
-      candidates.sort((a, b) => compareDistance(target, a.id, b.id));
-      for (const contact of candidates) {
-        found.push(contact);
-        if (found.length >= n) return found;
-      }
+      found.push(...nearest(this.table[index]!.contacts, target, n - found.length, filter));
+      if (found.length >= n) return found;
     }
     return found;
   }
@@ -226,6 +268,49 @@ export class RoutingTable {
       targets.push(index < last ? randomIdWithPrefix(this.ownId, index, this.random) : this.randomIdInLastBucket());
     });
     return targets;
+  }
+
+  /**
+   * Where the table has gaps: the empty prefix slots (see spreadVictim) of every shared-prefix
+   * length below our closest contact's, the ranges Kademlia's join refreshes ("all k-buckets
+   * further away than its closest neighbor"). Counted by prefix length, not by the buckets that
+   * exist: a far bucket of 128 holds every distance until it splits. If our k-th closest contact
+   * shares b bits with us, the network has about k * 2^b = 2^n nodes, of which about 2^(n-i-1)
+   * share exactly i bits: slots are never cut finer than that, since most would be empty (a
+   * 40-node network has about 30 gaps, not 240). Biggest slots first: a slot of w bits after i
+   * shared bits is 1/2^(i+1+w) of the ID space, 1/256 for each of the 240 far slots of the
+   * extended table.
+   */
+  gaps(): TableGap[] {
+    const depths = [...this.byId.values()].map((c) => sharedPrefixLength(this.ownId, c.id)).sort((a, b) => b - a);
+    if (depths.length === 0) return [];
+    const deepest = Math.min(depths[0]!, ID_BITS - 1);
+    const sizeBits = depths[Math.min(this.k, depths.length) - 1]! + Math.floor(Math.log2(this.k));
+    const width = (bits: number): number => Math.max(0, Math.min(this.slotWidth(bits), sizeBits - bits - 1));
+    const used = new Map<number, Set<number>>();
+    for (const contact of this.byId.values()) {
+      const bits = sharedPrefixLength(this.ownId, contact.id);
+      if (bits >= deepest) continue;
+      let slots = used.get(bits);
+      if (slots === undefined) used.set(bits, (slots = new Set()));
+      slots.add(bitsAt(contact.id, bits + 1, width(bits)));
+    }
+    const gaps: TableGap[] = [];
+    for (let bits = 0; bits < deepest; bits++) {
+      const slots = used.get(bits) ?? new Set<number>();
+      const w = width(bits);
+      for (let slot = 0; slot < 2 ** w; slot++) {
+        if (slots.has(slot)) continue;
+        gaps.push({ bits, width: w, slot });
+      }
+    }
+    // Stable: among slots of one size, farther buckets first.
+    return gaps.sort((a, b) => a.bits + a.width - (b.bits + b.width));
+  }
+
+  /** A random ID in the gap: a find_node for it is answered with nodes that fall in it. */
+  targetIn(gap: TableGap): NodeId {
+    return withBits(randomIdWithPrefix(this.ownId, gap.bits, this.random), gap.bits + 1, gap.width, gap.slot);
   }
 
   /** Questionable contacts, least recently seen first, to ping. */
@@ -250,6 +335,7 @@ export class RoutingTable {
   buckets(): BucketInfo[] {
     return this.table.map((bucket, index) => ({
       index,
+      capacity: this.capacityOf(index),
       contacts: bucket.contacts.slice(),
       replacements: bucket.replacements.slice(),
       lastChanged: bucket.lastChanged,
@@ -269,8 +355,12 @@ export class RoutingTable {
     return stats;
   }
 
-  /** A readable multi-line picture of the buckets (used by the demo and for debugging). */
-  dump(): string {
+  /**
+   * A readable multi-line picture of the buckets (used by the demo and for debugging). A bucket
+   * lists at most `perBucket` contacts (and as many cached ones), then says how many more it holds.
+   */
+  dump(options: { perBucket?: number } = {}): string {
+    const perBucket = options.perBucket ?? DUMP_PER_BUCKET;
     const now = this.now();
     const s = this.stats();
     const last = this.table.length - 1;
@@ -279,22 +369,33 @@ export class RoutingTable {
     const listed = this.table.flatMap((bucket) => [...bucket.contacts, ...bucket.replacements]);
     const endpointWidth = Math.max(0, ...listed.map((c) => endpointKey(c).length));
     const lines = [
-      `routing table  own ${idToHex(this.ownId)}  k=${this.k}`,
+      `routing table  own ${idToHex(this.ownId)}  k=${this.k}` +
+        (this.farBucketSizes.length > 0 ? `, far buckets ${this.table.map((_, i) => this.capacityOf(i)).slice(0, this.farBucketSizes.length).join('/')}` : ''),
       `${s.nodes} nodes in ${s.buckets} bucket${s.buckets === 1 ? '' : 's'}: ` +
         `${s.good} good, ${s.questionable} questionable, ${s.bad} bad, ${s.replacements} cached`,
       `legend: ${STATE_MARK.good} good  ${STATE_MARK.questionable} questionable  ${STATE_MARK.bad} bad  ${FREE_MARK} free slot`,
     ];
     this.table.forEach((bucket, index) => {
-      const marks = bucket.contacts.map((c) => STATE_MARK[this.stateOf(c)]).join('');
+      const capacity = this.capacityOf(index);
       lines.push(
         `bucket ${String(index).padStart(3)}  prefix ${labels[index]!.padEnd(labelWidth)}  ` +
-          `[${bucket.contacts.length}/${this.k}] ${marks}${FREE_MARK.repeat(this.k - bucket.contacts.length)}  ` +
+          `[${bucket.contacts.length}/${capacity}] ${this.slots(bucket.contacts, capacity)}  ` +
           `repl ${bucket.replacements.length}${index === last ? '  (holds our ID)' : ''}`,
       );
-      for (const c of bucket.contacts) lines.push(`  ${this.describe(c, now, endpointWidth)}`);
-      for (const r of bucket.replacements) lines.push(`  ${CACHED_MARK} ${shortId(r.id)} ${endpointKey(r).padEnd(endpointWidth)}  cached`);
+      for (const c of bucket.contacts.slice(0, perBucket)) lines.push(`  ${this.describe(c, now, endpointWidth)}`);
+      if (bucket.contacts.length > perBucket) lines.push(`  … ${bucket.contacts.length - perBucket} more`);
+      for (const r of bucket.replacements.slice(0, perBucket)) lines.push(`  ${CACHED_MARK} ${shortId(r.id)} ${endpointKey(r).padEnd(endpointWidth)}  cached`);
+      if (bucket.replacements.length > perBucket) lines.push(`  … ${bucket.replacements.length - perBucket} more cached`);
     });
     return lines.join('\n');
+  }
+
+  /** One mark per slot (●●○◌); for a big bucket, a count per kind of mark instead (●90 ○7 ◌31). */
+  private slots(contacts: readonly Contact[], capacity: number): string {
+    const marks = contacts.map((c) => STATE_MARK[this.stateOf(c)]);
+    if (capacity <= DUMP_MAX_SLOT_MARKS) return marks.join('') + FREE_MARK.repeat(capacity - contacts.length);
+    const counts = [STATE_MARK.good, STATE_MARK.questionable, STATE_MARK.bad].map((mark) => [mark, marks.filter((m) => m === mark).length] as const);
+    return [...counts, [FREE_MARK, capacity - contacts.length] as const].filter(([, n]) => n > 0).map(([mark, n]) => `${mark}${n}`).join(' ');
   }
 
   // ---- insertion -------------------------------------------------------------------------------
@@ -303,11 +404,13 @@ export class RoutingTable {
     if (!isValidNode(node)) return { kind: 'rejected', reason: 'invalid' };
     if (idEquals(node.id, this.ownId)) return { kind: 'rejected', reason: 'own-id' };
     const existing = this.byId.get(idKey(node.id));
-    if (existing !== undefined) return this.refresh(existing, node, activity);
+    if (existing !== undefined) return activity === 'heard' ? IGNORED : this.refresh(existing, node, activity);
     if (this.byEndpoint.has(endpointKey(node))) return { kind: 'rejected', reason: 'address-taken' };
+    // Hearsay must not pull a node out of the cache, where it waits on better evidence.
+    if (activity === 'heard' && this.isCached(node.id)) return IGNORED;
     const newcomer = this.takeFromCache(node) ?? this.newContact(node);
     this.touch(newcomer, activity);
-    return this.insert(newcomer);
+    return this.insert(newcomer, activity);
   }
 
   /**
@@ -323,16 +426,16 @@ export class RoutingTable {
   }
 
   /** Put a new node in its bucket, splitting our own bucket as often as needed to make room. */
-  private insert(newcomer: Contact): InsertResult {
+  private insert(newcomer: Contact, activity: Activity): InsertResult {
     for (;;) {
       const index = this.indexOf(newcomer.id);
       const bucket = this.table[index]!;
-      if (bucket.contacts.length < this.k) {
+      if (bucket.contacts.length < this.capacityOf(index)) {
         this.place(bucket, newcomer);
         return { kind: 'added', contact: newcomer };
       }
       // BEP 5: a full bucket splits only if "our own node ID falls within the range of the bucket".
-      if (!this.canSplit(index)) return this.decideForFullBucket(bucket, newcomer);
+      if (!this.canSplit(index)) return activity === 'heard' ? this.decideForHearsay(bucket, index, newcomer) : this.decideForFullBucket(bucket, index, newcomer);
       this.split();
     }
   }
@@ -341,17 +444,72 @@ export class RoutingTable {
    * BEP 5: a full bucket takes a newcomer only in place of a bad node. If some node is merely
    * questionable, the caller should ping it (least recently seen first) before we decide; the
    * newcomer waits in the replacement cache either way, so nothing is silently dropped.
+   * Two more rules, libtorrent's: a node that answered us takes the place of one we only heard of
+   * (evidence beats hearsay), and in a far bucket bigger than k, a newcomer with a prefix slot of
+   * its own takes the place of a contact that shares its slot with another (see spreadVictim),
+   * which then waits in the cache.
    */
-  private decideForFullBucket(bucket: Bucket, newcomer: Contact): InsertResult {
-    const bad = leastRecentlySeen(bucket.contacts.filter((c) => this.stateOf(c) === 'bad'));
-    if (bad !== undefined) {
-      this.unplace(bucket, bad);
+  private decideForFullBucket(bucket: Bucket, index: number, newcomer: Contact): InsertResult {
+    const evicted = this.victimFor(bucket, index, newcomer);
+    if (evicted !== undefined) {
+      this.unplace(bucket, evicted);
+      if (!isHeardOnly(evicted) && this.stateOf(evicted) !== 'bad') this.cache(bucket, evicted);
       this.place(bucket, newcomer);
-      return { kind: 'replaced', contact: newcomer, evicted: bad };
+      return { kind: 'replaced', contact: newcomer, evicted };
     }
     this.cache(bucket, newcomer);
     const stale = leastRecentlySeen(bucket.contacts.filter((c) => this.stateOf(c) === 'questionable'));
     return stale === undefined ? { kind: 'cached' } : { kind: 'ping', stale };
+  }
+
+  /** Whom a newcomer may replace in its full bucket: see decideForFullBucket. */
+  private victimFor(bucket: Bucket, index: number, newcomer: Contact): Contact | undefined {
+    const bad = leastRecentlySeen(bucket.contacts.filter((c) => this.stateOf(c) === 'bad'));
+    if (bad !== undefined || newcomer.lastResponse === 0) return bad;
+    if (this.capacityOf(index) <= this.k) return leastRecentlySeen(bucket.contacts.filter(isHeardOnly));
+    return this.spreadVictim(bucket, index, newcomer, isHeardOnly, true) ?? this.spreadVictim(bucket, index, newcomer, () => true, false);
+  }
+
+  /** A node we only heard of gets into a full far bucket only in place of another such node, for spread. */
+  private decideForHearsay(bucket: Bucket, index: number, newcomer: Contact): InsertResult {
+    const evicted = this.capacityOf(index) > this.k ? this.spreadVictim(bucket, index, newcomer, isHeardOnly, false) : undefined;
+    if (evicted === undefined) return IGNORED;
+    this.unplace(bucket, evicted);
+    this.place(bucket, newcomer);
+    return { kind: 'replaced', contact: newcomer, evicted };
+  }
+
+  /**
+   * Whom a newcomer may replace without making the bucket less spread out (libtorrent's rule). A
+   * bucket of capacity c is cut into c prefix slots by the log2(c) bits after the bit that defines
+   * it; a lookup starts best from a contact in its target's own slot, so a full bucket should cover
+   * as many slots as it can. A newcomer whose slot is empty may replace an `eligible` contact that
+   * shares its slot with another; with `likeForLike`, one whose slot is taken may replace an
+   * eligible contact of that same slot. Least recently seen first.
+   */
+  private spreadVictim(
+    bucket: Bucket,
+    index: number,
+    newcomer: Contact,
+    eligible: (c: Contact) => boolean,
+    likeForLike: boolean,
+  ): Contact | undefined {
+    const slot = this.slotOf(newcomer.id, index);
+    const crowd = new Map<number, number>();
+    for (const c of bucket.contacts) crowd.set(this.slotOf(c.id, index), (crowd.get(this.slotOf(c.id, index)) ?? 0) + 1);
+    const replaceable = crowd.has(slot)
+      ? (c: Contact): boolean => likeForLike && this.slotOf(c.id, index) === slot
+      : (c: Contact): boolean => crowd.get(this.slotOf(c.id, index))! > 1;
+    return leastRecentlySeen(bucket.contacts.filter((c) => eligible(c) && replaceable(c)));
+  }
+
+  /** Which prefix slot of bucket `index` an ID falls in: the log2(capacity) bits after bit `index`. */
+  private slotOf(id: NodeId, index: number): number {
+    return bitsAt(id, index + 1, this.slotWidth(index));
+  }
+
+  private slotWidth(index: number): number {
+    return Math.min(Math.floor(Math.log2(this.capacityOf(index))), ID_BITS - index - 1);
   }
 
   private canSplit(index: number): boolean {
@@ -361,18 +519,45 @@ export class RoutingTable {
   /**
    * Split the last bucket (the one holding our ID, covering IDs sharing >= L bits) into bucket L
    * (exactly L bits) and a new last bucket L+1 (>= L+1 bits). Splitting learns nothing about either
-   * half, so both keep the old lastChanged.
+   * half, so both keep the old lastChanged. With far buckets bigger than the rest, the new last
+   * bucket may get more contacts than it can hold: it splits again at once, and what still does
+   * not fit goes to the cache (see trim).
    */
   private split(): void {
-    const last = this.table.length - 1;
-    const old = this.table[last]!;
-    const deeper = emptyBucket(old.lastChanged);
-    const goesDeeper = (c: Contact): boolean => sharedPrefixLength(this.ownId, c.id) > last;
-    deeper.contacts = old.contacts.filter(goesDeeper);
-    deeper.replacements = old.replacements.filter(goesDeeper);
-    old.contacts = old.contacts.filter((c) => !goesDeeper(c));
-    old.replacements = old.replacements.filter((c) => !goesDeeper(c));
-    this.table.push(deeper);
+    for (;;) {
+      const last = this.table.length - 1;
+      const old = this.table[last]!;
+      const deeper = emptyBucket(old.lastChanged);
+      const goesDeeper = (c: Contact): boolean => sharedPrefixLength(this.ownId, c.id) > last;
+      deeper.contacts = old.contacts.filter(goesDeeper);
+      deeper.replacements = old.replacements.filter(goesDeeper);
+      old.contacts = old.contacts.filter((c) => !goesDeeper(c));
+      old.replacements = old.replacements.filter((c) => !goesDeeper(c));
+      this.table.push(deeper);
+      this.trim(last);
+      if (deeper.contacts.length <= this.capacityOf(last + 1)) return;
+      if (!this.canSplit(last + 1)) return this.trim(last + 1);
+    }
+  }
+
+  /**
+   * A bucket over its capacity (only ever just after a split) keeps the contacts that answered,
+   * most recently seen first; the others wait in its cache, except those we only heard of.
+   */
+  private trim(index: number): void {
+    const bucket = this.table[index]!;
+    const capacity = this.capacityOf(index);
+    if (bucket.contacts.length <= capacity) return;
+    const ranked = bucket.contacts.slice().sort((a, b) => Number(b.lastResponse > 0) - Number(a.lastResponse > 0) || lastSeen(b) - lastSeen(a));
+    for (const contact of ranked.slice(capacity)) {
+      this.unplace(bucket, contact);
+      if (!isHeardOnly(contact)) this.cache(bucket, contact);
+    }
+  }
+
+  /** How many contacts bucket `index` may hold. */
+  private capacityOf(index: number): number {
+    return Math.max(this.k, this.farBucketSizes[index] ?? 0);
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------------
@@ -386,7 +571,7 @@ export class RoutingTable {
     if (activity === 'response') {
       contact.lastResponse = this.now();
       contact.failures = 0;
-    } else {
+    } else if (activity === 'query') {
       contact.lastQuery = this.now();
     }
   }
@@ -411,6 +596,10 @@ export class RoutingTable {
     bucket.replacements = bucket.replacements.filter((r) => !idEquals(r.id, contact.id) && endpointKey(r) !== endpoint);
     bucket.replacements.push(contact);
     if (bucket.replacements.length > this.maxReplacements) bucket.replacements.shift();
+  }
+
+  private isCached(id: NodeId): boolean {
+    return this.bucketOf(id).replacements.some((r) => idEquals(r.id, id));
   }
 
   /** If the node waits in its bucket's cache, take it out, keeping its history if the endpoint matches. */
@@ -478,8 +667,8 @@ export class RoutingTable {
 
   private describe(c: Contact, now: number, endpointWidth: number): string {
     const state = this.stateOf(c);
-    const notes = [`seen ${formatAge(now - lastSeen(c))} ago`];
-    if (c.lastResponse === 0) notes.push('never answered');
+    const notes = isHeardOnly(c) ? ['heard of, not yet asked'] : [`seen ${formatAge(now - lastSeen(c))} ago`];
+    if (c.lastResponse === 0 && !isHeardOnly(c)) notes.push('never answered');
     if (c.failures > 0) notes.push(`${c.failures} failed`);
     return `${STATE_MARK[state]} ${shortId(c.id)} ${endpointKey(c).padEnd(endpointWidth)}  ${state.padEnd(12)}  ${notes.join(', ')}`;
   }
@@ -488,8 +677,35 @@ export class RoutingTable {
 const STATE_MARK: Readonly<Record<NodeState, string>> = { good: '●', questionable: '○', bad: '×' };
 const FREE_MARK = '◌';
 const CACHED_MARK = '┈';
+/** Past this many slots a bucket's marks are counted rather than drawn one by one. */
+const DUMP_MAX_SLOT_MARKS = 16;
+const DUMP_PER_BUCKET = 16;
 /** Long prefixes are shown by their tail: the head is our ID's, which the header already prints. */
 const MAX_LABEL_BITS = 24;
+
+const IGNORED: InsertResult = { kind: 'ignored' };
+
+/**
+ * The `count` contacts nearest to target, closest first. A bounded insertion rather than a sort:
+ * answering find_node walks a far bucket of up to 128 contacts for 8 of them, on every query.
+ */
+function nearest(contacts: readonly Contact[], target: NodeId, count: number, filter?: (c: Contact) => boolean): Contact[] {
+  const best: Contact[] = [];
+  for (const contact of contacts) {
+    if (filter !== undefined && !filter(contact)) continue;
+    if (best.length === count && compareDistance(target, contact.id, best[count - 1]!.id) >= 0) continue;
+    let at = best.length;
+    while (at > 0 && compareDistance(target, contact.id, best[at - 1]!.id) < 0) at--;
+    best.splice(at, 0, contact);
+    if (best.length > count) best.pop();
+  }
+  return best;
+}
+
+/** Named by another node's reply, and never heard from itself. */
+function isHeardOnly(c: Contact): boolean {
+  return c.lastResponse === 0 && c.lastQuery === 0;
+}
 
 function emptyBucket(lastChanged: number): Bucket {
   return { contacts: [], replacements: [], lastChanged };
@@ -533,6 +749,25 @@ function leastRecentlySeen(contacts: readonly Contact[]): Contact | undefined {
 
 function bitAt(id: NodeId, bit: number): number {
   return (id[bit >> 3]! >> (7 - (bit & 7))) & 1;
+}
+
+/** The `width` bits of id starting at bit `from`, as a number. */
+function bitsAt(id: NodeId, from: number, width: number): number {
+  let value = 0;
+  for (let i = 0; i < width; i++) value = (value << 1) | bitAt(id, from + i);
+  return value;
+}
+
+/** A copy of id with the `width` bits starting at bit `from` set to `value`. */
+function withBits(id: NodeId, from: number, width: number, value: number): NodeId {
+  const out = id.slice();
+  for (let i = 0; i < width; i++) {
+    const bit = from + i;
+    const mask = 0x80 >> (bit & 7);
+    const on = (value >> (width - 1 - i)) & 1;
+    out[bit >> 3] = on === 1 ? out[bit >> 3]! | mask : out[bit >> 3]! & ~mask;
+  }
+  return out;
 }
 
 /** The bits every ID in bucket `index` starts with, then `*` for "anything". */

@@ -13,7 +13,7 @@ import {
   sharedPrefixLength,
   type NodeId,
 } from '../../src/id.js';
-import { RoutingTable, type Contact, type RoutingTableOptions } from '../../src/routing-table.js';
+import { EXTENDED_FAR_BUCKETS, RoutingTable, type Contact, type RoutingTableOptions } from '../../src/routing-table.js';
 import { Prng } from '../helpers/prng.js';
 
 const SECOND = 1000;
@@ -39,7 +39,28 @@ function setup(options: RoutingTableOptions = {}, seed = 1) {
   const advance = (ms: number): void => {
     clock.now += ms;
   };
-  return { table, ownId, prng, clock, node, advance };
+  /** A fresh node sharing exactly `sharedBits` bits with us, whose next `width` bits read `slot`. */
+  const nodeInSlot = (sharedBits: number, width: number, slot: number): NodeInfo => {
+    const n = node(sharedBits);
+    return { ...n, id: setBits(n.id, sharedBits + 1, width, slot) };
+  };
+  return { table, ownId, prng, clock, node, nodeInSlot, advance };
+}
+
+function setBits(id: NodeId, from: number, width: number, value: number): NodeId {
+  const out = id.slice();
+  for (let i = 0; i < width; i++) {
+    const bit = from + i;
+    const mask = 0x80 >> (bit & 7);
+    out[bit >> 3] = (value >> (width - 1 - i)) & 1 ? out[bit >> 3]! | mask : out[bit >> 3]! & ~mask;
+  }
+  return out;
+}
+
+function bitsOf(id: NodeId, from: number, width: number): number {
+  let value = 0;
+  for (let i = 0; i < width; i++) value = (value << 1) | ((id[(from + i) >> 3]! >> (7 - ((from + i) & 7))) & 1);
+  return value;
 }
 
 const hex = (contacts: readonly { id: NodeId }[]): string[] => contacts.map((c) => idToHex(c.id));
@@ -56,7 +77,8 @@ function expectConsistent(table: RoutingTable, k: number, replacements: number):
   const ids = new Set<string>();
   const endpoints = new Set<string>();
   for (const bucket of buckets) {
-    expect(bucket.contacts.length).toBeLessThanOrEqual(k);
+    expect(bucket.capacity).toBeGreaterThanOrEqual(k);
+    expect(bucket.contacts.length).toBeLessThanOrEqual(bucket.capacity);
     expect(bucket.replacements.length).toBeLessThanOrEqual(replacements);
     for (const c of [...bucket.contacts, ...bucket.replacements]) {
       const shared = sharedPrefixLength(table.ownId, c.id);
@@ -88,7 +110,7 @@ describe('RoutingTable: what gets in', () => {
   it('starts as one empty bucket covering the whole ID space', () => {
     const { table } = setup();
     expect(table.size).toBe(0);
-    expect(table.buckets()).toEqual([{ index: 0, contacts: [], replacements: [], lastChanged: START }]);
+    expect(table.buckets()).toEqual([{ index: 0, capacity: 8, contacts: [], replacements: [], lastChanged: START }]);
     expect(table.stats()).toEqual({ nodes: 0, buckets: 1, good: 0, questionable: 0, bad: 0, replacements: 0 });
   });
 
@@ -209,6 +231,223 @@ describe('RoutingTable: splitting (BEP 5: only the bucket holding our own ID spl
     expect(idToHex(deepest.id).slice(0, 38)).toBe(idToHex(ownId).slice(0, 38));
     expect(table.recordResponse(node(0))).toEqual({ kind: 'cached' });
     expect(table.stats().buckets).toBe(160);
+  });
+});
+
+describe('RoutingTable: the extended table (libtorrent: bigger far buckets)', () => {
+  const EXTENDED = { farBucketSizes: EXTENDED_FAR_BUCKETS };
+
+  it('gives the four farthest buckets 128, 64, 32 and 16 slots, the others k', () => {
+    const { table, node } = setup(EXTENDED);
+    for (let shared = 0; shared < 8; shared++) for (let i = 0; i < 200; i++) table.recordResponse(node(shared));
+    const buckets = table.buckets();
+    expect(buckets.map((b) => b.capacity).slice(0, 7)).toEqual([128, 64, 32, 16, 8, 8, 8]);
+    expect(buckets.map((b) => b.contacts.length).slice(0, 7)).toEqual([128, 64, 32, 16, 8, 8, 8]);
+    expectConsistent(table, 8, 8);
+  });
+
+  it('a far bucket takes all 128 before it first splits, then hands the closer ones on', () => {
+    const { table, node } = setup(EXTENDED);
+    // 100 nodes sharing exactly 1 bit and 28 sharing 0 fill the single first bucket (capacity 128).
+    for (let i = 0; i < 100; i++) table.recordResponse(node(1));
+    for (let i = 0; i < 28; i++) table.recordResponse(node(0));
+    expect(bucketSizes(table)).toEqual([128]);
+    // The 129th splits it: bucket 1 (capacity 64) gets 100 and splits again; 64 of them stay.
+    expect(table.recordResponse(node(0)).kind).toBe('added');
+    expect(bucketSizes(table)).toEqual([29, 64, 0]);
+    expect(table.buckets()[1]!.replacements).toHaveLength(8);
+    expectConsistent(table, 8, 8);
+  });
+
+  it('after a split, keeps the contacts that answered and lets go of those only heard of', () => {
+    const { table, node } = setup({ k: 2, farBucketSizes: [8, 4] });
+    const heard = Array.from({ length: 4 }, () => node(1));
+    const answered = Array.from({ length: 4 }, () => node(1));
+    for (const n of heard) table.recordHeard(n);
+    for (const n of answered) table.recordResponse(n);
+    expect(bucketSizes(table)).toEqual([8]);
+    table.recordResponse(node(0)); // split: bucket 1 can hold 4 of the 8
+    expect(hex(table.buckets()[1]!.contacts).sort()).toEqual(hex(answered).sort());
+    for (const n of heard) expect(table.get(n.id)).toBeUndefined();
+    expect(table.buckets()[1]!.replacements).toHaveLength(0);
+  });
+
+  it('closest() stays exact', () => {
+    const { table, ownId, prng } = setup(EXTENDED, 11);
+    for (let i = 0; i < 2000; i++) table.recordResponse({ id: prng.bytes(20), address: `10.2.${i >> 8}.${i & 255}`, port: 6881 });
+    const all = table.all();
+    expect(all.length).toBeGreaterThan(240);
+    for (let i = 0; i < 100; i++) {
+      const target = i === 0 ? ownId : prng.bytes(20);
+      for (const n of [1, 8, 100]) expect(hex(table.closest(target, n))).toEqual(hex(bruteForceClosest(all, target, n)));
+    }
+  });
+});
+
+describe('RoutingTable: nodes heard of in replies (recordHeard)', () => {
+  it('take a free slot as contacts that have neither answered nor queried us', () => {
+    const { table, node } = setup();
+    const heard = node(0);
+    const result = table.recordHeard(heard);
+    expect(result.kind).toBe('added');
+    const contact = table.get(heard.id)!;
+    expect(contact).toMatchObject({ lastResponse: 0, lastQuery: 0, failures: 0 });
+    expect(table.stateOf(contact)).toBe('questionable');
+    // Whoever hands contacts out filters on lastResponse, as the node does.
+    expect(table.closest(heard.id, 8, (c) => c.lastResponse > 0)).toEqual([]);
+  });
+
+  it('change nothing about a node we know, cache, or a taken address', () => {
+    const { table, node, advance } = setup();
+    const known = node(0);
+    table.recordResponse(known);
+    const before = { ...table.get(known.id)! };
+    advance(MINUTE);
+    expect(table.recordHeard(known)).toEqual({ kind: 'ignored' });
+    expect(table.get(known.id)).toEqual(before);
+    expect(table.recordHeard({ ...node(0), address: known.address, port: known.port })).toEqual({ kind: 'rejected', reason: 'address-taken' });
+  });
+
+  it('never displace a contact of a BEP 5 bucket, nor wait in its cache, nor leave a node waiting there', () => {
+    const { table, node } = setup();
+    for (let i = 0; i < 8; i++) table.recordResponse(node(0));
+    table.recordResponse(node(3)); // bucket 0 can no longer split
+    const cached = node(0);
+    expect(table.recordResponse(cached)).toEqual({ kind: 'cached' });
+    expect(table.recordHeard(node(0))).toEqual({ kind: 'ignored' });
+    expect(table.recordHeard(cached)).toEqual({ kind: 'ignored' });
+    expect(hex(table.buckets()[0]!.replacements)).toEqual(hex([cached]));
+  });
+
+  it('give way to a node that answered us; a mere querier does not displace them', () => {
+    const { table, node } = setup();
+    const heard = Array.from({ length: 8 }, () => node(0));
+    for (const n of heard) table.recordHeard(n);
+    table.recordResponse(node(3));
+    expect(table.recordQuery(node(0)).kind).toBe('ping');
+    const newcomer = node(0);
+    const result = table.recordResponse(newcomer);
+    expect(result.kind).toBe('replaced');
+    expect(result.kind === 'replaced' && heard.some((n) => idEquals(n.id, result.evicted.id))).toBe(true);
+    expect(table.get(newcomer.id)).toBeDefined();
+    // The one it replaced proved nothing: it is not kept in the cache.
+    expect(table.buckets()[0]!.replacements.some((r) => result.kind === 'replaced' && idEquals(r.id, result.evicted.id))).toBe(false);
+  });
+
+  it('are removed at their first failure, as is a querier that never answered; a node that did answer has three', () => {
+    const { table, node } = setup();
+    const [heard, querier, answered] = [node(0), node(1), node(2)];
+    table.recordHeard(heard);
+    table.recordQuery(querier);
+    table.recordResponse(answered);
+    expect(table.recordFailure(heard.id)).toBe('removed');
+    expect(table.recordFailure(querier.id)).toBe('removed');
+    expect(table.recordFailure(answered.id)).toBe('failed');
+    expect(table.get(heard.id)).toBeUndefined();
+    expect(table.get(querier.id)).toBeUndefined();
+    expect(table.get(answered.id)).toBeDefined();
+  });
+
+  it('an answer turns a heard-of contact into a good one', () => {
+    const { table, node } = setup();
+    const n = node(0);
+    table.recordHeard(n);
+    expect(table.recordResponse(n).kind).toBe('updated');
+    expect(table.stateOf(table.get(n.id)!)).toBe('good');
+  });
+});
+
+describe('RoutingTable: a far bucket keeps its contacts spread over its prefix slots', () => {
+  /** Bucket 1 of capacity 16 (4 slot bits) full: 8 contacts in slot 3 and one in each of slots 8..15. */
+  function crowdedBucket(kind: 'heard' | 'answered') {
+    const env = setup({ k: 2, farBucketSizes: [2, 16] });
+    const record = (n: NodeInfo) => (kind === 'heard' ? env.table.recordHeard(n) : env.table.recordResponse(n));
+    const crowd = Array.from({ length: 8 }, () => env.nodeInSlot(1, 4, 3));
+    const alone = Array.from({ length: 8 }, (_, i) => env.nodeInSlot(1, 4, 8 + i));
+    for (const n of [...crowd, ...alone]) record(n);
+    env.table.recordResponse(env.node(2)); // bucket 1 splits off and is full
+    expect(env.table.buckets()[1]!.contacts).toHaveLength(16);
+    return { ...env, crowd, alone };
+  }
+
+  it('a node heard of in an empty slot replaces a heard-of contact of a crowded slot; in a taken slot, nothing', () => {
+    const { table, nodeInSlot, crowd, alone } = crowdedBucket('heard');
+    const spreading = nodeInSlot(1, 4, 5);
+    const result = table.recordHeard(spreading);
+    expect(result.kind).toBe('replaced');
+    expect(result.kind === 'replaced' && crowd.some((n) => idEquals(n.id, result.evicted.id))).toBe(true);
+    expect(table.recordHeard(nodeInSlot(1, 4, 5))).toEqual({ kind: 'ignored' });
+    expect(table.recordHeard(nodeInSlot(1, 4, 9))).toEqual({ kind: 'ignored' });
+    for (const n of alone) expect(table.get(n.id)).toBeDefined();
+  });
+
+  it('a node that answered, in an empty slot, replaces a good contact of a crowded slot, which waits in the cache', () => {
+    const { table, nodeInSlot, crowd } = crowdedBucket('answered');
+    const spreading = nodeInSlot(1, 4, 0);
+    const result = table.recordResponse(spreading);
+    expect(result.kind).toBe('replaced');
+    const evicted = result.kind === 'replaced' ? result.evicted : undefined;
+    expect(crowd.some((n) => evicted !== undefined && idEquals(n.id, evicted.id))).toBe(true);
+    expect(hex(table.buckets()[1]!.replacements)).toEqual(hex([evicted!]));
+    // In a slot already taken by a good contact, it only waits in the cache, as BEP 5 says.
+    expect(table.recordResponse(nodeInSlot(1, 4, 9))).toEqual({ kind: 'cached' });
+  });
+
+  it('a BEP 5 bucket of k has no such rule: a full bucket of good nodes caches every newcomer', () => {
+    const { table, nodeInSlot } = setup({ k: 8 });
+    for (let i = 0; i < 8; i++) table.recordResponse(nodeInSlot(0, 3, 0));
+    table.recordResponse(nodeInSlot(2, 0, 0));
+    expect(table.recordResponse(nodeInSlot(0, 3, 5))).toEqual({ kind: 'cached' });
+  });
+});
+
+describe('RoutingTable: gaps() (the prefix slots where the table knows nobody)', () => {
+  it('an empty table, or one whose closest contact shares no bit with us, has none', () => {
+    const { table, node } = setup({ farBucketSizes: EXTENDED_FAR_BUCKETS });
+    expect(table.gaps()).toEqual([]);
+    table.recordResponse(node(0));
+    expect(table.gaps()).toEqual([]);
+  });
+
+  it('lists every empty slot below the closest contact, no finer than the network can fill, biggest first', () => {
+    const { table, node, nodeInSlot } = setup({ farBucketSizes: EXTENDED_FAR_BUCKETS });
+    // The 8th closest contact shares 6 bits: a network of about 8 * 2^6 = 2^9 nodes, 2^(9-i-1) at i bits.
+    table.recordResponse(node(12));
+    for (let i = 0; i < 7; i++) table.recordResponse(node(6));
+    table.recordResponse(nodeInSlot(0, 7, 5));
+    const gaps = table.gaps();
+    const ofBucket = (bits: number) => gaps.filter((g) => g.bits === bits);
+    expect(ofBucket(0)).toHaveLength(127);
+    expect(ofBucket(0).some((g) => g.slot === 5)).toBe(false);
+    expect(ofBucket(1)).toHaveLength(64);
+    expect(ofBucket(3)).toHaveLength(16);
+    expect(ofBucket(4).map((g) => g.width)).toEqual(Array<number>(8).fill(3));
+    expect(ofBucket(7)).toEqual([0, 1].map((slot) => ({ bits: 7, width: 1, slot })));
+    expect(ofBucket(11)).toEqual([{ bits: 11, width: 0, slot: 0 }]);
+    // Nothing at or below our closest contact's depth: Kademlia refreshes the buckets farther than it.
+    expect(gaps.some((g) => g.bits >= 12)).toBe(false);
+    const sizes = gaps.map((g) => g.bits + g.width);
+    expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
+  });
+
+  it('targetIn(gap) falls in the gap, and a node there fills it', () => {
+    const { table, ownId, node } = setup({ farBucketSizes: EXTENDED_FAR_BUCKETS });
+    for (let i = 0; i < 8; i++) table.recordResponse(node(14));
+    for (const gap of table.gaps().filter((_, i) => i % 17 === 0)) {
+      const target = table.targetIn(gap);
+      expect(sharedPrefixLength(ownId, target)).toBe(gap.bits);
+      expect(bitsOf(target, gap.bits + 1, gap.width)).toBe(gap.slot);
+      const before = table.gaps().length;
+      table.recordResponse({ id: target, address: `10.3.${gap.bits}.${gap.slot}`, port: 6881 });
+      expect(table.gaps().length).toBe(before - 1);
+    }
+  });
+
+  it('a small network has few gaps: 40 nodes, not 240', () => {
+    const { table, prng } = setup({ farBucketSizes: EXTENDED_FAR_BUCKETS }, 9);
+    for (let i = 0; i < 40; i++) table.recordResponse({ id: prng.bytes(20), address: `10.4.0.${i + 1}`, port: 6881 });
+    expect(table.size).toBe(40);
+    expect(table.gaps().length).toBeLessThan(40);
   });
 });
 
@@ -578,9 +817,31 @@ describe('RoutingTable: dump()', () => {
   });
 });
 
+describe('RoutingTable: dump() of an extended table', () => {
+  it('counts the marks of a big bucket, lists 16 contacts a bucket, and says how many more there are', () => {
+    const { table, node } = setup({ farBucketSizes: EXTENDED_FAR_BUCKETS });
+    for (let i = 0; i < 40; i++) table.recordResponse(node(0));
+    for (let i = 0; i < 3; i++) table.recordHeard(node(0));
+    const lines = table.dump().split('\n');
+    expect(lines[0]).toMatch(/ k=8, far buckets 128$/);
+    expect(lines.find((l) => l.startsWith('bucket   0'))).toMatch(/\[43\/128\] ●40 ○3 ◌85 {2}repl 0/);
+    expect(lines.filter((l) => /^ {2}[●○×] /.test(l))).toHaveLength(16);
+    expect(lines).toContain('  … 27 more');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(100);
+  });
+
+  it('says which contacts were only heard of', () => {
+    const { table, node } = setup();
+    table.recordHeard(node(0));
+    expect(table.dump()).toMatch(/○ \S+ 10\.0\.0\.1:6881 {2}questionable {2}heard of, not yet asked$/m);
+  });
+});
+
 describe('RoutingTable: invariants under a random workload', () => {
-  it('keeps buckets, caches, indexes and stats consistent', () => {
-    const options = { k: 8, replacements: 4 };
+  it.each([
+    ['BEP 5', { k: 8, replacements: 4 }],
+    ['extended', { k: 8, replacements: 4, farBucketSizes: EXTENDED_FAR_BUCKETS }],
+  ])('%s: keeps buckets, caches, indexes and stats consistent', (_, options) => {
     const { table, node, prng, advance } = setup(options, 2024);
     const known: NodeInfo[] = [];
     for (let step = 0; step < 4000; step++) {
@@ -591,7 +852,8 @@ describe('RoutingTable: invariants under a random workload', () => {
         while (shared < 30 && prng.next() < 0.6) shared++;
         const fresh = node(shared);
         known.push(fresh);
-        const result = prng.next() < 0.7 ? table.recordResponse(fresh) : table.recordQuery(fresh);
+        const roll2 = prng.next();
+        const result = roll2 < 0.6 ? table.recordResponse(fresh) : roll2 < 0.8 ? table.recordQuery(fresh) : table.recordHeard(fresh);
         expect(result.kind).not.toBe('rejected');
         if (result.kind === 'ping' && prng.next() < 0.5) table.recordResponse(result.stale);
       } else if (roll < 0.55) {
