@@ -19,8 +19,9 @@ import {
 import type { Candidate } from './lookup-state.js';
 import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
 import { PeerStore, type PeerStoreOptions } from './peer-store.js';
+import { TokenBucket } from './rate-limit.js';
 import { RecentQueriers } from './recent-queriers.js';
-import { RoutingTable, type InsertResult, type RoutingTableOptions } from './routing-table.js';
+import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTableOptions } from './routing-table.js';
 import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from './rpc.js';
 import { SourceLimiter, type SourceLimiterOptions } from './source-limiter.js';
 import { TokenIssuer } from './token.js';
@@ -42,6 +43,8 @@ export interface DhtNodeOptions {
   peerStore?: PeerStoreOptions;
   /** Lookup defaults (alpha, k, caps, timeouts). */
   lookup?: LookupOptions;
+  /** Enter the nodes that replies name into free table slots, as unverified contacts. Default true. */
+  learnFromReplies?: boolean;
   /** BEP 51 `interval` we ask samplers to respect, in seconds. Default 21,600 (6 h, as libtorrent). */
   sampleIntervalSeconds?: number;
   /** BEP 43: never be added to other nodes' tables; answer no queries. */
@@ -115,7 +118,8 @@ export class DhtNode {
     const inject = random !== undefined ? { now: this.now, random } : { now: this.now };
     this.rpc = new Rpc(transport, { ...options.rpc, readOnly, ...inject });
     this.family = familyOf(this.rpc.local.address);
-    this.table = new RoutingTable(this.id, { ...options.table, ...inject });
+    // libtorrent's extended table: big far buckets, so that any lookup starts near its target.
+    this.table = new RoutingTable(this.id, { farBucketSizes: EXTENDED_FAR_BUCKETS, ...options.table, ...inject });
     this.peers = new PeerStore({ ...options.peerStore, ...inject });
     this.tokens = new TokenIssuer(inject);
     this.rpc.onQuery((query, from) => this.onQuery(query, from));
@@ -297,11 +301,22 @@ export class DhtNode {
       // A reply from a read-only node (BEP 43) is useful, but such nodes are not table material.
       if (outcome.response.ro !== true) {
         this.handleInsert(this.table.recordResponse({ id, address: to.address, port: to.port }));
+        if (this.options.learnFromReplies !== false) this.learnFrom(outcome.response.r);
       }
     } else if (outcome.kind === 'timeout' && 'id' in to) {
       this.table.recordFailure(to.id);
     }
     return outcome;
+  }
+
+  /**
+   * The nodes a reply names enter free table slots as "heard of" (libtorrent does the same): seeds
+   * for our own lookups, which verify them, but never handed out before they answer us (see
+   * closestNodes). At most the k a BEP 5 reply carries, of our own address family.
+   */
+  private learnFrom(body: ResponseBody): void {
+    const named = (this.family === 6 ? body.nodes6 : body.nodes) ?? [];
+    for (const node of named.slice(0, NODES_PER_REPLY)) this.table.recordHeard(node);
   }
 
   private maintain(): void {
@@ -311,6 +326,12 @@ export class DhtNode {
     }
     for (const contact of this.table.questionable(4)) {
       void this.query(contact, 'ping', { id: this.id });
+    }
+    // libtorrent's refresh tick, a few gaps at a time: the far buckets keep their spread through churn.
+    for (const gap of this.table.gaps().slice(0, 4)) {
+      const target = this.table.targetIn(gap);
+      const [to] = this.table.closest(target, 1);
+      if (to !== undefined) void this.askOnce(to, { id: this.id, target });
     }
     this.peers.expire();
   }
@@ -338,9 +359,10 @@ export class DhtNode {
    * Join the network (BEP 5: "Upon inserting the first node into its routing table and when
    * starting up thereafter, the node should attempt to find the closest nodes ... by issuing
    * find_node messages"). We ask each bootstrap address for nodes near our own ID, then run a
-   * find_node lookup for our ID, which fills the buckets near us.
+   * find_node lookup for our ID, which fills the buckets near us, and alongside it fill the far
+   * buckets (fillTable).
    */
-  async bootstrap(routers: readonly Endpoint[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<BootstrapResult> {
+  async bootstrap(routers: readonly Endpoint[], options: BootstrapOptions = {}): Promise<BootstrapResult> {
     const started = this.now();
     const budget = options.timeoutMs ?? 10_000;
     // A lost datagram must not leave us alone: ask the silent routers again, up to three times.
@@ -371,9 +393,71 @@ export class DhtNode {
         timeoutMs: Math.max(1, budget - (this.now() - started)),
       };
       if (options.signal !== undefined) lookupOptions.signal = options.signal;
-      await this.lookup(this.id, findNode, lookupOptions).result;
+      const joining = this.lookup(this.id, findNode, lookupOptions).result;
+      await Promise.all([joining, options.fillTable === false ? undefined : this.fillTable(started + budget, options.signal, joining)]);
     }
     return { routersAnswered: answered, tableSize: this.table.size, durationMs: this.now() - started };
+  }
+
+  /**
+   * The last step of Kademlia's join (Maymounkov and Mazières, section 2.3): "refresh all
+   * k-buckets further away than its closest neighbor". The far buckets cover most of the ID space,
+   * and with the extended table they have room for 240 contacts, one per prefix slot
+   * (RoutingTable.gaps); a table with a contact in every slot starts any lookup next to its
+   * target. A lookup per slot would cost thousands of queries; instead each gap gets one find_node
+   * to the contact we know closest to it (libtorrent's refresh asks one node for "a random target
+   * close to a missing prefix"), and the nodes the reply names fill it (learnFrom). This runs
+   * alongside the lookup for our own ID (`joining`): FILL_PARALLEL queries at a time, each waited
+   * for until its soft timeout at most, a gap asked at most twice, a node FILL_QUERIES_PER_NODE
+   * times, MAX_FILL_QUERIES in all, and never more than FILL_SHARE of our send budget, so that
+   * joining leaves us the rest to answer others with.
+   */
+  private async fillTable(deadline: number, signal: AbortSignal | undefined, joining: Promise<unknown>): Promise<void> {
+    let joined = false;
+    const joinedNow = joining.then(() => { joined = true; });
+    const pace = this.fillPace();
+    const tries = new Map<string, number>();
+    const asking = new Set<string>();
+    const perNode = new Map<NodeInfo, number>();
+    const inFlight = new Set<Promise<void>>();
+    let sent = 0;
+    while (this.now() < deadline && signal?.aborted !== true && !this.closed) {
+      let paced = false;
+      for (const gap of this.table.gaps()) {
+        if (inFlight.size >= FILL_PARALLEL || sent >= MAX_FILL_QUERIES) break;
+        const key = `${gap.bits}/${gap.width}/${gap.slot}`;
+        if (asking.has(key) || (tries.get(key) ?? 0) >= FILL_TRIES_PER_GAP) continue;
+        const target = this.table.targetIn(gap);
+        const [to] = this.table.closest(target, 1, (c) => (perNode.get(c) ?? 0) < FILL_QUERIES_PER_NODE);
+        if (to === undefined) break;
+        if (!pace.take(this.now())) { paced = true; break; }
+        tries.set(key, (tries.get(key) ?? 0) + 1);
+        perNode.set(to, (perNode.get(to) ?? 0) + 1);
+        asking.add(key);
+        sent++;
+        const query: Promise<void> = this.askOnce(to, { id: this.id, target }).then(() => { inFlight.delete(query); asking.delete(key); });
+        inFlight.add(query);
+      }
+      if (inFlight.size === 0 && !paced && joined) return;
+      const wakeUps: Promise<unknown>[] = [...inFlight];
+      if (!joined) wakeUps.push(joinedNow);
+      if (paced) wakeUps.push(new Promise((resolve) => setTimeout(resolve, pace.waitMs(this.now())).unref()));
+      await Promise.race(wakeUps);
+    }
+  }
+
+  /** FILL_SHARE of the send budget (RpcOptions.sendRate and sendBurst, whose defaults are rpc.ts's 500/s and 100). */
+  private fillPace(): TokenBucket {
+    const rate = this.options.rpc?.sendRate ?? 500;
+    const burst = this.options.rpc?.sendBurst ?? 100;
+    return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_SHARE * burst), this.now());
+  }
+
+  /** One find_node, waited for until its soft timeout at most (a late reply still teaches the table). */
+  private askOnce(to: NodeInfo, args: QueryArgsByMethod['find_node']): Promise<void> {
+    return new Promise((resolve) => {
+      void this.query(to, 'find_node', args, { onSoftTimeout: resolve }).then(() => resolve());
+    });
   }
 
   /** get_peers lookup for an info-hash; iterate it for peers as they arrive. */
@@ -439,6 +523,15 @@ export class DhtNode {
   }
 }
 
+/** How to join: a time budget for all of it, a way to stop it, and whether to fill the far buckets. */
+export interface BootstrapOptions {
+  /** For the whole join. Default 10 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Alongside the lookup for our own ID, ask for nodes in the table's gaps (see fillTable). Default true. */
+  fillTable?: boolean;
+}
+
 /** How joining went. `routersAnswered` 0 with an empty table means no bootstrap node answered. */
 export interface BootstrapResult {
   routersAnswered: number;
@@ -464,6 +557,12 @@ export interface AnnounceResult {
 /** After the first bootstrap reply, how long to wait for the others before starting the lookup. */
 const BOOTSTRAP_GRACE_MS = 500;
 const BOOTSTRAP_TRIES = 3;
+/** Filling the table while joining (see fillTable): queries at once, in all, per gap, per node asked, share of the send budget. */
+const FILL_PARALLEL = 32;
+const MAX_FILL_QUERIES = 256;
+const FILL_TRIES_PER_GAP = 2;
+const FILL_QUERIES_PER_NODE = 8;
+const FILL_SHARE = 0.4;
 
 /**
  * Wait for every outcome, or for `graceMs` after the first response, whichever is sooner: one dead

@@ -198,6 +198,98 @@ describe('table upkeep', () => {
   });
 });
 
+describe('learning from replies, and filling the table on joining', () => {
+  /** n nodes on a memory network, each in its own /24, knowing its 8 nearest and 24 random others, as a running network would. */
+  async function network(net: MemoryNetwork, n: number, seed: number): Promise<DhtNode[]> {
+    const { Prng } = await import('../helpers/prng.js');
+    const prng = new Prng(seed);
+    const nodes: DhtNode[] = [];
+    for (let i = 0; i < n; i++) nodes.push(await node(net, `10.${50 + (i >> 8)}.${i & 255}.1`, { random: prng.randomSource() }));
+    const { compareDistance } = await import('../../src/id.js');
+    for (const a of nodes) {
+      const nearest = nodes.filter((b) => b !== a).sort((x, y) => compareDistance(a.id, x.id, y.id)).slice(0, 8);
+      for (const b of [...nearest, ...Array.from({ length: 24 }, () => prng.pick(nodes))]) {
+        if (b !== a) a.table.recordResponse({ id: b.id, ...b.local });
+      }
+    }
+    return nodes;
+  }
+
+  it('the nodes a reply names enter the table as heard of, and are never handed out before they answer', async () => {
+    const net = new MemoryNetwork();
+    const [a, b] = [await node(net, '10.0.0.1'), await node(net, '10.0.0.2')];
+    const named = fill(b, 20); // at addresses where nobody listens
+    const reply = await a.query(b.local, 'find_node', { id: a.id, target: randomId() });
+    expect(reply.kind).toBe('response');
+    const heard = named.map((id) => a.table.get(id)).filter((c) => c !== undefined);
+    expect(heard).toHaveLength(8);
+    for (const c of heard) expect(c).toMatchObject({ lastResponse: 0, lastQuery: 0 });
+    // Asked for exactly those IDs, a still names only b, the one that answered it.
+    for (const c of heard) {
+      const { reply: answer } = await ask(net, a, 'find_node', { id: randomId(), target: c.id });
+      expect(body(answer).nodes?.map((n) => n.port)).toEqual([b.local.port]);
+    }
+    // One failed query removes a heard-of contact.
+    const outcome = await a.query(heard[0]!, 'ping', { id: a.id }, { hardTimeoutMs: 50 });
+    expect(outcome.kind).toBe('timeout');
+    expect(a.table.get(heard[0]!.id)).toBeUndefined();
+  });
+
+  it('learnFromReplies: false keeps them out', async () => {
+    const net = new MemoryNetwork();
+    const [a, b] = [await node(net, '10.0.0.1', { learnFromReplies: false }), await node(net, '10.0.0.2')];
+    fill(b, 20);
+    await a.query(b.local, 'find_node', { id: a.id, target: randomId() });
+    expect(a.table.size).toBe(1);
+  });
+
+  it('bootstrap fills the gaps of the far buckets alongside the lookup for our own ID, at a bounded cost', async () => {
+    const net = new MemoryNetwork();
+    const nodes = await network(net, 300, 31);
+    const entry = [nodes[0]!.local];
+    const { Prng } = await import('../helpers/prng.js');
+    const { sharedPrefixLength } = await import('../../src/id.js');
+    const joinOnly = await node(net, '10.6.0.1', { random: new Prng(1).randomSource() });
+    const joined = await joinOnly.bootstrap(entry, { fillTable: false });
+    const filled = await node(net, '10.6.0.2', { random: new Prng(2).randomSource() });
+    const result = await filled.bootstrap(entry);
+    expect(result.routersAnswered).toBe(1);
+    expect(result.tableSize).toBe(filled.table.size);
+    // The join alone leaves a table near our own ID; filling covers the far buckets (< 4 shared bits).
+    const far = (n: DhtNode): number => n.table.all().filter((c) => sharedPrefixLength(n.id, c.id) < 4).length;
+    expect(filled.table.size).toBeGreaterThan(3 * joined.tableSize);
+    expect(far(filled)).toBeGreaterThan(Math.max(80, 3 * far(joinOnly)));
+    const sent = (n: DhtNode): number => n.rpc.counters.queriesOut.find_node ?? 0;
+    expect(sent(filled) - sent(joinOnly)).toBeGreaterThan(20);
+    expect(sent(filled) - sent(joinOnly)).toBeLessThanOrEqual(256 + 20);
+    // Asked for any target, the node hands out only contacts that have answered it. (Wait until it
+    // has answered the pings of the nodes it just met: while its send queue is full it sheds strangers.)
+    await vi.waitFor(() => expect(filled.rpc.backlogged).toBe(false));
+    for (let i = 0; i < 20; i++) {
+      const { reply } = await ask(net, filled, 'find_node', { id: randomId(), target: randomId() });
+      for (const n of body(reply).nodes ?? []) expect(filled.table.get(n.id)?.lastResponse).toBeGreaterThan(0);
+    }
+  }, 20_000);
+
+  it('a maintenance tick asks about a few gaps even when no bucket is stale', async () => {
+    vi.useFakeTimers();
+    try {
+      const net = new MemoryNetwork();
+      const dht = await node(net, '10.0.0.1', { maintenanceIntervalMs: 60_000 });
+      fill(dht, 30);
+      // A contact sharing 12 bits with us: the table's far slots are mostly empty.
+      const { randomIdWithPrefix } = await import('../../src/id.js');
+      dht.table.recordResponse({ id: randomIdWithPrefix(dht.id, 12), address: '10.2.0.1', port: 6881 });
+      expect(dht.table.refreshTargets(15 * 60_000)).toEqual([]);
+      expect(dht.table.gaps().length).toBeGreaterThan(4);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(dht.rpc.counters.queriesOut.find_node).toBe(4);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('injected randomness', () => {
   it('two nodes given the same seeded source get the same ID and send the same transaction IDs', async () => {
     const { Prng } = await import('../helpers/prng.js');
