@@ -17,6 +17,7 @@ import { runBencodeBench, type BencodeFigure } from './bencode.js';
 import { runHandlerCost } from './handler-cost.js';
 import { OURS, THEIRS, lookupMetrics, runLookupBench, type ConditionResult } from './lookup.js';
 import { guardDns } from './peer-dht.js';
+import { runSocketCost } from './socket-cost.js';
 import { heading, num, ratio, table } from './report.js';
 import { pingVerdict, runThroughputBench, type ThroughputSample } from './throughput.js';
 
@@ -55,7 +56,8 @@ async function main(): Promise<void> {
   if (bencode !== undefined) targets.push(...bencodeTargets(bencode));
   const throughput = await timed('throughput', async () => {
     const samples = await runThroughputBench(quick ? { rounds: 1, measureMs: 500 } : {});
-    await runHandlerCost(quick ? { rounds: 2, roundMs: 100 } : {});
+    const { ping } = await runHandlerCost(quick ? { rounds: 2, roundMs: 100 } : {});
+    await runSocketCost({ handlerMicros: ping.whole, ...(quick ? { rounds: 1, measureMs: 500 } : {}) });
     return samples;
   });
   if (throughput !== undefined) targets.push(...throughputTargets(throughput));

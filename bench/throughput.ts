@@ -52,7 +52,7 @@ export interface ThroughputSample {
   cpuMicrosPerReply: number;
 }
 
-const GENERATOR_SOURCES = ['127.220.0.1', '127.220.0.2', '127.220.0.3', '127.220.0.4'];
+export const GENERATOR_SOURCES = ['127.220.0.1', '127.220.0.2', '127.220.0.3', '127.220.0.4'];
 const CONTACTS = 128;
 
 export async function runThroughputBench(options: ThroughputBenchOptions = {}): Promise<ThroughputSample[]> {
@@ -93,7 +93,7 @@ export async function runThroughputBench(options: ThroughputBenchOptions = {}): 
 }
 
 /** One query of each kind, as a client would send it; the generator rewrites its `t` per slot. */
-function queryTemplate(kind: QueryKind): Uint8Array {
+export function queryTemplate(kind: QueryKind): Uint8Array {
   const id = randomId();
   const a = kind === 'ping' ? { id } : kind === 'find_node' ? { id, target: randomId() } : { id, info_hash: randomId() };
   return encode({ a, q: kind, t: new Uint8Array(2), y: 'q' });
@@ -148,13 +148,13 @@ async function startServers(): Promise<Servers> {
   };
 }
 
-interface Generator {
+export interface Generator {
   run(job: LoadJob): Promise<LoadResult>;
   close(): Promise<void>;
 }
 
 /** The load generator in its own Node process, running our TypeScript through the same tsx loader. */
-function startGenerator(): Generator {
+export function startGenerator(): Generator {
   const child: ChildProcess = fork(fileURLToPath(new URL('./load-generator.ts', import.meta.url)), {
     execArgv: ['--import', import.meta.resolve('tsx/esm')],
     serialization: 'advanced',
