@@ -365,16 +365,15 @@ export class DhtNode {
   async bootstrap(routers: readonly Endpoint[], options: BootstrapOptions = {}): Promise<BootstrapResult> {
     const started = this.now();
     const budget = options.timeoutMs ?? 10_000;
-    // A lost datagram must not leave us alone: ask the silent routers again, up to three times.
+    // A lost datagram must not leave us alone: ask the silent routers again, up to three times,
+    // each time once its soft timeout has passed (a late reply still enters the table).
     const replies: (QueryOutcome | undefined)[] = routers.map(() => undefined);
     const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, 3_000));
     for (let attempt = 0; attempt < BOOTSTRAP_TRIES && !options.signal?.aborted; attempt++) {
       const silent = routers.map((_, i) => i).filter((i) => replies[i]?.kind !== 'response');
       if (silent.length === 0 || (attempt > 0 && replies.some((r) => r?.kind === 'response'))) break;
       if (this.now() - started + perTry > budget && attempt > 0) break;
-      const outcomes = await firstReplies(silent.map((i) => this.query(routers[i]!, 'find_node', { id: this.id, target: this.id }, {
-        hardTimeoutMs: perTry,
-      })), BOOTSTRAP_GRACE_MS);
+      const outcomes = await firstReplies(silent.map((i) => this.askRouter(routers[i]!, perTry)), BOOTSTRAP_GRACE_MS);
       outcomes.forEach((outcome, j) => { if (outcome !== undefined) replies[silent[j]!] = outcome; });
     }
     const seeds: NodeInfo[] = [];
@@ -451,6 +450,14 @@ export class DhtNode {
     const rate = this.options.rpc?.sendRate ?? 500;
     const burst = this.options.rpc?.sendBurst ?? 100;
     return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_SHARE * burst), this.now());
+  }
+
+  /** find_node for our own ID, given up on at its soft timeout: a lost datagram is asked again sooner. */
+  private askRouter(router: Endpoint, hardTimeoutMs: number): Promise<QueryOutcome> {
+    return new Promise((resolve) => {
+      const args = { id: this.id, target: this.id };
+      void this.query(router, 'find_node', args, { hardTimeoutMs, onSoftTimeout: () => resolve({ kind: 'timeout' }) }).then(resolve);
+    });
   }
 
   /** One find_node, waited for until its soft timeout at most (a late reply still teaches the table). */

@@ -271,6 +271,20 @@ describe('learning from replies, and filling the table on joining', () => {
     }
   }, 20_000);
 
+  it('a router query that got lost is asked again at its soft timeout, not its hard one', async () => {
+    const net = new MemoryNetwork();
+    const router = await node(net, '10.0.0.1');
+    const joiner = await node(net, '10.0.0.2', { rpc: { softTimeoutMs: 200 } });
+    let dropped = 0;
+    net.drop = (_bytes, from, to) => from.address === '10.0.0.2' && to.address === '10.0.0.1' && dropped++ === 0;
+    const started = Date.now();
+    const result = await joiner.bootstrap([router.local], { timeoutMs: 9_000 });
+    expect(result.routersAnswered).toBe(1);
+    expect(dropped).toBeGreaterThan(1);
+    // Three tries of 3 s each fit the budget: a retry after the hard timeout would take 3 s.
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
   it('a maintenance tick asks about a few gaps even when no bucket is stale', async () => {
     vi.useFakeTimers();
     try {
