@@ -16,12 +16,14 @@
  */
 import {
   DhtNode, Testnet, formatEndpoint,
-  type DhtNodeOptions, type Endpoint, type Faults, type Lookup, type LookupOptions, type PeerInfo, type TestnetTorrent,
+  type BootstrapOptions, type DhtNodeOptions, type Endpoint, type Faults, type Lookup, type LookupOptions, type PeerInfo, type TestnetTorrent,
 } from '../dist/index.js';
 import { guardDns, startPeerDht, type PeerDht } from './peer-dht.js';
 import { heading, median, num, percent, quantile, ratio, table, verdict } from './report.js';
 
 export interface LookupSample {
+  /** How the lookup ended (ours: LookupStats.ended; theirs: 'done' or 'timeout'), and for failures, its numbers. */
+  ended: string;
   queries: number;
   timeToFirstPeerMs: number | null;
   durationMs: number;
@@ -36,8 +38,18 @@ export interface ClientSpec {
 }
 
 export interface Client {
+  /** How joining went: what a faster lookup may have paid for up front. */
+  readonly joined: JoinSample;
   lookup(torrent: TestnetTorrent, timeoutMs: number): Promise<LookupSample>;
   close(): Promise<void>;
+}
+
+export interface JoinSample {
+  durationMs: number;
+  /** Packets sent while joining (queries, and replies to the nodes that queried us meanwhile). */
+  packetsSent: number;
+  /** Contacts in the routing table once joined. */
+  tableSize: number;
 }
 
 export interface ConditionResult {
@@ -46,6 +58,8 @@ export interface ConditionResult {
   nodes: number;
   /** Per client name, one sample per torrent. */
   samples: Record<string, LookupSample[]>;
+  /** Per client name, how its join went. */
+  joins: Record<string, JoinSample>;
   /** Measured share of packets the testnet nodes dropped (checks that the loss was applied). */
   measuredLoss: number;
   /** Sends of bittorrent-dht that its guard refused because they left loopback; must be 0. */
@@ -109,7 +123,8 @@ export async function runCondition(name: string, faults: Faults, specs: readonly
       }
     }
     for (const client of clients) if (client instanceof PeerClient) refusedSends += client.peer.counters.refusedDestinations;
-    return { name, faults, nodes, samples, measuredLoss: lossOf(net), refusedSends };
+    const joins = Object.fromEntries(specs.map((s, i) => [s.name, clients[i]!.joined]));
+    return { name, faults, nodes, samples, joins, measuredLoss: lossOf(net), refusedSends };
   } finally {
     for (const client of clients) await client.close();
     await net.close();
@@ -118,6 +133,7 @@ export async function runCondition(name: string, faults: Faults, specs: readonly
 
 export interface OurClientOptions {
   node?: DhtNodeOptions;
+  bootstrap?: BootstrapOptions;
   lookup?: LookupOptions;
   /** After bootstrap, before the first lookup (e.g. to fill the routing table in an experiment). */
   prepare?(node: DhtNode, net: Testnet): void | Promise<void>;
@@ -131,14 +147,17 @@ export function ourClient(name: string, options: OurClientOptions = {}): ClientS
     name,
     async start({ net, bootstrap, faults, address }) {
       const node = await DhtNode.create({ ...options.node, address, port: 0, faults });
+      let joined: JoinSample;
       try {
-        await node.bootstrap([bootstrap], { timeoutMs: 10_000 });
+        const result = await node.bootstrap([bootstrap], { timeoutMs: 10_000, ...options.bootstrap });
+        joined = { durationMs: result.durationMs, packetsSent: node.rpc.counters.packetsOut, tableSize: result.tableSize };
         await options.prepare?.(node, net);
       } catch (error) {
         await node.close();
         throw error;
       }
       return {
+        joined,
         lookup: (torrent, timeoutMs) => ourLookup(node, torrent, timeoutMs, options),
         close: () => node.close(),
       };
@@ -156,6 +175,7 @@ async function ourLookup(node: DhtNode, torrent: TestnetTorrent, timeoutMs: numb
   const { stats } = await lookup.result;
   options.afterLookup?.(node, lookup);
   return {
+    ended: `${stats.ended} (${stats.responses} responses, ${stats.timeouts} timeouts, ${stats.itemsFound} peer values)`,
     queries: stats.queries,
     timeToFirstPeerMs: found.size > 0 ? stats.timeToFirstItemMs : null,
     durationMs: stats.durationMs,
@@ -165,7 +185,7 @@ async function ourLookup(node: DhtNode, torrent: TestnetTorrent, timeoutMs: numb
 }
 
 class PeerClient implements Client {
-  constructor(readonly peer: PeerDht) {}
+  constructor(readonly peer: PeerDht, readonly joined: JoinSample) {}
 
   lookup(torrent: TestnetTorrent, timeoutMs: number): Promise<LookupSample> {
     const { peer } = this;
@@ -182,10 +202,11 @@ class PeerClient implements Client {
         firstPeerMs ??= performance.now() - started;
         found.add(key);
       };
-      const finish = (): void => {
+      const finish = (ended = 'done'): void => {
         clearTimeout(timer);
         peer.dht.off('peer', onPeer);
         resolve({
+          ended,
           queries: peer.counters.getPeersSent - queriesBefore,
           timeToFirstPeerMs: firstPeerMs,
           durationMs: performance.now() - started,
@@ -195,8 +216,8 @@ class PeerClient implements Client {
       };
       peer.dht.on('peer', onPeer);
       // bittorrent-dht has no lookup timeout of its own; past ours, the lookup is abandoned and counts as it stands.
-      const abort = peer.dht.lookup(target, finish);
-      const timer = setTimeout(() => { abort(); finish(); }, timeoutMs);
+      const abort = peer.dht.lookup(target, () => finish());
+      const timer = setTimeout(() => { abort(); finish('timeout'); }, timeoutMs);
     });
   }
 
@@ -210,7 +231,9 @@ export function peerClient(): ClientSpec {
   return {
     name: THEIRS,
     async start({ bootstrap, faults, address }) {
-      return new PeerClient(await startPeerDht({ address, bootstrap: [formatEndpoint(bootstrap)], faults }));
+      const started = performance.now();
+      const peer = await startPeerDht({ address, bootstrap: [formatEndpoint(bootstrap)], faults });
+      return new PeerClient(peer, { durationMs: performance.now() - started, packetsSent: peer.counters.packetsSent, tableSize: peer.dht.nodes.count() });
     },
   };
 }
@@ -254,5 +277,18 @@ export function formatCondition(r: ConditionResult): string {
   return [
     heading(`Lookups: ${r.nodes}-node testnet, ${r.name} (${ours.length} lookups each; testnet loss measured ${(r.measuredLoss * 100).toFixed(1)}%)`),
     table(['metric', OURS, THEIRS, 'ratio', 'target'], rows),
+    `Joining, before the lookups: ${formatJoin(r.joins[OURS])} (${OURS}); ${formatJoin(r.joins[THEIRS])} (${THEIRS}).`,
+    ...formatFailures(r),
   ].join('\n');
+}
+
+/** One line per lookup that found no announced peer, with how it ended: a failure must say why. */
+export function formatFailures(r: ConditionResult): string[] {
+  return Object.entries(r.samples).flatMap(([name, samples]) =>
+    samples.flatMap((s, i) => (s.peersFound > 0 ? [] : [`FAILED: ${name}, lookup ${i + 1}: ${s.ended}, ${s.queries} queries, ${num(s.durationMs)} ms`])),
+  );
+}
+
+export function formatJoin(j: JoinSample | undefined): string {
+  return j === undefined ? 'n/a' : `${num(j.durationMs)} ms, ${num(j.packetsSent)} packets sent, ${num(j.tableSize)} contacts`;
 }
