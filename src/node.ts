@@ -445,11 +445,15 @@ export class DhtNode {
     }
   }
 
-  /** FILL_SHARE of the send budget (RpcOptions.sendRate and sendBurst, whose defaults are rpc.ts's 500/s and 100). */
+  /**
+   * FILL_SHARE of the send rate, in bursts of FILL_BURST_SHARE of the send burst (RpcOptions.sendRate
+   * and sendBurst, whose defaults are rpc.ts's 500/s and 100): a steady trickle, so that once joined
+   * the send budget is nearly whole again, for answering others and for what the caller does next.
+   */
   private fillPace(): TokenBucket {
     const rate = this.options.rpc?.sendRate ?? 500;
     const burst = this.options.rpc?.sendBurst ?? 100;
-    return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_SHARE * burst), this.now());
+    return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_BURST_SHARE * burst), this.now());
   }
 
   /** find_node for our own ID, given up on at its soft timeout: a lost datagram is asked again sooner. */
@@ -564,12 +568,13 @@ export interface AnnounceResult {
 /** After the first bootstrap reply, how long to wait for the others before starting the lookup. */
 const BOOTSTRAP_GRACE_MS = 500;
 const BOOTSTRAP_TRIES = 3;
-/** Filling the table while joining (see fillTable): queries at once, in all, per gap, per node asked, share of the send budget. */
+/** Filling the table while joining (see fillTable): queries at once, in all, per gap, per node asked, shares of the send budget. */
 const FILL_PARALLEL = 32;
 const MAX_FILL_QUERIES = 256;
 const FILL_TRIES_PER_GAP = 2;
 const FILL_QUERIES_PER_NODE = 8;
 const FILL_SHARE = 0.4;
+const FILL_BURST_SHARE = 0.1;
 
 /**
  * Wait for every outcome, or for `graceMs` after the first response, whichever is sooner: one dead

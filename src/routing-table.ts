@@ -276,17 +276,18 @@ export class RoutingTable {
    * further away than its closest neighbor"). Counted by prefix length, not by the buckets that
    * exist: a far bucket of 128 holds every distance until it splits. If our k-th closest contact
    * shares b bits with us, the network has about k * 2^b = 2^n nodes, of which about 2^(n-i-1)
-   * share exactly i bits: slots are never cut finer than that, since most would be empty (a
-   * 40-node network has about 30 gaps, not 240). Biggest slots first: a slot of w bits after i
-   * shared bits is 1/2^(i+1+w) of the ID space, 1/256 for each of the 240 far slots of the
-   * extended table.
+   * share exactly i bits. Slots are never cut so fine that they would hold fewer than about 4 of
+   * them: a slot expected to hold 4 nodes is empty 2% of the time, one expected to hold 1, 37%
+   * (Poisson), and asking about an empty slot is a wasted query (a 40-node network has fewer than
+   * 10 gaps, not 240). Biggest slots first: a slot of w bits after i shared bits is 1/2^(i+1+w)
+   * of the ID space, 1/256 for each of the 240 far slots of the extended table.
    */
   gaps(): TableGap[] {
     const depths = [...this.byId.values()].map((c) => sharedPrefixLength(this.ownId, c.id)).sort((a, b) => b - a);
     if (depths.length === 0) return [];
     const deepest = Math.min(depths[0]!, ID_BITS - 1);
     const sizeBits = depths[Math.min(this.k, depths.length) - 1]! + Math.floor(Math.log2(this.k));
-    const width = (bits: number): number => Math.max(0, Math.min(this.slotWidth(bits), sizeBits - bits - 1));
+    const width = (bits: number): number => Math.max(0, Math.min(this.slotWidth(bits), sizeBits - bits - 1 - GAP_NODES_BITS));
     const used = new Map<number, Set<number>>();
     for (const contact of this.byId.values()) {
       const bits = sharedPrefixLength(this.ownId, contact.id);
@@ -677,6 +678,8 @@ export class RoutingTable {
 const STATE_MARK: Readonly<Record<NodeState, string>> = { good: '●', questionable: '○', bad: '×' };
 const FREE_MARK = '◌';
 const CACHED_MARK = '┈';
+/** A gap is a slot expected to hold about 2^2 = 4 nodes (see gaps). */
+const GAP_NODES_BITS = 2;
 /** Past this many slots a bucket's marks are counted rather than drawn one by one. */
 const DUMP_MAX_SLOT_MARKS = 16;
 const DUMP_PER_BUCKET = 16;
