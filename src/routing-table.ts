@@ -10,6 +10,11 @@
  * This is the BEP's tree of ranges, flattened: only the last bucket covers our own ID, so only the
  * last bucket ever splits, and splitting it appends a new last bucket.
  *
+ * Two additions from libtorrent, both optional or explicit: far buckets bigger than k
+ * (`farBucketSizes`, its "extended routing table"), kept spread over their prefix slots; and
+ * contacts only heard of in other nodes' replies (`recordHeard`), which take free slots until
+ * something better comes. `gaps()` says where the table knows nobody, so the node can ask.
+ *
  * Pure: no sockets, no timers. The table never pings anyone; it returns a `ping` decision and the
  * caller reports the outcome. Time and randomness are injected so tests can be exact.
  */
