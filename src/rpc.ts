@@ -187,9 +187,12 @@ export class Rpc {
     return this.pending.size;
   }
 
-  /** True while sends wait for the send budget: anything sent now goes out late. */
+  /**
+   * True while more than a quarter second of sends waits for the send budget: a reply queued now
+   * would go out late. A short queue is normal (a crawler's burst of samples); a long one is a flood.
+   */
   get backlogged(): boolean {
-    return this.queue.length > 0;
+    return this.queue.length > this.options.sendRate / 4;
   }
 
   onQuery(listener: QueryListener): void { this.onQueryListener = listener; }

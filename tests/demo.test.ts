@@ -97,7 +97,7 @@ describe('npm run demo', () => {
     expect(Number(result[2])).toBeGreaterThan(1);
     expect(Number(result[3])).toBe(Number(result[2]) - 1);
     // One line per contact in the dump.
-    expect(text.match(/^ {6}● [0-9a-f]{6}…[0-9a-f]{2} 127\./gm)?.length).toBe(Number(result[1]));
+    expect(text.match(/^ {6}[●○×] [0-9a-f]{6}…[0-9a-f]{2} 127\./gm)?.length).toBe(Number(result[1]));
   });
 
   it('step 4: ping, find_node and get_peers each got a real reply', () => {

@@ -50,7 +50,9 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
   try {
     session = await openSession(common, output, {
       testnetTorrents: testnetTorrentsFor(common.testnet ?? 0),
-      testnetNode: { sampleIntervalSeconds: TESTNET_SAMPLE_INTERVAL_S },
+      // A local network exists to be crawled: its nodes let our one crawler send more than the
+      // 5 packets/s per source that protects real nodes (the crawler's own --rate still applies).
+      testnetNode: { sampleIntervalSeconds: TESTNET_SAMPLE_INTERVAL_S, sourceLimit: { rate: 500, burst: 1_000 } },
       ...(command.metadata ? { testnetSeeders: 1 } : {}),
     });
     const emit = (line: string): void => {
