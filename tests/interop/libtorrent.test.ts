@@ -20,6 +20,7 @@ import { DhtNode } from '../../src/node.js';
 import type { Endpoint } from '../../src/transport.js';
 import { Prng } from '../helpers/prng.js';
 import { findLibtorrentPython, LibtorrentFixture, type FixtureEvent, type LtSession, type ReadyEvent } from './fixture.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 const BUILT_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -299,21 +300,6 @@ function cliFlags(bind: string): string[] {
   return ['--bind', bind, '--port', '0', '--no-state', '--json', '--timeout', '15'];
 }
 
-interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
-
-/** The built CLI in a child process, killed if it outlives its own --timeout by far. */
-function runCli(args: string[], timeoutMs = 30_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const killer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: dht-scrape ${args.join(' ')}\n${stderr}`)); }, timeoutMs);
-    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr, ms: Date.now() - started }); });
-  });
-}
 
 interface CliProcess {
   child: ChildProcess;

@@ -9,7 +9,7 @@
  * Skipped loudly without Python's libtorrent binding, like libtorrent.test.ts; a failure instead
  * when DHT_SCRAPE_REQUIRE_LIBTORRENT=1.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +25,8 @@ import { probePeers } from '../../src/probe.js';
 import { scrape, type ScrapeReport } from '../../src/scrape.js';
 import { SwarmScrape, scrapingGetPeers } from '../../src/swarm-size.js';
 import { findLibtorrentPython, LibtorrentFixture, type LtHolder, type LtSession, type ReadyEvent } from './fixture.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 const BUILT_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const libtorrent = findLibtorrentPython();
 const required = process.env.DHT_SCRAPE_REQUIRE_LIBTORRENT === '1';
@@ -326,18 +326,3 @@ interface CliDocument {
   };
 }
 
-interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
-
-/** The built CLI in a child process, killed if it outlives its own --timeout by far. */
-function runCli(args: string[], timeoutMs = 30_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const killer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: dht-scrape ${args.join(' ')}\n${stderr}`)); }, timeoutMs);
-    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr, ms: Date.now() - started }); });
-  });
-}
