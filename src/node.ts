@@ -451,8 +451,7 @@ export class DhtNode {
    * the send budget is nearly whole again, for answering others and for what the caller does next.
    */
   private fillPace(): TokenBucket {
-    const rate = this.options.rpc?.sendRate ?? 500;
-    const burst = this.options.rpc?.sendBurst ?? 100;
+    const { rate, burst } = this.rpc.sendBudget;
     return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_BURST_SHARE * burst), this.now());
   }
 

@@ -183,6 +183,11 @@ export class Rpc {
     return this.transport.local();
   }
 
+  /** The send budget in force (packets per second, and burst), after defaults. */
+  get sendBudget(): { rate: number; burst: number } {
+    return { rate: this.options.sendRate, burst: this.options.sendBurst };
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }
