@@ -1,5 +1,5 @@
 /**
- * Figure 1: bencode encode and decode speed, in messages per second, of our `src/bencode.ts` (the
+ * Figure 1: bencode encode and decode speed, in messages per second, of our `src/wire/bencode.ts` (the
  * compiled dist/, as users run it) against `bencode` 2.0.3 (what bittorrent-dht's wire layer,
  * k-rpc-socket, uses) and `bencode` 4 (the current release). The faster of the two is the
  * reference for the target (>= 1.5x).

@@ -1,5 +1,5 @@
 /**
- * Step 6: a few seconds of crawling with the project's Crawler (src/crawl.ts). Two ways to learn
+ * Step 6: a few seconds of crawling with the project's Crawler (src/crawl/crawl.ts). Two ways to learn
  * which torrents a DHT is talking about, at once:
  *  - passive capture: every get_peers and announce_peer that reaches our node names an info-hash;
  *  - active sampling: BEP 51 sample_infohashes asks nodes for a sample of the info-hashes they

@@ -4,7 +4,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Endpoint } from '../transport.js';
+import type { Endpoint } from '../net/transport.js';
 
 export const PUBLIC_ROUTERS = [
   'router.bittorrent.com:6881',

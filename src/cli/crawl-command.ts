@@ -3,12 +3,12 @@
  * NDJSON line (in --output, and on stdout with --json) the moment it is seen; a summary with the
  * most requested ones goes to stderr at the end.
  */
-import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../crawl.js';
-import { CrawlLogWriter, formatCrawlLine, readCrawlLog } from '../crawl-log.js';
-import { idToHex } from '../id.js';
-import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../infohash-store.js';
-import { NameResolver } from '../name-resolver.js';
-import { formatEndpoint } from '../testnet.js';
+import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../crawl/crawl.js';
+import { CrawlLogWriter, formatCrawlLine, readCrawlLog } from '../crawl/crawl-log.js';
+import { idToHex } from '../wire/id.js';
+import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../crawl/infohash-store.js';
+import { NameResolver } from '../modes/name-resolver.js';
+import { formatEndpoint } from '../modes/testnet.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
 import { nameFields, namesSummary } from './swarm-report.js';

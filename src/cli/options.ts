@@ -3,7 +3,7 @@
  * line; main() turns it into exit code 2.
  */
 import { parseArgs } from 'node:util';
-import { parseTarget, TargetError, type TorrentTarget } from '../magnet.js';
+import { parseTarget, TargetError, type TorrentTarget } from '../wire/magnet.js';
 import { EndpointSyntaxError, parseHostPort, type HostPort } from './bootstrap-nodes.js';
 
 export class UsageError extends Error {

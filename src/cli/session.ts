@@ -4,10 +4,10 @@
  * and the state file that remembers good nodes between runs.
  */
 import { isIPv6 } from 'node:net';
-import type { NodeInfo } from '../compact.js';
-import { DhtNode, type DhtNodeOptions } from '../node.js';
-import { SHARED_ADDRESS_OPTIONS, Testnet } from '../testnet.js';
-import type { Endpoint } from '../transport.js';
+import type { NodeInfo } from '../wire/compact.js';
+import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
+import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
+import type { Endpoint } from '../net/transport.js';
 import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
 import type { CommonOptions } from './options.js';
 import { defaultStatePath, loadState, saveState } from './state-file.js';

@@ -6,8 +6,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { NodeInfo } from '../compact.js';
-import { idFromHex, idToHex, type NodeId } from '../id.js';
+import type { NodeInfo } from '../wire/compact.js';
+import { idFromHex, idToHex, type NodeId } from '../wire/id.js';
 
 export interface SavedState {
   id: NodeId;

@@ -7,12 +7,12 @@
  * lookup that used its whole budget still leaves them a fair try.
  */
 import { writeFile } from 'node:fs/promises';
-import { encodeTorrentFile, resolveMetadata, type Metadata, type MetadataAttempt } from '../metadata.js';
-import type { NameOutcome, NameResolverStats } from '../name-resolver.js';
-import { probePeers, type PeerProbe, type ProbeReport } from '../probe.js';
-import type { ScrapeReport } from '../scrape.js';
-import type { SwarmEstimate } from '../swarm-size.js';
-import { formatEndpoint } from '../testnet.js';
+import { encodeTorrentFile, resolveMetadata, type Metadata, type MetadataAttempt } from '../peer/metadata.js';
+import type { NameOutcome, NameResolverStats } from '../modes/name-resolver.js';
+import { probePeers, type PeerProbe, type ProbeReport } from '../peer/probe.js';
+import type { ScrapeReport } from '../modes/scrape.js';
+import type { SwarmEstimate } from '../modes/swarm-size.js';
+import { formatEndpoint } from '../modes/testnet.js';
 import type { Output } from './terminal.js';
 
 export const MIN_PHASE_MS = 10_000;

@@ -1,6 +1,6 @@
 /** `dht-scrape testnet`: run a local DHT on loopback until a signal or the ttl. */
-import { DhtNode } from '../node.js';
-import { Testnet } from '../testnet.js';
+import { DhtNode } from '../dht/node.js';
+import { Testnet } from '../modes/testnet.js';
 import { EXIT, type Command } from './options.js';
 import type { Output } from './terminal.js';
 

@@ -6,8 +6,8 @@
  *
  * Every generator draws only from the seeded Prng, so a seed replays the same inputs.
  */
-import { encode, type BencodeValue, type Encodable } from '../../src/bencode.js';
-import type { NodeInfo, PeerInfo } from '../../src/compact.js';
+import { encode, type BencodeValue, type Encodable } from '../../src/wire/bencode.js';
+import type { NodeInfo, PeerInfo } from '../../src/wire/compact.js';
 import {
   encodeMessage,
   makeError,
@@ -17,8 +17,8 @@ import {
   type QueryMethod,
   type ResponseBody,
   type Want,
-} from '../../src/krpc.js';
-import { decode } from '../../src/bencode.js';
+} from '../../src/wire/krpc.js';
+import { decode } from '../../src/wire/bencode.js';
 import type { Prng } from '../helpers/prng.js';
 
 /** A query the node sent, which a generated packet may answer (to reach the matched-reply path). */

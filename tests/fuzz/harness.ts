@@ -14,12 +14,12 @@
  * Used by tests/unit/fuzz.test.ts (100,000 inputs) and by `npm run fuzz` (any number).
  */
 import { performance } from 'node:perf_hooks';
-import { BencodeError, decode } from '../../src/bencode.js';
-import type { PeerInfo } from '../../src/compact.js';
-import { decodeMessage, type Message } from '../../src/krpc.js';
-import { DhtNode } from '../../src/node.js';
-import { MAX_REPLY_BYTES, type RpcCounters } from '../../src/rpc.js';
-import type { DatagramHandler, Endpoint, Transport } from '../../src/transport.js';
+import { BencodeError, decode } from '../../src/wire/bencode.js';
+import type { PeerInfo } from '../../src/wire/compact.js';
+import { decodeMessage, type Message } from '../../src/wire/krpc.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { MAX_REPLY_BYTES, type RpcCounters } from '../../src/net/rpc.js';
+import type { DatagramHandler, Endpoint, Transport } from '../../src/net/transport.js';
 import { Prng } from '../helpers/prng.js';
 import { GENERATORS, pickGenerator, type OpenQuery } from './generators.js';
 

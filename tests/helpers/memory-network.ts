@@ -2,7 +2,7 @@
  * An in-memory datagram network: transports that deliver to each other by address, on the next
  * tick, so RPC and node logic can be tested without sockets. `drop` lets a test lose packets.
  */
-import type { DatagramHandler, Endpoint, Transport } from '../../src/transport.js';
+import type { DatagramHandler, Endpoint, Transport } from '../../src/net/transport.js';
 
 export class MemoryNetwork {
   private readonly hosts = new Map<string, DatagramHandler>();

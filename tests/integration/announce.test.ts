@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, decodeMessage, encodeMessage, makeQuery } from '../../src/krpc.js';
-import { randomId } from '../../src/id.js';
-import { DhtNode } from '../../src/node.js';
-import { scrape } from '../../src/scrape.js';
-import { Testnet } from '../../src/testnet.js';
-import { udpTransport, type Transport } from '../../src/transport.js';
+import { ErrorCode, decodeMessage, encodeMessage, makeQuery } from '../../src/wire/krpc.js';
+import { randomId } from '../../src/wire/id.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { scrape } from '../../src/modes/scrape.js';
+import { Testnet } from '../../src/modes/testnet.js';
+import { udpTransport, type Transport } from '../../src/net/transport.js';
 
 describe('announce_peer on a local network', () => {
   let net: Testnet;

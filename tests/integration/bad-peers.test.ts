@@ -4,10 +4,10 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_PIECE_BYTES, fetchMetadata, resolveMetadata, sha1, type MetadataFailure } from '../../src/metadata.js';
-import { probePeers } from '../../src/probe.js';
-import { Seeder, syntheticInfo } from '../../src/seeder.js';
-import type { PeerInfo } from '../../src/compact.js';
+import { METADATA_PIECE_BYTES, fetchMetadata, resolveMetadata, sha1, type MetadataFailure } from '../../src/peer/metadata.js';
+import { probePeers } from '../../src/peer/probe.js';
+import { Seeder, syntheticInfo } from '../../src/peer/seeder.js';
+import type { PeerInfo } from '../../src/wire/compact.js';
 
 const TIMEOUT_MS = 1_200;
 /** Time past the deadline a cut-off may take (timers and socket teardown on a busy machine). */

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Testnet } from '../../src/testnet.js';
+import { Testnet } from '../../src/modes/testnet.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 

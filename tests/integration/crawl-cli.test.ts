@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseCrawlLine } from '../../src/crawl-log.js';
-import { idToHex } from '../../src/id.js';
-import { Testnet, formatEndpoint } from '../../src/testnet.js';
+import { parseCrawlLine } from '../../src/crawl/crawl-log.js';
+import { idToHex } from '../../src/wire/id.js';
+import { Testnet, formatEndpoint } from '../../src/modes/testnet.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 

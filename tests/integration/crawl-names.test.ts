@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCrawlLine } from '../../src/crawl-log.js';
-import { idToHex, randomId } from '../../src/id.js';
-import { parseInfoDict } from '../../src/metadata.js';
-import { NameResolver, type NameOutcome } from '../../src/name-resolver.js';
-import { DhtNode } from '../../src/node.js';
-import { Testnet } from '../../src/testnet.js';
+import { parseCrawlLine } from '../../src/crawl/crawl-log.js';
+import { idToHex, randomId } from '../../src/wire/id.js';
+import { parseInfoDict } from '../../src/peer/metadata.js';
+import { NameResolver, type NameOutcome } from '../../src/modes/name-resolver.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { Testnet } from '../../src/modes/testnet.js';
 
 describe('NameResolver on a local network with seeders', () => {
   let net: Testnet;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crawl } from '../../src/crawl.js';
-import { idToHex } from '../../src/id.js';
-import { DhtNode } from '../../src/node.js';
-import { Testnet } from '../../src/testnet.js';
+import { crawl } from '../../src/crawl/crawl.js';
+import { idToHex } from '../../src/wire/id.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { Testnet } from '../../src/modes/testnet.js';
 
 describe('crawl() as a stream', () => {
   let net: Testnet;

@@ -3,12 +3,12 @@
  * queries other nodes send to the crawler, and the info-hash table's cap.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Crawler, type CrawlReport, type FoundInfoHash } from '../../src/crawl.js';
-import { idToHex, randomId } from '../../src/id.js';
-import { InfoHashStore } from '../../src/infohash-store.js';
-import { getPeers } from '../../src/lookup.js';
-import { DhtNode } from '../../src/node.js';
-import { Testnet } from '../../src/testnet.js';
+import { Crawler, type CrawlReport, type FoundInfoHash } from '../../src/crawl/crawl.js';
+import { idToHex, randomId } from '../../src/wire/id.js';
+import { InfoHashStore } from '../../src/crawl/infohash-store.js';
+import { getPeers } from '../../src/dht/lookup.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { Testnet } from '../../src/modes/testnet.js';
 
 const INTERVAL_S = 3;
 const TORRENTS = 2_000;

@@ -1,10 +1,10 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage, makeQuery, makeResponse, type QueryArgsByMethod, type QueryMethod } from '../../src/krpc.js';
-import { DhtNode } from '../../src/node.js';
-import { MAX_REPLY_BYTES, Rpc } from '../../src/rpc.js';
-import { SOURCE_LIMIT_DEFAULTS } from '../../src/source-limiter.js';
-import type { Endpoint } from '../../src/transport.js';
+import { decodeMessage, encodeMessage, makeQuery, makeResponse, type QueryArgsByMethod, type QueryMethod } from '../../src/wire/krpc.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { MAX_REPLY_BYTES, Rpc } from '../../src/net/rpc.js';
+import { SOURCE_LIMIT_DEFAULTS } from '../../src/net/source-limiter.js';
+import type { Endpoint } from '../../src/net/transport.js';
 import { memoryTransport, type MemoryTransport } from '../fuzz/harness.js';
 import { Prng } from '../helpers/prng.js';
 

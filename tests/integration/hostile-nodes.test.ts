@@ -1,13 +1,13 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeInfo, PeerInfo } from '../../src/compact.js';
-import { compareDistance, type NodeId } from '../../src/id.js';
-import { decodeMessage, encodeMessage, makeResponse, type Query, type ResponseBody } from '../../src/krpc.js';
-import { LookupState, subnetOf } from '../../src/lookup-state.js';
-import type { LookupResult } from '../../src/lookup.js';
-import type { Candidate } from '../../src/lookup-state.js';
-import { DhtNode } from '../../src/node.js';
-import { Testnet } from '../../src/testnet.js';
+import type { NodeInfo, PeerInfo } from '../../src/wire/compact.js';
+import { compareDistance, type NodeId } from '../../src/wire/id.js';
+import { decodeMessage, encodeMessage, makeResponse, type Query, type ResponseBody } from '../../src/wire/krpc.js';
+import { LookupState, subnetOf } from '../../src/dht/lookup-state.js';
+import type { LookupResult } from '../../src/dht/lookup.js';
+import type { Candidate } from '../../src/dht/lookup-state.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { Testnet } from '../../src/modes/testnet.js';
 import { Prng } from '../helpers/prng.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomId } from '../../src/id.js';
-import { DhtNode } from '../../src/node.js';
+import { randomId } from '../../src/wire/id.js';
+import { DhtNode } from '../../src/dht/node.js';
 
 /** BEP 32 on ::1: IPv6 nodes exchange `nodes6` and 18-byte peers. */
 describe('an IPv6 DHT on ::1', () => {

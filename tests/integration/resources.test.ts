@@ -2,8 +2,8 @@ import { createHook } from 'node:async_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { getPeers } from '../../src/lookup.js';
-import { DhtNode, type DhtNodeOptions } from '../../src/node.js';
+import { getPeers } from '../../src/dht/lookup.js';
+import { DhtNode, type DhtNodeOptions } from '../../src/dht/node.js';
 import { Prng } from '../helpers/prng.js';
 
 /**

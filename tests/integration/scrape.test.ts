@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareDistance } from '../../src/id.js';
-import { DhtNode } from '../../src/node.js';
-import { scrape } from '../../src/scrape.js';
-import { Testnet } from '../../src/testnet.js';
+import { compareDistance } from '../../src/wire/id.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { scrape } from '../../src/modes/scrape.js';
+import { Testnet } from '../../src/modes/testnet.js';
 
 const key = (p: { address: string; port: number }): string => `${p.address}:${p.port}`;
 

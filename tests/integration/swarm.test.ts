@@ -6,13 +6,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode, type BencodeDict } from '../../src/bencode.js';
-import { compareDistance, randomId } from '../../src/id.js';
-import { encodeTorrentFile, parseInfoDict, resolveMetadata, sha1 } from '../../src/metadata.js';
-import { DhtNode } from '../../src/node.js';
-import { probePeers } from '../../src/probe.js';
-import { scrape } from '../../src/scrape.js';
-import { Testnet } from '../../src/testnet.js';
+import { decode, type BencodeDict } from '../../src/wire/bencode.js';
+import { compareDistance, randomId } from '../../src/wire/id.js';
+import { encodeTorrentFile, parseInfoDict, resolveMetadata, sha1 } from '../../src/peer/metadata.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { probePeers } from '../../src/peer/probe.js';
+import { scrape } from '../../src/modes/scrape.js';
+import { Testnet } from '../../src/modes/testnet.js';
 import { Prng } from '../helpers/prng.js';
 
 /** What the network really holds for an info-hash: distinct seed and non-seed IPs over all live nodes. */

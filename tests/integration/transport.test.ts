@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { udpTransport } from '../../src/transport.js';
+import { udpTransport } from '../../src/net/transport.js';
 
 describe('udpTransport', () => {
   it('sends everything written in one turn, in order, after the turn', async () => {

@@ -15,7 +15,7 @@ import {
   type BencodeValue,
   type DecodeOptions,
   type Encodable,
-} from '../../src/bencode.js';
+} from '../../src/wire/bencode.js';
 import { Prng } from '../helpers/prng.js';
 
 /** Bytes from a string with one char per byte, so tests can write binary inputs as text. */

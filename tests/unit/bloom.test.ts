@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BLOOM_BITS, BLOOM_BYTES, ScrapeBloom } from '../../src/bloom.js';
+import { BLOOM_BITS, BLOOM_BYTES, ScrapeBloom } from '../../src/wire/bloom.js';
 
 /** BEP 33, "Test Vectors": the filter after inserting 192.0.2.0-255 and 2001:DB8::-2001:DB8::3E7. */
 const BEP33_FILTER_HEX = `

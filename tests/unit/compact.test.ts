@@ -13,8 +13,8 @@ import {
   normalizeAddress,
   type Family,
   type NodeInfo,
-} from '../../src/compact.js';
-import { idFromHex } from '../../src/id.js';
+} from '../../src/wire/compact.js';
+import { idFromHex } from '../../src/wire/id.js';
 import { Prng } from '../helpers/prng.js';
 
 const ID_A = idFromHex('0123456789abcdef0123456789abcdef01234567');

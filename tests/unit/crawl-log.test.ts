@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CrawlLogWriter, formatCrawlLine, parseCrawlLine, readCrawlLog, type CrawlLogRecord } from '../../src/crawl-log.js';
+import { CrawlLogWriter, formatCrawlLine, parseCrawlLine, readCrawlLog, type CrawlLogRecord } from '../../src/crawl/crawl-log.js';
 import { Prng } from '../helpers/prng.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

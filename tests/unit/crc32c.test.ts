@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CRC32C_POLYNOMIAL, crc32c } from '../../src/crc32c.js';
+import { CRC32C_POLYNOMIAL, crc32c } from '../../src/wire/crc32c.js';
 import { Prng } from '../helpers/prng.js';
 
 /** The textbook bit-at-a-time CRC-32C, to check the table-driven one against. */

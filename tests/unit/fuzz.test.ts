@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REPLY_BYTES } from '../../src/rpc.js';
+import { MAX_REPLY_BYTES } from '../../src/net/rpc.js';
 import { GENERATORS } from '../fuzz/generators.js';
 import { formatReport, runFuzz, type FuzzReport } from '../fuzz/harness.js';
 

@@ -11,7 +11,7 @@ import {
   randomIdWithPrefix,
   sharedPrefixLength,
   xorDistance,
-} from '../../src/id.js';
+} from '../../src/wire/id.js';
 import { Prng } from '../helpers/prng.js';
 
 /** The ID as the unsigned 160-bit integer BEP 5 says it is. */

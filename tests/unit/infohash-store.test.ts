@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InfoHashStore, SOURCES_SATURATED, sketchEstimate } from '../../src/infohash-store.js';
+import { InfoHashStore, SOURCES_SATURATED, sketchEstimate } from '../../src/crawl/infohash-store.js';
 import { Prng } from '../helpers/prng.js';
 
 const T0 = Date.UTC(2024, 0, 1);

@@ -5,8 +5,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, test } from 'vitest';
-import { decode, encode, type BencodeValue, type Encodable } from '../../src/bencode.js';
-import { KRPC_LIMITS, KrpcError, decodeMessage, parseMessage, readCanonicalQuery, type ParseResult } from '../../src/krpc.js';
+import { decode, encode, type BencodeValue, type Encodable } from '../../src/wire/bencode.js';
+import { KRPC_LIMITS, KrpcError, decodeMessage, parseMessage, readCanonicalQuery, type ParseResult } from '../../src/wire/krpc.js';
 import { Prng } from '../helpers/prng.js';
 
 function bytes(latin1: string): Uint8Array {

@@ -4,8 +4,8 @@
  * client (libtorrent 2.0.8) really sends; then every way a message can be wrong.
  */
 import { describe, expect, test } from 'vitest';
-import { decode, encode, type BencodeValue, type Encodable } from '../../src/bencode.js';
-import { decodePeer, type NodeInfo, type PeerInfo } from '../../src/compact.js';
+import { decode, encode, type BencodeValue, type Encodable } from '../../src/wire/bencode.js';
+import { decodePeer, type NodeInfo, type PeerInfo } from '../../src/wire/compact.js';
 import {
   ErrorCode,
   KRPC_LIMITS,
@@ -25,7 +25,7 @@ import {
   type ResponseBody,
   type SampleInfohashesArgs,
   type Want,
-} from '../../src/krpc.js';
+} from '../../src/wire/krpc.js';
 import { Prng } from '../helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------

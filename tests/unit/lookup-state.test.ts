@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeInfo } from '../../src/compact.js';
-import { compareDistance, sharedPrefixLength, type NodeId } from '../../src/id.js';
-import { LookupState, subnetOf } from '../../src/lookup-state.js';
-import { RoutingTable } from '../../src/routing-table.js';
+import type { NodeInfo } from '../../src/wire/compact.js';
+import { compareDistance, sharedPrefixLength, type NodeId } from '../../src/wire/id.js';
+import { LookupState, subnetOf } from '../../src/dht/lookup-state.js';
+import { RoutingTable } from '../../src/table/routing-table.js';
 import { Prng } from '../helpers/prng.js';
 
 const prng = new Prng(20261121);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { idFromHex, idToHex } from '../../src/id.js';
-import { TargetError, decodeInfoHash, parseTarget } from '../../src/magnet.js';
+import { idFromHex, idToHex } from '../../src/wire/id.js';
+import { TargetError, decodeInfoHash, parseTarget } from '../../src/wire/magnet.js';
 import { Prng } from '../helpers/prng.js';
 
 const HEX = 'c12fe1c06bba254a9dc9f519b335aa7c1367a88a';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { decode, encode, type BencodeDict } from '../../src/bencode.js';
+import { decode, encode, type BencodeDict } from '../../src/wire/bencode.js';
 import {
   DEFAULT_MAX_METADATA_BYTES,
   METADATA_PIECE_BYTES,
@@ -13,7 +13,7 @@ import {
   parseInfoDict,
   parseUtMetadata,
   sha1,
-} from '../../src/metadata.js';
+} from '../../src/peer/metadata.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(20240607);

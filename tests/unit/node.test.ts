@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { randomId, type NodeId } from '../../src/id.js';
-import { decodeMessage, encodeMessage, makeQuery, type Message, type QueryArgsByMethod, type QueryMethod } from '../../src/krpc.js';
-import { DhtNode, MAX_REPLY_BYTES } from '../../src/node.js';
+import { randomId, type NodeId } from '../../src/wire/id.js';
+import { decodeMessage, encodeMessage, makeQuery, type Message, type QueryArgsByMethod, type QueryMethod } from '../../src/wire/krpc.js';
+import { DhtNode, MAX_REPLY_BYTES } from '../../src/dht/node.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
 
 const open: DhtNode[] = [];
@@ -207,7 +207,7 @@ describe('learning from replies, and filling the table on joining', () => {
     const prng = new Prng(seed);
     const nodes: DhtNode[] = [];
     for (let i = 0; i < n; i++) nodes.push(await node(net, `10.${50 + (i >> 8)}.${i & 255}.1`, { random: prng.randomSource() }));
-    const { compareDistance } = await import('../../src/id.js');
+    const { compareDistance } = await import('../../src/wire/id.js');
     for (const a of nodes) {
       const nearest = nodes.filter((b) => b !== a).sort((x, y) => compareDistance(a.id, x.id, y.id)).slice(0, 8);
       for (const b of [...nearest, ...Array.from({ length: 24 }, () => prng.pick(nodes))]) {
@@ -250,7 +250,7 @@ describe('learning from replies, and filling the table on joining', () => {
     const nodes = await network(net, 300, 31);
     const entry = [nodes[0]!.local];
     const { Prng } = await import('../helpers/prng.js');
-    const { sharedPrefixLength } = await import('../../src/id.js');
+    const { sharedPrefixLength } = await import('../../src/wire/id.js');
     const joinOnly = await node(net, '10.6.0.1', { random: new Prng(1).randomSource() });
     const joined = await joinOnly.bootstrap(entry, { fillTable: false });
     const filled = await node(net, '10.6.0.2', { random: new Prng(2).randomSource() });
@@ -296,7 +296,7 @@ describe('learning from replies, and filling the table on joining', () => {
       const dht = await node(net, '10.0.0.1', { maintenanceIntervalMs: 60_000 });
       fill(dht, 30);
       // A contact sharing 12 bits with us: the table's far slots are mostly empty.
-      const { randomIdWithPrefix } = await import('../../src/id.js');
+      const { randomIdWithPrefix } = await import('../../src/wire/id.js');
       dht.table.recordResponse({ id: randomIdWithPrefix(dht.id, 12), address: '10.2.0.1', port: 6881 });
       expect(dht.table.refreshTargets(15 * 60_000)).toEqual([]);
       expect(dht.table.gaps().length).toBeGreaterThanOrEqual(4);

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import type { PeerInfo } from '../../src/compact.js';
-import { idToHex } from '../../src/id.js';
-import { PEER_TTL_MS, PeerStore } from '../../src/peer-store.js';
-import type { PeerStoreOptions } from '../../src/peer-store.js';
+import type { PeerInfo } from '../../src/wire/compact.js';
+import { idToHex } from '../../src/wire/id.js';
+import { PEER_TTL_MS, PeerStore } from '../../src/table/peer-store.js';
+import type { PeerStoreOptions } from '../../src/table/peer-store.js';
 import { Prng } from '../helpers/prng.js';
 
 const MINUTE = 60_000;

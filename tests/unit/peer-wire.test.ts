@@ -18,7 +18,7 @@ import {
   type Handshake,
   type PeerMessage,
   type WireEvent,
-} from '../../src/peer-wire.js';
+} from '../../src/peer/peer-wire.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(0x9e3779b9);

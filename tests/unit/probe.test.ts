@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { PieceTracker, clientFromPeerId, peerIdPrefix, probeTotals, type PeerProbe } from '../../src/probe.js';
-import { spreadBitfield } from '../../src/seeder.js';
+import { PieceTracker, clientFromPeerId, peerIdPrefix, probeTotals, type PeerProbe } from '../../src/peer/probe.js';
+import { spreadBitfield } from '../../src/peer/seeder.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(777);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../src/rate-limit.js';
+import { TokenBucket } from '../../src/net/rate-limit.js';
 
 describe('TokenBucket', () => {
   it('allows a burst, then paces at the rate', () => {

@@ -3,8 +3,8 @@
  * not update the table for every packet of a busy querier.
  */
 import { describe, expect, it } from 'vitest';
-import type { NodeInfo } from '../../src/compact.js';
-import { RecentQueriers } from '../../src/recent-queriers.js';
+import type { NodeInfo } from '../../src/wire/compact.js';
+import { RecentQueriers } from '../../src/table/recent-queriers.js';
 import { Prng } from '../helpers/prng.js';
 
 const prng = new Prng(7_2026);

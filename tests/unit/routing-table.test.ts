@@ -3,7 +3,7 @@
  * bucket splits, how nodes go good -> questionable -> bad, and that closest() is exact.
  */
 import { describe, expect, it } from 'vitest';
-import type { NodeInfo } from '../../src/compact.js';
+import type { NodeInfo } from '../../src/wire/compact.js';
 import {
   compareDistance,
   idEquals,
@@ -12,8 +12,8 @@ import {
   randomIdWithPrefix,
   sharedPrefixLength,
   type NodeId,
-} from '../../src/id.js';
-import { EXTENDED_FAR_BUCKETS, RoutingTable, type Contact, type RoutingTableOptions } from '../../src/routing-table.js';
+} from '../../src/wire/id.js';
+import { EXTENDED_FAR_BUCKETS, RoutingTable, type Contact, type RoutingTableOptions } from '../../src/table/routing-table.js';
 import { Prng } from '../helpers/prng.js';
 
 const SECOND = 1000;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decodeMessage, encodeMessage, makeResponse } from '../../src/krpc.js';
-import { randomId } from '../../src/id.js';
-import { Rpc } from '../../src/rpc.js';
+import { decodeMessage, encodeMessage, makeResponse } from '../../src/wire/krpc.js';
+import { randomId } from '../../src/wire/id.js';
+import { Rpc } from '../../src/net/rpc.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
 
 const A = { address: '10.0.0.1', port: 1000 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RttEstimator } from '../../src/rtt-estimator.js';
+import { RttEstimator } from '../../src/net/rtt-estimator.js';
 
 describe('RttEstimator (RFC 6298)', () => {
   it('waits the maximum until it has heard a reply', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeInfo } from '../../src/compact.js';
-import { SampleSchedule, endpointKey } from '../../src/sample-schedule.js';
+import type { NodeInfo } from '../../src/wire/compact.js';
+import { SampleSchedule, endpointKey } from '../../src/crawl/sample-schedule.js';
 import { Prng } from '../helpers/prng.js';
 
 const prng = new Prng(51);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAddress } from '../../src/compact.js';
-import { idFromHex, randomId, sharedPrefixLength } from '../../src/id.js';
-import { isExemptAddress, isSecureId, secureIdFor } from '../../src/secure-id.js';
+import { decodeAddress } from '../../src/wire/compact.js';
+import { idFromHex, randomId, sharedPrefixLength } from '../../src/wire/id.js';
+import { isExemptAddress, isSecureId, secureIdFor } from '../../src/wire/secure-id.js';
 import { Prng } from '../helpers/prng.js';
 
 /**

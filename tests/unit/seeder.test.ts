@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { parseInfoDict } from '../../src/metadata.js';
-import { spreadBitfield, syntheticInfo } from '../../src/seeder.js';
+import { parseInfoDict } from '../../src/peer/metadata.js';
+import { spreadBitfield, syntheticInfo } from '../../src/peer/seeder.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(4242);

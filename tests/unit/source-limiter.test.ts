@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SOURCE_LIMIT_DEFAULTS, SourceLimiter, sourceKey, type SourceLimiterOptions } from '../../src/source-limiter.js';
+import { SOURCE_LIMIT_DEFAULTS, SourceLimiter, sourceKey, type SourceLimiterOptions } from '../../src/net/source-limiter.js';
 
 /** A limiter on a clock the test moves by hand. */
 function limiter(options: SourceLimiterOptions = {}): { limiter: SourceLimiter; clock: { now: number }; banned: string[] } {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { ScrapeBloom } from '../../src/bloom.js';
-import type { ResponseBody } from '../../src/krpc.js';
-import { SwarmScrape, scrapingGetPeers } from '../../src/swarm-size.js';
+import { ScrapeBloom } from '../../src/wire/bloom.js';
+import type { ResponseBody } from '../../src/wire/krpc.js';
+import { SwarmScrape, scrapingGetPeers } from '../../src/modes/swarm-size.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(33);

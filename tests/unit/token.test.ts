@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { TOKEN_LENGTH, TOKEN_ROTATE_MS, TokenIssuer } from '../../src/token.js';
+import { TOKEN_LENGTH, TOKEN_ROTATE_MS, TokenIssuer } from '../../src/table/token.js';
 import { Prng } from '../helpers/prng.js';
 
 const MINUTE = 60_000;

@@ -5,9 +5,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LAYERS, forbiddenImport, layerOf } from '../../../src/layers.js';
 import type { Sections } from './packets.js';
 
-interface Module {
+export interface Module {
   path: string;
   summary: string;
   imports: string[];
@@ -18,10 +19,17 @@ export function sourceSections(root: string, out: Sections): void {
   const modules = readModules(join(root, 'src'));
   const depth = importDepths(modules);
   const rows = [...modules.values()].sort((a, b) => depth.get(a.path)! - depth.get(b.path)! || a.path.localeCompare(b.path));
-  out.set('architecture/modules', [
-    '| depth | module | what it is | imports |',
+  out.set('architecture/layers', [
+    '| level | folder | what it holds | may import from |',
     '| ---: | --- | --- | --- |',
-    ...rows.map((m) => `| ${depth.get(m.path)} | [\`${m.path}\`](../src/${m.path}) | ${escape(m.summary)} | ${m.imports.map((i) => `\`${i}\``).join(', ') || '(none)'} |`),
+    ...LAYERS.map((l) => `| ${l.level} | \`src/${l.folder ? `${l.folder}/` : ''}\` | ${escape(l.about)} | ${l.imports.map((i) => `\`${i}/\``).join(', ') || '(nothing)'} |`),
+  ].join('\n'));
+  const byLayer = (m: Module): number => layerOf(m.path)?.level ?? Infinity;
+  const ordered = [...rows].sort((a, b) => byLayer(a) - byLayer(b) || a.path.localeCompare(b.path));
+  out.set('architecture/modules', [
+    '| folder | depth | module | what it is | imports |',
+    '| --- | ---: | --- | --- | --- |',
+    ...ordered.map((m) => `| ${layerOf(m.path)?.folder || '(top)'} | ${depth.get(m.path)} | [\`${m.path}\`](../src/${m.path}) | ${escape(m.summary)} | ${m.imports.map((i) => `\`${i}\``).join(', ') || '(none)'} |`),
   ].join('\n'));
 
   const citations = new Map<number, string[]>();
@@ -38,8 +46,13 @@ export function sourceSections(root: string, out: Sections): void {
   ].join('\n'));
 }
 
-/** Every .ts under src/ (and src/cli/), with its summary and its imports from src. */
-function readModules(src: string): Map<string, Module> {
+/** Every import in `modules` that the layer map forbids, as sentences; empty when all is well. */
+export function layerViolations(modules: ReadonlyMap<string, Module>): string[] {
+  return [...modules.values()].flatMap((m) => m.imports.map((i) => forbiddenImport(m.path, i)).filter((v) => v !== undefined));
+}
+
+/** Every .ts under src/ and its folders, with its summary and its imports from src. */
+export function readModules(src: string): Map<string, Module> {
   const modules = new Map<string, Module>();
   const visit = (dir: string, prefix: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {

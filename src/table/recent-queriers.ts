@@ -13,8 +13,8 @@
  *
  * Pure: no timers, an injected clock.
  */
-import type { NodeInfo } from './compact.js';
-import { idEquals, type NodeId } from './id.js';
+import type { NodeInfo } from '../wire/compact.js';
+import { idEquals, type NodeId } from '../wire/id.js';
 
 export interface RecentQueriersOptions {
   /** How long a querier counts as recently noted. Default 5,000 ms. */

@@ -22,15 +22,15 @@
  * samples in flight, walks at once, queries per walk; and every packet passes the node's global
  * send rate limit (RpcOptions.sendRate, the CLI's --rate).
  */
-import type { NodeInfo } from './compact.js';
-import { idEquals, randomId, type NodeId } from './id.js';
+import type { NodeInfo } from '../wire/compact.js';
+import { idEquals, randomId, type NodeId } from '../wire/id.js';
 import { InfoHashStore, type InfoHashCounts, type SourceKind } from './infohash-store.js';
-import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from './krpc.js';
-import { findNode, sampleInfohashes, type LookupMethod, type QueryFn } from './lookup.js';
-import type { BootstrapResult, DhtNode } from './node.js';
-import type { QueryOptions, QueryOutcome } from './rpc.js';
+import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from '../wire/krpc.js';
+import { findNode, sampleInfohashes, type LookupMethod, type QueryFn } from '../dht/lookup.js';
+import type { BootstrapResult, DhtNode } from '../dht/node.js';
+import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 import { SampleSchedule, type SampleScheduleOptions, type ScheduleStats } from './sample-schedule.js';
-import type { Endpoint } from './transport.js';
+import type { Endpoint } from '../net/transport.js';
 
 export interface CrawlOptions {
   /** Where to join. The crawl ends with `joined: false` if none answers. */

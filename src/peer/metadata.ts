@@ -17,8 +17,8 @@
  * from the one function that talks to a peer, `fetchMetadata`.
  */
 import { createHash } from 'node:crypto';
-import { BencodeError, decode, decodePrefix, encode, type BencodeDict, type BencodeValue, type Encodable } from './bencode.js';
-import type { PeerInfo } from './compact.js';
+import { BencodeError, decode, decodePrefix, encode, type BencodeDict, type BencodeValue, type Encodable } from '../wire/bencode.js';
+import type { PeerInfo } from '../wire/compact.js';
 import {
   PeerConnection,
   PeerError,

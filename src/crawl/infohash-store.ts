@@ -23,7 +23,7 @@
  * Nothing is ever removed. At `maxEntries` the store is full: known info-hashes keep being counted,
  * new ones are refused and counted in `dropped` (see InfoHashStoreOptions.maxEntries).
  */
-import { ID_LENGTH } from './id.js';
+import { ID_LENGTH } from '../wire/id.js';
 
 /** How an info-hash reached us. A bare get_peers may be a client's refresh of a random target. */
 export type SourceKind = 'get_peers' | 'announce_peer' | 'sample';

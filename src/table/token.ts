@@ -19,7 +19,7 @@
  * next rotation time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { encodeAddress } from './compact.js';
+import { encodeAddress } from '../wire/compact.js';
 
 /** Bytes in a token: 8 of SHA-1's 20 are plenty to make guessing hopeless, and keep replies small. */
 export const TOKEN_LENGTH = 8;

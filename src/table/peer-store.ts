@@ -22,11 +22,11 @@
  * call from time to time to release memory.
  */
 import { randomBytes } from 'node:crypto';
-import { ScrapeBloom } from './bloom.js';
-import { familyOf, normalizeAddress } from './compact.js';
-import type { Family, PeerInfo } from './compact.js';
-import { isId, ID_LENGTH } from './id.js';
-import type { NodeId } from './id.js';
+import { ScrapeBloom } from '../wire/bloom.js';
+import { familyOf, normalizeAddress } from '../wire/compact.js';
+import type { Family, PeerInfo } from '../wire/compact.js';
+import { isId, ID_LENGTH } from '../wire/id.js';
+import type { NodeId } from '../wire/id.js';
 
 /**
  * 30 minutes. BEP 5 sets no lifetime; clients commonly re-announce every 15 minutes, so this

@@ -11,7 +11,7 @@
  * anything may skip the 'bitfield' message"), so silence after the handshake is an answer too: once
  * `waitForPiecesMs` has passed without one, the peer holds nothing we were told of.
  */
-import type { PeerInfo } from './compact.js';
+import type { PeerInfo } from '../wire/compact.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from './metadata.js';
 import {
   PeerConnection,

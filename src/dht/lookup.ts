@@ -5,11 +5,11 @@
  * announce tokens), sample_infohashes (BEP 51 samples). Bootstrap, refresh, scrape, announce and
  * the crawler's keyspace walk are all this one loop.
  */
-import type { NodeInfo, PeerInfo } from './compact.js';
-import type { NodeId } from './id.js';
-import type { QueryArgsByMethod, ResponseBody } from './krpc.js';
+import type { NodeInfo, PeerInfo } from '../wire/compact.js';
+import type { NodeId } from '../wire/id.js';
+import type { QueryArgsByMethod, ResponseBody } from '../wire/krpc.js';
 import { LookupState, type Candidate, type LookupStateOptions } from './lookup-state.js';
-import type { QueryOptions, QueryOutcome } from './rpc.js';
+import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 
 /** The queries a lookup can be made of: each one's reply carries closer `nodes` (BEP 5, BEP 51). */
 export type LookupMethod = 'find_node' | 'get_peers' | 'sample_infohashes';

@@ -11,7 +11,7 @@
  * tail skipped, and cut off before appending, when it is resumed.
  */
 import { closeSync, createReadStream, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { idFromHex, idToHex, type NodeId } from './id.js';
+import { idFromHex, idToHex, type NodeId } from '../wire/id.js';
 import { SOURCE_KINDS, type SourceKind } from './infohash-store.js';
 
 /** One line of the log, as it is written. New fields may be added, none renamed. */

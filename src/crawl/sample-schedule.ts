@@ -13,7 +13,7 @@
  * Bounded by `maxNodes`; what happens when full is documented on SampleScheduleOptions.maxNodes.
  * Pure: the caller passes the time.
  */
-import type { NodeInfo } from './compact.js';
+import type { NodeInfo } from '../wire/compact.js';
 
 export interface SampleScheduleOptions {
   /**

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { PeerInfo } from './compact.js';
+import type { PeerInfo } from '../wire/compact.js';
 import {
   WireParser,
   encodeHandshake,

@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { PeerInfo } from './compact.js';
+import type { PeerInfo } from '../wire/compact.js';
 
 /** An address and a UDP port. */
 export type Endpoint = PeerInfo;

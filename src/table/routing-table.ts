@@ -19,7 +19,7 @@
  * caller reports the outcome. Time and randomness are injected so tests can be exact.
  */
 import { randomBytes } from 'node:crypto';
-import type { NodeInfo } from './compact.js';
+import type { NodeInfo } from '../wire/compact.js';
 import {
   ID_BITS,
   ID_LENGTH,
@@ -30,7 +30,7 @@ import {
   randomIdWithPrefix,
   sharedPrefixLength,
   type NodeId,
-} from './id.js';
+} from '../wire/id.js';
 
 /** BEP 5's three kinds of node; see RoutingTable.stateOf for the rules. */
 export type NodeState = 'good' | 'questionable' | 'bad';

@@ -10,11 +10,11 @@
  * asks for the filters and feeds every reply to one. The lookup itself is the usual one: the nodes
  * closest to the info-hash are the ones that hold its announces.
  */
-import { ScrapeBloom } from './bloom.js';
-import type { NodeInfo, PeerInfo } from './compact.js';
-import type { ResponseBody } from './krpc.js';
-import { getPeers, type LookupStrategy } from './lookup.js';
-import type { Endpoint } from './transport.js';
+import { ScrapeBloom } from '../wire/bloom.js';
+import type { NodeInfo, PeerInfo } from '../wire/compact.js';
+import type { ResponseBody } from '../wire/krpc.js';
+import { getPeers, type LookupStrategy } from '../dht/lookup.js';
+import type { Endpoint } from '../net/transport.js';
 
 /**
  * BEP 33 asks nodes to keep a swarm under ~6,000 entries, where the 2,048-bit filter gets too full

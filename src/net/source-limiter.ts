@@ -17,7 +17,7 @@
  *
  * Pure: no timers, an injected clock. The node consults it through Rpc.setAdmitFilter.
  */
-import { encodeAddress, familyOf, normalizeAddress } from './compact.js';
+import { encodeAddress, familyOf, normalizeAddress } from '../wire/compact.js';
 import { TokenBucket } from './rate-limit.js';
 
 export interface SourceLimiterOptions {

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import type { PeerInfo } from './compact.js';
+import type { PeerInfo } from '../wire/compact.js';
 
 /** BEP 3: the handshake starts with the byte 19 and these 19 characters. */
 export const PROTOCOL_NAME = 'BitTorrent protocol';

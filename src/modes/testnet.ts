@@ -10,12 +10,12 @@
  * would have put them; `start()` then checks with a real lookup over UDP that the network answers.
  */
 import { randomBytes } from 'node:crypto';
-import type { PeerInfo } from './compact.js';
-import { compareDistance, idToHex, randomId, type NodeId } from './id.js';
-import { sha1 } from './metadata.js';
-import { DhtNode, type DhtNodeOptions } from './node.js';
-import { Seeder, syntheticInfo } from './seeder.js';
-import type { Endpoint, Faults } from './transport.js';
+import type { PeerInfo } from '../wire/compact.js';
+import { compareDistance, idToHex, randomId, type NodeId } from '../wire/id.js';
+import { sha1 } from '../peer/metadata.js';
+import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
+import { Seeder, syntheticInfo } from '../peer/seeder.js';
+import type { Endpoint, Faults } from '../net/transport.js';
 
 /** What to start; every field has a default that makes a small, healthy network. */
 export interface TestnetOptions {

@@ -8,8 +8,8 @@
  * candidate that could still improve them (unasked, or asked and still pending) is closer than the
  * k-th of them.
  */
-import { encodeAddress, familyOf, normalizeAddress, type NodeInfo } from './compact.js';
-import { compareDistance, idEquals, sharedPrefixLength, type NodeId } from './id.js';
+import { encodeAddress, familyOf, normalizeAddress, type NodeInfo } from '../wire/compact.js';
+import { compareDistance, idEquals, sharedPrefixLength, type NodeId } from '../wire/id.js';
 
 /**
  * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no

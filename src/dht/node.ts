@@ -5,8 +5,8 @@
  * Answering properly is not optional for a crawler or scraper: other nodes only keep us in their
  * tables (and so only send us their queries) if we behave like a good node.
  */
-import { familyOf, normalizeAddress, type NodeInfo, type PeerInfo } from './compact.js';
-import { idEquals, randomId, type NodeId } from './id.js';
+import { familyOf, normalizeAddress, type NodeInfo, type PeerInfo } from '../wire/compact.js';
+import { idEquals, randomId, type NodeId } from '../wire/id.js';
 import {
   ErrorCode,
   type AnnouncePeerArgs,
@@ -15,17 +15,17 @@ import {
   type Query,
   type QueryArgsByMethod,
   type ResponseBody,
-} from './krpc.js';
+} from '../wire/krpc.js';
 import type { Candidate } from './lookup-state.js';
 import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
-import { PeerStore, type PeerStoreOptions } from './peer-store.js';
-import { TokenBucket } from './rate-limit.js';
-import { RecentQueriers } from './recent-queriers.js';
-import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTableOptions } from './routing-table.js';
-import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from './rpc.js';
-import { SourceLimiter, type SourceLimiterOptions } from './source-limiter.js';
-import { TokenIssuer } from './token.js';
-import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from './transport.js';
+import { PeerStore, type PeerStoreOptions } from '../table/peer-store.js';
+import { TokenBucket } from '../net/rate-limit.js';
+import { RecentQueriers } from '../table/recent-queriers.js';
+import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTableOptions } from '../table/routing-table.js';
+import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from '../net/rpc.js';
+import { SourceLimiter, type SourceLimiterOptions } from '../net/source-limiter.js';
+import { TokenIssuer } from '../table/token.js';
+import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from '../net/transport.js';
 
 /** Everything is optional: `DhtNode.create()` binds 0.0.0.0 on a free port with a random ID. */
 export interface DhtNodeOptions {

@@ -2,13 +2,13 @@
  * Scraper mode: find the peers of one torrent. Join the DHT through the bootstrap nodes, then run
  * a get_peers lookup toward the info-hash, reporting each peer once, with how many nodes named it.
  */
-import type { PeerInfo } from './compact.js';
-import { idToHex, type NodeId } from './id.js';
-import type { LookupStats } from './lookup.js';
-import type { Candidate } from './lookup-state.js';
-import type { BootstrapResult, DhtNode } from './node.js';
+import type { PeerInfo } from '../wire/compact.js';
+import { idToHex, type NodeId } from '../wire/id.js';
+import type { LookupStats } from '../dht/lookup.js';
+import type { Candidate } from '../dht/lookup-state.js';
+import type { BootstrapResult, DhtNode } from '../dht/node.js';
 import { SwarmScrape, type SwarmEstimate } from './swarm-size.js';
-import type { Endpoint } from './transport.js';
+import type { Endpoint } from '../net/transport.js';
 
 /** What to scrape, where to join, and the budget. */
 export interface ScrapeOptions {

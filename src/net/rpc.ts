@@ -21,7 +21,7 @@ import {
   type QueryMethod,
   type Response,
   type ResponseBody,
-} from './krpc.js';
+} from '../wire/krpc.js';
 import { TokenBucket } from './rate-limit.js';
 import { RttEstimator } from './rtt-estimator.js';
 import type { Endpoint, Transport } from './transport.js';

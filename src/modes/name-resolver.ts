@@ -9,10 +9,10 @@
  * `deadlineMs`. Every item added is reported exactly once through `onOutcome`: named, failed (with
  * the reason), or skipped (queue full, or stopped before its turn).
  */
-import type { PeerInfo } from './compact.js';
-import type { NodeId } from './id.js';
-import { resolveMetadata, type Metadata, type MetadataFailure } from './metadata.js';
-import type { DhtNode } from './node.js';
+import type { PeerInfo } from '../wire/compact.js';
+import type { NodeId } from '../wire/id.js';
+import { resolveMetadata, type Metadata, type MetadataFailure } from '../peer/metadata.js';
+import type { DhtNode } from '../dht/node.js';
 
 export type NameOutcome =
   | { kind: 'named'; metadata: Metadata }
