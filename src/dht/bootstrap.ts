@@ -1,0 +1,191 @@
+/**
+ * Joining the network (BEP 5, "Routing Table"): ask the bootstrap routers for nodes near our own
+ * ID, run the find_node lookup for our ID, and fill the far buckets of the extended table
+ * alongside it. Everything here works through the node's public face (JoiningNode), so the node
+ * itself keeps to answering queries and keeping its table.
+ */
+import type { NodeInfo } from '../wire/compact.js';
+import { idEquals, type NodeId } from '../wire/id.js';
+import type { QueryArgsByMethod } from '../wire/krpc.js';
+import { TokenBucket } from '../net/rate-limit.js';
+import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
+import type { Endpoint } from '../net/transport.js';
+import type { RoutingTable } from '../table/routing-table.js';
+import { findNode, type Lookup, type LookupOptions } from './lookup.js';
+
+/** What joining needs of a node: its ID, table, clock and send budget, and a way to query and look up. */
+export interface JoiningNode {
+  readonly id: NodeId;
+  readonly table: RoutingTable;
+  closed(): boolean;
+  /** The RPC layer's send rate and burst (RpcOptions.sendRate, sendBurst). */
+  readonly sendBudget: { rate: number; burst: number };
+  now(): number;
+  query(to: NodeInfo | Endpoint, method: 'find_node', args: QueryArgsByMethod['find_node'], options?: QueryOptions): Promise<QueryOutcome>;
+  lookup(target: NodeId, strategy: typeof findNode, options: LookupOptions & { seeds?: readonly NodeInfo[] }): Lookup<'find_node', never>;
+}
+
+/** How to join: a time budget for all of it, a way to stop it, and whether to fill the far buckets. */
+export interface BootstrapOptions {
+  /** For the whole join. Default 10 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Alongside the lookup for our own ID, ask for nodes in the table's gaps (see fillTable). Default true. */
+  fillTable?: boolean;
+}
+
+/** How joining went. `routersAnswered` 0 with an empty table means no bootstrap node answered. */
+export interface BootstrapResult {
+  routersAnswered: number;
+  tableSize: number;
+  durationMs: number;
+}
+
+
+/**
+ * Join the network (BEP 5: "Upon inserting the first node into its routing table and when
+ * starting up thereafter, the node should attempt to find the closest nodes ... by issuing
+ * find_node messages"). We ask each bootstrap address for nodes near our own ID, then run a
+ * find_node lookup for our ID, which fills the buckets near us, and alongside it fill the far
+ * buckets (fillTable).
+ */
+export async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], options: BootstrapOptions = {}): Promise<BootstrapResult> {
+  const started = node.now();
+  const budget = options.timeoutMs ?? 10_000;
+  // A lost datagram must not leave us alone: ask the silent routers again, up to three times,
+  // each time once its soft timeout has passed (a late reply still enters the table).
+  const replies: (QueryOutcome | undefined)[] = routers.map(() => undefined);
+  const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, 3_000));
+  for (let attempt = 0; attempt < BOOTSTRAP_TRIES && !options.signal?.aborted; attempt++) {
+    const silent = routers.map((_, i) => i).filter((i) => replies[i]?.kind !== 'response');
+    if (silent.length === 0 || (attempt > 0 && replies.some((r) => r?.kind === 'response'))) break;
+    if (node.now() - started + perTry > budget && attempt > 0) break;
+    const outcomes = await firstReplies(silent.map((i) => askRouter(node, routers[i]!, perTry)), BOOTSTRAP_GRACE_MS);
+    outcomes.forEach((outcome, j) => { if (outcome !== undefined) replies[silent[j]!] = outcome; });
+  }
+  const seeds: NodeInfo[] = [];
+  let answered = 0;
+  replies.forEach((outcome, i) => {
+    if (outcome?.kind !== 'response') return;
+    answered++;
+    const router = routers[i]!;
+    seeds.push({ id: outcome.response.r.id, address: router.address, port: router.port });
+    seeds.push(...(outcome.response.r.nodes ?? []), ...(outcome.response.r.nodes6 ?? []));
+  });
+  const known = node.table.closest(node.id, 16);
+  if (seeds.length > 0 || known.length > 0) {
+    const lookupOptions: LookupOptions & { seeds: NodeInfo[] } = {
+      seeds: [...seeds.filter((n) => !idEquals(n.id, node.id)), ...known],
+      timeoutMs: Math.max(1, budget - (node.now() - started)),
+    };
+    if (options.signal !== undefined) lookupOptions.signal = options.signal;
+    const joining = node.lookup(node.id, findNode, lookupOptions).result;
+    await Promise.all([joining, options.fillTable === false ? undefined : fillTable(node, started + budget, options.signal, joining)]);
+  }
+  return { routersAnswered: answered, tableSize: node.table.size, durationMs: node.now() - started };
+}
+
+/**
+ * The last step of Kademlia's join (Maymounkov and Mazières, section 2.3): "refresh all
+ * k-buckets further away than its closest neighbor". The far buckets cover most of the ID space,
+ * and with the extended table they have room for 240 contacts, one per prefix slot
+ * (RoutingTable.gaps); a table with a contact in every slot starts any lookup next to its
+ * target. A lookup per slot would cost thousands of queries; instead each gap gets one find_node
+ * to the contact we know closest to it (libtorrent's refresh asks one node for "a random target
+ * close to a missing prefix"), and the nodes the reply names fill it (learnFrom). This runs
+ * alongside the lookup for our own ID (`joining`): FILL_PARALLEL queries at a time, each waited
+ * for until its soft timeout at most, a gap asked at most twice, a node FILL_QUERIES_PER_NODE
+ * times, MAX_FILL_QUERIES in all, and never more than FILL_SHARE of our send budget, so that
+ * joining leaves us the rest to answer others with.
+ */
+async function fillTable(node: JoiningNode, deadline: number, signal: AbortSignal | undefined, joining: Promise<unknown>): Promise<void> {
+  let joined = false;
+  const joinedNow = joining.then(() => { joined = true; });
+  const pace = fillPace(node);
+  const tries = new Map<string, number>();
+  const asking = new Set<string>();
+  const perNode = new Map<NodeInfo, number>();
+  const inFlight = new Set<Promise<void>>();
+  let sent = 0;
+  while (node.now() < deadline && signal?.aborted !== true && !node.closed()) {
+    let paced = false;
+    for (const gap of node.table.gaps()) {
+      if (inFlight.size >= FILL_PARALLEL || sent >= MAX_FILL_QUERIES) break;
+      const key = `${gap.bits}/${gap.width}/${gap.slot}`;
+      if (asking.has(key) || (tries.get(key) ?? 0) >= FILL_TRIES_PER_GAP) continue;
+      const target = node.table.targetIn(gap);
+      const [to] = node.table.closest(target, 1, (c) => (perNode.get(c) ?? 0) < FILL_QUERIES_PER_NODE);
+      if (to === undefined) break;
+      if (!pace.take(node.now())) { paced = true; break; }
+      tries.set(key, (tries.get(key) ?? 0) + 1);
+      perNode.set(to, (perNode.get(to) ?? 0) + 1);
+      asking.add(key);
+      sent++;
+      const query: Promise<void> = askOnce(node, to, { id: node.id, target }).then(() => { inFlight.delete(query); asking.delete(key); });
+      inFlight.add(query);
+    }
+    if (inFlight.size === 0 && !paced && joined) return;
+    const wakeUps: Promise<unknown>[] = [...inFlight];
+    if (!joined) wakeUps.push(joinedNow);
+    if (paced) wakeUps.push(new Promise((resolve) => setTimeout(resolve, pace.waitMs(node.now())).unref()));
+    await Promise.race(wakeUps);
+  }
+}
+
+/**
+ * FILL_SHARE of the send rate, in bursts of FILL_BURST_SHARE of the send burst (RpcOptions.sendRate
+ * and sendBurst, whose defaults are rpc.ts's 500/s and 100): a steady trickle, so that once joined
+ * the send budget is nearly whole again, for answering others and for what the caller does next.
+ */
+function fillPace(node: JoiningNode): TokenBucket {
+  const { rate, burst } = node.sendBudget;
+  return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_BURST_SHARE * burst), node.now());
+}
+
+/** find_node for our own ID, given up on at its soft timeout: a lost datagram is asked again sooner. */
+function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number): Promise<QueryOutcome> {
+  return new Promise((resolve) => {
+    const args = { id: node.id, target: node.id };
+    void node.query(router, 'find_node', args, { hardTimeoutMs, onSoftTimeout: () => resolve({ kind: 'timeout' }) }).then(resolve);
+  });
+}
+
+/** One find_node, waited for until its soft timeout at most (a late reply still teaches the table). */
+export function askOnce(node: JoiningNode, to: NodeInfo, args: QueryArgsByMethod['find_node']): Promise<void> {
+  return new Promise((resolve) => {
+    void node.query(to, 'find_node', args, { onSoftTimeout: resolve }).then(() => resolve());
+  });
+}
+
+/** After the first bootstrap reply, how long to wait for the others before starting the lookup. */
+const BOOTSTRAP_GRACE_MS = 500;
+const BOOTSTRAP_TRIES = 3;
+/** Filling the table while joining (see fillTable): queries at once, in all, per gap, per node asked, shares of the send budget. */
+const FILL_PARALLEL = 32;
+const MAX_FILL_QUERIES = 256;
+const FILL_TRIES_PER_GAP = 2;
+const FILL_QUERIES_PER_NODE = 8;
+const FILL_SHARE = 0.4;
+const FILL_BURST_SHARE = 0.1;
+
+/**
+ * Wait for every outcome, or for `graceMs` after the first response, whichever is sooner: one dead
+ * router must not hold up a start that another router has already made possible. Outcomes still
+ * out are undefined (their replies still reach the routing table when they come).
+ */
+function firstReplies(queries: Promise<QueryOutcome>[], graceMs: number): Promise<(QueryOutcome | undefined)[]> {
+  const outcomes: (QueryOutcome | undefined)[] = queries.map(() => undefined);
+  return new Promise((resolve) => {
+    let left = queries.length;
+    let grace: NodeJS.Timeout | undefined;
+    const done = (): void => { if (grace !== undefined) clearTimeout(grace); resolve(outcomes); };
+    if (left === 0) return done();
+    queries.forEach((query, i) => {
+      void query.then((outcome) => {
+        outcomes[i] = outcome;
+        if (--left === 0) return done();
+        if (outcome.kind === 'response' && grace === undefined) grace = setTimeout(done, graceMs);
+      });
+    });
+  });
+}
