@@ -32,3 +32,8 @@ export * from './crawl/sample-schedule.js';
 export * from './crawl/crawl.js';
 export * from './crawl/crawl-log.js';
 export * from './modes/testnet.js';
+export * from './tracker/tracker.js';
+export * from './tracker/tracker-request.js';
+export * from './tracker/udp-tracker.js';
+export * from './tracker/udp-tracker-wire.js';
+export * from './tracker/http-tracker.js';

@@ -20,11 +20,12 @@ export const LAYERS: readonly Layer[] = [
   { folder: 'table', level: 1, imports: ['wire'], about: "a node's pure state: the k-bucket routing table, tokens, the peer store" },
   { folder: 'net', level: 1, imports: ['wire'], about: 'UDP and KRPC transactions: transport, RPC timeouts and pacing, rate limits, RTT' },
   { folder: 'peer', level: 1, imports: ['wire'], about: 'the peer protocol over TCP: BEP 3 handshake, BEP 10, BEP 9 metadata, probe, seeder' },
+  { folder: 'tracker', level: 1, imports: ['wire'], about: 'trackers beside the DHT: UDP (BEP 15) and HTTP (BEP 3, 23, 48) announce and scrape' },
   { folder: 'dht', level: 2, imports: ['wire', 'table', 'net'], about: 'the DHT engine: the one iterative lookup (pure state and driver) and the node' },
   { folder: 'crawl', level: 3, imports: ['wire', 'table', 'net', 'dht'], about: 'crawler mode: passive capture, sample_infohashes schedule, the store and its log' },
   { folder: 'modes', level: 3, imports: ['wire', 'table', 'net', 'dht', 'peer'], about: 'scraper mode and its helpers (BEP 33 swarm size, names), the local network' },
-  { folder: 'cli', level: 4, imports: ['wire', 'table', 'net', 'peer', 'dht', 'crawl', 'modes'], about: 'the command line: options, sessions, one file per command, terminal manners' },
-  { folder: '', level: 5, imports: ['wire', 'table', 'net', 'peer', 'dht', 'crawl', 'modes'], about: 'index.ts, the library API' },
+  { folder: 'cli', level: 4, imports: ['wire', 'table', 'net', 'peer', 'tracker', 'dht', 'crawl', 'modes'], about: 'the command line: options, sessions, one file per command, terminal manners' },
+  { folder: '', level: 5, imports: ['wire', 'table', 'net', 'peer', 'tracker', 'dht', 'crawl', 'modes'], about: 'index.ts, the library API' },
 ];
 
 /** The layer a src/-relative path belongs to ('dht/node.ts' -> dht), or undefined if none. */
