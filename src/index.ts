@@ -37,3 +37,6 @@ export * from './tracker/tracker-request.js';
 export * from './tracker/udp-tracker.js';
 export * from './tracker/udp-tracker-wire.js';
 export * from './tracker/http-tracker.js';
+export * from './wire/dht-item.js';
+export * from './table/item-store.js';
+export * from './dht/item-lookup.js';

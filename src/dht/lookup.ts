@@ -11,8 +11,8 @@ import type { QueryArgsByMethod, ResponseBody } from '../wire/krpc.js';
 import { LookupState, type Candidate, type LookupStateOptions } from './lookup-state.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 
-/** The queries a lookup can be made of: each one's reply carries closer `nodes` (BEP 5, BEP 51). */
-export type LookupMethod = 'find_node' | 'get_peers' | 'sample_infohashes';
+/** The queries a lookup can be made of: each one's reply carries closer `nodes` (BEP 5, BEP 44, BEP 51). */
+export type LookupMethod = 'find_node' | 'get_peers' | 'sample_infohashes' | 'get';
 
 /** What one kind of lookup asks and keeps. */
 export interface LookupStrategy<M extends LookupMethod, Item> {

@@ -10,8 +10,10 @@ import { randomId, type NodeId } from '../wire/id.js';
 import {
   ErrorCode,
   type AnnouncePeerArgs,
+  type GetArgs,
   type GetPeersArgs,
   type KrpcError,
+  type PutArgs,
   type Query,
   type QueryArgsByMethod,
   type ResponseBody,
@@ -19,6 +21,7 @@ import {
 import type { Candidate } from './lookup-state.js';
 import { askOnce, bootstrap, type BootstrapOptions, type BootstrapResult, type JoiningNode } from './bootstrap.js';
 import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
+import { ItemStore, type ItemStoreOptions } from '../table/item-store.js';
 import { PeerStore, type PeerStoreOptions } from '../table/peer-store.js';
 import { RecentQueriers } from '../table/recent-queriers.js';
 import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTableOptions } from '../table/routing-table.js';
@@ -41,6 +44,8 @@ export interface DhtNodeOptions {
   rpc?: RpcOptions;
   table?: RoutingTableOptions;
   peerStore?: PeerStoreOptions;
+  /** BEP 44 items we keep for others (how many, how long). */
+  itemStore?: ItemStoreOptions;
   /** Lookup defaults (alpha, k, caps, timeouts). */
   lookup?: LookupOptions;
   /** Enter the nodes that replies name into free table slots, as unverified contacts. Default true. */
@@ -83,6 +88,8 @@ export class DhtNode {
   readonly rpc: Rpc;
   readonly table: RoutingTable;
   readonly peers: PeerStore;
+  /** BEP 44 items put to us. */
+  readonly items: ItemStore;
   /** Who may send us how much; undefined when `sourceLimit: false`. */
   readonly limiter: SourceLimiter | undefined;
   /** The address family of our socket, and so of our routing table. */
@@ -123,6 +130,7 @@ export class DhtNode {
     // libtorrent's extended table: big far buckets, so that any lookup starts near its target.
     this.table = new RoutingTable(this.id, { farBucketSizes: EXTENDED_FAR_BUCKETS, ...options.table, ...inject });
     this.peers = new PeerStore({ ...options.peerStore, ...inject });
+    this.items = new ItemStore({ ...options.itemStore, now: this.now });
     this.tokens = new TokenIssuer(inject);
     this.rpc.onQuery((query, from) => this.onQuery(query, from));
     this.rpc.onBadQuery((error, from) => this.onBadQuery(error, from));
@@ -202,7 +210,44 @@ export class DhtNode {
           interval: this.options.sampleIntervalSeconds ?? 21_600,
           num: this.peers.numInfoHashes,
         });
+      case 'get':
+        return this.reply(from, query.t, this.getBody(query.a, from));
+      case 'put':
+        return this.putItem(query.t, query.a, from);
     }
+  }
+
+  /** BEP 44 get: a token and the closest nodes, like get_peers, and the item when we hold it. */
+  private getBody(a: GetArgs, from: Endpoint): ResponseBody {
+    const body: ResponseBody = { id: this.id, token: this.tokens.issue(from.address), ...this.closestNodes(a.target) };
+    const item = this.items.get(a.target);
+    if (item?.kind === 'immutable') body.v = item.v;
+    if (item?.kind === 'mutable') {
+      body.k = item.k;
+      body.seq = item.seq;
+      // BEP 44: with `seq` in the request, the value and signature come only if ours is newer.
+      if (a.seq === undefined || item.seq > a.seq) Object.assign(body, { v: item.v, sig: item.sig });
+    }
+    return body;
+  }
+
+  /** BEP 44 put: the token first (as announce_peer), then the store's checks and its error code. */
+  private putItem(t: Uint8Array, a: PutArgs, from: Endpoint): void {
+    if (!this.tokens.check(a.token, from.address)) {
+      this.rpc.respondError(from, t, ErrorCode.Protocol, 'invalid token');
+      return;
+    }
+    const mutable = a.k !== undefined || a.sig !== undefined || a.seq !== undefined;
+    if (mutable && (a.k === undefined || a.sig === undefined || a.seq === undefined)) {
+      this.rpc.respondError(from, t, ErrorCode.Protocol, 'a mutable put needs k, seq and sig');
+      return;
+    }
+    const outcome = this.items.put({
+      v: a.v,
+      ...(mutable ? { mutable: { k: a.k!, sig: a.sig!, seq: a.seq!, salt: a.salt ?? new Uint8Array(0), ...(a.cas !== undefined ? { cas: a.cas } : {}) } } : {}),
+    });
+    if (outcome.ok) this.reply(from, t, { id: this.id });
+    else this.rpc.respondError(from, t, outcome.code, outcome.message);
   }
 
   /** A query that broke the schema still gets an answer saying why (BEP 5, "Errors"). */

@@ -949,6 +949,17 @@ export class BencodeWriter {
     return this;
   }
 
+  /**
+   * Splice in a value that is already bencoded, byte for byte: BEP 44's `v`, whose exact bytes are
+   * what its target hashes and its signature covers. The caller vouches that they are one value.
+   */
+  raw(encoded: Uint8Array): this {
+    this.reserve(encoded.length);
+    this.out.set(encoded, this.pos);
+    this.pos += encoded.length;
+    return this;
+  }
+
   /** A JS string, as its UTF-8 bytes (like `encode`). */
   text(s: string): this {
     const length = utf8Length(s);

@@ -8,7 +8,7 @@
  * or names the first field at fault; another (`writeTable`) writes typed values in wire form.
  * Supporting a new BEP field means adding a row, not another `if`.
  */
-import type { BencodeDict, BencodeValue, BencodeWriter } from './bencode.js';
+import { encode, type BencodeDict, type BencodeValue, type BencodeWriter } from './bencode.js';
 
 // ---------------------------------------------------------------------------------------------
 // How a table describes a field.
@@ -58,7 +58,18 @@ export interface ListField<V> {
   toWire(value: V): readonly (Uint8Array | string)[];
 }
 
-export type FieldType<V> = IntField<V> | BytesField<V> | ListField<V>;
+/**
+ * Any bencoded value, carried as its bencoded bytes (BEP 44's `v`: what is hashed and signed is
+ * the encoding, so the encoding is the value). `maxBytes` bounds it.
+ */
+export interface EncodedField<V> {
+  readonly wire: 'any';
+  readonly maxBytes: number;
+  toValue(encoded: Uint8Array): V;
+  toWire(value: V): Uint8Array;
+}
+
+export type FieldType<V> = IntField<V> | BytesField<V> | ListField<V> | EncodedField<V>;
 
 /** One row of a table: a field type, and whether the field must be there. */
 export interface FieldRule<V> {
@@ -207,6 +218,12 @@ export function readField(raw: BencodeValue, type: FieldType<unknown>, field: st
       const fault = checkLength(raw, type.length, field);
       return fault ?? type.toValue(raw);
     }
+    case 'any': {
+      // Re-encoded from the decoded value: canonical bencode (sorted keys) gives back the sender's bytes.
+      const encoded = encode(raw);
+      if (encoded.length > type.maxBytes) return new Fault(field, `${field} must be at most ${type.maxBytes} bytes bencoded, got ${encoded.length}`);
+      return type.toValue(encoded);
+    }
     case 'list': {
       if (!Array.isArray(raw)) return wrongType(field, 'a list', raw);
       for (let i = 0; i < raw.length; i++) {
@@ -296,6 +313,9 @@ export function writeField(w: BencodeWriter, key: string, type: FieldType<unknow
     }
     case 'bytes':
       w.key(key).bytes(type.toWire(typed));
+      return;
+    case 'any':
+      w.key(key).raw(type.toWire(typed));
       return;
     case 'list':
       w.key(key).list();

@@ -1,7 +1,7 @@
 /**
  * KRPC messages (BEP 5, "KRPC Protocol"), with the extensions of BEP 32 (IPv6 `nodes6`, `want`),
- * BEP 33 (`scrape`, `noseed`, `seed`, `BFsd`, `BFpe`), BEP 42 (`ip`), BEP 43 (`ro`) and BEP 51
- * (`sample_infohashes`).
+ * BEP 33 (`scrape`, `noseed`, `seed`, `BFsd`, `BFpe`), BEP 42 (`ip`), BEP 43 (`ro`), BEP 44 (`get`
+ * and `put`) and BEP 51 (`sample_infohashes`).
  *
  * A KRPC message is one bencoded dictionary in one UDP datagram. Everything that comes off the
  * network is untrusted, so every field is checked before anyone sees a typed value.
@@ -39,6 +39,7 @@ import {
   writeField,
   writeTable,
   type BytesField,
+  type EncodedField,
   type IntField,
   type ListField,
   type Table,
@@ -54,8 +55,8 @@ export const ErrorCode = {
 /** One of BEP 5's four error codes. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** The queries we understand: BEP 5's four and BEP 51's sample_infohashes. Others get error 204. */
-export type QueryMethod = 'ping' | 'find_node' | 'get_peers' | 'announce_peer' | 'sample_infohashes';
+/** The queries we understand: BEP 5's four, BEP 44's get and put, BEP 51's sample_infohashes. Others get error 204. */
+export type QueryMethod = 'ping' | 'find_node' | 'get_peers' | 'announce_peer' | 'sample_infohashes' | 'get' | 'put';
 /** BEP 32: which address families the querier wants nodes for. */
 export type Want = 'n4' | 'n6';
 
@@ -87,6 +88,22 @@ export interface AnnouncePeerArgs {
   seed?: boolean;
 }
 export interface SampleInfohashesArgs { id: NodeId; target: NodeId; want?: Want[] }
+/** BEP 44 get: the item's target; with `seq`, a mutable item is only returned if newer than that. */
+export interface GetArgs { id: NodeId; target: NodeId; seq?: number; want?: Want[] }
+/**
+ * BEP 44 put: `v` is the item's bencoded value (its bytes are what is hashed and signed). A mutable
+ * item adds its public key `k`, `seq`, `sig`, and maybe `salt` and `cas` (compare and swap).
+ */
+export interface PutArgs {
+  id: NodeId;
+  v: Uint8Array;
+  token: Uint8Array;
+  k?: Uint8Array;
+  salt?: Uint8Array;
+  seq?: number;
+  cas?: number;
+  sig?: Uint8Array;
+}
 
 /** Each method's arguments, by name: `QueryArgsByMethod['get_peers']` is GetPeersArgs. */
 export interface QueryArgsByMethod {
@@ -95,6 +112,8 @@ export interface QueryArgsByMethod {
   get_peers: GetPeersArgs;
   announce_peer: AnnouncePeerArgs;
   sample_infohashes: SampleInfohashesArgs;
+  get: GetArgs;
+  put: PutArgs;
 }
 /** Any query, as a union discriminated by `q`: checking `q` narrows `a` to that method's arguments. */
 export type Query = {
@@ -119,6 +138,12 @@ export interface ResponseBody {
   /** BEP 33: bloom filters of seeds and of downloaders (256 bytes each). */
   BFsd?: Uint8Array;
   BFpe?: Uint8Array;
+  /** BEP 44 get: the item's bencoded value. */
+  v?: Uint8Array;
+  /** BEP 44 get of a mutable item: its public key, signature and sequence number. */
+  k?: Uint8Array;
+  sig?: Uint8Array;
+  seq?: number;
 }
 /** A response (`y` = "r"). */
 export type Response = Envelope & { y: 'r'; r: ResponseBody };
@@ -309,6 +334,17 @@ function readWant(items: readonly Uint8Array[]): Want[] {
   return want;
 }
 
+/**
+ * BEP 44 `v`: any bencoded value, kept as its bencoding. The BEP's bound is 1,000 bytes; we read
+ * up to 4 KiB so that a put over 1,000 gets the BEP's own error 205, not a schema error.
+ */
+const ITEM_VALUE: EncodedField<Uint8Array> = { wire: 'any', maxBytes: 4096, toValue: same, toWire: same };
+/** BEP 44 `k` (ed25519 public key, 32 bytes) and `sig` (ed25519 signature, 64 bytes). */
+const PUBLIC_KEY: BytesField<Uint8Array> = { wire: 'bytes', length: { exactly: 32 }, toValue: copy, toWire: same };
+const SIGNATURE: BytesField<Uint8Array> = { wire: 'bytes', length: { exactly: 64 }, toValue: copy, toWire: same };
+/** BEP 44 `salt`: any length here; over 64 bytes is answered with the BEP's error 207. */
+const SALT: BytesField<Uint8Array> = { wire: 'bytes', length: { min: 0, max: 256 }, toValue: copy, toWire: same };
+
 /** BEP 5 announce_peer `port`. */
 const PORT: IntField<number> = { wire: 'int', range: { min: 0, max: 0xffff }, toValue: same, toWire: same };
 
@@ -380,6 +416,24 @@ const QUERY_ARGS: { readonly [M in QueryMethod]: Table<QueryArgsByMethod[M]> } =
     target: required(NODE_ID),
     want: optional(WANT_LIST),
   }),
+  // BEP 44 "get message".
+  get: table<GetArgs>('a', {
+    id: required(NODE_ID),
+    target: required(NODE_ID),
+    seq: optional(COUNT),
+    want: optional(WANT_LIST),
+  }),
+  // BEP 44 "put message": immutable with `v` alone, mutable with `k`, `seq`, `sig` (and `salt`, `cas`).
+  put: table<PutArgs>('a', {
+    id: required(NODE_ID),
+    v: required(ITEM_VALUE),
+    token: required(TOKEN),
+    k: optional(PUBLIC_KEY),
+    salt: optional(SALT),
+    seq: optional(COUNT),
+    cas: optional(COUNT),
+    sig: optional(SIGNATURE),
+  }),
 };
 
 /**
@@ -397,6 +451,10 @@ const RESPONSE = table<ResponseBody>('r', {
   num: optional(COUNT), // BEP 51
   BFsd: optional(BLOOM_FILTER), // BEP 33
   BFpe: optional(BLOOM_FILTER), // BEP 33
+  v: optional(ITEM_VALUE), // BEP 44 get
+  k: optional(PUBLIC_KEY), // BEP 44 get, mutable
+  sig: optional(SIGNATURE), // BEP 44 get, mutable
+  seq: optional(COUNT), // BEP 44 get, mutable
 });
 
 /** Each method's name as bytes, so that `q` is recognised without building a string per packet. */

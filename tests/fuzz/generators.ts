@@ -34,7 +34,7 @@ export interface FuzzContext {
   tokens: ReadonlyMap<string, Uint8Array>;
 }
 
-const METHODS: readonly QueryMethod[] = ['ping', 'find_node', 'get_peers', 'announce_peer', 'sample_infohashes'];
+const METHODS: readonly QueryMethod[] = ['ping', 'find_node', 'get_peers', 'announce_peer', 'sample_infohashes', 'get', 'put'];
 const ASCII = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
 // ---------------------------------------------------------------------------------------------
@@ -110,6 +110,21 @@ export function validQuery(rng: Prng, ctx: FuzzContext, from: PeerInfo): Uint8Ar
     }
     case 'sample_infohashes':
       return encodeMessage(makeQuery(t, 'sample_infohashes', { id: id(rng), target: id(rng), ...(rng.next() < 0.3 ? { want: want(rng) } : {}) }, extra));
+    case 'get':
+      return encodeMessage(makeQuery(t, 'get', { id: id(rng), target: rng.next() < 0.5 ? KNOWN_INFO_HASHES[rng.int(KNOWN_INFO_HASHES.length)]! : id(rng), ...(rng.next() < 0.3 ? { seq: rng.int(100) } : {}) }, extra));
+    case 'put': {
+      // BEP 44: immutable (v alone) or mutable (k, seq, sig), with the token the node gave or not;
+      // values up to a little over the BEP's 1,000 bytes, so that error 205 is reached too.
+      const mutable = rng.next() < 0.5;
+      return encodeMessage(makeQuery(t, 'put', {
+        id: id(rng),
+        v: encode(rng.bytes(rng.int(1_010))),
+        token: ctx.tokens.get(from.address) ?? rng.bytes(8),
+        ...(mutable ? { k: rng.bytes(32), seq: rng.int(1_000), sig: rng.bytes(64) } : {}),
+        ...(mutable && rng.next() < 0.3 ? { salt: rng.bytes(rng.int(70)) } : {}),
+        ...(mutable && rng.next() < 0.2 ? { cas: rng.int(1_000) } : {}),
+      }, extra));
+    }
   }
 }
 
@@ -127,6 +142,8 @@ function responseBody(rng: Prng): ResponseBody {
   if (rng.next() < 0.1) body.interval = rng.int(30_000);
   if (rng.next() < 0.1) body.num = rng.int(1_000_000);
   if (rng.next() < 0.05) { body.BFsd = rng.bytes(256); body.BFpe = rng.bytes(256); }
+  if (rng.next() < 0.1) body.v = encode(rng.bytes(rng.int(1_000)));
+  if (rng.next() < 0.05) { body.k = rng.bytes(32); body.sig = rng.bytes(64); body.seq = rng.int(1_000); }
   return body;
 }
 

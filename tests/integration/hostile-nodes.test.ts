@@ -97,7 +97,7 @@ const BEHAVIOURS: Record<string, Behaviour> = {
 };
 
 function targetOf(q: Query): NodeId {
-  return q.q === 'get_peers' || q.q === 'announce_peer' ? q.a.info_hash : q.q === 'ping' ? q.a.id : q.a.target;
+  return q.q === 'get_peers' || q.q === 'announce_peer' ? q.a.info_hash : q.q === 'ping' || q.q === 'put' ? q.a.id : q.a.target;
 }
 
 describe('lookups among hostile nodes', () => {

@@ -192,6 +192,50 @@ describe('BEP 5 example packets parse, and encode back to the same bytes', () =>
 // Extensions.
 // ---------------------------------------------------------------------------------------------
 
+describe('BEP 44: get and put', () => {
+  const k = 'K'.repeat(32);
+  const sig = 'S'.repeat(64);
+
+  test('get carries id and target, and seq when only newer versions are wanted', () => {
+    const query = asQuery(roundTrips(`d1:ad2:id20:${ABC_ID}3:seqi4e6:target20:${MNO_ID}e1:q3:get1:t2:aa1:y1:qe`));
+    if (query.q !== 'get') throw new Error('expected get');
+    expect(latin1(query.a.target)).toBe(MNO_ID);
+    expect(query.a.seq).toBe(4);
+  });
+
+  test('an immutable put: v is any bencoded value, kept as its exact bytes', () => {
+    const query = asQuery(roundTrips(`d1:ad2:id20:${ABC_ID}5:token8:aoeusnth1:vd1:ali1ei2ee1:b3:xyzee1:q3:put1:t2:aa1:y1:qe`));
+    if (query.q !== 'put') throw new Error('expected put');
+    expect(latin1(query.a.v)).toBe('d1:ali1ei2ee1:b3:xyze');
+  });
+
+  test('a mutable put: k, salt, seq, cas and sig', () => {
+    const query = asQuery(roundTrips(`d1:ad3:casi1e2:id20:${ABC_ID}1:k32:${k}4:salt6:foobar3:seqi2e3:sig64:${sig}5:token8:aoeusnth1:v12:Hello World!e1:q3:put1:t2:aa1:y1:qe`));
+    if (query.q !== 'put') throw new Error('expected put');
+    expect(query.a).toMatchObject({ seq: 2, cas: 1 });
+    expect(latin1(query.a.salt!)).toBe('foobar');
+    expect(latin1(query.a.v)).toBe('12:Hello World!');
+  });
+
+  test('a get reply with a mutable item: v, k, seq, sig beside the token and nodes', () => {
+    const response = asResponse(roundTrips(`d1:rd2:id20:${ABC_ID}1:k32:${k}3:seqi2e3:sig64:${sig}5:token8:aoeusnth1:v12:Hello World!e1:t2:aa1:y1:re`));
+    expect(latin1(response.r.v!)).toBe('12:Hello World!');
+    expect(response.r.seq).toBe(2);
+    expect(response.r.k).toHaveLength(32);
+  });
+
+  test.each([
+    ['a short key', `1:k31:${'K'.repeat(31)}`, 'a.k'],
+    ['a short signature', `3:sig63:${'S'.repeat(63)}`, 'a.sig'],
+    ['a negative seq', '3:seqi-1e', 'a.seq'],
+  ])('%s is a 203 naming the field', (_, field, name) => {
+    const wire = `d1:ad2:id20:${ABC_ID}${field}5:token8:aoeusnth1:v1:xe1:q3:put1:t2:aa1:y1:qe`;
+    const parsed = decodeMessage(bytes(wire));
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) { expect(parsed.error.code).toBe(203); expect(parsed.error.field).toBe(name); }
+  });
+});
+
 describe('BEP 51: sample_infohashes', () => {
   test('the query carries id and target', () => {
     const query = asQuery(roundTrips(`d1:ad2:id20:${ABC_ID}6:target20:${MNO_ID}e1:q17:sample_infohashes1:t2:aa1:y1:qe`));
@@ -513,7 +557,7 @@ describe('an unknown method: 204 Method Unknown, with t so the node can answer',
   });
 
   test('the method is judged before its arguments', () => {
-    expect(reject(packet({ t: 'tx', y: 'q', q: 'get' })).code).toBe(204);
+    expect(reject(packet({ t: 'tx', y: 'q', q: 'vote' })).code).toBe(204);
   });
 
   test('a huge binary method name gives a short message', () => {
