@@ -86,6 +86,11 @@ export type FixtureCommand =
   | { cmd: 'add_node'; session: number; address: string; port: number }
   | { cmd: 'live_nodes'; session: number }
   | { cmd: 'sample'; session: number; address: string; port: number; target?: string }
+  /** BEP 44, values and keys in hex: `value` bencoded; `seed` the 32-byte ed25519 seed; `data` a string value. */
+  | { cmd: 'put_immutable'; session: number; value: string }
+  | { cmd: 'get_immutable'; session: number; target: string }
+  | { cmd: 'put_mutable'; session: number; seed: string; public_key: string; data: string; salt?: string }
+  | { cmd: 'get_mutable'; session: number; public_key: string; salt?: string }
   | { cmd: 'quit' };
 
 export interface FixtureOptions {

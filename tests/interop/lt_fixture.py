@@ -15,6 +15,7 @@ routing-table entry per IP and one per /24 per bucket by default; its public boo
 LSD, UPnP, NAT-PMP and the IP notifier are all off, so nothing leaves the machine.
 """
 import argparse
+import hashlib
 import json
 import os
 import queue
@@ -109,6 +110,23 @@ def leecher_flags():
     return (f.default_flags & ~f.auto_managed & ~f.paused) | f.upload_mode
 
 
+def raw_hex(value):
+    """The binding hands some byte fields over as str (one char per byte), others as bytes."""
+    return value.encode("latin-1").hex() if isinstance(value, str) else bytes(value).hex()
+
+
+def item_hex(alert):
+    """A BEP 44 item alert's value, bencoded, in hex; its repr if the binding cannot convert it."""
+    try:
+        item = alert.item
+        # For a mutable item the binding hands over the whole record: the value is under "value".
+        if isinstance(item, dict) and "value" in item:
+            item = item["value"]
+        return lt.bencode(item).hex()
+    except Exception as error:  # the 2.0.8 binding reads an immutable item as a string only
+        return f"unreadable: {type(error).__name__}: {error}"
+
+
 def endpoint_text(ep):
     return f"{ep[0]}:{ep[1]}"
 
@@ -197,6 +215,22 @@ class Fixture:
             if nid is None:
                 raise RuntimeError("session has no node id")
             ses.dht_live_nodes(lt.sha1_hash(nid))
+        elif name == "put_immutable":
+            # BEP 44: the value as a bencoded entry; libtorrent stores it under its SHA-1.
+            target = ses.dht_put_immutable_item(lt.bdecode(bytes.fromhex(cmd["value"])))
+            emit("put_immutable", session=int(cmd.get("session", 0)), target=str(target))
+        elif name == "get_immutable":
+            ses.dht_get_immutable_item(lt.sha1_hash(bytes.fromhex(cmd["target"])))
+        elif name == "put_mutable":
+            # libtorrent signs with the 64-byte expanded ed25519 key (SHA-512 of the seed, clamped);
+            # the value it puts is `data` as a bencoded string.
+            digest = bytearray(hashlib.sha512(bytes.fromhex(cmd["seed"])).digest())
+            digest[0] &= 248
+            digest[31] &= 63
+            digest[31] |= 64
+            ses.dht_put_mutable_item(bytes(digest), bytes.fromhex(cmd["public_key"]), cmd["data"], cmd.get("salt", ""))
+        elif name == "get_mutable":
+            ses.dht_get_mutable_item(bytes.fromhex(cmd["public_key"]), cmd.get("salt", ""))
         elif name == "sample":
             target = bytes.fromhex(cmd["target"]) if "target" in cmd else os.urandom(20)
             ses.dht_sample_infohashes((cmd["address"], int(cmd["port"])), lt.sha1_hash(target))
@@ -238,6 +272,14 @@ class Fixture:
             interval = a.interval.total_seconds() if hasattr(a.interval, "total_seconds") else a.interval
             emit("samples", session=i, source=endpoint_text(a.endpoint), interval=interval,
                  num=a.num_infohashes, samples=[str(s) for s in a.samples], nodes=a.num_nodes)
+        elif isinstance(a, lt.dht_immutable_item_alert):
+            emit("immutable_item", session=i, target=str(a.target), value=item_hex(a))
+        elif isinstance(a, lt.dht_mutable_item_alert):
+            emit("mutable_item", session=i, key=raw_hex(a.key), seq=a.seq, salt=raw_hex(a.salt),
+                 value=item_hex(a), authoritative=a.authoritative)
+        elif isinstance(a, lt.dht_put_alert):
+            emit("put_done", session=i, target=str(a.target), num_success=a.num_success,
+                 key=raw_hex(a.public_key), seq=a.seq)
         elif isinstance(a, lt.dht_pkt_alert):
             emit("packet", session=i, message=a.message(), hex=bytes(a.pkt_buf).hex())
         elif isinstance(a, lt.dht_log_alert):
