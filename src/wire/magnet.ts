@@ -6,9 +6,17 @@
 import { ID_LENGTH, type NodeId } from './id.js';
 
 export interface TorrentTarget {
+  /**
+   * The key the DHT is asked for: the v1 info-hash (SHA-1 of the info dictionary), or for a
+   * v2-only torrent the first 20 bytes of its SHA-256 info-hash (BEP 52, "DHT").
+   */
   infoHash: NodeId;
+  /** BEP 52: the full 32-byte SHA-256 info-hash of a v2 or hybrid torrent, from `xt=urn:btmh:1220...`. */
+  infoHashV2?: Uint8Array;
   /** The magnet's `dn` (display name), when given. */
   name?: string;
+  /** The magnet's trackers (`tr=`), in order, each once. */
+  trackers?: string[];
 }
 
 export class TargetError extends Error {
@@ -47,8 +55,9 @@ const BTMH = 'urn:btmh:';
 
 /**
  * magnet:?xt=urn:btih:<info-hash>&dn=<name>&tr=... Parameters may come in any order; unknown ones
- * (tr, x.pe, ...) are ignored. With several xt, the first urn:btih wins. A link with only a
- * BitTorrent v2 `urn:btmh:` multihash is refused: the v1 DHT is keyed by the 20-byte SHA-1 info-hash.
+ * (x.pe, ...) are ignored. With several xt, the first urn:btih and the first urn:btmh win. A v2
+ * magnet (BEP 52) names a multihash, `1220` + 64 hex digits (SHA-256, 32 bytes); without a v1
+ * btih the DHT is asked for its first 20 bytes, as BEP 52 says v2 torrents announce.
  */
 function parseMagnet(uri: string): TorrentTarget {
   const hashAt = uri.indexOf('#');
@@ -59,8 +68,9 @@ function parseMagnet(uri: string): TorrentTarget {
   }
 
   let infoHash: NodeId | undefined;
+  let infoHashV2: Uint8Array | undefined;
   let name: string | undefined;
-  let sawV2 = false;
+  const trackers: string[] = [];
   for (const parameter of query.slice(1).split('&')) {
     const equals = parameter.indexOf('=');
     if (equals === -1) continue; // a bare word carries nothing we use
@@ -71,23 +81,36 @@ function parseMagnet(uri: string): TorrentTarget {
       if (startsWithIgnoringCase(topic, BTIH)) {
         infoHash ??= btihInfoHash(topic.slice(BTIH.length));
       } else if (startsWithIgnoringCase(topic, BTMH)) {
-        sawV2 = true;
+        infoHashV2 ??= btmhInfoHash(topic.slice(BTMH.length));
       }
     } else if (key === 'dn' && name === undefined) {
       name = formDecode(key, rawValue);
+    } else if (key === 'tr') {
+      const tracker = formDecode(key, rawValue);
+      if (tracker !== '' && !trackers.includes(tracker)) trackers.push(tracker);
     }
   }
 
-  if (infoHash === undefined) {
-    throw new TargetError(
-      sawV2
-        ? 'this magnet link only has a BitTorrent v2 info-hash (xt=urn:btmh:); v2 multihash is not supported, ' +
-            'a v1 xt=urn:btih:<info-hash> is needed'
-        : `magnet link has no xt=urn:btih:<info-hash> parameter: ${quote(uri)}`,
-    );
-  }
+  infoHash ??= infoHashV2?.slice(0, ID_LENGTH);
+  if (infoHash === undefined) throw new TargetError(`magnet link has no xt=urn:btih:<info-hash> parameter: ${quote(uri)}`);
+  const target: TorrentTarget = { infoHash };
+  if (infoHashV2 !== undefined) target.infoHashV2 = infoHashV2;
   // An empty dn names nothing; leave the property out rather than set it to "".
-  return name ? { infoHash, name } : { infoHash };
+  if (name) target.name = name;
+  if (trackers.length > 0) target.trackers = trackers;
+  return target;
+}
+
+/** BEP 52's v2 info-hash as a multihash: 0x12 (SHA-256), 0x20 (32 bytes), then the hash, in hex. */
+const SHA256_MULTIHASH = '1220';
+const SHA256_BYTES = 32;
+
+function btmhInfoHash(text: string): Uint8Array {
+  const hash = text.length === (2 + SHA256_BYTES) * 2 && text.slice(0, 4) === SHA256_MULTIHASH ? decodeHex(text.slice(4)) : undefined;
+  if (hash === undefined) {
+    throw new TargetError(`magnet xt=urn:btmh: expects 1220 and a 64-character hex SHA-256 info-hash, got ${quote(text)}`);
+  }
+  return hash;
 }
 
 function btihInfoHash(text: string): NodeId {

@@ -108,12 +108,12 @@ describe('magnet links (BEP 9)', () => {
   it('keeps dn as the name, percent-decoded with + as a space', () => {
     const uri = `magnet:?xt=urn:btih:${HEX}&dn=Big+Buck%20Bunny%20%E2%9C%93&tr=udp%3A%2F%2Ft.example%3A80`;
     const target = parseTarget(uri);
-    expect(target).toEqual({ infoHash: HASH, name: 'Big Buck Bunny ✓' });
+    expect(target).toEqual({ infoHash: HASH, name: 'Big Buck Bunny ✓', trackers: ['udp://t.example:80'] });
   });
 
   it('accepts parameters in any order and ignores unknown ones', () => {
     const uri = `magnet:?dn=x&tr=udp://a:1&x.pe=1.2.3.4:5&xl=1234&xt=urn:btih:${HEX}&so=0`;
-    expect(parseTarget(uri)).toEqual({ infoHash: HASH, name: 'x' });
+    expect(parseTarget(uri)).toEqual({ infoHash: HASH, name: 'x', trackers: ['udp://a:1'] });
   });
 
   it('leaves name out when dn is missing or empty', () => {
@@ -135,9 +135,25 @@ describe('magnet links (BEP 9)', () => {
     expect(parseTarget(`magnet:?xt.1=urn:ed2k:abc&xt.2=urn:btih:${HEX}`).infoHash).toEqual(HASH);
   });
 
-  it('uses the v1 hash of a hybrid v1/v2 link', () => {
+  it('BEP 52 hybrid link: the DHT key is the v1 hash, the v2 hash is kept for verifying metadata', () => {
     const v2 = `urn:btmh:1220${'ab'.repeat(32)}`;
-    expect(parseTarget(`magnet:?xt=${v2}&xt=urn:btih:${HEX}&dn=hybrid`)).toEqual({ infoHash: HASH, name: 'hybrid' });
+    expect(parseTarget(`magnet:?xt=${v2}&xt=urn:btih:${HEX}&dn=hybrid`)).toEqual({ infoHash: HASH, infoHashV2: new Uint8Array(32).fill(0xab), name: 'hybrid' });
+  });
+
+  it('BEP 52 v2-only link: the DHT key is the SHA-256 info-hash cut to 20 bytes', () => {
+    const sha256 = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const target = parseTarget(`magnet:?xt=urn:btmh:1220${Buffer.from(sha256).toString('hex')}&dn=v2`);
+    expect(target).toEqual({ infoHash: sha256.slice(0, 20), infoHashV2: sha256, name: 'v2' });
+  });
+
+  it('a btmh that is not a 32-byte SHA-256 multihash is refused, saying what was expected', () => {
+    expect(targetError(`magnet:?xt=urn:btmh:1114${'ab'.repeat(20)}`).message).toMatch(/expects 1220 and a 64-character hex SHA-256/);
+    expect(targetError(`magnet:?xt=urn:btmh:1220${'ab'.repeat(31)}`).message).toMatch(/expects 1220/);
+  });
+
+  it('collects the trackers (tr=), decoded, each once, in order', () => {
+    const target = parseTarget(`magnet:?xt=urn:btih:${HEX}&tr=udp%3A%2F%2Ft.example%3A6969&tr=http://h.example/announce&tr=udp%3A%2F%2Ft.example%3A6969&tr=`);
+    expect(target.trackers).toEqual(['udp://t.example:6969', 'http://h.example/announce']);
   });
 
   it('accepts any case in the scheme and the URN prefix, and a percent-encoded xt', () => {
@@ -147,13 +163,6 @@ describe('magnet links (BEP 9)', () => {
 
   it('trims whitespace and ignores a #fragment', () => {
     expect(parseTarget(`  magnet:?xt=urn:btih:${HEX}&dn=a#frag \n`)).toEqual({ infoHash: HASH, name: 'a' });
-  });
-
-  it('says v2 is not supported for a v2-only link', () => {
-    const error = targetError(`magnet:?xt=urn:btmh:1220${'ab'.repeat(32)}&dn=v2`);
-    expect(error.message).toMatch(/v2/);
-    expect(error.message).toMatch(/not supported/);
-    expect(error.message).toMatch(/urn:btih/);
   });
 
   it.each([
