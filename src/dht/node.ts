@@ -7,6 +7,8 @@
  */
 import { familyOf, normalizeAddress, type NodeInfo, type PeerInfo } from '../wire/compact.js';
 import { randomId, type NodeId } from '../wire/id.js';
+import { isExemptAddress, isSecureId, secureIdFor } from '../wire/secure-id.js';
+import { AddressVotes } from '../table/address-votes.js';
 import {
   ErrorCode,
   type AnnouncePeerArgs,
@@ -52,6 +54,13 @@ export interface DhtNodeOptions {
   learnFromReplies?: boolean;
   /** BEP 51 `interval` we ask samplers to respect, in seconds. Default 21,600 (6 h, as libtorrent). */
   sampleIntervalSeconds?: number;
+  /**
+   * BEP 42: once the nodes we ask agree on our external address, take an ID that is secure for it
+   * (keeping ours if it already is). Default true; loopback and private addresses are exempt.
+   */
+  secureId?: boolean;
+  /** BEP 42 "Enforcement": keep nodes whose ID is not secure for their address out of the table. Default false, as libtorrent. */
+  enforceSecureIds?: boolean;
   /** BEP 43: never be added to other nodes' tables; answer no queries. */
   readOnly?: boolean;
   /** How often to look after the table (refresh stale buckets, ping questionable nodes). Default 60 s. */
@@ -84,9 +93,19 @@ const MAX_PENDING_PINGS = 16;
  * the socket and every timer. Its parts are public for reading: `table`, `peers`, `rpc.counters`.
  */
 export class DhtNode {
-  readonly id: NodeId;
+  /** Our node ID. It changes once, to a BEP 42 ID, when the network agrees on our external address. */
+  get id(): NodeId {
+    return this.currentId;
+  }
+  private currentId: NodeId;
   readonly rpc: Rpc;
-  readonly table: RoutingTable;
+  /** Our routing table (built anew, with the same contacts, when our ID changes). */
+  get table(): RoutingTable {
+    return this.currentTable;
+  }
+  private currentTable: RoutingTable;
+  /** BEP 42: what the nodes we ask say our address is. */
+  readonly externalAddress = new AddressVotes();
   readonly peers: PeerStore;
   /** BEP 44 items put to us. */
   readonly items: ItemStore;
@@ -122,13 +141,13 @@ export class DhtNode {
   ) {
     this.now = options.now ?? Date.now;
     const { random } = options;
-    this.id = options.id ?? (random !== undefined ? random(20).slice(0, 20) : randomId());
+    this.currentId = options.id ?? (random !== undefined ? random(20).slice(0, 20) : randomId());
     const readOnly = options.readOnly ?? false;
     const inject = random !== undefined ? { now: this.now, random } : { now: this.now };
     this.rpc = new Rpc(transport, { ...options.rpc, readOnly, ...inject });
     this.family = familyOf(this.rpc.local.address);
     // libtorrent's extended table: big far buckets, so that any lookup starts near its target.
-    this.table = new RoutingTable(this.id, { farBucketSizes: EXTENDED_FAR_BUCKETS, ...options.table, ...inject });
+    this.currentTable = this.newTable(this.currentId);
     this.peers = new PeerStore({ ...options.peerStore, ...inject });
     this.items = new ItemStore({ ...options.itemStore, now: this.now });
     this.tokens = new TokenIssuer(inject);
@@ -312,7 +331,7 @@ export class DhtNode {
 
   /** A querier enters the table unconfirmed; one ping tells whether it also answers. */
   private noteQuerier(node: NodeInfo): void {
-    if (this.recentQueriers.isRecent(node)) return;
+    if (this.recentQueriers.isRecent(node) || !this.admissible(node)) return;
     const result = this.table.recordQuery(node);
     if (result.kind === 'added' && result.contact.lastResponse === 0) this.ping(result.contact);
     else this.handleInsert(result);
@@ -324,6 +343,42 @@ export class DhtNode {
   }
 
   /** Pings for table upkeep, never more than a few at once (a flood of queriers must not make us a flooder). */
+  private newTable(id: NodeId): RoutingTable {
+    const { random } = this.options;
+    const inject = random !== undefined ? { now: this.now, random } : { now: this.now };
+    // libtorrent's extended table: big far buckets, so that any lookup starts near its target.
+    return new RoutingTable(id, { farBucketSizes: EXTENDED_FAR_BUCKETS, ...this.options.table, ...inject });
+  }
+
+  /**
+   * BEP 42: a reply's `ip` is the responder's vote on our external address. When the vote settles
+   * on a public address our ID is not secure for, we take a secure ID, as libtorrent does.
+   */
+  private noteAddressVote(voter: string, address: string): void {
+    if (!this.externalAddress.vote(voter, address) || this.options.secureId === false) return;
+    const external = this.externalAddress.address!;
+    if (isExemptAddress(external) || isSecureId(this.currentId, external)) return;
+    const { random } = this.options;
+    this.changeId(secureIdFor(external, undefined, random !== undefined ? (n) => random(n) : undefined));
+  }
+
+  /** Take a new ID: the table is rebuilt around it from the contacts we had, each as good as it was. */
+  private changeId(id: NodeId): void {
+    const old = this.currentTable;
+    this.currentId = id;
+    this.currentTable = this.newTable(id);
+    for (const contact of old.all()) {
+      const node = { id: contact.id, address: contact.address, port: contact.port };
+      if (contact.lastResponse > 0) this.currentTable.recordResponse(node);
+      else this.currentTable.recordHeard(node);
+    }
+  }
+
+  /** BEP 42 "Enforcement": with enforceSecureIds, only nodes whose ID fits their address enter the table. */
+  private admissible(node: NodeInfo): boolean {
+    return this.options.enforceSecureIds !== true || isSecureId(node.id, node.address);
+  }
+
   private ping(contact: NodeInfo): void {
     const key = `${contact.address}:${contact.port}`;
     if (this.pendingPings.has(key) || this.pendingPings.size >= MAX_PENDING_PINGS) return;
@@ -345,9 +400,11 @@ export class DhtNode {
     if (this.closed) return outcome;
     if (outcome.kind === 'response') {
       const { id } = outcome.response.r;
+      if (outcome.response.ip !== undefined) this.noteAddressVote(to.address, outcome.response.ip.address);
+      const responder = { id, address: to.address, port: to.port };
       // A reply from a read-only node (BEP 43) is useful, but such nodes are not table material.
-      if (outcome.response.ro !== true) {
-        this.handleInsert(this.table.recordResponse({ id, address: to.address, port: to.port }));
+      if (outcome.response.ro !== true && this.admissible(responder)) {
+        this.handleInsert(this.table.recordResponse(responder));
         if (this.options.learnFromReplies !== false) this.learnFrom(outcome.response.r);
       }
     } else if (outcome.kind === 'timeout' && 'id' in to) {
@@ -363,7 +420,7 @@ export class DhtNode {
    */
   private learnFrom(body: ResponseBody): void {
     const named = (this.family === 6 ? body.nodes6 : body.nodes) ?? [];
-    for (const node of named.slice(0, NODES_PER_REPLY)) this.table.recordHeard(node);
+    for (const node of named.slice(0, NODES_PER_REPLY)) if (this.admissible(node)) this.table.recordHeard(node);
   }
 
   private maintain(): void {
