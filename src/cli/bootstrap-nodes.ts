@@ -26,7 +26,11 @@ export function parseHostPort(text: string): HostPort {
   if (!match || !(port >= 1 && port <= 65535)) {
     throw new EndpointSyntaxError(`expected host:port (e.g. 127.0.0.1:6881 or [::1]:6881), got ${JSON.stringify(text)}`);
   }
-  return { host: match[1]!, port };
+  const host = match[1]!;
+  // Digits and dots are meant as an IPv4 address, never as a name to look up; brackets hold IPv6.
+  if (/^[\d.]+$/.test(host) && isIP(host) !== 4) throw new EndpointSyntaxError(`${JSON.stringify(host)} is not a valid IPv4 address`);
+  if (text.startsWith('[') && isIP(host) !== 6) throw new EndpointSyntaxError(`${JSON.stringify(host)} is not a valid IPv6 address`);
+  return { host, port };
 }
 
 /** Resolve names to addresses of the family we can reach; names that do not resolve in time are skipped. */

@@ -82,7 +82,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       },
     });
     output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);
-    if (output.fancy) statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
+    statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
     const report = await crawler.run();
     await names?.stop();
     clearInterval(statusTimer);

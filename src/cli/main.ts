@@ -1,28 +1,37 @@
 /**
  * The CLI's entry point: parse, dispatch, map outcomes to exit codes. Ctrl+C or SIGTERM stops the
- * work gracefully (the summary is still printed); a second Ctrl+C exits at once.
+ * work gracefully (the summary is still printed); a second Ctrl+C exits at once. A reader of stdout
+ * that goes away (`| head -1`) stops the work the same way, quietly, and the run exits 0: the
+ * reader had what it wanted.
  */
 import { readFileSync } from 'node:fs';
 import { runScrape } from './scrape-command.js';
 import { runTestnet } from './testnet-command.js';
 import { runCrawl } from './crawl-command.js';
-import { EXIT, USAGE, UsageError, parseCommand } from './options.js';
+import { runNodeCommand } from './node-command.js';
+import { runBatch } from './batch-command.js';
+import { EXIT, USAGE, UsageError, parseCommand, type Command } from './options.js';
 import { terminal, type Output, type Streams } from './terminal.js';
 
 export async function main(argv: readonly string[], streams: Streams = process): Promise<number> {
-  const output = terminal(streams);
+  const controller = new AbortController();
+  let stdoutError: Error | undefined;
+  const onReaderGone = (error: Error): void => {
+    stdoutError = error;
+    controller.abort();
+  };
   let command;
   try {
     command = parseCommand(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    output.err(`dht-scrape: ${error.message}. Try 'dht-scrape --help'.`);
+    terminal(streams, { onReaderGone }).err(`dht-scrape: ${error.message}. Try 'dht-scrape --help'.`);
     return EXIT.usage;
   }
+  const output = terminal(streams, { onReaderGone, quiet: isQuiet(command) });
   if (command.kind === 'help') { output.out(USAGE); return 0; }
   if (command.kind === 'version') { output.out(version()); return 0; }
 
-  const controller = new AbortController();
   const stop = (): void => {
     if (controller.signal.aborted) {
       output.err('dht-scrape: interrupted twice, exiting now');
@@ -35,17 +44,39 @@ export async function main(argv: readonly string[], streams: Streams = process):
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    switch (command.kind) {
-      case 'scrape': return await runScrape(command, output, controller.signal);
-      case 'crawl': return await runCrawl(command, output, controller.signal);
-      case 'testnet': return await runTestnet(command, output, controller.signal);
-    }
+    const code = await run(command, output, controller.signal);
+    return stdoutError === undefined ? code : readerGoneCode(stdoutError, output);
   } catch (error) {
-    return reportFailure(error, output);
+    return stdoutError === undefined ? reportFailure(error, output) : readerGoneCode(stdoutError, output);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+function run(command: RunnableCommand, output: Output, signal: AbortSignal): Promise<number> {
+  switch (command.kind) {
+    case 'scrape': return runScrape(command, output, signal);
+    case 'crawl': return runCrawl(command, output, signal);
+    case 'testnet': return runTestnet(command, output, signal);
+    case 'ping': case 'query': return runNodeCommand(command, output, signal);
+    case 'batch': return runBatch(command, output, signal);
+  }
+}
+
+type RunnableCommand = Exclude<Command, { kind: 'help' } | { kind: 'version' }>;
+
+function isQuiet(command: Command): boolean {
+  if ('common' in command) return command.common.quiet;
+  return command.kind === 'testnet' && command.quiet;
+}
+
+/** EPIPE: the reader went away, which ends a run normally. Any other failure of stdout is an error. */
+function readerGoneCode(error: Error, output: Output): number {
+  const code = 'code' in error ? String(error.code) : '';
+  if (code === 'EPIPE') return 0;
+  output.err(`dht-scrape: cannot write to stdout: ${error.message}`);
+  return 1;
 }
 
 function reportFailure(error: unknown, output: Output): number {

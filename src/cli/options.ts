@@ -2,20 +2,26 @@
  * Command-line parsing (node:util parseArgs). Every mistake becomes a UsageError with one clear
  * line; main() turns it into exit code 2.
  */
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseTarget, TargetError, type TorrentTarget } from '../wire/magnet.js';
+import { idFromHex, type NodeId } from '../wire/id.js';
 import { EndpointSyntaxError, parseHostPort, type HostPort } from './bootstrap-nodes.js';
+import { closestName, normalizeArgv } from './argv.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends Error {
-  constructor(message: string) { super(message); this.name = 'UsageError'; }
-}
+export { UsageError };
 
 export const EXIT = { peersFound: 0, noPeers: 1, usage: 2, network: 3 } as const;
 
 export const USAGE = `Usage:
   dht-scrape <infohash|magnet> [options]   find the peers of a torrent (scraper mode)
+  dht-scrape scrape - [options]            many torrents: info-hashes or magnets from stdin, one a line
   dht-scrape [crawl] [options]             collect info_hashes from the DHT (crawler mode)
   dht-scrape testnet [options]             run a local DHT network on loopback
+  dht-scrape ping HOST:PORT                ask one node whether it is there (KRPC ping)
+  dht-scrape query HOST:PORT find_node|get_peers|sample_infohashes [TARGET]
+                                           send one query and print the decoded reply
 
 Scraper and crawler options:
   --testnet N          run a local network of N nodes in-process and use it (no internet needed);
@@ -29,13 +35,25 @@ Scraper and crawler options:
   --no-state           do not read or write the state file
   --alpha N            parallel queries per lookup (default 3)
   --rate N             packets per second we may send (default 500)
+Output (any command):
+  -q, --quiet          data on stdout and errors on stderr, nothing else (no progress, no summary)
+  --trace              print each KRPC packet sent and received, decoded, on stderr
 Scraper only:
   --announce PORT      also announce that we are a peer on PORT
   --scrape             estimate seeds and leechers from the nodes' BEP 33 bloom filters
   --metadata           fetch name, size and files from the peers (BEP 9), SHA-1 checked
-  --save-torrent FILE  write the fetched metadata as a .torrent file (implies --metadata)
+  --save-torrent PATH  write the fetched metadata as a .torrent file (implies --metadata); PATH
+                       a directory: the file is named after the torrent, never overwriting one
   --probe              connect to the peers found (at most 200): client, completion, seed or not
                        (--metadata and --probe use what is left of --timeout, at least 10 s each)
+Many torrents (dht-scrape scrape -):
+  --from FILE          read the info-hashes or magnets from FILE instead of stdin
+  --concurrency N      lookups at once on the one node (default 8); each torrent's NDJSON line
+                       is printed as its lookup ends
+One node (dht-scrape ping, dht-scrape query):
+  --raw                also print the reply's bytes in hex
+                       (they also take --bind, --port (default: any free one), --timeout
+                       (default 5 s), --json, --trace)
 Crawler only:
   --output FILE        append NDJSON, one line per info_hash when first seen
   --resume FILE        reload an earlier output and continue without duplicates
@@ -65,7 +83,15 @@ export interface CommonOptions {
   testnet: number | undefined;
   alpha: number | undefined;
   rate: number | undefined;
+  /** --quiet: data and errors only. */
+  quiet: boolean;
+  /** --trace: every KRPC packet on stderr. */
+  trace: boolean;
 }
+
+/** The queries `dht-scrape query` can send, and what its TARGET is for each. */
+export const QUERY_METHODS = ['find_node', 'get_peers', 'sample_infohashes'] as const;
+export type QueryCommandMethod = (typeof QUERY_METHODS)[number];
 
 /** What a scrape adds besides the peers: BEP 33 counts, BEP 9 metadata, a peer probe. */
 export interface SwarmOptions {
@@ -82,7 +108,17 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions }
   | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean }
-  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number };
+  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean }
+  | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions }
+  | { kind: 'ping'; to: HostPort; raw: boolean; common: CommonOptions }
+  | { kind: 'query'; to: HostPort; method: QueryCommandMethod; target: NodeId | undefined; raw: boolean; common: CommonOptions };
+
+/** Options `dht-scrape testnet` takes; any other is refused rather than silently ignored. */
+const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json', 'quiet'];
+/** Options of the one-node commands (ping, query). */
+const NODE_COMMAND_OPTIONS = ['bind', 'port', 'timeout', 'json', 'quiet', 'trace', 'raw'];
+/** Options of `scrape -` besides the lookup's own. */
+const BATCH_OPTIONS = ['from', 'concurrency', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace'];
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -112,22 +148,64 @@ const OPTIONS = {
   torrents: { type: 'string' },
   peers: { type: 'string' },
   ttl: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  trace: { type: 'boolean' },
+  from: { type: 'string' },
+  concurrency: { type: 'string' },
+  raw: { type: 'boolean' },
 } as const;
+
+/** The commands named by a first word; anything else there is an info-hash or magnet. */
+const COMMAND_WORDS = ['crawl', 'testnet', 'scrape', 'ping', 'query'];
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: normalizeArgv(argv, OPTIONS), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message.split('\n')[0]! : String(error));
   }
   const { values, positionals } = parsed;
   if (values.help === true) return { kind: 'help' };
   if (values.version === true) return { kind: 'version' };
-  if (positionals.length > 1) throw new UsageError(`expected at most one info-hash or magnet, got ${positionals.length} arguments`);
   const first = positionals[0];
+  const given = Object.keys(values).filter((name) => values[name as keyof typeof values] !== undefined);
+  const onlyThese = (allowed: readonly string[], where: string, hint: (name: string) => string = () => ''): void => {
+    const stray = given.find((name) => !allowed.includes(name));
+    if (stray !== undefined) throw new UsageError(`--${stray} does not apply to '${where}'${hint(stray)}`);
+  };
+  if (first !== undefined && !COMMAND_WORDS.includes(first) && positionals.length === 1 && /^[a-z]+$/.test(first) && first.length < 12) {
+    const near = closestName(first, COMMAND_WORDS);
+    if (near !== undefined) throw new UsageError(`unknown command ${JSON.stringify(first)} (did you mean ${near}?)`);
+  }
+  if (first === 'ping' || first === 'query') {
+    onlyThese(NODE_COMMAND_OPTIONS, `dht-scrape ${first}`);
+    return nodeCommand(first, positionals.slice(1), values.raw === true, commonOptions(values));
+  }
+  if (first === 'scrape' && (positionals[1] === '-' || values.from !== undefined)) {
+    onlyThese(BATCH_OPTIONS, 'dht-scrape scrape -');
+    if (positionals.length > 2 || (positionals[1] === '-' && values.from !== undefined)) {
+      throw new UsageError("'dht-scrape scrape' reads one list: '-' (stdin) or --from FILE");
+    }
+    if (values.from === '') throw new UsageError('--from needs a file name');
+    return {
+      kind: 'batch',
+      from: values.from ?? '-',
+      concurrency: integer(values.concurrency, 'concurrency', 8, 1, 256),
+      common: commonOptions(values),
+    };
+  }
+  for (const name of ['from', 'concurrency'] as const) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'dht-scrape scrape -' (many torrents)`);
+  }
+  if (values.raw !== undefined) throw new UsageError("--raw belongs to 'dht-scrape ping' and 'dht-scrape query'");
+  // `scrape <info-hash>` is the same as `<info-hash>`.
+  const targets = first === 'scrape' ? positionals.slice(1) : positionals;
+  if (targets.length > 1) throw new UsageError(`expected at most one info-hash or magnet, got ${targets.length} arguments`);
+  if (first === 'scrape' && targets.length === 0) throw new UsageError("'dht-scrape scrape' needs an info-hash, a magnet, or '-' to read them from stdin");
 
   if (first === 'testnet') {
+    onlyThese(TESTNET_OPTIONS, 'dht-scrape testnet', (name) => (name === 'timeout' ? ' (the local network runs for --ttl S)' : ''));
     return {
       kind: 'testnet',
       nodes: integer(values.nodes, 'nodes', 50, 2, 10_000),
@@ -136,42 +214,25 @@ export function parseCommand(argv: readonly string[]): Command {
       ttlSeconds: integer(values.ttl, 'ttl', 600, 0, 10_000_000),
       json: values.json === true,
       seeders: integer(values.seeders, 'seeders', 0, 0, 1_000),
+      quiet: values.quiet === true,
     };
   }
   for (const name of ['nodes', 'torrents', 'peers', 'ttl', 'seeders'] as const) {
     if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'dht-scrape testnet'`);
   }
 
-  const common: CommonOptions = {
-    bootstrap: (values.bootstrap ?? []).map((text) => {
-      try { return parseHostPort(text); } catch (error) {
-        throw new UsageError(`--bootstrap: ${error instanceof EndpointSyntaxError ? error.message : String(error)}`);
-      }
-    }),
-    port: integer(values.port, 'port', 6881, 0, 65535),
-    portExplicit: values.port !== undefined,
-    bind: values.bind,
-    timeoutSeconds: values.timeout === undefined ? undefined : number(values.timeout, 'timeout', 0, 10_000_000),
-    json: values.json === true,
-    statePath: values.state,
-    noState: values['no-state'] === true,
-    testnet: values.testnet === undefined ? undefined : integer(values.testnet, 'testnet', 0, 2, 10_000),
-    alpha: values.alpha === undefined ? undefined : integer(values.alpha, 'alpha', 3, 1, 32),
-    rate: values.rate === undefined ? undefined : number(values.rate, 'rate', 1, 1_000_000),
-  };
-  if (common.testnet !== undefined && common.bootstrap.length > 0) {
-    throw new UsageError('--testnet runs its own network; it cannot be combined with --bootstrap');
-  }
+  const common = commonOptions(values);
+  const targetText = targets[0];
 
   const crawlOnly = (['output', 'resume', 'top', 'query-interval', 'max-infohashes'] as const).filter((name) => values[name] !== undefined);
   // With --testnet and no info-hash, the main job is still a scrape (of one of its torrents);
   // `crawl`, or any crawler option, asks for the crawler instead.
-  const crawl = first === 'crawl' || (first === undefined && (common.testnet === undefined || crawlOnly.length > 0));
+  const crawl = first === 'crawl' || (targetText === undefined && first !== 'scrape' && (common.testnet === undefined || crawlOnly.length > 0));
   if (!crawl) {
     if (crawlOnly.length > 0) throw new UsageError(`--${crawlOnly[0]!} is a crawler option (run without an info-hash)`);
     let target: TorrentTarget | undefined;
-    if (first !== undefined) {
-      try { target = parseTarget(first); } catch (error) {
+    if (targetText !== undefined) {
+      try { target = parseTarget(targetText); } catch (error) {
         throw new UsageError(error instanceof TargetError ? error.message : String(error));
       }
     }
@@ -200,6 +261,86 @@ export function parseCommand(argv: readonly string[]): Command {
     common,
     metadata: values.metadata === true,
   };
+}
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+/** The options every node-running command shares, checked against each other. */
+function commonOptions(values: Values): CommonOptions {
+  const bind = values.bind;
+  if (bind !== undefined && isIP(bind) === 0) {
+    throw new UsageError(`--bind needs an IP address of ours (e.g. 0.0.0.0, 127.0.0.1 or ::), got ${JSON.stringify(bind)}`);
+  }
+  const common: CommonOptions = {
+    bootstrap: (values.bootstrap ?? []).map((text) => {
+      try { return parseHostPort(text); } catch (error) {
+        throw new UsageError(`--bootstrap: ${error instanceof EndpointSyntaxError ? error.message : String(error)}`);
+      }
+    }),
+    port: integer(values.port, 'port', 6881, 0, 65535),
+    portExplicit: values.port !== undefined,
+    bind,
+    timeoutSeconds: values.timeout === undefined ? undefined : number(values.timeout, 'timeout', 0, 10_000_000),
+    json: values.json === true,
+    statePath: values.state,
+    noState: values['no-state'] === true,
+    testnet: values.testnet === undefined ? undefined : integer(values.testnet, 'testnet', 0, 2, 10_000),
+    alpha: values.alpha === undefined ? undefined : integer(values.alpha, 'alpha', 3, 1, 32),
+    rate: values.rate === undefined ? undefined : number(values.rate, 'rate', 1, 1_000_000),
+    quiet: values.quiet === true,
+    trace: values.trace === true,
+  };
+  if (common.testnet !== undefined && common.bootstrap.length > 0) {
+    throw new UsageError('--testnet runs its own network; it cannot be combined with --bootstrap');
+  }
+  if (common.quiet && common.trace) throw new UsageError('--quiet and --trace contradict each other');
+  checkFamilies(common.bootstrap, bind, '--bootstrap');
+  return common;
+}
+
+/**
+ * A socket is IPv4 or IPv6 (BEP 32 runs the two DHTs apart): an address of the other family can
+ * never be reached from it, so say so now rather than after a silent timeout.
+ */
+function checkFamilies(endpoints: readonly HostPort[], bind: string | undefined, option: string): void {
+  const ours = bind !== undefined && isIP(bind) === 6 ? 6 : 4;
+  const other = endpoints.find(({ host }) => isIP(host) !== 0 && isIP(host) !== ours);
+  if (other === undefined) return;
+  const shown = isIP(other.host) === 6 ? `[${other.host}]:${other.port}` : `${other.host}:${other.port}`;
+  throw new UsageError(`${option} ${shown} is an IPv${isIP(other.host)} address but the socket is IPv${ours} ` +
+    `(--bind ${bind ?? '0.0.0.0, the default'}): the families differ; ${ours === 4 ? 'use --bind :: (or an IPv6 address of ours) for IPv6 nodes' : 'use --bind 0.0.0.0 for IPv4 nodes'}`);
+}
+
+/** `ping HOST:PORT` and `query HOST:PORT METHOD [TARGET]`. */
+function nodeCommand(word: 'ping' | 'query', args: readonly string[], raw: boolean, common: CommonOptions): Command {
+  const expected = word === 'ping' ? 1 : 3;
+  if (args.length === 0 || args.length > expected || (word === 'query' && args.length < 2)) {
+    throw new UsageError(word === 'ping' ? 'usage: dht-scrape ping HOST:PORT'
+      : `usage: dht-scrape query HOST:PORT ${QUERY_METHODS.join('|')} [TARGET]`);
+  }
+  let to: HostPort;
+  try { to = parseHostPort(args[0]!); } catch (error) {
+    throw new UsageError(error instanceof EndpointSyntaxError ? error.message : String(error));
+  }
+  checkFamilies([to], common.bind, `dht-scrape ${word}`);
+  if (word === 'ping') return { kind: 'ping', to, raw, common };
+  const method = QUERY_METHODS.find((m) => m === args[1]);
+  if (method === undefined) {
+    const near = closestName(args[1]!, QUERY_METHODS);
+    throw new UsageError(`unknown query ${JSON.stringify(args[1])}: expected ${QUERY_METHODS.join(', ')}${near !== undefined ? ` (did you mean ${near}?)` : ''}`);
+  }
+  return { kind: 'query', to, method, target: args[2] === undefined ? undefined : queryTarget(method, args[2]), raw, common };
+}
+
+/** get_peers takes what a scrape takes (info-hash or magnet); the others a 40-hex node ID. */
+function queryTarget(method: QueryCommandMethod, text: string): NodeId {
+  if (method === 'get_peers') {
+    try { return parseTarget(text).infoHash; } catch (error) {
+      throw new UsageError(error instanceof TargetError ? error.message : String(error));
+    }
+  }
+  if (!/^[0-9a-f]{40}$/i.test(text)) throw new UsageError(`${method} TARGET must be a 40-character hex ID, got ${JSON.stringify(text)}`);
+  return idFromHex(text);
 }
 
 function number(text: string, name: string, min: number, max: number): number {

@@ -5,6 +5,7 @@ import { formatEndpoint } from '../modes/testnet.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
+import { safeText } from './safe-text.js';
 import type { Output } from './terminal.js';
 
 type ScrapeCommand = Extract<Command, { kind: 'scrape' }>;
@@ -22,7 +23,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       return EXIT.usage;
     }
     const hex = idToHex(target.infoHash);
-    output.err(`Looking up ${hex}${target.name !== undefined ? ` (${target.name})` : ''} from ${describeBootstrap(session)}`);
+    output.err(`Looking up ${hex}${target.name !== undefined ? ` (${safeText(target.name)})` : ''} from ${describeBootstrap(session)}`);
     const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
     const started = Date.now();
     const report = await scrape(session.node, {
@@ -52,9 +53,11 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       extras = await runSwarmExtras(report, target.infoHash, swarm, started + timeoutMs, signal);
       output.clearStatus();
     }
-    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...swarmJson(report.swarm, extras) }));
+    // The magnet's display name, when the user gave one (not the local network's label).
+    const dn = command.target?.name !== undefined ? { dn: command.target.name } : {};
+    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...dn, ...swarmJson(report.swarm, extras) }));
     output.err(summary(report, output));
-    for (const line of swarmSummary(report.swarm, extras, swarm, output)) output.err(line);
+    for (const line of swarmSummary(report.swarm, extras, { ...swarm, ...dn }, output)) output.err(line);
     return report.peers.length > 0 ? EXIT.peersFound : EXIT.noPeers;
   } finally {
     await session.close();

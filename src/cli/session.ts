@@ -7,7 +7,9 @@ import { isIPv6 } from 'node:net';
 import type { NodeInfo } from '../wire/compact.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
-import type { Endpoint } from '../net/transport.js';
+import { udpTransport, type Endpoint } from '../net/transport.js';
+import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
+import { packetTracer } from './packet-trace.js';
 import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
 import type { CommonOptions } from './options.js';
 import { defaultStatePath, loadState, saveState } from './state-file.js';
@@ -56,7 +58,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
 
   let node: DhtNode;
   try {
-    node = await bindNode(nodeOptions, testnet !== undefined && !common.portExplicit ? 0 : common.port, output);
+    const tap = common.trace ? packetTracer(output) : undefined;
+    node = await bindNode(nodeOptions, testnet !== undefined && !common.portExplicit ? 0 : common.port, output, tap);
   } catch (error) {
     await testnet?.close();
     throw error;
@@ -93,12 +96,16 @@ function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {
 }
 
 /** Bind the asked port; if it is taken, any free port, and say so. */
-async function bindNode(options: DhtNodeOptions, port: number, output: Output): Promise<DhtNode> {
+export async function bindNode(options: DhtNodeOptions, port: number, output: Output, tap?: PacketListener): Promise<DhtNode> {
+  // --trace: the node's socket, wrapped so that every packet is shown.
+  const create = async (at: number): Promise<DhtNode> => (tap === undefined
+    ? DhtNode.create({ ...options, port: at })
+    : DhtNode.create({ ...options, transport: withPacketTap(await udpTransport({ ...(options.address !== undefined ? { address: options.address } : {}), port: at }), tap) }));
   try {
-    return await DhtNode.create({ ...options, port });
+    return await create(port);
   } catch (error) {
     if (!(error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') || port === 0) throw error;
-    const node = await DhtNode.create({ ...options, port: 0 });
+    const node = await create(0);
     output.err(`Port ${port} is taken; using port ${node.local.port} instead.`);
     return node;
   }

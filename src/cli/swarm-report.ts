@@ -6,13 +6,16 @@
  * Both jobs share what is left of the run's --timeout, but get at least MIN_PHASE_MS each, so a
  * lookup that used its whole budget still leaves them a fair try.
  */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { encodeTorrentFile, resolveMetadata, type Metadata, type MetadataAttempt } from '../peer/metadata.js';
 import type { NameOutcome, NameResolverStats } from '../modes/name-resolver.js';
 import { probePeers, type PeerProbe, type ProbeReport } from '../peer/probe.js';
 import type { ScrapeReport } from '../modes/scrape.js';
 import type { SwarmEstimate } from '../modes/swarm-size.js';
 import { formatEndpoint } from '../modes/testnet.js';
+import { safeText } from './safe-text.js';
+import { torrentFileName } from './torrent-file-name.js';
 import type { Output } from './terminal.js';
 
 export const MIN_PHASE_MS = 10_000;
@@ -28,6 +31,8 @@ export interface SwarmRequest {
   metadata: boolean;
   probe: boolean;
   saveTorrent: string | undefined;
+  /** The magnet's display name (`dn`), shown next to the name the metadata gives. */
+  dn?: string | undefined;
 }
 
 export interface SwarmExtras {
@@ -51,11 +56,14 @@ export async function runSwarmExtras(report: ScrapeReport, infoHash: Uint8Array,
     });
     extras.metadata = { found: metadata, attempts };
     if (metadata !== undefined && request.saveTorrent !== undefined) {
+      // A directory gets a file named after the torrent, created new (an existing one is left alone).
+      const inDirectory = await isDirectory(request.saveTorrent);
+      const path = inDirectory ? join(request.saveTorrent, torrentFileName(metadata.info.name, infoHash)) : request.saveTorrent;
       try {
-        await writeFile(request.saveTorrent, encodeTorrentFile(metadata.bytes, { createdBy: 'dht-scrape', creationDate: Math.floor(Date.now() / 1000) }));
-        extras.torrentFile = request.saveTorrent;
+        await writeFile(path, encodeTorrentFile(metadata.bytes, { createdBy: 'dht-scrape', creationDate: Math.floor(Date.now() / 1000) }), inDirectory ? { flag: 'wx' } : {});
+        extras.torrentFile = path;
       } catch (error) {
-        extras.torrentFileError = `cannot write ${request.saveTorrent}: ${error instanceof Error ? error.message : String(error)}`;
+        extras.torrentFileError = `cannot write ${safeText(path)}: ${error instanceof Error ? error.message : String(error)}`;
       }
     }
   }
@@ -69,6 +77,10 @@ export async function runSwarmExtras(report: ScrapeReport, infoHash: Uint8Array,
     });
   }
   return extras;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
 /** Aborts with the user's signal or at the deadline, whichever comes first (never sooner than MIN_PHASE_MS). */
@@ -146,9 +158,9 @@ export function swarmSummary(swarm: SwarmEstimate | undefined, extras: SwarmExtr
   if (swarm !== undefined) lines.push(swarmLine(swarm, output));
   const metadata = extras.metadata;
   if (metadata !== undefined && (request.metadata || request.saveTorrent !== undefined || metadata.found === undefined)) {
-    lines.push(...metadataLines(metadata, output));
+    lines.push(...metadataLines(metadata, request.dn, output));
   }
-  if (extras.torrentFile !== undefined) lines.push(`  saved ${extras.torrentFile}`);
+  if (extras.torrentFile !== undefined) lines.push(`  saved ${safeText(extras.torrentFile)}`);
   if (extras.torrentFileError !== undefined) lines.push(`  ${output.paint('red', extras.torrentFileError)}`);
   if (extras.probe !== undefined) lines.push(...probeLines(extras.probe, output));
   return lines;
@@ -161,20 +173,23 @@ function swarmLine(swarm: SwarmEstimate, output: Output): string {
     `(BEP 33 estimate from ${swarm.responders} node${swarm.responders === 1 ? '' : 's'})`;
 }
 
-function metadataLines({ found, attempts }: NonNullable<SwarmExtras['metadata']>, output: Output): string[] {
+function metadataLines({ found, attempts }: NonNullable<SwarmExtras['metadata']>, dn: string | undefined, output: Output): string[] {
+  // The magnet's dn is only what the link's author typed; the metadata's name is SHA-1 checked.
+  const dnLine = dn === undefined ? [] : [`  magnet dn: ${safeText(dn)}${found !== undefined && found.info.name !== dn ? ' (differs from the verified name)' : ''}`];
   if (found === undefined) {
     const reasons = countBy(attempts.filter((a) => a.error !== undefined).map((a) => a.error!.reason));
     const why = attempts.length === 0 ? 'no peer to ask' : `${attempts.length} peer(s) tried: ${reasons}`;
-    return [`${output.paint('yellow', 'Metadata')}: not found (${why})`];
+    return [`${output.paint('yellow', 'Metadata')}: not found (${why})`, ...dnLine];
   }
   const { info } = found;
   const lines = [
-    `${output.paint('bold', 'Name')}: ${info.name}`,
+    `${output.paint('bold', 'Name')}: ${safeText(info.name)}`,
+    ...dnLine,
     `  ${formatBytes(info.totalSize)} in ${info.files.length} file${info.files.length === 1 ? '' : 's'}, ` +
       `${info.pieceCount} pieces of ${formatBytes(info.pieceLength)}${info.private ? ', private' : ''}; ` +
-      `from ${formatEndpoint(found.peer)}${found.client !== undefined ? ` (${found.client})` : ''}, SHA-1 verified`,
+      `from ${formatEndpoint(found.peer)}${found.client !== undefined ? ` (${safeText(found.client)})` : ''}, SHA-1 verified`,
   ];
-  for (const file of info.files.slice(0, MAX_FILES_SHOWN)) lines.push(`  ${formatBytes(file.length).padStart(10)}  ${file.path.join('/')}`);
+  for (const file of info.files.slice(0, MAX_FILES_SHOWN)) lines.push(`  ${formatBytes(file.length).padStart(10)}  ${safeText(file.path.join('/'))}`);
   if (info.files.length > MAX_FILES_SHOWN) lines.push(`  ... and ${info.files.length - MAX_FILES_SHOWN} more files (--json lists all)`);
   return lines;
 }
@@ -188,7 +203,7 @@ function probeLines({ probes, totals }: ProbeReport, output: Output): string[] {
   const shown = [...probes].sort((a, b) => Number(b.reachable) - Number(a.reachable)).slice(0, MAX_PROBES_SHOWN);
   for (const probe of shown) lines.push(`  ${probeLine(probe, output)}`);
   if (probes.length > MAX_PROBES_SHOWN) lines.push(`  ... and ${probes.length - MAX_PROBES_SHOWN} more peers (--json lists all)`);
-  if (totals.clients.length > 0) lines.push(`  clients: ${totals.clients.map((c) => `${c.client} x${c.peers}`).join(', ')}`);
+  if (totals.clients.length > 0) lines.push(`  clients: ${totals.clients.map((c) => `${safeText(c.client)} x${c.peers}`).join(', ')}`);
   const failures = Object.entries(totals.failures).map(([reason, n]) => `${reason} x${n}`).join(', ');
   if (failures !== '') lines.push(`  failures: ${failures}`);
   return lines;
@@ -196,13 +211,13 @@ function probeLines({ probes, totals }: ProbeReport, output: Output): string[] {
 
 function probeLine(probe: PeerProbe, output: Output): string {
   const where = formatEndpoint(probe.peer).padEnd(22);
-  if (!probe.reachable) return `${where} ${output.paint('dim', `unreachable: ${probe.error?.message ?? 'no handshake'}`)}`;
+  if (!probe.reachable) return `${where} ${output.paint('dim', `unreachable: ${safeText(probe.error?.message ?? 'no handshake')}`)}`;
   const pieces = probe.pieces;
   const state = pieces === undefined ? 'unknown' : pieces.seed ? output.paint('green', 'seed') : 'leech';
   const completion = pieces?.completion === undefined ? '?' : `${pieces.exact ? '' : '~'}${percent(pieces.completion)}`;
-  const client = [probe.client, probe.v !== undefined ? `(${probe.v})` : undefined].filter((s) => s !== undefined).join(' ');
-  const error = probe.error !== undefined ? `  ${output.paint('yellow', probe.error.message)}` : '';
-  return `${where} ${state.padEnd(5)} ${completion.padStart(7)}  ${client || probe.peerIdPrefix || 'unknown client'}${error}`;
+  const client = safeText([probe.client, probe.v !== undefined ? `(${probe.v})` : undefined].filter((s) => s !== undefined).join(' '));
+  const error = probe.error !== undefined ? `  ${output.paint('yellow', safeText(probe.error.message))}` : '';
+  return `${where} ${state.padEnd(5)} ${completion.padStart(7)}  ${client || safeText(probe.peerIdPrefix ?? '') || 'unknown client'}${error}`;
 }
 
 function percent(fraction: number): string {

@@ -74,7 +74,8 @@ function parseMagnet(uri: string): TorrentTarget {
   for (const parameter of query.slice(1).split('&')) {
     const equals = parameter.indexOf('=');
     if (equals === -1) continue; // a bare word carries nothing we use
-    const key = parameter.slice(0, equals);
+    // Parameter names are matched in any case: `MAGNET:?XT=URN:BTIH:...` is the same link.
+    const key = parameter.slice(0, equals).toLowerCase();
     const rawValue = parameter.slice(equals + 1);
     if (EXACT_TOPIC.test(key)) {
       const topic = formDecode(key, rawValue);

@@ -121,6 +121,11 @@ describe('magnet links (BEP 9)', () => {
     expect('name' in parseTarget(`magnet:?xt=urn:btih:${HEX}&dn=`)).toBe(false);
   });
 
+  it('matches parameter names in any case, as it does the scheme and the urn', () => {
+    expect(parseTarget(`MAGNET:?XT=URN:BTIH:${HEX.toUpperCase()}&DN=Name`)).toEqual({ infoHash: HASH, name: 'Name' });
+    expect(parseTarget(`magnet:?Xt.1=urn:btih:${HEX}`)).toEqual({ infoHash: HASH });
+  });
+
   it('takes the first dn', () => {
     expect(parseTarget(`magnet:?xt=urn:btih:${HEX}&dn=one&dn=two`).name).toBe('one');
   });
