@@ -2,6 +2,8 @@
  * dht-scrape: the library API. The CLI (bin/dht-scrape.js) is a thin layer over these exports.
  */
 export * from './wire/bencode.js';
+export * from './wire/bencode-scanner.js';
+export * from './wire/bencode-writer.js';
 export * from './wire/id.js';
 export * from './wire/compact.js';
 export * from './wire/magnet.js';

@@ -11,7 +11,27 @@
  * Because the grammar leaves no choice, a value has exactly one encoding, and this module insists
  * on it when decoding (a DHT node that accepted sloppy input would be easy to confuse), except for
  * dictionary key order under `lenient: true`, because some clients in the wild get it wrong.
+ *
+ * This module is the reference: `decode` and `encode`, for any value. Two faster tools for callers
+ * that know the shape of what they read or write sit beside it: bencode-scanner.ts and
+ * bencode-writer.ts.
  */
+import {
+  CHAR_0,
+  CHAR_9,
+  CHAR_D,
+  CHAR_E,
+  CHAR_I,
+  CHAR_L,
+  COLON,
+  MAX_EXACT_DIGITS,
+  MINUS,
+  SHORT_STRING,
+  decimalLength,
+  isLatin1,
+  latin1,
+  utf8Length,
+} from './bencode-grammar.js';
 
 /** A decoded dictionary. Keys are byte strings carried as JS strings with one char per byte
  * (latin1), so sorting them as strings is sorting them as bytes. Null-prototype: `__proto__` is just a key. */
@@ -54,21 +74,6 @@ export class BencodeError extends Error {
 
 const DEFAULT_MAX_DEPTH = 64;
 const DEFAULT_MAX_ITEMS = 1_000_000;
-
-// The ASCII bytes the grammar is made of.
-const CHAR_0 = 0x30;
-const CHAR_9 = 0x39;
-const COLON = 0x3a;
-const MINUS = 0x2d;
-const CHAR_D = 0x64;
-const CHAR_E = 0x65;
-const CHAR_I = 0x69;
-const CHAR_L = 0x6c;
-
-/** Up to 15 decimal digits always fit a double exactly (10^15 < 2^53), so shorter integers need no BigInt. */
-const MAX_EXACT_DIGITS = 15;
-/** Keys up to this long are built char by char; longer ones go through Buffer, which wins past ~this size. */
-const SHORT_STRING = 32;
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
@@ -292,188 +297,6 @@ function bigIntOrNumber(text: string): number | bigint {
 }
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
-
-/** Bytes [start, end) as a string with one char per byte (latin1). This is how dict keys are carried. */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= SHORT_STRING) {
-    let s = '';
-    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
-    return s;
-  }
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
-}
-
-// ---------------------------------------------------------------------------------------------
-// A scanner for fast paths
-// ---------------------------------------------------------------------------------------------
-
-/** Lists longer than this are left to `decode`, so a scanner never reads past any decoder limit. */
-const MAX_SCANNED_LIST = 64;
-
-/**
- * A cursor over one input for code that expects a known shape (a KRPC query, say) and wants to
- * read it without building the general decoder's dictionaries. It reads byte strings, integers
- * and flat lists of byte strings, only in canonical form and only integers of up to 15 digits, and
- * answers undefined (or false) to anything else instead of throwing. What it accepts it reads
- * exactly as `decode` would, so a caller can try it and leave everything else to `decode`, which
- * then names the fault. Byte strings are views into the input, as `decode`'s are.
- */
-export class BencodeScanner {
-  /** Index of the next unread byte. */
-  pos = 0;
-
-  constructor(private readonly bytes: Uint8Array) {}
-
-  /** Whether every byte has been read. */
-  get done(): boolean {
-    return this.pos === this.bytes.length;
-  }
-
-  /** The next byte, not consumed (undefined at the end). */
-  peek(): number | undefined {
-    return this.bytes[this.pos];
-  }
-
-  /** Step over `expected` if the input continues with exactly these bytes. */
-  skip(expected: Uint8Array): boolean {
-    const bytes = this.bytes;
-    const pos = this.pos;
-    if (expected.length > bytes.length - pos) return false;
-    for (let i = 0; i < expected.length; i++) if (bytes[pos + i] !== expected[i]) return false;
-    this.pos = pos + expected.length;
-    return true;
-  }
-
-  /** `<length>:<bytes>`, its length without a leading zero. */
-  string(): Uint8Array | undefined {
-    if (!this.span()) return undefined;
-    // A plain Uint8Array whatever the input's class (a Buffer's subarray() would be a Buffer), as in
-    // Decoder; made directly, since subarray() goes through a species lookup.
-    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.start, this.end - this.start);
-  }
-
-  /** Where the last span() found its byte string: input[start, end). */
-  start = 0;
-  end = 0;
-
-  /** string() without making a view: the string's bounds go to `start` and `end`. */
-  span(): boolean {
-    const bytes = this.bytes;
-    let pos = this.pos;
-    if (bytes[pos] === CHAR_0 && bytes[pos + 1] !== COLON) return false;
-    let length = 0;
-    let c = bytes[pos];
-    if (c === undefined || c < CHAR_0 || c > CHAR_9) return false;
-    while (c !== undefined && c >= CHAR_0 && c <= CHAR_9) {
-      length = length * 10 + (c - CHAR_0);
-      if (length > bytes.length) return false;
-      c = bytes[++pos];
-    }
-    if (c !== COLON || length > bytes.length - pos - 1) return false;
-    this.start = pos + 1;
-    this.end = this.start + length;
-    this.pos = this.end;
-    return true;
-  }
-
-  /** Whether input[start, end) holds exactly the bytes of `expected`. */
-  equals(start: number, end: number, expected: Uint8Array): boolean {
-    if (end - start !== expected.length) return false;
-    for (let i = 0; i < expected.length; i++) if (this.bytes[start + i] !== expected[i]) return false;
-    return true;
-  }
-
-  /** Byte order (BEP 3's key order) of input[a, aEnd) and input[b, bEnd): negative if the first sorts first. */
-  compare(a: number, aEnd: number, b: number, bEnd: number): number {
-    const n = Math.min(aEnd - a, bEnd - b);
-    for (let i = 0; i < n; i++) {
-      const d = this.bytes[a + i]! - this.bytes[b + i]!;
-      if (d !== 0) return d;
-    }
-    return aEnd - a - (bEnd - b);
-  }
-
-  /** `i<digits>e`: no leading zero, no `-0`, at most 15 digits (so it is exactly a number). */
-  integer(): number | undefined {
-    const bytes = this.bytes;
-    let pos = this.pos;
-    if (bytes[pos] !== CHAR_I) return undefined;
-    const negative = bytes[++pos] === MINUS;
-    if (negative) pos++;
-    const digitsStart = pos;
-    let n = 0;
-    let c = bytes[pos];
-    while (c !== undefined && c >= CHAR_0 && c <= CHAR_9) {
-      n = n * 10 + (c - CHAR_0);
-      c = bytes[++pos];
-    }
-    const digits = pos - digitsStart;
-    if (c !== CHAR_E || digits === 0 || digits > MAX_EXACT_DIGITS) return undefined;
-    if (bytes[digitsStart] === CHAR_0 && (digits > 1 || negative)) return undefined;
-    this.pos = pos + 1;
-    return negative ? -n : n;
-  }
-
-  /** `l<byte strings>e`, at most 64 of them. */
-  list(): Uint8Array[] | undefined {
-    if (this.bytes[this.pos] !== CHAR_L) return undefined;
-    const start = this.pos;
-    this.pos++;
-    const items: Uint8Array[] = [];
-    while (this.bytes[this.pos] !== CHAR_E) {
-      const item = items.length < MAX_SCANNED_LIST ? this.string() : undefined;
-      if (item === undefined) {
-        this.pos = start;
-        return undefined;
-      }
-      items.push(item);
-    }
-    this.pos++;
-    return items;
-  }
-
-  /** A byte string, an integer or a list of byte strings, whichever comes next. */
-  value(): Uint8Array | number | Uint8Array[] | undefined {
-    const c = this.bytes[this.pos];
-    if (c === CHAR_I) return this.integer();
-    if (c === CHAR_L) return this.list();
-    return this.string();
-  }
-
-  /**
-   * Step over a dictionary's (key, value) pairs, from after its `d` to after its `e`, checking what
-   * value() and span() would; keys must come in strictly increasing order (so none repeats).
-   */
-  skipPairs(maxPairs: number): boolean {
-    let previousStart = -1;
-    let previousEnd = -1;
-    for (let pairs = 0; this.bytes[this.pos] !== CHAR_E; pairs++) {
-      if (pairs === maxPairs || !this.span()) return false;
-      if (previousStart >= 0 && this.compare(previousStart, previousEnd, this.start, this.end) >= 0) return false;
-      previousStart = this.start;
-      previousEnd = this.end;
-      if (!this.skipValue()) return false;
-    }
-    this.pos++;
-    return true;
-  }
-
-  /** value() without making anything. */
-  private skipValue(): boolean {
-    const c = this.bytes[this.pos];
-    if (c === CHAR_I) return this.integer() !== undefined;
-    if (c !== CHAR_L) return this.span();
-    const start = this.pos++;
-    for (let items = 0; this.bytes[this.pos] !== CHAR_E; items++) {
-      if (items === MAX_SCANNED_LIST || !this.span()) {
-        this.pos = start;
-        return false;
-      }
-    }
-    this.pos++;
-    return true;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -822,255 +645,9 @@ function compareEntries(a: MapEntry, b: MapEntry): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-function isLatin1(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
-  return true;
-}
 
 /** Encoded size of `i<n>e`. */
 function integerLength(n: number): number {
   if (!Number.isSafeInteger(n)) return BigInt(n).toString().length + 2;
   return (n < 0 ? 3 : 2) + decimalLength(Math.abs(n));
-}
-
-/** Number of base-ten digits of a non-negative safe integer. */
-function decimalLength(n: number): number {
-  // Compare with exact powers of ten rather than dividing, which would accumulate rounding.
-  let digits = 1;
-  for (let power = 10; n >= power; power *= 10) digits++;
-  return digits;
-}
-
-/**
- * UTF-8 byte length of a JS string, as `Buffer.byteLength` and `TextEncoder` count it: a lone
- * surrogate becomes U+FFFD (3 bytes). Short strings are counted inline: cheaper than a native call.
- */
-function utf8Length(s: string): number {
-  if (s.length > SHORT_STRING) return Buffer.byteLength(s, 'utf8');
-  let length = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) length += 1;
-    else if (c < 0x800) length += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(s.charCodeAt(i + 1))) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  return length;
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Streaming writer
-// ---------------------------------------------------------------------------------------------
-
-/** Marks an open list on the writer's stack; an open dictionary holds its last key (or FIRST_KEY). */
-const IN_LIST = null;
-const FIRST_KEY = undefined;
-
-/**
- * Writes bencoding straight into one growing buffer, for code that knows the shape of what it
- * writes (a KRPC message, say) and so needs neither an intermediate object nor `encode`'s key sort.
- * The caller writes keys in sorted order (BEP 3); the writer checks that they are, and that every
- * list and dictionary is closed, so it can only ever produce canonical bencoding or a TypeError.
- *
- *   new BencodeWriter().dict().key('id').bytes(id).key('port').int(6881).end().finish()
- *
- * One writer can be reused: `finish()` returns a copy of what was written and starts afresh, and
- * `reset()` drops a half-written value (after a caller's error, say).
- */
-export class BencodeWriter {
-  private out: Uint8Array;
-  /** A Buffer view of `out` for its native UTF-8 writer; made only when a long string needs it. */
-  private outBuffer: Buffer | undefined;
-  private pos = 0;
-  /** One entry per open container: IN_LIST, or the dictionary's last key so far. */
-  private readonly open: (string | typeof IN_LIST | typeof FIRST_KEY)[] = [];
-
-  constructor(initialCapacity = 512) {
-    this.out = new Uint8Array(Math.max(16, initialCapacity));
-  }
-
-  dict(): this {
-    this.reserve(1);
-    this.out[this.pos++] = CHAR_D;
-    this.open.push(FIRST_KEY);
-    return this;
-  }
-
-  list(): this {
-    this.reserve(1);
-    this.out[this.pos++] = CHAR_L;
-    this.open.push(IN_LIST);
-    return this;
-  }
-
-  /** Close the innermost list or dictionary. */
-  end(): this {
-    if (this.open.length === 0) throw new TypeError('bencode: end() with nothing open');
-    this.open.pop();
-    this.reserve(1);
-    this.out[this.pos++] = CHAR_E;
-    return this;
-  }
-
-  /** A dictionary key: a latin1 byte string (like decoded keys) that sorts after the previous one. */
-  key(key: string): this {
-    const depth = this.open.length - 1;
-    const previous = this.open[depth];
-    if (depth < 0 || previous === IN_LIST) throw new TypeError(`bencode: key ${JSON.stringify(key)} outside a dictionary`);
-    if (previous !== FIRST_KEY && key <= previous) {
-      throw new TypeError(`bencode: key ${JSON.stringify(key)} after ${JSON.stringify(previous)} (keys must be sorted and unique)`);
-    }
-    if (!isLatin1(key)) throw new TypeError(`bencode: a key with a char above 0xFF (${JSON.stringify(key)})`);
-    this.open[depth] = key;
-    this.reserve(MAX_LENGTH_PREFIX + key.length);
-    this.pos = writeLengthAt(this.out, this.pos, key.length);
-    for (let i = 0; i < key.length; i++) this.out[this.pos++] = key.charCodeAt(i);
-    return this;
-  }
-
-  /** A byte string. */
-  bytes(bytes: Uint8Array): this {
-    this.reserve(MAX_LENGTH_PREFIX + bytes.length);
-    const out = this.out;
-    let pos = writeLengthAt(out, this.pos, bytes.length);
-    if (bytes.length <= SHORT_STRING) {
-      for (let i = 0; i < bytes.length; i++) out[pos++] = bytes[i]!;
-    } else {
-      out.set(bytes, pos);
-      pos += bytes.length;
-    }
-    this.pos = pos;
-    return this;
-  }
-
-  /**
-   * Splice in a value that is already bencoded, byte for byte: BEP 44's `v`, whose exact bytes are
-   * what its target hashes and its signature covers. The caller vouches that they are one value.
-   */
-  raw(encoded: Uint8Array): this {
-    this.reserve(encoded.length);
-    this.out.set(encoded, this.pos);
-    this.pos += encoded.length;
-    return this;
-  }
-
-  /** A JS string, as its UTF-8 bytes (like `encode`). */
-  text(s: string): this {
-    const length = utf8Length(s);
-    this.reserve(MAX_LENGTH_PREFIX + length);
-    this.pos = writeLengthAt(this.out, this.pos, length);
-    if (length === s.length && length <= SHORT_STRING) {
-      for (let i = 0; i < length; i++) this.out[this.pos++] = s.charCodeAt(i);
-    } else {
-      this.outBuffer ??= Buffer.from(this.out.buffer, this.out.byteOffset, this.out.length);
-      this.pos += this.outBuffer.write(s, this.pos, length, 'utf8');
-    }
-    return this;
-  }
-
-  /** An integer; a TypeError for anything else, as in `encode` (bencoding has no floats). */
-  int(n: number | bigint): this {
-    if (typeof n === 'bigint') return this.ascii(`i${n}e`);
-    if (!Number.isInteger(n)) throw new TypeError(`bencode: cannot encode a non-integer number (${n})`);
-    if (!Number.isSafeInteger(n)) return this.ascii(`i${BigInt(n)}e`);
-    this.reserve(MAX_SAFE_INTEGER_BYTES);
-    const out = this.out;
-    out[this.pos++] = CHAR_I;
-    if (n < 0) {
-      out[this.pos++] = MINUS;
-      n = -n;
-    }
-    this.pos = writeDecimalAt(out, this.pos, n);
-    out[this.pos++] = CHAR_E;
-    return this;
-  }
-
-  /**
-   * The bytes written since the last finish() or reset(), copied out; the writer starts afresh.
-   * A small result is a view into a shared slab (see allocate), so its `.buffer` is the slab's.
-   */
-  finish(): Uint8Array {
-    if (this.open.length > 0) throw new TypeError(`bencode: finish() with ${this.open.length} list(s) or dictionaries still open`);
-    const result = allocate(this.pos);
-    result.set(this.out.subarray(0, this.pos));
-    this.pos = 0;
-    return result;
-  }
-
-  /** Drop whatever was written since the last finish(). */
-  reset(): this {
-    this.pos = 0;
-    this.open.length = 0;
-    return this;
-  }
-
-  private ascii(s: string): this {
-    this.reserve(s.length);
-    for (let i = 0; i < s.length; i++) this.out[this.pos++] = s.charCodeAt(i);
-    return this;
-  }
-
-  /** Make room for `bytes` more bytes, doubling the buffer as often as needed. */
-  private reserve(bytes: number): void {
-    const needed = this.pos + bytes;
-    if (needed <= this.out.length) return;
-    let size = this.out.length * 2;
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.out.subarray(0, this.pos));
-    this.out = grown;
-    this.outBuffer = undefined;
-  }
-}
-
-/**
- * Memory for finished values. A fresh `new Uint8Array(n)` of more than 64 bytes gets its own
- * off-heap ArrayBuffer, which costs more than encoding a whole KRPC reply; like Node's Buffer pool,
- * small results are instead carved out of a shared slab. A kept result keeps its slab (8 KB) alive.
- */
-const SLAB_BYTES = 8192;
-const MAX_SLAB_ALLOCATION = SLAB_BYTES / 4;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
-
-function allocate(size: number): Uint8Array {
-  if (size > MAX_SLAB_ALLOCATION) return new Uint8Array(size);
-  if (slabUsed + size > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const view = new Uint8Array(slab, slabUsed, size);
-  // Keep each view 8-byte aligned, as Buffer's pool does: DataViews and wider typed arrays stay cheap.
-  slabUsed += (size + 7) & ~7;
-  return view;
-}
-
-/** Room for `<length>:` of any byte string an array can hold (up to 2^53: 16 digits and the colon). */
-const MAX_LENGTH_PREFIX = 17;
-/** Room for `i-<16 digits>e`. */
-const MAX_SAFE_INTEGER_BYTES = 19;
-
-/** Write `<length>:` at `pos`; return the position after it. */
-function writeLengthAt(out: Uint8Array, pos: number, length: number): number {
-  pos = writeDecimalAt(out, pos, length);
-  out[pos] = COLON;
-  return pos + 1;
-}
-
-/** Write the base-ten digits of a non-negative safe integer at `pos`; return the position after them. */
-function writeDecimalAt(out: Uint8Array, pos: number, n: number): number {
-  const end = pos + decimalLength(n);
-  let at = end;
-  do {
-    const digit = n % 10;
-    out[--at] = CHAR_0 + digit;
-    n = (n - digit) / 10;
-  } while (n > 0);
-  return end;
 }

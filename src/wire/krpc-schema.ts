@@ -8,7 +8,8 @@
  * or names the first field at fault; another (`writeTable`) writes typed values in wire form.
  * Supporting a new BEP field means adding a row, not another `if`.
  */
-import { encode, type BencodeDict, type BencodeValue, type BencodeWriter } from './bencode.js';
+import { encode, type BencodeDict, type BencodeValue } from './bencode.js';
+import type { BencodeWriter } from './bencode-writer.js';
 
 // ---------------------------------------------------------------------------------------------
 // How a table describes a field.

@@ -20,7 +20,9 @@
  *    let anyone bounce our traffic at a third party). A malformed *query* with a readable `t` gives
  *    an error with `t` and `y: 'q'`: BEP 5 says such queries get a 203 reply.
  */
-import { BencodeError, BencodeScanner, BencodeWriter, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
+import { BencodeError, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
+import { BencodeScanner } from './bencode-scanner.js';
+import { BencodeWriter } from './bencode-writer.js';
 import { decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
 import { ID_LENGTH, type NodeId } from './id.js';
 import {

@@ -6,8 +6,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   BencodeError,
-  BencodeScanner,
-  BencodeWriter,
   decode,
   decodePrefix,
   encode,
@@ -16,6 +14,8 @@ import {
   type DecodeOptions,
   type Encodable,
 } from '../../src/wire/bencode.js';
+import { BencodeScanner } from '../../src/wire/bencode-scanner.js';
+import { BencodeWriter } from '../../src/wire/bencode-writer.js';
 import { Prng } from '../helpers/prng.js';
 
 /** Bytes from a string with one char per byte, so tests can write binary inputs as text. */
