@@ -21,17 +21,16 @@
  *    an error with `t` and `y: 'q'`: BEP 5 says such queries get a 203 reply.
  */
 import { BencodeError, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
-import { BencodeScanner } from './bencode-scanner.js';
 import { BencodeWriter } from './bencode-writer.js';
 import { decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
 import { ID_LENGTH, type NodeId } from './id.js';
+import { readCanonicalQuery, type QuerySchema } from './krpc-fast-path.js';
 import {
   Fault,
   copy,
   describeValue,
   isDict,
   optional,
-  readColumn,
   readField,
   readTable,
   required,
@@ -514,10 +513,28 @@ export function parseMessage(value: BencodeValue): ParseResult {
   return result instanceof KrpcError ? { ok: false, error: result } : { ok: true, message: result };
 }
 
-/** bencode-decode then parse. Undecodable bytes give a KrpcError with `t` undefined (never replied to). */
+/**
+ * bencode-decode then parse: the fast path if it applies (a query laid out as clients send it,
+ * krpc-fast-path.ts), else the parser. Undecodable bytes give a KrpcError with `t` undefined (never
+ * replied to).
+ */
 export function decodeMessage(bytes: Uint8Array): ParseResult {
-  const query = readCanonicalQuery(bytes);
+  const query = canonicalQuery(bytes);
   if (query !== undefined) return { ok: true, message: query };
+  return parsePacket(bytes);
+}
+
+/** What the query fast path reads with: the tables above. */
+const QUERY_SCHEMA: QuerySchema<QueryMethod> = { envelope: ENVELOPE, args: QUERY_ARGS, methods: METHOD_NAMES, transactionId: TRANSACTION_ID };
+
+/** A query read by the fast path, or undefined when the packet must take the parser. Exported for tests. */
+export function canonicalQuery(packet: Uint8Array): Query | undefined {
+  // Every field was read by the row that describes it: t by TRANSACTION_ID, `a` by the table of this very `q`.
+  return readCanonicalQuery(packet, QUERY_SCHEMA) as Query | undefined;
+}
+
+/** The general path: decode the packet, then check it against the tables. */
+function parsePacket(bytes: Uint8Array): ParseResult {
   // The errors made here describe a packet (a field, a byte offset), not a place in our code, and
   // capturing a stack trace for each would make a garbage packet cost several times a valid query.
   const stackTraceLimit = Error.stackTraceLimit;
@@ -651,136 +668,6 @@ const MAX_METHOD_NAME = 64;
 /** Bytes as a string of one char per byte, like dictionary keys (see BencodeDict). */
 function shortLatin1(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes.subarray(0, MAX_METHOD_NAME));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The fast path: queries as clients send them.
-// ---------------------------------------------------------------------------------------------
-
-const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
-/** What the fast path looks for: a dictionary's start and end, and the top-level keys it handles itself. */
-const OPEN = ascii('d');
-const CLOSE = ascii('e');
-const KEY_A = ascii('a');
-const KEY_Q = ascii('q');
-const KEY_T = ascii('t');
-const KEY_Y = ascii('y');
-const Y_QUERY = ascii('q');
-/** More arguments than any query table has: the packet holds something the fast path does not know. */
-const MAX_FAST_ARGUMENTS = 8;
-
-/**
- * Nearly every packet a node receives is a query laid out as BEP 5 shows them: one dictionary with
- * `a`, `q`, `t`, `y` and perhaps `ip`, `ro`, `v`, keys in order, `a` holding byte strings, integers
- * or lists of byte strings. This reads such a packet straight from its bytes (BencodeScanner),
- * without the general decoder's dictionaries and key strings, and checks every field with the same
- * tables and readColumn as the general path. At the first surprise of any kind (an unknown key, a
- * missing field, a non-canonical number, a field at fault, trailing bytes) it returns undefined and
- * the packet takes the general path, which reads it afresh and names any fault. So it returns
- * nothing the general path would not, and rejects nothing itself. Exported for tests.
- */
-export function readCanonicalQuery(packet: Uint8Array): Query | undefined {
-  if (!(packet instanceof Uint8Array)) return undefined;
-  const s = new BencodeScanner(packet);
-  if (!s.skip(OPEN)) return undefined;
-  const message: Record<string, unknown> = {};
-  const envelope = new ColumnReader(ENVELOPE, message);
-  // `a` comes first but `q` says which table reads it: note where it is, read it once `q` is known.
-  let argsAt = -1;
-  let method: QueryMethod | undefined;
-  let t: Uint8Array | undefined;
-  let isQuery = false;
-  let keyStart = -1;
-  let keyEnd = -1;
-  while (!s.skip(CLOSE)) {
-    if (!s.span() || (keyStart >= 0 && s.compare(keyStart, keyEnd, s.start, s.end) >= 0)) return undefined;
-    keyStart = s.start;
-    keyEnd = s.end;
-    if (s.equals(keyStart, keyEnd, KEY_A)) {
-      argsAt = s.pos + 1;
-      if (!s.skip(OPEN) || !s.skipPairs(MAX_FAST_ARGUMENTS)) return undefined;
-    } else if (s.equals(keyStart, keyEnd, KEY_Q)) {
-      method = s.span() ? methodAt(s) : undefined;
-      if (method === undefined) return undefined;
-    } else if (s.equals(keyStart, keyEnd, KEY_T)) {
-      t = s.string();
-      if (t === undefined) return undefined;
-    } else if (s.equals(keyStart, keyEnd, KEY_Y)) {
-      if (!s.span() || !s.equals(s.start, s.end, Y_QUERY)) return undefined;
-      isQuery = true;
-    } else {
-      const value = s.value();
-      if (value === undefined || !envelope.read(s, keyStart, keyEnd, value)) return undefined;
-    }
-  }
-  if (!s.done || !isQuery || method === undefined || t === undefined || argsAt < 0 || !envelope.finish()) return undefined;
-  const tid = readField(t, TRANSACTION_ID, 't');
-  if (tid instanceof Fault) return undefined;
-  const args = {};
-  if (!readArguments(s, argsAt, new ColumnReader(QUERY_ARGS[method], args))) return undefined;
-  message.t = tid;
-  message.y = 'q';
-  message.q = method;
-  message.a = args;
-  // Every field was read by the row that describes it: t by TRANSACTION_ID, `a` by the table of this very `q`.
-  return message as unknown as Query;
-}
-
-/** methodNamed for the byte string the scanner has just spanned, read in place. */
-function methodAt(s: BencodeScanner): QueryMethod | undefined {
-  for (const method of METHOD_NAMES) if (s.equals(s.start, s.end, method.bytes)) return method.name;
-  return undefined;
-}
-
-/** The pairs of the `a` dictionary whose first key starts at `at` (checked once already by skipPairs). */
-function readArguments(s: BencodeScanner, at: number, reader: ColumnReader): boolean {
-  s.pos = at;
-  while (!s.skip(CLOSE)) {
-    if (!s.span()) return false;
-    const keyStart = s.start;
-    const keyEnd = s.end;
-    const value = s.value();
-    if (value === undefined || !reader.read(s, keyStart, keyEnd, value)) return false;
-  }
-  return reader.finish();
-}
-
-/**
- * readTable for the fast path: (key, value) pairs arrive in key order, as do a table's columns,
- * so one walk matches them. Each value goes through readColumn into `into`. Any key that is not a
- * column, any required column passed over (even one a flag would excuse: the general path handles
- * those), any field at fault, and the reader says no.
- */
-class ColumnReader {
-  private next = 0;
-
-  constructor(
-    private readonly rows: Table<unknown>,
-    private readonly into: Record<string, unknown>,
-  ) {}
-
-  /** The pair whose key is the scanner's input[keyStart, keyEnd). */
-  read(s: BencodeScanner, keyStart: number, keyEnd: number, raw: BencodeValue): boolean {
-    const columns = this.rows.columns;
-    while (this.next < columns.length) {
-      const column = columns[this.next++]!;
-      if (s.equals(keyStart, keyEnd, column.keyBytes)) {
-        const value = readColumn(raw, column);
-        if (value instanceof Fault) return false;
-        this.into[column.key] = value;
-        return true;
-      }
-      if (column.rule.required) return false;
-    }
-    return false;
-  }
-
-  /** Whether every required column has been read. */
-  finish(): boolean {
-    const columns = this.rows.columns;
-    for (let i = this.next; i < columns.length; i++) if (columns[i]!.rule.required) return false;
-    return true;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { decode, encode, type BencodeValue, type Encodable } from '../../src/wire/bencode.js';
-import { KRPC_LIMITS, KrpcError, decodeMessage, parseMessage, readCanonicalQuery, type ParseResult } from '../../src/wire/krpc.js';
+import { KRPC_LIMITS, KrpcError, decodeMessage, parseMessage, canonicalQuery, type ParseResult } from '../../src/wire/krpc.js';
 import { Prng } from '../helpers/prng.js';
 
 function bytes(latin1: string): Uint8Array {
@@ -100,14 +100,14 @@ function mutate(prng: Prng, input: Uint8Array): Uint8Array {
   return new Uint8Array(out);
 }
 
-describe('readCanonicalQuery, the fast path for queries', () => {
+describe('canonicalQuery, the fast path for queries', () => {
   test('reads 2,000 random queries exactly as the general path does, and most of them at all', () => {
     const prng = new Prng(20_261_121);
     let taken = 0;
     for (let i = 0; i < 2_000; i++) {
       const packet = encode(randomQuery(prng));
       const general = generalPath(packet);
-      const fast = readCanonicalQuery(packet);
+      const fast = canonicalQuery(packet);
       if (fast === undefined) continue;
       taken++;
       if (general === undefined || !general.ok || !isDeepStrictEqual(fast, general.message)) {
@@ -124,7 +124,7 @@ describe('readCanonicalQuery, the fast path for queries', () => {
     for (let i = 0; i < 20_000; i++) {
       let packet = encode(randomQuery(prng));
       for (let n = 1 + prng.int(2); n > 0; n--) packet = mutate(prng, packet);
-      const fast = readCanonicalQuery(packet);
+      const fast = canonicalQuery(packet);
       const decoded = decodeMessage(packet);
       const general = generalPath(packet);
       // decodeMessage (fast path first) and the general path alone always agree.
@@ -152,7 +152,7 @@ describe('readCanonicalQuery, the fast path for queries', () => {
       'trailing bytes': `d1:ad2:id20:${id}e1:q4:ping1:t2:aa1:y1:qex`,
     };
     for (const [name, wire] of Object.entries(cases)) {
-      expect(readCanonicalQuery(bytes(wire)), name).toBeUndefined();
+      expect(canonicalQuery(bytes(wire)), name).toBeUndefined();
     }
     // The general path still reads the valid ones among them.
     expect(decodeMessage(bytes(cases['keys out of order'])).ok).toBe(true);
@@ -161,7 +161,7 @@ describe('readCanonicalQuery, the fast path for queries', () => {
 
   test('fields are plain Uint8Array copies, even from a Buffer: reusing the packet changes nothing', () => {
     const packet = Buffer.from(`d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:v4:LT\x02\x001:y1:qe`, 'latin1');
-    const query = readCanonicalQuery(packet);
+    const query = canonicalQuery(packet);
     expect(query).toBeDefined();
     packet.fill(0);
     expect(query).toEqual({ t: bytes('aa'), v: bytes('LT\x02\x00'), y: 'q', q: 'ping', a: { id: bytes('abcdefghij0123456789') } });
