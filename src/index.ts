@@ -24,6 +24,7 @@ export * from './dht/lookup.js';
 export * from './dht/node.js';
 export * from './modes/scrape.js';
 export * from './modes/swarm-size.js';
+export * from './peer/peer-connection.js';
 export * from './peer/peer-wire.js';
 export * from './peer/metadata.js';
 export * from './peer/probe.js';

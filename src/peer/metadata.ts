@@ -19,17 +19,8 @@
 import { createHash } from 'node:crypto';
 import { BencodeError, decode, decodePrefix, encode, type BencodeDict, type BencodeValue, type Encodable } from '../wire/bencode.js';
 import type { PeerInfo } from '../wire/compact.js';
-import {
-  PeerConnection,
-  PeerError,
-  encodeReserved,
-  makePeerId,
-  mapBounded,
-  reservedFlags,
-  type ConnectionFailure,
-  type PeerConnectionOptions,
-  type PeerMessage,
-} from './peer-wire.js';
+import { PeerConnection, PeerError, mapBounded, type ConnectionFailure, type PeerConnectionOptions } from './peer-connection.js';
+import { encodeReserved, makePeerId, reservedFlags, type PeerMessage } from './peer-wire.js';
 
 /** BEP 9: "The metadata is handled in blocks of 16KiB (16384 Bytes)." */
 export const METADATA_PIECE_BYTES = 16 * 1024;

@@ -13,18 +13,8 @@
  */
 import type { PeerInfo } from '../wire/compact.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from './metadata.js';
-import {
-  PeerConnection,
-  PeerError,
-  encodeReserved,
-  makePeerId,
-  mapBounded,
-  reservedFlags,
-  type ConnectionFailure,
-  type PeerConnectionOptions,
-  type PeerMessage,
-  type ReservedFlags,
-} from './peer-wire.js';
+import { PeerConnection, PeerError, mapBounded, type ConnectionFailure, type PeerConnectionOptions } from './peer-connection.js';
+import { encodeReserved, makePeerId, reservedFlags, type PeerMessage, type ReservedFlags } from './peer-wire.js';
 
 export type ProbeFailure = ConnectionFailure | 'wrong-torrent';
 

@@ -14,17 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PeerInfo } from '../wire/compact.js';
-import {
-  WireParser,
-  encodeHandshake,
-  encodePeerMessage,
-  encodeReserved,
-  makePeerId,
-  reservedFlags,
-  type Handshake,
-  type PeerMessage,
-  type WireEvent,
-} from './peer-wire.js';
+import { WireParser, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, reservedFlags, type Handshake, type PeerMessage, type WireEvent } from './peer-wire.js';
 import {
   METADATA_PIECE_BYTES,
   encodeExtendedHandshake,

@@ -1,7 +1,8 @@
 /** PeerConnection on loopback: every way a conversation ends gives a PeerError with its reason. */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerConnection, PeerError, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, type Handshake } from '../../src/peer/peer-wire.js';
+import { PeerConnection, PeerError } from '../../src/peer/peer-connection.js';
+import { encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, type Handshake } from '../../src/peer/peer-wire.js';
 import type { PeerInfo } from '../../src/wire/compact.js';
 
 const servers: { server: Server; sockets: Set<Socket> }[] = [];

@@ -1,24 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import {
-  PeerConnection,
-  HANDSHAKE_LENGTH,
-  OUR_PEER_ID_PREFIX,
-  WireError,
-  WireParser,
-  decodePeerMessage,
-  decodeHandshake,
-  encodeHandshake,
-  encodePeerMessage,
-  encodeReserved,
-  makePeerId,
-  mapBounded,
-  reservedFlags,
-  type Handshake,
-  type PeerMessage,
-  type WireEvent,
-} from '../../src/peer/peer-wire.js';
+import { PeerConnection, mapBounded } from '../../src/peer/peer-connection.js';
+import { HANDSHAKE_LENGTH, OUR_PEER_ID_PREFIX, WireError, WireParser, decodeHandshake, decodePeerMessage, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, reservedFlags, type Handshake, type PeerMessage, type WireEvent } from '../../src/peer/peer-wire.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(0x9e3779b9);
