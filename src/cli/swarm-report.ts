@@ -8,7 +8,8 @@
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeTorrentFile, resolveMetadata, type Metadata, type MetadataAttempt } from '../peer/metadata.js';
+import { resolveMetadata, type Metadata, type MetadataAttempt } from '../peer/metadata.js';
+import { encodeTorrentFile } from '../peer/torrent-info.js';
 import type { NameOutcome, NameResolverStats } from '../modes/name-resolver.js';
 import { probePeers, type PeerProbe, type ProbeReport } from '../peer/probe.js';
 import type { ScrapeReport } from '../modes/scrape.js';

@@ -11,7 +11,8 @@
  */
 import type { PeerInfo } from '../wire/compact.js';
 import type { NodeId } from '../wire/id.js';
-import { resolveMetadata, type Metadata, type MetadataFailure } from '../peer/metadata.js';
+import { resolveMetadata, type Metadata } from '../peer/metadata.js';
+import type { MetadataFailure } from '../peer/ut-metadata.js';
 import type { DhtNode } from '../dht/node.js';
 
 export type NameOutcome =

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PeerInfo } from '../wire/compact.js';
 import { compareDistance, idToHex, randomId, type NodeId } from '../wire/id.js';
-import { sha1 } from '../peer/metadata.js';
+import { sha1 } from '../peer/ut-metadata.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { Seeder, syntheticInfo } from '../peer/seeder.js';
 import type { Endpoint, Faults } from '../net/transport.js';

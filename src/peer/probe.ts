@@ -12,7 +12,7 @@
  * `waitForPiecesMs` has passed without one, the peer holds nothing we were told of.
  */
 import type { PeerInfo } from '../wire/compact.js';
-import { encodeExtendedHandshake, parseExtendedHandshake } from './metadata.js';
+import { encodeExtendedHandshake, parseExtendedHandshake } from './extension-protocol.js';
 import { PeerConnection, PeerError, mapBounded, type ConnectionFailure, type PeerConnectionOptions } from './peer-connection.js';
 import { encodeReserved, makePeerId, reservedFlags, type PeerMessage, type ReservedFlags } from './peer-wire.js';
 

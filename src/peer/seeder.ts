@@ -15,16 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PeerInfo } from '../wire/compact.js';
 import { WireParser, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, reservedFlags, type Handshake, type PeerMessage, type WireEvent } from './peer-wire.js';
-import {
-  METADATA_PIECE_BYTES,
-  encodeExtendedHandshake,
-  encodeInfoDict,
-  encodeUtMetadata,
-  parseExtendedHandshake,
-  parseInfoDict,
-  parseUtMetadata,
-  sha1,
-} from './metadata.js';
+import { encodeExtendedHandshake, parseExtendedHandshake } from './extension-protocol.js';
+import { encodeInfoDict, parseInfoDict } from './torrent-info.js';
+import { METADATA_PIECE_BYTES, encodeUtMetadata, parseUtMetadata, sha1 } from './ut-metadata.js';
 
 /** The id we ask peers to use for ut_metadata messages to us (deliberately not 1, as clients differ). */
 const SEEDER_UT_METADATA_ID = 3;

@@ -298,6 +298,18 @@ function bigIntOrNumber(text: string): number | bigint {
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 
+/** Whether a decoded value is a dictionary. */
+export function isDict(value: BencodeValue | undefined): value is BencodeDict {
+  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value);
+}
+
+/** Decode bytes that must hold one dictionary (`what` names it in the error), keys in any order. */
+export function decodeDict(bytes: Uint8Array, what: string): BencodeDict {
+  const value = decode(bytes, { lenient: true });
+  if (!isDict(value)) throw new BencodeError(`the ${what} is not a dictionary`, 0);
+  return value;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METADATA_PIECE_BYTES, fetchMetadata, resolveMetadata, sha1, type MetadataFailure } from '../../src/peer/metadata.js';
+import { fetchMetadata, resolveMetadata } from '../../src/peer/metadata.js';
+import { METADATA_PIECE_BYTES, sha1, type MetadataFailure } from '../../src/peer/ut-metadata.js';
 import { probePeers } from '../../src/peer/probe.js';
 import { Seeder, syntheticInfo } from '../../src/peer/seeder.js';
 import type { PeerInfo } from '../../src/wire/compact.js';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCrawlLine } from '../../src/crawl/crawl-log.js';
 import { idToHex, randomId } from '../../src/wire/id.js';
-import { parseInfoDict } from '../../src/peer/metadata.js';
+import { parseInfoDict } from '../../src/peer/torrent-info.js';
 import { NameResolver, type NameOutcome } from '../../src/modes/name-resolver.js';
 import { DhtNode } from '../../src/dht/node.js';
 import { Testnet } from '../../src/modes/testnet.js';

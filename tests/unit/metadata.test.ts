@@ -1,19 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { decode, encode, type BencodeDict } from '../../src/wire/bencode.js';
-import {
-  DEFAULT_MAX_METADATA_BYTES,
-  METADATA_PIECE_BYTES,
-  MetadataAssembler,
-  MetadataError,
-  encodeExtendedHandshake,
-  encodeInfoDict,
-  encodeTorrentFile,
-  encodeUtMetadata,
-  parseExtendedHandshake,
-  parseInfoDict,
-  parseUtMetadata,
-  sha1,
-} from '../../src/peer/metadata.js';
+import { encodeExtendedHandshake, parseExtendedHandshake } from '../../src/peer/extension-protocol.js';
+import { encodeInfoDict, encodeTorrentFile, parseInfoDict } from '../../src/peer/torrent-info.js';
+import { DEFAULT_MAX_METADATA_BYTES, METADATA_PIECE_BYTES, MetadataAssembler, MetadataError, encodeUtMetadata, parseUtMetadata, sha1 } from '../../src/peer/ut-metadata.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(20240607);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseInfoDict } from '../../src/peer/metadata.js';
+import { parseInfoDict } from '../../src/peer/torrent-info.js';
 import { spreadBitfield, syntheticInfo } from '../../src/peer/seeder.js';
 import { Prng } from '../helpers/prng.js';
 

@@ -1,0 +1,157 @@
+/**
+ * BEP 9, "Extension for Peers to Send Metadata Files": the ut_metadata messages and the assembler
+ * that puts a torrent's info dictionary together from them, pure (no socket). An info-hash is only
+ * a SHA-1; the info dictionary it hashes holds the name, the files and their sizes. Peers that have
+ * it hand it out in 16 KiB pieces, over the extension protocol (BEP 10, extension-protocol.ts):
+ *
+ *   extended message 3: {msg_type: 0, piece: i}         requests, with THEIR id for ut_metadata
+ *   extended message 1: {msg_type: 1, piece: i, total_size: 31235} + the piece's bytes
+ *
+ * Nothing a peer says is trusted: the size is capped before anything is allocated (10 MiB by
+ * default, much more than any real info dictionary), every piece must have the exact length BEP 9
+ * gives it, and the assembled bytes must hash to the info-hash we asked for.
+ */
+import { createHash } from 'node:crypto';
+import { decodePrefix, encode, isDict, type BencodeValue } from '../wire/bencode.js';
+import { idEquals } from '../wire/id.js';
+import type { ConnectionFailure } from './peer-connection.js';
+
+/** BEP 9: "The metadata is handled in blocks of 16KiB (16384 Bytes)." */
+export const METADATA_PIECE_BYTES = 16 * 1024;
+/** The largest info dictionary we accept by default. Real ones are kilobytes to a few megabytes. */
+export const DEFAULT_MAX_METADATA_BYTES = 10 * 1024 * 1024;
+/** The id we ask peers to use for ut_metadata messages they send us (BEP 10: the receiver picks it). */
+export const OUR_UT_METADATA_ID = 1;
+export type MetadataFailure =
+  | ConnectionFailure
+  /** The peer answered for another torrent. */
+  | 'wrong-torrent'
+  /** No BEP 10 bit in its handshake, or no ut_metadata in its extension handshake. */
+  | 'no-metadata-support'
+  /** metadata_size or total_size over the cap (or not a positive integer). */
+  | 'oversized'
+  /** The peer answered a request with reject (BEP 9: it does not have the metadata yet). */
+  | 'rejected'
+  /** The assembled bytes do not hash to the info-hash: a lying or broken peer. */
+  | 'hash-mismatch'
+  /** The bytes hash right but are not an info dictionary we can read. */
+  | 'bad-info';
+
+export class MetadataError extends Error {
+  constructor(readonly reason: MetadataFailure, message: string) {
+    super(message);
+    this.name = 'MetadataError';
+  }
+}
+
+export type UtMetadataMessage =
+  | { type: 'request'; piece: number }
+  | { type: 'data'; piece: number; totalSize: number; data: Uint8Array }
+  | { type: 'reject'; piece: number }
+  /** BEP 9: "unrecognized message IDs MUST be ignored". */
+  | { type: 'unknown'; msgType: number };
+
+export function encodeUtMetadata(message: Exclude<UtMetadataMessage, { type: 'unknown' }>): Uint8Array {
+  switch (message.type) {
+    case 'request': return encode({ msg_type: 0, piece: message.piece });
+    case 'reject': return encode({ msg_type: 2, piece: message.piece });
+    case 'data': {
+      const head = encode({ msg_type: 1, piece: message.piece, total_size: message.totalSize });
+      const out = new Uint8Array(head.length + message.data.length);
+      out.set(head);
+      out.set(message.data, head.length);
+      return out;
+    }
+  }
+}
+
+/** A data message is a bencoded dict followed by the raw piece: decode the dict, the rest is data. */
+export function parseUtMetadata(payload: Uint8Array): UtMetadataMessage {
+  let decoded: { value: BencodeValue; end: number };
+  try {
+    decoded = decodePrefix(payload, { lenient: true, maxDepth: 4, maxItems: 64 });
+  } catch (error) {
+    throw new MetadataError('protocol', `bad ut_metadata message: ${errorText(error)}`);
+  }
+  const dict = decoded.value;
+  if (!isDict(dict)) throw new MetadataError('protocol', 'a ut_metadata message is a dictionary');
+  const msgType = dict.msg_type;
+  const piece = dict.piece;
+  if (typeof msgType !== 'number') throw new MetadataError('protocol', 'ut_metadata message without msg_type');
+  if (msgType > 2 || msgType < 0) return { type: 'unknown', msgType };
+  if (typeof piece !== 'number' || piece < 0) throw new MetadataError('protocol', 'ut_metadata message without a valid piece');
+  if (msgType === 0) return { type: 'request', piece };
+  if (msgType === 2) return { type: 'reject', piece };
+  const totalSize = typeof dict.total_size === 'number' ? dict.total_size : -1;
+  return { type: 'data', piece, totalSize, data: payload.subarray(decoded.end) };
+}
+
+// ---- Assembling and checking ----
+
+/** Pieces of a metadata download of known size, checked one by one as they come. */
+export class MetadataAssembler {
+  readonly size: number;
+  readonly pieceCount: number;
+  readonly #bytes: Uint8Array;
+  readonly #received: boolean[];
+  #receivedCount = 0;
+
+  /** Throws 'oversized' for sizes over `maxBytes` or that are not positive integers. */
+  constructor(size: number, maxBytes: number = DEFAULT_MAX_METADATA_BYTES) {
+    if (!Number.isSafeInteger(size) || size <= 0) throw new MetadataError('oversized', `invalid metadata size ${size}`);
+    if (size > maxBytes) throw new MetadataError('oversized', `metadata of ${size} bytes exceeds the ${maxBytes}-byte limit`);
+    this.size = size;
+    this.pieceCount = Math.ceil(size / METADATA_PIECE_BYTES);
+    this.#bytes = new Uint8Array(size);
+    this.#received = new Array<boolean>(this.pieceCount).fill(false);
+  }
+
+  /** BEP 9: every piece is 16 KiB except the last, which holds what is left. */
+  pieceLength(piece: number): number {
+    return piece === this.pieceCount - 1 ? this.size - piece * METADATA_PIECE_BYTES : METADATA_PIECE_BYTES;
+  }
+
+  /** Store a piece. A piece out of range or of the wrong length is a protocol error; a repeat is ignored. */
+  add(piece: number, data: Uint8Array): void {
+    if (!Number.isInteger(piece) || piece < 0 || piece >= this.pieceCount) {
+      throw new MetadataError('protocol', `metadata piece ${piece} out of range (${this.pieceCount} pieces)`);
+    }
+    if (data.length !== this.pieceLength(piece)) {
+      throw new MetadataError('protocol', `metadata piece ${piece} is ${data.length} bytes, expected ${this.pieceLength(piece)}`);
+    }
+    if (this.#received[piece] === true) return;
+    this.#bytes.set(data, piece * METADATA_PIECE_BYTES);
+    this.#received[piece] = true;
+    this.#receivedCount++;
+  }
+
+  has(piece: number): boolean {
+    return this.#received[piece] === true;
+  }
+
+  get complete(): boolean {
+    return this.#receivedCount === this.pieceCount;
+  }
+
+  /** The assembled info dictionary, checked: its SHA-1 must be the info-hash (BEP 9). */
+  verified(infoHash: Uint8Array): Uint8Array {
+    if (!this.complete) throw new Error('metadata is not complete');
+    if (!sha1Equals(this.#bytes, infoHash)) {
+      throw new MetadataError('hash-mismatch', `the ${this.size} bytes received do not hash to the info-hash (SHA-1 mismatch)`);
+    }
+    return this.#bytes;
+  }
+}
+
+export function sha1(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha1').update(bytes).digest());
+}
+
+function sha1Equals(bytes: Uint8Array, infoHash: Uint8Array): boolean {
+  return idEquals(sha1(bytes), infoHash);
+}
+
+/** An error's message, for wrapping it in a MetadataError. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
