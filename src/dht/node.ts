@@ -29,6 +29,7 @@ import { RecentQueriers } from '../table/recent-queriers.js';
 import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTableOptions } from '../table/routing-table.js';
 import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from '../net/rpc.js';
 import { SourceLimiter, type SourceLimiterOptions } from '../net/source-limiter.js';
+import { CpuBudget, type CpuBudgetOptions } from '../net/cpu-budget.js';
 import { TokenIssuer } from '../table/token.js';
 import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from '../net/transport.js';
 
@@ -71,6 +72,13 @@ export interface DhtNodeOptions {
    * from one address on purpose.
    */
   sourceLimit?: SourceLimiterOptions | false;
+  /**
+   * Share of the CPU that answering may take before strangers' queries are shed (default half a
+   * core, bursts of 100 ms; see docs/security.md). `false` answers everyone whatever it costs.
+   */
+  cpuBudget?: CpuBudgetOptions | false;
+  /** Monotonic clock (ms) that times our answers for the CPU budget. Default performance.now. */
+  cpuClock?: () => number;
   now?: () => number;
   /** Random bytes for the ID, transaction IDs, token secrets and refresh targets. Default node:crypto. */
   random?: (size: number) => Uint8Array;
@@ -120,6 +128,8 @@ export class DhtNode {
   private readonly recentQueriers = new RecentQueriers({ now: () => this.now() });
   private readonly maintenance: NodeJS.Timeout;
   private readonly now: () => number;
+  private readonly cpuClock: () => number;
+  private readonly cpu: CpuBudget | undefined;
   private closed = false;
 
   /** Bind a UDP socket (or use `options.transport`) and start answering queries. Rejects if it cannot bind. */
@@ -140,6 +150,8 @@ export class DhtNode {
     private readonly options: DhtNodeOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.cpuClock = options.cpuClock ?? (() => performance.now());
+    this.cpu = options.cpuBudget === false ? undefined : new CpuBudget(options.cpuBudget, this.cpuClock());
     const { random } = options;
     this.currentId = options.id ?? (random !== undefined ? random(20).slice(0, 20) : randomId());
     const readOnly = options.readOnly ?? false;
@@ -194,15 +206,23 @@ export class DhtNode {
 
   private onQuery(query: Query, from: Endpoint): void {
     if (this.closed) return;
-    if (this.rpc.backlogged && !this.isVerified(query.a.id, from)) {
-      // Our send budget is spent (a flood, most likely): answering strangers would only queue their
-      // replies ahead of those of nodes we know, until every reply came too late. Theirs go first.
+    if (this.overBudget() && !this.isVerified(query.a.id, from)) {
+      // Our send budget or CPU share is spent (a flood, most likely): answering strangers would
+      // only queue their replies ahead of those of nodes we know, until every reply came too late.
       this.rpc.counters.dropped.shed++;
     } else {
+      const started = this.cpuClock();
       if (!this.options.readOnly) this.answer(query, from);
       if (query.ro !== true) this.noteQuerier({ id: query.a.id, address: from.address, port: from.port });
+      const ended = this.cpuClock();
+      this.cpu?.spend(ended - started, ended);
     }
     for (const listener of this.listeners) listener(query, from);
+  }
+
+  /** Whether strangers' queries are shed: replies are queuing up, or answering took its share of the CPU. */
+  private overBudget(): boolean {
+    return this.rpc.backlogged || (this.cpu?.exhausted(this.cpuClock()) ?? false);
   }
 
   /** A node in our table that has answered us from this very address: it is who it says, not a spoofed source. */

@@ -131,7 +131,11 @@ export function testnetAddress(i: number): string {
  * per-source rate limit and the per-/24 lookup brake, both defences against one host posing as
  * many, must be lifted there or the network would defend itself against itself.
  */
-export const SHARED_ADDRESS_OPTIONS: DhtNodeOptions = { sourceLimit: false, lookup: { maxPerSubnet: 1_000_000 } };
+export const SHARED_ADDRESS_OPTIONS: DhtNodeOptions = {
+  sourceLimit: false,
+  lookup: { maxPerSubnet: 1_000_000 },
+  peerStore: { maxPortsPerHost: 1_000_000, maxPeersPerNetwork: 1_000_000 },
+};
 
 async function startNodes(count: number, options: TestnetOptions): Promise<{ nodes: DhtNode[]; sharedAddress: boolean }> {
   const nodes: DhtNode[] = [];
@@ -245,9 +249,12 @@ async function closeSeeders(torrents: readonly TestnetTorrent[]): Promise<void> 
   await Promise.all(torrents.flatMap((t) => t.seeders ?? []).map((s) => s.close()));
 }
 
-/** Peers of synthetic torrents live in 127.128.0.0/9: loopback, never a node's address. */
+/**
+ * Peers of synthetic torrents live in 127.128.0.0/9: loopback, never a node's address. Consecutive
+ * peers sit in different /24s, as a real swarm's do (the peer store caps what one /24 may hold).
+ */
 function syntheticPeer(i: number): PeerInfo {
-  return { address: `127.${128 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}`, port: 6881 + (i % 1000) };
+  return { address: `127.${128 + ((i >> 16) & 127)}.${i & 255}.${(i >> 8) & 255}`, port: 6881 + (i % 1000) };
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -18,11 +18,23 @@
  * The oldest entry is therefore always the first one: eviction is O(1), and torrents whose last
  * announce is older than ttlMs (all their peers expired) are found at the front.
  *
+ * What a query may cost does not grow with the swarm: every peer keeps the two BEP 33 bit
+ * positions of its IP (one SHA-1 per announce, none per scrape), each torrent keeps its filters up
+ * to date as peers arrive (rebuilt from the kept positions only after a peer left), and get_peers
+ * draws its random handful from per-family lists with one call for random bytes per reply. Expiry
+ * walks the announce order, which is also the expiry order, so it stops at the first live peer.
+ *
+ * No sender may crowd out the rest (issue: three IPs announcing 1,020 ports evicted a torrent's
+ * 50 honest peers): a host keeps at most maxPortsPerHost peers per torrent and a network at most
+ * maxPeersPerNetwork; past either cap a new announce replaces that host's or network's own oldest
+ * peer, never someone else's.
+ *
  * Pure: no timers. Expiry happens lazily in every call and fully in expire(), which the owner may
  * call from time to time to release memory.
  */
 import { randomBytes } from 'node:crypto';
-import { ScrapeBloom } from '../wire/bloom.js';
+import { hostKey, networkKey } from '../wire/address-group.js';
+import { ScrapeBloom, scrapeBitIndexes } from '../wire/bloom.js';
 import { familyOf, normalizeAddress } from '../wire/compact.js';
 import type { Family, PeerInfo } from '../wire/compact.js';
 import { isId, ID_LENGTH } from '../wire/id.js';
@@ -39,6 +51,10 @@ export const PEER_TTL_MS = 30 * 60 * 1000;
  * Ask for fewer when adding the 2 x 256-byte BEP 33 filters.
  */
 export const DEFAULT_MAX_PEERS_REPLY = 50;
+/** Peers one host (IPv4 address, IPv6 /64) may hold in one torrent: a few clients behind one NAT. */
+export const DEFAULT_MAX_PORTS_PER_HOST = 4;
+/** Share of a torrent's peer cap one network (IPv4 /24, IPv6 /48) may hold: 5%. */
+const NETWORK_SHARE = 0.05;
 
 export interface PeerStoreOptions {
   /** How long an announce is kept without being renewed. Default 30 minutes. */
@@ -63,6 +79,18 @@ export interface PeerStoreOptions {
    * torrent's oldest peer: the stalest swarm gives up its stalest peer.
    */
   maxPeers?: number;
+  /**
+   * Most peers (ports) one host (an IPv4 address, an IPv6 /64) holds in one torrent. Default 4.
+   * Past it, the host's new announce replaces its own oldest one. A local network whose peers all
+   * share one address must raise it.
+   */
+  maxPortsPerHost?: number;
+  /**
+   * Most peers one network (an IPv4 /24, an IPv6 /48) holds in one torrent. Default 5% of
+   * maxPeersPerTorrent (50), and never below maxPortsPerHost. Past it, the network's new announce
+   * replaces its own oldest one.
+   */
+  maxPeersPerNetwork?: number;
   now?: () => number;
   random?: (size: number) => Uint8Array;
 }
@@ -98,14 +126,27 @@ interface StoredPeer {
   readonly address: string;
   readonly port: number;
   readonly family: Family;
+  readonly host: string;
+  readonly network: string;
+  /** BEP 33 bit positions of the IP, computed once at the first announce. */
+  readonly bits: [number, number];
   seed: boolean;
   /** Time (ms) after which the announce no longer counts. */
   expires: number;
+  /** Position in its torrent's pick list (see Torrent.lists). */
+  slot: number;
 }
 
 interface Torrent {
-  /** Keyed by "address:port", in announce order (oldest first). */
+  /** Keyed by "address:port", in announce order (oldest first), which is also expiry order. */
   readonly peers: Map<string, StoredPeer>;
+  /** The same peers in four unordered lists, by family and seed status (listIndex), for random picks. */
+  readonly lists: [StoredPeer[], StoredPeer[], StoredPeer[], StoredPeer[]];
+  /** Each host's and network's peers, oldest first: what the per-host and per-network caps count. */
+  readonly byHost: Map<string, StoredPeer[]>;
+  readonly byNetwork: Map<string, StoredPeer[]>;
+  /** The BEP 33 filters, kept up to date on arrival; undefined after a departure (rebuilt on demand). */
+  filters: ScrapeFilters | undefined;
   /** Time of the latest announce. Its peer is always still here (only older ones get evicted). */
   lastAnnounce: number;
 }
@@ -115,8 +156,10 @@ export class PeerStore {
   readonly #maxTorrents: number;
   readonly #maxPeersPerTorrent: number;
   readonly #maxPeers: number;
+  readonly #maxPortsPerHost: number;
+  readonly #maxPeersPerNetwork: number;
   readonly #now: () => number;
-  readonly #random: (size: number) => Uint8Array;
+  readonly #random: RandomPool;
   /**
    * Keyed by the info-hash's 20 bytes as a latin1 string: one char per byte, so the key is exact,
    * short and cheap to make (hex would be twice as long), and convertible back for sample().
@@ -130,8 +173,11 @@ export class PeerStore {
     this.#maxTorrents = positiveInteger('maxTorrents', options.maxTorrents ?? 10_000);
     this.#maxPeersPerTorrent = positiveInteger('maxPeersPerTorrent', options.maxPeersPerTorrent ?? 1_000);
     this.#maxPeers = positiveInteger('maxPeers', options.maxPeers ?? 100_000);
+    this.#maxPortsPerHost = positiveInteger('maxPortsPerHost', options.maxPortsPerHost ?? DEFAULT_MAX_PORTS_PER_HOST);
+    const networkDefault = Math.max(this.#maxPortsPerHost, Math.ceil(this.#maxPeersPerTorrent * NETWORK_SHARE));
+    this.#maxPeersPerNetwork = positiveInteger('maxPeersPerNetwork', options.maxPeersPerNetwork ?? networkDefault);
     this.#now = options.now ?? Date.now;
-    this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.#random = new RandomPool(options.random ?? ((n) => new Uint8Array(randomBytes(n))));
   }
 
   /**
@@ -139,30 +185,32 @@ export class PeerStore {
    * gets a fresh TTL and its new seed status; it is not counted twice. The address is stored in
    * its canonical form (normalizeAddress), which is what peers() gives back.
    *
-   * Peers are keyed by IP and port. BEP 33 asks for unique IPs per info-hash, but on a local test
-   * network every node shares 127.0.0.1; the scrape filters hash only the IP, so they still count
-   * each IP once.
+   * Peers are keyed by IP and port. BEP 33 asks for unique IPs per info-hash, but a few clients
+   * may share one NAT's address (and on a local test network every node may share 127.0.0.1); the
+   * scrape filters hash only the IP, so they still count each IP once.
    */
   announce(infoHash: NodeId, peer: PeerInfo, seed: boolean): void {
     const key = infoHashKey(infoHash);
     checkPort(peer.port);
     // One spelling per host (`::ffff:1.2.3.4` is `1.2.3.4`), so the same peer is not stored twice.
     const address = normalizeAddress(peer.address);
-    const family = familyOf(address);
     const now = this.#now();
     this.#dropDeadTorrents(now);
 
     const peerKey = `${address}:${peer.port}`;
-    const existing = this.#torrents.get(key);
-    const stored: StoredPeer = { address, port: peer.port, family, seed, expires: now + this.#ttlMs };
-    if (existing?.peers.has(peerKey)) {
-      existing.peers.delete(peerKey); // re-insert below: it becomes the most recent peer
+    let torrent = this.#torrents.get(key);
+    const known = torrent?.peers.get(peerKey);
+    if (torrent !== undefined && known !== undefined) {
+      this.#renew(torrent, peerKey, known, seed, now);
     } else {
-      this.#makeRoom(key, now);
-      this.#peerCount++;
+      const stored: StoredPeer = {
+        address, port: peer.port, family: familyOf(address), host: hostKey(address), network: networkKey(address),
+        bits: scrapeBitIndexes(address), seed, expires: now + this.#ttlMs, slot: 0,
+      };
+      this.#makeRoom(key, stored, now);
+      torrent = this.#torrents.get(key) ?? newTorrent(now); // making room may have emptied it
+      this.#addPeer(torrent, peerKey, stored);
     }
-    const torrent = this.#torrents.get(key) ?? { peers: new Map<string, StoredPeer>(), lastAnnounce: now };
-    torrent.peers.set(peerKey, stored);
     torrent.lastAnnounce = now;
     this.#torrents.delete(key); // re-insert: it becomes the most recently announced torrent
     this.#torrents.set(key, torrent);
@@ -170,19 +218,19 @@ export class PeerStore {
 
   /**
    * Peers for a get_peers reply: all that match when there are at most `max`, otherwise a uniform
-   * random choice of `max`, so that every peer of a big swarm gets handed out now and then.
+   * random choice of `max`, so that every peer of a big swarm gets handed out now and then. Costs
+   * O(max), whatever the swarm's size.
    */
   peers(infoHash: NodeId, query: PeersQuery = {}): PeerInfo[] {
-    const max = query.max ?? DEFAULT_MAX_PEERS_REPLY;
+    const max = Math.max(0, Math.floor(query.max ?? DEFAULT_MAX_PEERS_REPLY));
     const torrent = this.#live(infoHashKey(infoHash));
     if (!torrent) return [];
-    const matching: StoredPeer[] = [];
-    for (const peer of torrent.peers.values()) {
-      if (query.family !== undefined && peer.family !== query.family) continue;
-      if (query.noseed === true && peer.seed) continue;
-      matching.push(peer);
+    const lists: StoredPeer[][] = [];
+    for (const family of query.family === undefined ? [4, 6] as const : [query.family]) {
+      lists.push(torrent.lists[listIndex(family, false)]);
+      if (query.noseed !== true) lists.push(torrent.lists[listIndex(family, true)]);
     }
-    return randomSubset(matching, max, this.#random).map((p) => ({ address: p.address, port: p.port }));
+    return pickFrom(lists, max, this.#random).map((p) => ({ address: p.address, port: p.port }));
   }
 
   /** Whether we hold unexpired peers for the info-hash: get_peers answers "values" if so, else "nodes". */
@@ -193,14 +241,17 @@ export class PeerStore {
   /**
    * BEP 33 scrape filters for the info-hash: seeds in one, non-seeds in the other. Both are empty
    * when we hold nothing for it; BEP 33 then wants no filters in the reply at all (check has()).
+   * The filters are the store's own: read them (toBytes copies), don't insert into them.
    */
   scrape(infoHash: NodeId): ScrapeFilters {
-    const filters: ScrapeFilters = { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
     const torrent = this.#live(infoHashKey(infoHash));
-    for (const peer of torrent?.peers.values() ?? []) {
-      (peer.seed ? filters.seeds : filters.peers).insert(peer.address);
+    if (!torrent) return { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
+    if (torrent.filters === undefined) {
+      const filters: ScrapeFilters = { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
+      for (const peer of torrent.peers.values()) (peer.seed ? filters.seeds : filters.peers).insertBits(peer.bits);
+      torrent.filters = filters;
     }
-    return filters;
+    return torrent.filters;
   }
 
   /**
@@ -210,7 +261,8 @@ export class PeerStore {
    */
   sample(max: number): Uint8Array[] {
     this.#dropDeadTorrents(this.#now());
-    return randomSubset([...this.#torrents.keys()], max, this.#random).map(infoHashFromKey);
+    const keys = [...this.#torrents.keys()];
+    return pickFrom([keys], Math.max(0, Math.floor(max)), this.#random).map(infoHashFromKey);
   }
 
   /** How many info-hashes are stored (BEP 51's "num" field). */
@@ -229,7 +281,7 @@ export class PeerStore {
     this.expire();
     let seeds = 0;
     for (const torrent of this.#torrents.values()) {
-      for (const peer of torrent.peers.values()) if (peer.seed) seeds++;
+      seeds += torrent.lists[listIndex(4, true)].length + torrent.lists[listIndex(6, true)].length;
     }
     return { infoHashes: this.#torrents.size, peers: this.#peerCount, seeds };
   }
@@ -254,19 +306,56 @@ export class PeerStore {
     }
   }
 
-  /** Drop the torrent's expired peers; drop the torrent if that empties it. */
+  /**
+   * Drop the torrent's expired peers; drop the torrent if that empties it. Peers run in announce
+   * order and every announce lasts ttlMs, so the expired ones are at the front.
+   */
   #prune(key: string, torrent: Torrent, now: number): void {
     for (const [peerKey, peer] of torrent.peers) {
-      if (peer.expires <= now) this.#removePeer(key, torrent, peerKey);
+      if (peer.expires > now) return;
+      this.#removePeer(key, torrent, peerKey);
     }
   }
 
-  /** Enforce the three caps before a new peer joins the torrent under `key` (which may not exist yet). */
-  #makeRoom(key: string, now: number): void {
+  /** A known peer announced again: fresh TTL, new seed status, and it becomes the torrent's newest. */
+  #renew(torrent: Torrent, peerKey: string, peer: StoredPeer, seed: boolean, now: number): void {
+    torrent.peers.delete(peerKey);
+    torrent.peers.set(peerKey, peer);
+    moveToEnd(torrent.byHost.get(peer.host)!, peer);
+    moveToEnd(torrent.byNetwork.get(peer.network)!, peer);
+    peer.expires = now + this.#ttlMs;
+    if (peer.seed !== seed) {
+      unlist(torrent, peer);
+      peer.seed = seed;
+      enlist(torrent, peer);
+      torrent.filters = undefined; // its IP may have to leave the other filter
+    }
+  }
+
+  #addPeer(torrent: Torrent, peerKey: string, peer: StoredPeer): void {
+    torrent.peers.set(peerKey, peer);
+    enlist(torrent, peer);
+    groupOf(torrent.byHost, peer.host).push(peer);
+    groupOf(torrent.byNetwork, peer.network).push(peer);
+    if (torrent.filters !== undefined) (peer.seed ? torrent.filters.seeds : torrent.filters.peers).insertBits(peer.bits);
+    this.#peerCount++;
+  }
+
+  /**
+   * Enforce the caps before `newcomer` joins the torrent under `key` (which may not exist yet):
+   * its host's and its network's first, which only ever cost that host or network one of its own
+   * peers; then the torrent's, the store's torrents and the store's peers.
+   */
+  #makeRoom(key: string, newcomer: StoredPeer, now: number): void {
     const torrent = this.#torrents.get(key);
-    if (torrent && torrent.peers.size >= this.#maxPeersPerTorrent) {
+    if (torrent) {
       this.#prune(key, torrent, now);
-      if (torrent.peers.size >= this.#maxPeersPerTorrent) this.#removeOldestPeer(key, torrent);
+      const own = this.#ownOldest(torrent, newcomer);
+      if (own !== undefined) {
+        this.#removePeer(key, torrent, peerKeyOf(own));
+      } else if (torrent.peers.size >= this.#maxPeersPerTorrent) {
+        this.#removeOldestPeer(key, torrent);
+      }
     }
     if (!this.#torrents.has(key) && this.#torrents.size >= this.#maxTorrents) {
       const oldest = firstEntry(this.#torrents);
@@ -283,13 +372,28 @@ export class PeerStore {
     }
   }
 
+  /** The peer the newcomer replaces because its host or its network is at its cap: their own oldest. */
+  #ownOldest(torrent: Torrent, newcomer: StoredPeer): StoredPeer | undefined {
+    const sameHost = torrent.byHost.get(newcomer.host);
+    if (sameHost !== undefined && sameHost.length >= this.#maxPortsPerHost) return sameHost[0];
+    const sameNetwork = torrent.byNetwork.get(newcomer.network);
+    if (sameNetwork !== undefined && sameNetwork.length >= this.#maxPeersPerNetwork) return sameNetwork[0];
+    return undefined;
+  }
+
   #removeOldestPeer(key: string, torrent: Torrent): void {
     const oldest = firstEntry(torrent.peers);
     if (oldest) this.#removePeer(key, torrent, oldest[0]);
   }
 
   #removePeer(key: string, torrent: Torrent, peerKey: string): void {
-    if (!torrent.peers.delete(peerKey)) return;
+    const peer = torrent.peers.get(peerKey);
+    if (peer === undefined) return;
+    torrent.peers.delete(peerKey);
+    unlist(torrent, peer);
+    ungroup(torrent.byHost, peer.host, peer);
+    ungroup(torrent.byNetwork, peer.network, peer);
+    torrent.filters = undefined; // a bloom filter cannot forget: rebuilt at the next scrape
     this.#peerCount--;
     if (torrent.peers.size === 0) this.#torrents.delete(key);
   }
@@ -298,6 +402,53 @@ export class PeerStore {
     this.#peerCount -= torrent.peers.size;
     this.#torrents.delete(key);
   }
+}
+
+function newTorrent(now: number): Torrent {
+  return { peers: new Map(), lists: [[], [], [], []], byHost: new Map(), byNetwork: new Map(), filters: undefined, lastAnnounce: now };
+}
+
+function listIndex(family: Family, seed: boolean): 0 | 1 | 2 | 3 {
+  return ((family === 6 ? 2 : 0) + (seed ? 1 : 0)) as 0 | 1 | 2 | 3;
+}
+
+function enlist(torrent: Torrent, peer: StoredPeer): void {
+  const list = torrent.lists[listIndex(peer.family, peer.seed)];
+  peer.slot = list.length;
+  list.push(peer);
+}
+
+/** Take the peer out of its pick list in O(1): the list's last peer moves into its slot. */
+function unlist(torrent: Torrent, peer: StoredPeer): void {
+  const list = torrent.lists[listIndex(peer.family, peer.seed)];
+  const last = list.pop()!;
+  if (last !== peer) {
+    list[peer.slot] = last;
+    last.slot = peer.slot;
+  }
+}
+
+function groupOf(groups: Map<string, StoredPeer[]>, key: string): StoredPeer[] {
+  let group = groups.get(key);
+  if (group === undefined) groups.set(key, (group = []));
+  return group;
+}
+
+/** Remove a peer from its host's or network's group (at most a cap's worth of peers long). */
+function ungroup(groups: Map<string, StoredPeer[]>, key: string, peer: StoredPeer): void {
+  const group = groups.get(key);
+  if (group === undefined) return;
+  group.splice(group.indexOf(peer), 1);
+  if (group.length === 0) groups.delete(key);
+}
+
+function moveToEnd(group: StoredPeer[], peer: StoredPeer): void {
+  group.splice(group.indexOf(peer), 1);
+  group.push(peer);
+}
+
+function peerKeyOf(peer: StoredPeer): string {
+  return `${peer.address}:${peer.port}`;
 }
 
 /** A Map's first entry in iteration order, i.e. the one inserted (or re-inserted) longest ago. */
@@ -331,29 +482,57 @@ function checkPort(port: number): void {
 }
 
 /**
- * `max` items of `items`, each subset equally likely (a partial Fisher-Yates shuffle on a copy), or
- * all of them, in order, when there are no more than `max`.
+ * `count` items of the lists taken together, each subset equally likely, or all of them when there
+ * are no more than `count`. A partial Fisher-Yates shuffle over the lists' positions, with the
+ * swaps kept in a small map instead of a copy of the lists: O(count), not O(items).
  */
-function randomSubset<T>(items: readonly T[], max: number, random: (size: number) => Uint8Array): T[] {
-  const count = Math.max(0, Math.floor(max));
-  if (items.length <= count) return items.slice();
-  const pool = items.slice();
+function pickFrom<T>(lists: readonly (readonly T[])[], count: number, random: RandomPool): T[] {
+  const total = lists.reduce((sum, list) => sum + list.length, 0);
+  const at = (i: number): T => {
+    for (const list of lists) {
+      if (i < list.length) return list[i]!;
+      i -= list.length;
+    }
+    throw new RangeError('position past the lists');
+  };
+  if (total <= count) return Array.from({ length: total }, (_, i) => at(i));
+  const swapped = new Map<number, number>();
+  const picked: T[] = [];
   for (let i = 0; i < count; i++) {
-    const j = i + randomBelow(pool.length - i, random);
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    const j = i + random.below(total - i);
+    const chosen = swapped.get(j) ?? j;
+    swapped.set(j, swapped.get(i) ?? i);
+    picked.push(at(chosen));
   }
-  return pool.slice(0, count);
+  return picked;
 }
 
 /**
- * A uniform integer in [0, n), n <= 2^32, from 4 random bytes. Values from the incomplete last
- * round of n are redrawn: plain `% n` would favour small results.
+ * Random integers from a buffer of random bytes refilled 4 KB at a time: one call to the source
+ * per 1,024 draws, not a syscall per peer picked (randomBytes(4) per peer cost most of a get_peers).
  */
-function randomBelow(n: number, random: (size: number) => Uint8Array): number {
-  const limit = Math.floor(2 ** 32 / n) * n;
-  for (;;) {
-    const b = random(4);
-    const value = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-    if (value < limit) return value % n;
+class RandomPool {
+  #bytes: Uint8Array = new Uint8Array(0);
+  #at = 0;
+
+  constructor(private readonly source: (size: number) => Uint8Array) {}
+
+  /**
+   * A uniform integer in [0, n), n <= 2^32, from 4 random bytes. Values from the incomplete last
+   * round of n are redrawn: plain `% n` would favour small results.
+   */
+  below(n: number): number {
+    const limit = Math.floor(2 ** 32 / n) * n;
+    for (;;) {
+      if (this.#at + 4 > this.#bytes.length) {
+        this.#bytes = this.source(4096);
+        this.#at = 0;
+      }
+      const b = this.#bytes;
+      const i = this.#at;
+      this.#at += 4;
+      const value = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+      if (value < limit) return value % n;
+    }
   }
 }

@@ -37,9 +37,16 @@ export class ScrapeBloom {
 
   /** Add an IPv4 or IPv6 address (no port). Inserting the same IP twice changes nothing. */
   insert(address: string): void {
-    for (const index of bitIndexes(encodeAddress(address))) {
-      this.#bits[index >> 3]! |= 1 << (index & 7);
-    }
+    this.insertBits(scrapeBitIndexes(address));
+  }
+
+  /**
+   * Add an address by its two bit positions (scrapeBitIndexes). A store that keeps each peer's
+   * positions can rebuild or extend its filters without hashing again: the SHA-1 is paid once per
+   * announce, not once per peer per scrape.
+   */
+  insertBits(indexes: readonly [number, number]): void {
+    for (const index of indexes) this.#bits[index >> 3]! |= 1 << (index & 7);
   }
 
   /** Whether the address may be in the set. False is certain; true may be a false positive. */
@@ -87,6 +94,11 @@ export class ScrapeBloom {
   toBytes(): Uint8Array {
     return this.#bits.slice();
   }
+}
+
+/** BEP 33's two bit positions for an IPv4 or IPv6 address (see bitIndexes). */
+export function scrapeBitIndexes(address: string): [number, number] {
+  return bitIndexes(encodeAddress(address));
 }
 
 /**

@@ -4,6 +4,7 @@ import { idToHex } from '../../src/wire/id.js';
 import { PEER_TTL_MS, PeerStore } from '../../src/table/peer-store.js';
 import type { PeerStoreOptions } from '../../src/table/peer-store.js';
 import { Prng } from '../helpers/prng.js';
+import { ScrapeBloom } from '../../src/wire/bloom.js';
 
 const MINUTE = 60_000;
 
@@ -19,14 +20,14 @@ function hash(n: number): Uint8Array {
   return new Uint8Array(20).fill(n);
 }
 
-/** The i-th IPv4 test peer, all distinct for i < 65536. */
+/** The i-th IPv4 test peer, all distinct for i < 65536, each in a /24 of its own (the store caps one network's share). */
 function v4(i: number, port = 6881): PeerInfo {
-  return { address: `10.0.${i >> 8}.${i & 255}`, port };
+  return { address: `10.${i >> 8}.${i & 255}.1`, port };
 }
 
-/** The i-th IPv6 test peer, written in canonical form (as the store gives addresses back). */
+/** The i-th IPv6 test peer, written in canonical form (as the store gives addresses back), each in a /48 of its own. */
 function v6(i: number, port = 6881): PeerInfo {
-  return { address: `2001:db8::1:${i.toString(16)}`, port };
+  return { address: `2001:db8:${(i + 1).toString(16)}::1`, port };
 }
 
 function keyOf(peer: PeerInfo): string {
@@ -53,7 +54,7 @@ describe('PeerStore: announce and get_peers', () => {
     store.announce(hash(1), v4(1, 6881), false);
     store.announce(hash(1), v4(1, 6882), false);
     store.announce(hash(1), v4(1, 6881), true); // re-announce: updated, not added
-    expect(sortedKeys(store.peers(hash(1)))).toEqual(['10.0.0.1:6881', '10.0.0.1:6882']);
+    expect(sortedKeys(store.peers(hash(1)))).toEqual(['10.0.1.1:6881', '10.0.1.1:6882']);
     expect(store.stats()).toEqual({ infoHashes: 1, peers: 2, seeds: 1 });
   });
 
@@ -383,5 +384,70 @@ describe('PeerStore: BEP 51 samples', () => {
     const [h] = store.sample(1);
     h!.fill(0xff);
     expect(store.has(hash(0))).toBe(true);
+  });
+});
+
+describe('PeerStore: no host or network crowds out the rest', () => {
+  test('one host keeps at most 4 ports per torrent: a fifth replaces its own oldest', () => {
+    const { store } = setup();
+    for (let i = 0; i < 5; i++) store.announce(hash(1), v4(i), false); // 5 honest hosts
+    for (let port = 7000; port < 7300; port++) store.announce(hash(1), v4(99, port), false);
+    const ports = store.peers(hash(1), { max: 100 }).filter((p) => p.address === v4(99).address).map((p) => p.port);
+    expect(ports.sort()).toEqual([7296, 7297, 7298, 7299]);
+    expect(store.stats().peers).toBe(9);
+  });
+
+  test('one /24 keeps at most 5% of a torrent; its announces never evict another network', () => {
+    const { store } = setup({ maxPeersPerTorrent: 200 }); // 10 per network
+    for (let i = 0; i < 50; i++) store.announce(hash(1), v4(i), false);
+    for (let host = 1; host < 255; host++) store.announce(hash(1), { address: `192.0.2.${host}`, port: 6881 }, false);
+    const values = store.peers(hash(1), { max: 1000 });
+    expect(values.filter((p) => p.address.startsWith('192.0.2.'))).toHaveLength(10);
+    expect(values.filter((p) => p.address.startsWith('10.'))).toHaveLength(50);
+  });
+
+  test('three hosts announcing 1,020 ports leave a torrent\'s 50 honest peers where they were', () => {
+    const { store } = setup();
+    for (let i = 0; i < 50; i++) store.announce(hash(1), v4(i), false);
+    for (let n = 0; n < 1020; n++) store.announce(hash(1), { address: `198.51.${n % 3}.7`, port: 10_000 + n }, false);
+    const values = store.peers(hash(1), { max: 1000 });
+    expect(values.filter((p) => p.address.startsWith('10.'))).toHaveLength(50);
+    expect(values).toHaveLength(50 + 3 * 4);
+  });
+
+  test('the caps are options, for a local network whose peers share one address', () => {
+    const { store } = setup({ maxPortsPerHost: 1_000, maxPeersPerNetwork: 1_000 });
+    for (let port = 7000; port < 7100; port++) store.announce(hash(1), { address: '127.0.0.1', port }, false);
+    expect(store.stats().peers).toBe(100);
+    expect(() => new PeerStore({ maxPortsPerHost: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('PeerStore: the scrape filters follow the swarm', () => {
+  test('filters match a fresh build after arrivals, departures and seed changes', () => {
+    const { store, advance } = setup({ maxPeersPerTorrent: 30 });
+    const rebuilt = (): { seeds: number[]; peers: number[] } => {
+      const seeds = new ScrapeBloom();
+      const peers = new ScrapeBloom();
+      for (const p of store.peers(hash(1), { max: 1000, noseed: true })) peers.insert(p.address);
+      const all = store.peers(hash(1), { max: 1000 });
+      const leechers = new Set(store.peers(hash(1), { max: 1000, noseed: true }).map(keyOf));
+      for (const p of all) if (!leechers.has(keyOf(p))) seeds.insert(p.address);
+      return { seeds: [...seeds.toBytes()], peers: [...peers.toBytes()] };
+    };
+    const served = (): { seeds: number[]; peers: number[] } => {
+      const { seeds, peers } = store.scrape(hash(1));
+      return { seeds: [...seeds.toBytes()], peers: [...peers.toBytes()] };
+    };
+    for (let i = 0; i < 20; i++) store.announce(hash(1), v4(i), i % 3 === 0);
+    expect(served()).toEqual(rebuilt());
+    for (let i = 20; i < 25; i++) store.announce(hash(1), v4(i), false); // arrivals after a scrape
+    expect(served()).toEqual(rebuilt());
+    store.announce(hash(1), v4(0), false); // a seed became a leecher
+    advance(PEER_TTL_MS - 1);
+    for (let i = 25; i < 45; i++) store.announce(hash(1), v4(i), true); // evictions
+    expect(served()).toEqual(rebuilt());
+    advance(2); // expiries
+    expect(served()).toEqual(rebuilt());
   });
 });

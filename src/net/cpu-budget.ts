@@ -1,0 +1,55 @@
+/**
+ * How much of the CPU answering strangers may take: a token bucket of milliseconds of work.
+ *
+ * The per-source limits and the send queue bound what we *send*; they said nothing about what
+ * making a reply costs. A flood of expensive queries from many sources, each within its own budget,
+ * once held a node at 109% CPU while its send queue stayed empty (the replies could not be made fast
+ * enough to queue up), so nothing was shed and honest pings waited half a second in the kernel.
+ * So the node times every answer it makes and, once the work of the last moments is over its share
+ * of the CPU, answers only the nodes it knows until the budget refills.
+ *
+ * Pure: the caller measures the work (with a monotonic clock) and passes the time.
+ */
+export interface CpuBudgetOptions {
+  /** Share of one core that answering may take, sustained. Default 0.5. */
+  share?: number;
+  /** Milliseconds of work that may be spent at once after a quiet spell. Default 100. */
+  burstMs?: number;
+}
+
+export const CPU_BUDGET_DEFAULTS = { share: 0.5, burstMs: 100 } as const;
+
+export class CpuBudget {
+  readonly share: number;
+  readonly burstMs: number;
+  /** Milliseconds of work still allowed; may go below 0 by the cost of the answer that overran it. */
+  #allowance: number;
+  #last: number;
+
+  constructor(options: CpuBudgetOptions = {}, now = 0) {
+    this.share = options.share ?? CPU_BUDGET_DEFAULTS.share;
+    this.burstMs = options.burstMs ?? CPU_BUDGET_DEFAULTS.burstMs;
+    if (!(this.share > 0 && this.share <= 1)) throw new RangeError(`share must be in (0, 1], got ${this.share}`);
+    if (!(this.burstMs > 0)) throw new RangeError(`burstMs must be > 0, got ${this.burstMs}`);
+    this.#allowance = this.burstMs;
+    this.#last = now;
+  }
+
+  /** Count `workMs` of work done at time `now` (ms, monotonic). */
+  spend(workMs: number, now: number): void {
+    this.#refill(now);
+    this.#allowance -= Math.max(0, workMs);
+  }
+
+  /** Whether the work done lately is over the share: strangers' queries should wait. */
+  exhausted(now: number): boolean {
+    this.#refill(now);
+    return this.#allowance <= 0;
+  }
+
+  #refill(now: number): void {
+    if (now <= this.#last) return;
+    this.#allowance = Math.min(this.burstMs, this.#allowance + (now - this.#last) * this.share);
+    this.#last = now;
+  }
+}

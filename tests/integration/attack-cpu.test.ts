@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { DhtNode } from '../../src/dht/node.js';
+import type { Endpoint } from '../../src/net/transport.js';
+import { encodeMessage, makeQuery } from '../../src/wire/krpc.js';
+import { memoryTransport } from '../fuzz/harness.js';
+import { Prng } from '../helpers/prng.js';
+
+/**
+ * Issue 14.1: queries that each stay under every per-source limit but cost the node a lot of CPU.
+ * A BEP 33 scrape of a hash with 1,000 stored peers used to cost ~500 pings' worth (a SHA-1 per
+ * stored peer for the bloom filters), a plain get_peers ~100 (4 random bytes from the kernel per
+ * peer picked, and a copy of the whole swarm). The cost is measured here as a ratio to a ping in
+ * the same run (CPU time of the same process, best of several rounds), never in milliseconds.
+ */
+
+const QUERIES = 500;
+const ROUNDS = 4;
+const rng = new Prng(0xc0ffee);
+const nodes: DhtNode[] = [];
+
+afterEach(async () => {
+  for (const node of nodes.splice(0)) await node.close();
+});
+
+/** A node holding `peers` peers for one info-hash, answering without any limit that could shed. */
+async function nodeWithSwarm(infoHash: Uint8Array, peers: number): Promise<DhtNode> {
+  const node = await DhtNode.create({
+    transport: memoryTransport({ address: '127.0.0.1', port: 6881 }),
+    sourceLimit: false,
+    cpuBudget: false,
+    rpc: { sendRate: 1e9, sendBurst: 1e9, maxSendQueue: 1e9 },
+    peerStore: { maxPeersPerTorrent: 10_000 },
+  });
+  nodes.push(node);
+  for (let i = 0; i < peers; i++) {
+    node.peers.announce(infoHash, { address: `10.${(i >> 8) & 255}.${i & 255}.${1 + (i % 200)}`, port: 6881 }, i % 4 === 0);
+  }
+  return node;
+}
+
+/**
+ * CPU microseconds per query for `make`'s queries, each from its own address: the best of ROUNDS
+ * replays of the same packets (the first round also teaches the routing table the queriers, which is
+ * not what is measured).
+ */
+function cpuPerQuery(node: DhtNode, make: (t: Uint8Array) => Uint8Array): number {
+  const packets = Array.from({ length: QUERIES }, (_, i) => make(new Uint8Array([i >> 8, i & 255])));
+  const from: Endpoint[] = packets.map((_, i) => ({ address: `192.0.${(i >> 8) & 255}.${i & 255}`, port: 7000 }));
+  let best = Infinity;
+  for (let round = 0; round < ROUNDS; round++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < packets.length; i++) node.rpc.receive(packets[i]!, from[i]!);
+    const spent = process.cpuUsage(before);
+    best = Math.min(best, (spent.user + spent.system) / packets.length);
+  }
+  return best;
+}
+
+const ping = (t: Uint8Array): Uint8Array => encodeMessage(makeQuery(t, 'ping', { id: rng.bytes(20) }));
+const getPeers = (infoHash: Uint8Array, scrape: boolean) => (t: Uint8Array): Uint8Array =>
+  encodeMessage(makeQuery(t, 'get_peers', { id: rng.bytes(20), info_hash: infoHash, ...(scrape ? { scrape: true } : {}) }));
+
+describe('CPU per query does not grow with the swarm (issue 14.1)', () => {
+  test('a BEP 33 scrape and a get_peers for a hash with 1,000 or 10,000 peers cost a few pings', async () => {
+    const infoHash = rng.bytes(20);
+    const ratios: Record<string, number> = {};
+    for (const size of [10, 1_000, 10_000]) {
+      const node = await nodeWithSwarm(infoHash, size);
+      const pingUs = cpuPerQuery(node, ping);
+      ratios[`get_peers ${size}`] = cpuPerQuery(node, getPeers(infoHash, false)) / pingUs;
+      ratios[`scrape ${size}`] = cpuPerQuery(node, getPeers(infoHash, true)) / pingUs;
+      expect(node.rpc.counters.dropped.shed).toBe(0);
+    }
+    // Old code: scrape at 1,000 peers ~500 pings, at 10,000 ~5,000; get_peers ~100 and ~1,000.
+    // Now a full reply (85 values, or 2 filters and 20 values) costs what encoding it costs.
+    for (const [query, ratio] of Object.entries(ratios)) expect(ratio, `${query}: ${ratio.toFixed(1)} pings`).toBeLessThan(40);
+    // And about the same at any size: 10,000 stored peers cost what 1,000 do, within the noise of
+    // a bigger heap's garbage collection (old: 10 times).
+    expect(ratios['scrape 10000']! / ratios['scrape 1000']!).toBeLessThan(3);
+    expect(ratios['get_peers 10000']! / ratios['get_peers 1000']!).toBeLessThan(3);
+  });
+
+  test('the scrape answer is the swarm\'s: the filters count what the store holds', async () => {
+    const infoHash = rng.bytes(20);
+    const node = await nodeWithSwarm(infoHash, 1_000);
+    const { seeds, peers } = node.peers.scrape(infoHash);
+    expect(seeds.estimate()).toBeGreaterThan(200);
+    expect(peers.estimate()).toBeGreaterThan(650);
+  });
+});
