@@ -182,24 +182,30 @@ export class DhtNode {
   }
 
   /**
-   * Read nothing from a source over its budget, and forget a banned source's table entries: a
-   * flooder must not keep the slots its first queries won it.
+   * Read nothing from a source over its budget, and forget the table entries a banned source won by
+   * querying us: a flooder must not keep the slots its first queries won it. A contact that has
+   * answered our queries stays: its address may have been forged by the flood, and a ban refuses
+   * queries, not our relationship (its replies to us are never refused, see Rpc.receive).
    */
   private limitSources(options: SourceLimiterOptions): SourceLimiter {
     const limiter = new SourceLimiter({
       now: this.now,
       ...options,
       onBan: (address) => {
-        // Replacement caches first, so that no cached entry of its refills a slot freed here.
-        const buckets = this.table.buckets();
-        for (const c of [...buckets.flatMap((b) => b.replacements), ...buckets.flatMap((b) => b.contacts)]) {
-          if (sameHost(c.address, address)) this.table.remove(c.id);
-        }
+        this.forgetUnprovenAt(address);
         options.onBan?.(address);
       },
     });
     this.rpc.setAdmitFilter((from) => limiter.admit(from.address));
     return limiter;
+  }
+
+  /** Remove the contacts at `address` that never answered us (replacement caches first, so none refills a freed slot). */
+  private forgetUnprovenAt(address: string): void {
+    const buckets = this.table.buckets();
+    for (const c of [...buckets.flatMap((b) => b.replacements), ...buckets.flatMap((b) => b.contacts)]) {
+      if (sameHost(c.address, address) && (!('lastResponse' in c) || c.lastResponse === 0)) this.table.remove(c.id);
+    }
   }
 
   // ---- Answering queries (BEP 5, "DHT Queries") ----

@@ -11,10 +11,18 @@ export class TokenBucket {
     readonly rate: number,
     readonly burst: number,
     now: number,
+    /** Tokens to start with. Default a full burst. */
+    tokens = burst,
   ) {
     if (!(rate > 0) || !(burst >= 1)) throw new RangeError(`rate must be > 0 and burst >= 1 (got ${rate}, ${burst})`);
-    this.tokens = burst;
+    this.tokens = Math.min(burst, Math.max(0, tokens));
     this.last = now;
+  }
+
+  /** Tokens saved up at `now`. */
+  level(now: number): number {
+    this.refill(now);
+    return this.tokens;
   }
 
   private refill(now: number): void {

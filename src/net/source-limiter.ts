@@ -25,7 +25,12 @@ export interface SourceLimiterOptions {
   rate?: number;
   /** Packets a quiet source may send at once. Default 50: 5 a second averaged over 10 seconds. */
   burst?: number;
-  /** How long an overrunning source is ignored; each packet it sends meanwhile restarts the ban. Default 5 minutes. */
+  /**
+   * How long an overrunning source is ignored. A packet sent meanwhile restarts the ban only while
+   * the source is still over its budget: a ban ends at most banMs after the flood does, whatever an
+   * honest host at the same address (whose address a flood may have forged) keeps sending at its
+   * normal pace. Default 5 minutes.
+   */
   banMs?: number;
   /** Sources tracked at once; past it, the one heard from longest ago is forgotten. Default 2,048. */
   maxSources?: number;
@@ -87,22 +92,28 @@ export class SourceLimiter {
   admit(address: string): boolean {
     const key = sourceKey(address);
     const now = this.now();
-    if (this.isBannedKey(key, now)) {
-      // libtorrent's rule: ignored until silent for the whole ban. Move it to the back: it ends last now.
-      this.bans.delete(key);
-      this.bans.set(key, now + this.banMs);
-      this.counters.refused++;
-      return false;
-    }
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      bucket = new TokenBucket(this.rate, this.burst, now);
-      if (this.buckets.size >= this.maxSources) this.forgetOldestSource();
+      // A newcomer starts no fuller than the source it pushes out (but with a second's worth at
+      // least): otherwise a flood cycling through more addresses than we track would get a fresh
+      // burst for each one on every cycle.
+      const forgotten = this.buckets.size >= this.maxSources ? this.forgetOldestSource(now) : this.burst;
+      bucket = new TokenBucket(this.rate, this.burst, now, Math.max(forgotten, Math.min(this.burst, Math.max(1, this.rate))));
     } else {
       this.buckets.delete(key);
     }
+    this.buckets.set(key, bucket); // the most recently heard source goes last
+    if (this.isBannedKey(key, now)) {
+      // Still flooding (its budget is empty): the ban starts over, and ends last of all now. A
+      // packet within the budget is refused too, but does not prolong the ban (see banMs).
+      if (!bucket.take(now)) {
+        this.bans.delete(key);
+        this.bans.set(key, now + this.banMs);
+      }
+      this.counters.refused++;
+      return false;
+    }
     if (bucket.take(now)) {
-      this.buckets.set(key, bucket);
       this.counters.admitted++;
       return true;
     }
@@ -147,11 +158,14 @@ export class SourceLimiter {
     this.bans.set(key, now + this.banMs);
   }
 
-  private forgetOldestSource(): void {
-    const oldest = this.buckets.keys().next();
-    if (oldest.done) return;
-    this.buckets.delete(oldest.value);
+  /** Forget the source heard from longest ago; returns the tokens its bucket held. */
+  private forgetOldestSource(now: number): number {
+    const oldest = this.buckets.entries().next();
+    if (oldest.done === true) return this.burst;
+    const [key, bucket] = oldest.value;
+    this.buckets.delete(key);
     this.counters.forgotten++;
+    return bucket.level(now);
   }
 }
 

@@ -55,18 +55,34 @@ describe('SourceLimiter: budget per source', () => {
 });
 
 describe('SourceLimiter: bans', () => {
-  it('a ban lasts banMs after the last packet: a source that keeps sending stays banned', () => {
+  it('a ban lasts banMs after the flood: a source that keeps flooding stays banned', () => {
     const { limiter: l, clock } = limiter({ rate: 5, burst: 5, banMs: 60_000 });
     burst(l, '10.0.1.1', 6);
-    // Knocking every 30 s restarts the ban each time.
+    // Overrunning its budget every 30 s restarts the ban each time.
     for (let i = 0; i < 10; i++) {
       clock.now += 30_000;
-      expect(l.admit('10.0.1.1')).toBe(false);
+      expect(burst(l, '10.0.1.1', 6)).toBe(0);
     }
+    clock.now += 59_000;
+    expect(l.isBanned('10.0.1.1')).toBe(true);
     // Quiet for a full ban: admitted again, with a fresh burst.
-    clock.now += 60_000;
+    clock.now += 1_000;
     expect(l.isBanned('10.0.1.1')).toBe(false);
     expect(burst(l, '10.0.1.1', 5)).toBe(5);
+  });
+
+  it('packets within the budget do not prolong a ban (issue 14.6: an honest host behind a forged flood)', () => {
+    const { limiter: l, clock } = limiter({ rate: 5, burst: 50, banMs: 300_000 });
+    burst(l, '10.0.1.3', 60); // 60 forged packets "from" an honest node's address
+    const floodEnded = clock.now;
+    // The honest node's own ping every 8 s: refused while the ban lasts, and it never restarts it.
+    let firstAdmitted = -1;
+    for (let t = 8_000; t <= 400_000 && firstAdmitted < 0; t += 8_000) {
+      clock.now = floodEnded + t;
+      if (l.admit('10.0.1.3')) firstAdmitted = t;
+    }
+    expect(firstAdmitted).toBeGreaterThanOrEqual(300_000);
+    expect(firstAdmitted).toBeLessThanOrEqual(308_000);
   });
 
   it('reports each ban once', () => {
@@ -100,7 +116,21 @@ describe('SourceLimiter: memory stays bounded', () => {
       return burst(l, '10.2.0.1', 3);
     };
     expect(run(true)).toBe(1);
-    expect(run(false)).toBe(3);
+    // Forgotten, it comes back no fuller than the source it then pushes out: not a fresh burst.
+    expect(run(false)).toBeGreaterThanOrEqual(1);
+    expect(run(false)).toBeLessThan(3);
+  });
+
+  it('a flood cycling through more addresses than are tracked gets no fresh burst (issue 14.7)', () => {
+    const { limiter: l } = limiter({ rate: 1, burst: 50, maxSources: 100 });
+    let admitted = 0;
+    // 400 addresses, 16 packets each per cycle, 4 cycles within a second: what its budget allows
+    // is 50 each at most (the burst), not 50 per cycle.
+    for (let cycle = 0; cycle < 4; cycle++) {
+      for (let i = 0; i < 400; i++) admitted += burst(l, `10.9.${i >> 8}.${i & 255}`, 16);
+    }
+    expect(admitted).toBeLessThanOrEqual(400 * 50);
+    expect(l.counters.forgotten).toBeGreaterThan(0);
   });
 
   it('holds at most maxBans bans, lifting the one closest to its end', () => {
