@@ -126,10 +126,8 @@ interface StoredPeer {
   readonly address: string;
   readonly port: number;
   readonly family: Family;
-  readonly host: string;
-  readonly network: string;
-  /** BEP 33 bit positions of the IP, computed once at the first announce. */
-  readonly bits: [number, number];
+  /** BEP 33 bit positions of the IP (11 bits each, packed), computed once at the first announce. */
+  readonly bits: number;
   seed: boolean;
   /** Time (ms) after which the announce no longer counts. */
   expires: number;
@@ -142,9 +140,8 @@ interface Torrent {
   readonly peers: Map<string, StoredPeer>;
   /** The same peers in four unordered lists, by family and seed status (listIndex), for random picks. */
   readonly lists: [StoredPeer[], StoredPeer[], StoredPeer[], StoredPeer[]];
-  /** Each host's and network's peers, oldest first: what the per-host and per-network caps count. */
-  readonly byHost: Map<string, StoredPeer[]>;
-  readonly byNetwork: Map<string, StoredPeer[]>;
+  /** Peers per host and per network (their keys never collide): what the caps count. */
+  readonly perGroup: Map<string, number>;
   /** The BEP 33 filters, kept up to date on arrival; undefined after a departure (rebuilt on demand). */
   filters: ScrapeFilters | undefined;
   /** Time of the latest announce. Its peer is always still here (only older ones get evicted). */
@@ -204,8 +201,8 @@ export class PeerStore {
       this.#renew(torrent, peerKey, known, seed, now);
     } else {
       const stored: StoredPeer = {
-        address, port: peer.port, family: familyOf(address), host: hostKey(address), network: networkKey(address),
-        bits: scrapeBitIndexes(address), seed, expires: now + this.#ttlMs, slot: 0,
+        address, port: peer.port, family: familyOf(address), bits: packBits(scrapeBitIndexes(address)),
+        seed, expires: now + this.#ttlMs, slot: 0,
       };
       this.#makeRoom(key, stored, now);
       torrent = this.#torrents.get(key) ?? newTorrent(now); // making room may have emptied it
@@ -248,7 +245,7 @@ export class PeerStore {
     if (!torrent) return { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
     if (torrent.filters === undefined) {
       const filters: ScrapeFilters = { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
-      for (const peer of torrent.peers.values()) (peer.seed ? filters.seeds : filters.peers).insertBits(peer.bits);
+      for (const peer of torrent.peers.values()) (peer.seed ? filters.seeds : filters.peers).insertBits(unpackBits(peer.bits));
       torrent.filters = filters;
     }
     return torrent.filters;
@@ -321,8 +318,6 @@ export class PeerStore {
   #renew(torrent: Torrent, peerKey: string, peer: StoredPeer, seed: boolean, now: number): void {
     torrent.peers.delete(peerKey);
     torrent.peers.set(peerKey, peer);
-    moveToEnd(torrent.byHost.get(peer.host)!, peer);
-    moveToEnd(torrent.byNetwork.get(peer.network)!, peer);
     peer.expires = now + this.#ttlMs;
     if (peer.seed !== seed) {
       unlist(torrent, peer);
@@ -335,9 +330,9 @@ export class PeerStore {
   #addPeer(torrent: Torrent, peerKey: string, peer: StoredPeer): void {
     torrent.peers.set(peerKey, peer);
     enlist(torrent, peer);
-    groupOf(torrent.byHost, peer.host).push(peer);
-    groupOf(torrent.byNetwork, peer.network).push(peer);
-    if (torrent.filters !== undefined) (peer.seed ? torrent.filters.seeds : torrent.filters.peers).insertBits(peer.bits);
+    count(torrent.perGroup, hostOf(peer), 1);
+    count(torrent.perGroup, networkKey(peer.address), 1);
+    if (torrent.filters !== undefined) (peer.seed ? torrent.filters.seeds : torrent.filters.peers).insertBits(unpackBits(peer.bits));
     this.#peerCount++;
   }
 
@@ -372,12 +367,19 @@ export class PeerStore {
     }
   }
 
-  /** The peer the newcomer replaces because its host or its network is at its cap: their own oldest. */
+  /**
+   * The peer the newcomer replaces because its host or its network is at its cap: their own
+   * oldest, found by walking the announce order (only when a cap is reached).
+   */
   #ownOldest(torrent: Torrent, newcomer: StoredPeer): StoredPeer | undefined {
-    const sameHost = torrent.byHost.get(newcomer.host);
-    if (sameHost !== undefined && sameHost.length >= this.#maxPortsPerHost) return sameHost[0];
-    const sameNetwork = torrent.byNetwork.get(newcomer.network);
-    if (sameNetwork !== undefined && sameNetwork.length >= this.#maxPeersPerNetwork) return sameNetwork[0];
+    const host = hostOf(newcomer);
+    if ((torrent.perGroup.get(host) ?? 0) >= this.#maxPortsPerHost) {
+      for (const peer of torrent.peers.values()) if (hostOf(peer) === host) return peer;
+    }
+    const network = networkKey(newcomer.address);
+    if ((torrent.perGroup.get(network) ?? 0) >= this.#maxPeersPerNetwork) {
+      for (const peer of torrent.peers.values()) if (networkKey(peer.address) === network) return peer;
+    }
     return undefined;
   }
 
@@ -391,8 +393,8 @@ export class PeerStore {
     if (peer === undefined) return;
     torrent.peers.delete(peerKey);
     unlist(torrent, peer);
-    ungroup(torrent.byHost, peer.host, peer);
-    ungroup(torrent.byNetwork, peer.network, peer);
+    count(torrent.perGroup, hostOf(peer), -1);
+    count(torrent.perGroup, networkKey(peer.address), -1);
     torrent.filters = undefined; // a bloom filter cannot forget: rebuilt at the next scrape
     this.#peerCount--;
     if (torrent.peers.size === 0) this.#torrents.delete(key);
@@ -405,7 +407,7 @@ export class PeerStore {
 }
 
 function newTorrent(now: number): Torrent {
-  return { peers: new Map(), lists: [[], [], [], []], byHost: new Map(), byNetwork: new Map(), filters: undefined, lastAnnounce: now };
+  return { peers: new Map(), lists: [[], [], [], []], perGroup: new Map(), filters: undefined, lastAnnounce: now };
 }
 
 function listIndex(family: Family, seed: boolean): 0 | 1 | 2 | 3 {
@@ -428,23 +430,24 @@ function unlist(torrent: Torrent, peer: StoredPeer): void {
   }
 }
 
-function groupOf(groups: Map<string, StoredPeer[]>, key: string): StoredPeer[] {
-  let group = groups.get(key);
-  if (group === undefined) groups.set(key, (group = []));
-  return group;
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
-/** Remove a peer from its host's or network's group (at most a cap's worth of peers long). */
-function ungroup(groups: Map<string, StoredPeer[]>, key: string, peer: StoredPeer): void {
-  const group = groups.get(key);
-  if (group === undefined) return;
-  group.splice(group.indexOf(peer), 1);
-  if (group.length === 0) groups.delete(key);
+/** The peer's host: its IPv4 address as stored (already canonical), or its IPv6 /64. */
+function hostOf(peer: StoredPeer): string {
+  return peer.family === 4 ? peer.address : hostKey(peer.address);
 }
 
-function moveToEnd(group: StoredPeer[], peer: StoredPeer): void {
-  group.splice(group.indexOf(peer), 1);
-  group.push(peer);
+/** Two 11-bit BEP 33 positions in one number: a pair of them per peer would cost an array each. */
+function packBits([a, b]: [number, number]): number {
+  return a | (b << 11);
+}
+
+function unpackBits(bits: number): [number, number] {
+  return [bits & 0x7ff, bits >>> 11];
 }
 
 function peerKeyOf(peer: StoredPeer): string {
