@@ -149,11 +149,23 @@ export class BencodeWriter {
    * A small result is a view into a shared slab (see allocate), so its `.buffer` is the slab's.
    */
   finish(): Uint8Array {
-    if (this.open.length > 0) throw new TypeError(`bencode: finish() with ${this.open.length} list(s) or dictionaries still open`);
+    this.checkClosed('finish');
     const result = allocate(this.pos);
     result.set(this.out.subarray(0, this.pos));
     this.pos = 0;
     return result;
+  }
+
+  /** finish(), but into an ArrayBuffer of exactly its size: a result kept for long holds no slab. */
+  finishOwned(): Uint8Array {
+    this.checkClosed('finishOwned');
+    const result = this.out.slice(0, this.pos);
+    this.pos = 0;
+    return result;
+  }
+
+  private checkClosed(method: string): void {
+    if (this.open.length > 0) throw new TypeError(`bencode: ${method}() with ${this.open.length} list(s) or dictionaries still open`);
   }
 
   /** Drop whatever was written since the last finish(). */

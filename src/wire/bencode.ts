@@ -27,11 +27,10 @@ import {
   MAX_EXACT_DIGITS,
   MINUS,
   SHORT_STRING,
-  decimalLength,
   isLatin1,
   latin1,
-  utf8Length,
 } from './bencode-grammar.js';
+import { BencodeWriter } from './bencode-writer.js';
 
 /** A decoded dictionary. Keys are byte strings carried as JS strings with one char per byte
  * (latin1), so sorting them as strings is sorting them as bytes. Null-prototype: `__proto__` is just a key. */
@@ -329,24 +328,31 @@ const MAX_ENCODE_DEPTH = 1000;
  * Anything else (booleans, null, floats, class instances, cycles) is a `TypeError` naming where it
  * sits, e.g. `bencode: cannot encode a boolean at a.nodes[3]`.
  *
- * Works in two passes: `measure` validates the value and computes the exact output size, then
- * `write` fills a single buffer of that size. No intermediate chunks, no final concatenation.
+ * One pass over the value, written by a BencodeWriter (bencode-writer.ts): containers' keys are
+ * sorted here, then written in order. The result has an ArrayBuffer of its own, exactly its size.
  */
 export function encode(value: Encodable): Uint8Array {
-  const encoder = new Encoder();
-  let size: number;
+  // A getter or a Map's iterator could call encode again while the shared writer is busy.
+  const writer = encoding ? new BencodeWriter() : sharedWriter.reset();
+  const outer = encoding;
+  encoding = true;
   try {
-    size = encoder.measure(value);
+    new ValueWriter(writer).write(value);
+    return writer.finishOwned();
   } catch (err) {
-    if (err instanceof UnencodableError) {
-      throw new TypeError(`bencode: cannot encode ${err.what} at ${err.path()}`);
-    }
+    writer.reset();
+    if (err instanceof UnencodableError) throw new TypeError(`bencode: cannot encode ${err.what} at ${err.path()}`);
     throw err;
+  } finally {
+    encoding = outer;
   }
-  return encoder.writeAll(value, size);
 }
 
-/** Raised deep inside `measure`; each enclosing container adds its step to the path as it unwinds. */
+/** One writer for every encode, its buffer grown once to the largest value seen. */
+const sharedWriter = new BencodeWriter(4096);
+let encoding = false;
+
+/** Raised deep inside a value; each enclosing container adds its step to the path as it unwinds. */
 class UnencodableError extends Error {
   readonly what: string;
   /** Path steps from the culprit outwards: `[3]`, `.nodes`, `.a`. */
@@ -378,72 +384,59 @@ function keyStep(key: string): string {
 
 type MapEntry = [key: string, value: unknown];
 
-/**
- * One encoding run. `measure` records, in visiting order, what `write` needs and would otherwise
- * compute twice: each object's sorted keys, each Map's sorted entries, each string's UTF-8 length.
- * `write` then visits the value in the same order and consumes those queues.
- */
-class Encoder {
-  private readonly objectKeys: string[][] = [];
-  private readonly mapEntries: MapEntry[][] = [];
-  private readonly stringLengths: number[] = [];
+/** Walks a value depth first, checking it and writing it in canonical order. */
+class ValueWriter {
   /** Containers on the path from the root to the current value, to detect cycles. */
-  private readonly ancestors: object[] = [];
-  private objectCursor = 0;
-  private mapCursor = 0;
-  private stringCursor = 0;
-  private out = new Uint8Array(0);
-  /** A Buffer view of `out` for its native UTF-8 writer; made only when a string needs it. */
-  private outBuffer: Buffer | undefined;
-  private pos = 0;
+  readonly #ancestors: object[] = [];
 
-  /** Pass 1: validate and return the encoded size in bytes. */
-  measure(value: unknown): number {
+  constructor(readonly writer: BencodeWriter) {}
+
+  write(value: unknown): void {
     switch (typeof value) {
-      case 'string': {
-        const length = utf8Length(value);
-        this.stringLengths.push(length);
-        return decimalLength(length) + 1 + length;
-      }
+      case 'string':
+        this.writer.text(value);
+        return;
       case 'number':
         if (!Number.isInteger(value)) throw new UnencodableError(`a non-integer number (${value})`);
-        return integerLength(value);
+        this.writer.int(value);
+        return;
       case 'bigint':
-        return value.toString().length + 2;
+        this.writer.int(value);
+        return;
       case 'object':
         if (value === null) throw new UnencodableError('null');
-        if (value instanceof Uint8Array) return decimalLength(value.length) + 1 + value.length;
-        return this.measureContainer(value);
+        if (value instanceof Uint8Array) this.writer.bytes(value);
+        else this.#container(value);
+        return;
       default:
         throw new UnencodableError(describeType(value));
     }
   }
 
-  private measureContainer(value: object): number {
-    if (this.ancestors.includes(value)) throw new UnencodableError('a circular reference');
-    if (this.ancestors.length >= MAX_ENCODE_DEPTH) throw new UnencodableError(`nesting deeper than ${MAX_ENCODE_DEPTH}`);
-    this.ancestors.push(value);
-    let size: number;
-    if (Array.isArray(value)) size = this.measureList(value);
-    else if (value instanceof Map) size = this.measureMap(value);
-    else if (isPlainObject(value)) size = this.measureObject(value);
+  #container(value: object): void {
+    const ancestors = this.#ancestors;
+    if (ancestors.includes(value)) throw new UnencodableError('a circular reference');
+    if (ancestors.length >= MAX_ENCODE_DEPTH) throw new UnencodableError(`nesting deeper than ${MAX_ENCODE_DEPTH}`);
+    ancestors.push(value);
+    if (Array.isArray(value)) this.#list(value);
+    else if (value instanceof Map) this.#map(value);
+    else if (isPlainObject(value)) this.#object(value);
     else throw new UnencodableError(`an instance of ${value.constructor?.name ?? 'an unknown class'}`);
-    this.ancestors.pop();
-    return size;
+    ancestors.pop();
   }
 
-  private measureList(list: readonly unknown[]): number {
-    let size = 2; // 'l' and 'e'
+  #list(list: readonly unknown[]): void {
+    this.writer.list();
     let i = 0;
     try {
-      for (; i < list.length; i++) size += this.measure(list[i]);
+      for (; i < list.length; i++) this.write(list[i]);
     } catch (err) {
       throw withStep(err, `[${i}]`);
     }
-    return size;
+    this.writer.end();
   }
 
-  private measureObject(object: { readonly [key: string]: unknown }): number {
+  #object(object: { readonly [key: string]: unknown }): void {
     const keys: string[] = [];
     for (const key of Object.keys(object)) {
       if (object[key] === undefined) continue;
@@ -451,161 +444,34 @@ class Encoder {
       keys.push(key);
     }
     sortKeys(keys);
-    this.objectKeys.push(keys);
-    let size = 2; // 'd' and 'e'
-    for (const key of keys) {
-      size += decimalLength(key.length) + 1 + key.length;
-      try {
-        size += this.measure(object[key]);
-      } catch (err) {
-        throw withStep(err, keyStep(key));
-      }
-    }
-    return size;
+    this.writer.dict();
+    for (const key of keys) this.#entry(key, object[key]);
+    this.writer.end();
   }
 
-  private measureMap(map: ReadonlyMap<unknown, unknown>): number {
+  #map(map: ReadonlyMap<unknown, unknown>): void {
     const entries: MapEntry[] = [];
     for (const [key, value] of map) {
       if (value === undefined) continue;
       entries.push([mapKey(key), value]);
     }
     if (entries.length > 1) entries.sort(compareEntries);
-    this.mapEntries.push(entries);
-    let size = 2; // 'd' and 'e'
-    for (let i = 0; i < entries.length; i++) {
-      const [key, value] = entries[i]!;
-      if (i > 0 && key === entries[i - 1]![0]) throw new UnencodableError(`a Map with the key ${JSON.stringify(key)} twice`);
-      size += decimalLength(key.length) + 1 + key.length;
-      try {
-        size += this.measure(value);
-      } catch (err) {
-        throw withStep(err, keyStep(key));
-      }
+    for (let i = 1; i < entries.length; i++) {
+      const key = entries[i]![0];
+      if (key === entries[i - 1]![0]) throw new UnencodableError(`a Map with the key ${JSON.stringify(key)} twice`);
     }
-    return size;
+    this.writer.dict();
+    for (const [key, value] of entries) this.#entry(key, value);
+    this.writer.end();
   }
 
-  /** Pass 2: allocate exactly `size` bytes and fill them. */
-  writeAll(value: unknown, size: number): Uint8Array {
-    this.out = new Uint8Array(size);
-    this.write(value);
-    return this.out;
-  }
-
-  /** Everything here was validated by `measure`, so this only dispatches on type and copies bytes. */
-  private write(value: unknown): void {
-    if (typeof value === 'string') this.writeString(value);
-    else if (typeof value === 'number') this.writeInteger(value);
-    else if (typeof value === 'bigint') this.writeAscii(`i${value}e`);
-    else if (value instanceof Uint8Array) this.writeBytes(value);
-    else if (Array.isArray(value)) this.writeList(value);
-    else if (value instanceof Map) this.writeMap();
-    else this.writeObject(value as { readonly [key: string]: unknown });
-  }
-
-  private writeList(list: readonly unknown[]): void {
-    this.out[this.pos++] = CHAR_L;
-    for (let i = 0; i < list.length; i++) this.write(list[i]);
-    this.out[this.pos++] = CHAR_E;
-  }
-
-  private writeObject(object: { readonly [key: string]: unknown }): void {
-    const keys = this.objectKeys[this.objectCursor++]!;
-    this.out[this.pos++] = CHAR_D;
-    for (const key of keys) {
-      this.writeLatin1Key(key);
-      this.write(object[key]);
-    }
-    this.out[this.pos++] = CHAR_E;
-  }
-
-  private writeMap(): void {
-    const entries = this.mapEntries[this.mapCursor++]!;
-    this.out[this.pos++] = CHAR_D;
-    for (const [key, value] of entries) {
-      this.writeLatin1Key(key);
+  #entry(key: string, value: unknown): void {
+    this.writer.key(key);
+    try {
       this.write(value);
+    } catch (err) {
+      throw withStep(err, keyStep(key));
     }
-    this.out[this.pos++] = CHAR_E;
-  }
-
-  private writeLatin1Key(key: string): void {
-    this.writeLength(key.length);
-    const out = this.out;
-    let pos = this.pos;
-    for (let i = 0; i < key.length; i++) out[pos++] = key.charCodeAt(i);
-    this.pos = pos;
-  }
-
-  private writeString(s: string): void {
-    const length = this.stringLengths[this.stringCursor++]!;
-    this.writeLength(length);
-    if (length === s.length && length <= SHORT_STRING) {
-      // Pure ASCII (any other char takes more than one UTF-8 byte) and short: copy it directly.
-      const out = this.out;
-      let pos = this.pos;
-      for (let i = 0; i < length; i++) out[pos++] = s.charCodeAt(i);
-      this.pos = pos;
-    } else {
-      this.outBuffer ??= Buffer.from(this.out.buffer, this.out.byteOffset, this.out.length);
-      this.pos += this.outBuffer.write(s, this.pos, length, 'utf8');
-    }
-  }
-
-  private writeBytes(bytes: Uint8Array): void {
-    this.writeLength(bytes.length);
-    if (bytes.length <= SHORT_STRING) {
-      // For short arrays a plain loop beats the fixed cost of set().
-      const out = this.out;
-      let pos = this.pos;
-      for (let i = 0; i < bytes.length; i++) out[pos++] = bytes[i]!;
-      this.pos = pos;
-    } else {
-      this.out.set(bytes, this.pos);
-      this.pos += bytes.length;
-    }
-  }
-
-  /** `<length>:` */
-  private writeLength(length: number): void {
-    this.writeDecimal(length);
-    this.out[this.pos++] = COLON;
-  }
-
-  /** `i<n>e`. Integers beyond 2^53 are written exactly as the double holds them, via BigInt. */
-  private writeInteger(n: number): void {
-    if (!Number.isSafeInteger(n)) {
-      this.writeAscii(`i${BigInt(n)}e`);
-      return;
-    }
-    this.out[this.pos++] = CHAR_I;
-    if (n < 0) {
-      this.out[this.pos++] = MINUS;
-      n = -n;
-    }
-    this.writeDecimal(n);
-    this.out[this.pos++] = CHAR_E;
-  }
-
-  /** Base-ten digits of a non-negative safe integer, written right to left. -0 writes "0". */
-  private writeDecimal(n: number): void {
-    const out = this.out;
-    const end = this.pos + decimalLength(n);
-    let pos = end;
-    do {
-      const digit = n % 10;
-      out[--pos] = CHAR_0 + digit;
-      n = (n - digit) / 10;
-    } while (n > 0);
-    this.pos = end;
-  }
-
-  private writeAscii(s: string): void {
-    const out = this.out;
-    let pos = this.pos;
-    for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i);
-    this.pos = pos;
   }
 }
 
@@ -655,11 +521,4 @@ function sortKeys(keys: string[]): void {
 
 function compareEntries(a: MapEntry, b: MapEntry): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
-}
-
-
-/** Encoded size of `i<n>e`. */
-function integerLength(n: number): number {
-  if (!Number.isSafeInteger(n)) return BigInt(n).toString().length + 2;
-  return (n < 0 ? 3 : 2) + decimalLength(Math.abs(n));
 }
