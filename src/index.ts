@@ -6,6 +6,7 @@ export * from './wire/bencode-scanner.js';
 export * from './wire/bencode-writer.js';
 export * from './wire/id.js';
 export * from './wire/compact.js';
+export * from './wire/address.js';
 export * from './wire/magnet.js';
 export * from './wire/crc32c.js';
 export * from './wire/secure-id.js';

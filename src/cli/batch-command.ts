@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseTarget, type TorrentTarget } from '../wire/magnet.js';
 import { scrape } from '../modes/scrape.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { readLines } from './line-reader.js';
 import { EXIT, type Command } from './options.js';
 import { jsonReport } from './scrape-command.js';

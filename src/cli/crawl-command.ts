@@ -8,7 +8,7 @@ import { CrawlLogWriter, formatCrawlLine, readCrawlLog } from '../crawl/crawl-lo
 import { idToHex } from '../wire/id.js';
 import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../crawl/infohash-store.js';
 import { NameResolver } from '../modes/name-resolver.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
 import { nameFields, namesSummary } from './swarm-report.js';

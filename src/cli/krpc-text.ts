@@ -6,7 +6,7 @@
 import { idToHex } from '../wire/id.js';
 import type { NodeInfo, PeerInfo } from '../wire/compact.js';
 import type { Message, ResponseBody } from '../wire/krpc.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { safeText } from './safe-text.js';
 
 /** How many nodes, peers or samples a one-line trace lists before "...". */

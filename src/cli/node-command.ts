@@ -10,7 +10,7 @@ import { decodeMessage, type Message } from '../wire/krpc.js';
 import type { Endpoint } from '../net/transport.js';
 import type { PacketListener } from '../net/packet-tap.js';
 import type { DhtNode } from '../dht/node.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { resolveEndpoints } from './bootstrap-nodes.js';
 import { messageJson, messageLines } from './krpc-text.js';
 import { EXIT, type Command, type QueryCommandMethod } from './options.js';

@@ -1,7 +1,7 @@
 /** `--trace`: each KRPC packet sent and received, decoded, as one line on stderr. */
 import { decodeMessage } from '../wire/krpc.js';
 import type { PacketListener } from '../net/packet-tap.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { messageLine } from './krpc-text.js';
 import type { Output } from './terminal.js';
 

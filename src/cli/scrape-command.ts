@@ -1,7 +1,7 @@
 /** `dht-scrape <infohash|magnet>`: print peers as they are found, then a summary. */
 import { idToHex } from '../wire/id.js';
 import { scrape, type ScrapeReport } from '../modes/scrape.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';

@@ -14,7 +14,7 @@ import type { NameOutcome, NameResolverStats } from '../modes/name-resolver.js';
 import { probePeers, type PeerProbe, type ProbeReport } from '../peer/probe.js';
 import type { ScrapeReport } from '../modes/scrape.js';
 import type { SwarmEstimate } from '../modes/swarm-size.js';
-import { formatEndpoint } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { safeText } from './safe-text.js';
 import { torrentFileName } from './torrent-file-name.js';
 import type { Output } from './terminal.js';

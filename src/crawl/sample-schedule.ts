@@ -13,6 +13,7 @@
  * Bounded by `maxNodes`; what happens when full is documented on SampleScheduleOptions.maxNodes.
  * Pure: the caller passes the time.
  */
+import { formatEndpoint } from '../wire/address.js';
 import type { NodeInfo } from '../wire/compact.js';
 
 export interface SampleScheduleOptions {
@@ -63,10 +64,6 @@ export interface ScheduleStats {
   unsupported: number;
 }
 
-export function endpointKey(node: { address: string; port: number }): string {
-  return `${node.address}:${node.port}`;
-}
-
 export class SampleSchedule {
   private readonly entries = new Map<string, Entry>();
   /** Keys of waiting entries, oldest first (a Set iterates in insertion order). */
@@ -108,12 +105,12 @@ export class SampleSchedule {
   }
 
   has(node: { address: string; port: number }): boolean {
-    return this.entries.has(endpointKey(node));
+    return this.entries.has(formatEndpoint(node));
   }
 
   /** Remember a node to ask. False if it was known already or could not be made room for. */
   add(node: NodeInfo): boolean {
-    const key = endpointKey(node);
+    const key = formatEndpoint(node);
     if (node.port === 0 || this.entries.has(key)) return false;
     if (this.entries.size >= this.maxNodes && !this.evictOne()) return false;
     this.entries.set(key, { node, state: 'waiting', dueAt: 0, failures: 0, samples: 0 });
@@ -143,7 +140,7 @@ export class SampleSchedule {
    * due, already in flight, or there is no room for it: then it must not be sampled now.
    */
   claim(node: NodeInfo, now: number): boolean {
-    const key = endpointKey(node);
+    const key = formatEndpoint(node);
     if (!this.entries.has(key) && !this.add(node)) return false;
     const entry = this.entries.get(key)!;
     if (entry.state === 'in-flight' || (entry.state === 'resting' && entry.dueAt > now)) return false;
@@ -174,7 +171,7 @@ export class SampleSchedule {
     const entry = this.settle(node);
     if (entry === undefined) return;
     if (++entry.failures >= this.maxFailures) {
-      this.entries.delete(endpointKey(node));
+      this.entries.delete(formatEndpoint(node));
       this.failedNodes++;
       return;
     }
@@ -195,7 +192,7 @@ export class SampleSchedule {
   }
 
   private settle(node: NodeInfo): Entry | undefined {
-    const entry = this.entries.get(endpointKey(node));
+    const entry = this.entries.get(formatEndpoint(node));
     if (entry?.state !== 'in-flight') return undefined;
     this.inFlight--;
     return entry;
@@ -203,7 +200,7 @@ export class SampleSchedule {
 
   /** Move to the back of the map (the map's order is eviction order), and onto the heap. */
   private rest(node: NodeInfo, entry: Entry, dueAt: number): void {
-    const key = endpointKey(node);
+    const key = formatEndpoint(node);
     entry.state = 'resting';
     entry.dueAt = dueAt;
     this.entries.delete(key);

@@ -8,8 +8,9 @@
  * candidate that could still improve them (unasked, or asked and still pending) is closer than the
  * k-th of them.
  */
-import { encodeAddress, familyOf, normalizeAddress, type NodeInfo } from '../wire/compact.js';
-import { compareDistance, idEquals, sharedPrefixLength, type NodeId } from '../wire/id.js';
+import { formatEndpoint, subnetOf } from '../wire/address.js';
+import { familyOf, type NodeInfo } from '../wire/compact.js';
+import { compareDistance, idEquals, idKey, sharedPrefixLength, type NodeId } from '../wire/id.js';
 
 /**
  * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no
@@ -102,7 +103,7 @@ export class LookupState {
     let referrals: Referrals | undefined;
     let offered = nodes;
     if (from !== undefined) {
-      const fromKey = key(from);
+      const fromKey = idKey(from);
       referrals = this.referrals.get(fromKey);
       if (referrals === undefined) this.referrals.set(fromKey, (referrals = { answered: 0, silent: 0, distrusted: false }));
       if (referrals.distrusted) return 0;
@@ -119,9 +120,9 @@ export class LookupState {
   }
 
   private addOne(node: NodeInfo, hop: number): Candidate | undefined {
-    const idKey = key(node.id);
-    const addressKey = `${node.address}:${node.port}`;
-    if (this.byId.has(idKey) || this.byAddress.has(addressKey) || node.port === 0) return undefined;
+    const key = idKey(node.id);
+    const addressKey = formatEndpoint(node);
+    if (this.byId.has(key) || this.byAddress.has(addressKey) || node.port === 0) return undefined;
     if (this.self !== undefined && idEquals(node.id, this.self)) return undefined;
     const subnet = subnetOf(node.address);
     if ((this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return undefined;
@@ -129,7 +130,7 @@ export class LookupState {
     if (index >= this.maxCandidates) return undefined;
     const candidate: Candidate = { node, state: 'new', hop, prefixBits: sharedPrefixLength(node.id, this.target) };
     this.candidates.splice(index, 0, candidate);
-    this.byId.set(idKey, candidate);
+    this.byId.set(key, candidate);
     this.byAddress.add(addressKey);
     this.perSubnet.set(subnet, (this.perSubnet.get(subnet) ?? 0) + 1);
     if (this.candidates.length > this.maxCandidates) this.forgetFarthestUnasked();
@@ -167,7 +168,7 @@ export class LookupState {
     if (index < 0) return;
     const c = this.candidates[index]!;
     this.candidates.splice(index, 1);
-    this.byId.delete(key(c.node.id));
+    this.byId.delete(idKey(c.node.id));
     // Its address stays in byAddress: a forgotten node is not re-added at the same distance.
   }
 
@@ -199,7 +200,7 @@ export class LookupState {
 
   /** The candidate with this ID, if the lookup knows it. */
   get(id: NodeId): Candidate | undefined {
-    return this.byId.get(key(id));
+    return this.byId.get(idKey(id));
   }
 
   /** Its soft timeout passed: stop counting it against alpha, but keep waiting for its reply. */
@@ -311,15 +312,3 @@ export class LookupState {
   }
 }
 
-function key(id: NodeId): string {
-  return String.fromCharCode(...id);
-}
-
-/** The /24 of an IPv4 address or the /64 of an IPv6 one. */
-export function subnetOf(address: string): string {
-  if (familyOf(address) === 4) {
-    const v4 = normalizeAddress(address);
-    return v4.slice(0, v4.lastIndexOf('.'));
-  }
-  return Buffer.from(encodeAddress(address).subarray(0, 8)).toString('hex');
-}

@@ -5,7 +5,8 @@
  * Answering properly is not optional for a crawler or scraper: other nodes only keep us in their
  * tables (and so only send us their queries) if we behave like a good node.
  */
-import { familyOf, normalizeAddress, type NodeInfo, type PeerInfo } from '../wire/compact.js';
+import { sameHost } from '../wire/address.js';
+import { familyOf, type NodeInfo, type PeerInfo } from '../wire/compact.js';
 import { randomId, type NodeId } from '../wire/id.js';
 import { isExemptAddress, isSecureId, secureIdFor } from '../wire/secure-id.js';
 import { AddressVotes } from '../table/address-votes.js';
@@ -582,11 +583,6 @@ export interface AnnounceResult {
   lookup: LookupResult;
   /** Nodes that accepted the announce. */
   announcedTo: number;
-}
-
-/** Whether two addresses name one host (dgram spells IPv4 senders of a dual-stack socket ::ffff:a.b.c.d). */
-function sameHost(a: string, b: string): boolean {
-  return a === b || normalizeAddress(a) === normalizeAddress(b);
 }
 
 /** BEP 51 leaves the sample count to the node; 20 x 20 bytes keeps the reply well under the MTU. */

@@ -10,6 +10,7 @@
  * would have put them; `start()` then checks with a real lookup over UDP that the network answers.
  */
 import { randomBytes } from 'node:crypto';
+import { formatEndpoint } from '../wire/address.js';
 import type { PeerInfo } from '../wire/compact.js';
 import { compareDistance, idToHex, randomId, type NodeId } from '../wire/id.js';
 import { sha1 } from '../peer/ut-metadata.js';
@@ -114,11 +115,6 @@ export class Testnet {
     await Promise.all(this.nodes.map((n) => n.close()));
     await closeSeeders(this.torrents);
   }
-}
-
-/** "1.2.3.4:6881", or "[::1]:6881" for IPv6. */
-export function formatEndpoint(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 /** 127.A.B.1 for node i: its own /24 in 127.0.0.0/8, which Linux routes to loopback whole. */

@@ -8,6 +8,7 @@
  * still accepted, and a hard one after which the query has failed.
  */
 import { randomBytes } from 'node:crypto';
+import { hostKey, sameHost } from '../wire/address.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -221,7 +222,7 @@ export class Rpc {
     return new Promise<QueryOutcome>((resolve) => {
       const entry: Pending = { to, sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
       this.pending.set(key, entry);
-      this.awaiting.set(hostOf(to.address), (this.awaiting.get(hostOf(to.address)) ?? 0) + 1);
+      this.awaiting.set(hostKey(to.address), (this.awaiting.get(hostKey(to.address)) ?? 0) + 1);
       // The timeouts measure the network, so they start when the packet leaves, not while it
       // waits for our own rate limit: a busy crawler must not time out its own queue.
       const onSent = (): void => {
@@ -281,7 +282,7 @@ export class Rpc {
     if (bytes.length > this.options.maxPacketBytes) { this.counters.dropped.oversized++; return; }
     // A host we are waiting on is read first: its replies to us must not count against its budget,
     // or our own busy lookups would get it banned. Anything else from it (queries, junk) still counts.
-    const awaited = this.awaiting.has(hostOf(from.address));
+    const awaited = this.awaiting.has(hostKey(from.address));
     if (!awaited && !this.admit(from)) { this.counters.dropped.refused++; return; }
     const parsed = decodeMessage(bytes);
     if (awaited && !(parsed.ok && this.answersOpenQuery(parsed.message, from)) && !this.admit(from)) {
@@ -311,7 +312,7 @@ export class Rpc {
   private answersOpenQuery(message: Message, from: Endpoint): boolean {
     if (message.y === 'q' || message.t.length !== 2) return false;
     const entry = this.pending.get((message.t[0]! << 8) | message.t[1]!);
-    return entry !== undefined && entry.to.port === from.port && sameAddress(entry.to.address, from.address);
+    return entry !== undefined && entry.to.port === from.port && sameHost(entry.to.address, from.address);
   }
 
   private dispatch(message: Message, from: Endpoint): void {
@@ -323,7 +324,7 @@ export class Rpc {
     const key = message.t.length === 2 ? (message.t[0]! << 8) | message.t[1]! : -1;
     const entry = this.pending.get(key);
     if (entry === undefined) { this.counters.dropped.unmatched++; return; }
-    if (entry.to.port !== from.port || !sameAddress(entry.to.address, from.address)) {
+    if (entry.to.port !== from.port || !sameHost(entry.to.address, from.address)) {
       this.counters.dropped['wrong-source']++;
       return;
     }
@@ -366,7 +367,7 @@ export class Rpc {
     const entry = this.pending.get(key);
     if (entry === undefined) return;
     this.pending.delete(key);
-    const host = hostOf(entry.to.address);
+    const host = hostKey(entry.to.address);
     const open = (this.awaiting.get(host) ?? 1) - 1;
     if (open > 0) this.awaiting.set(host, open);
     else this.awaiting.delete(host);
@@ -411,13 +412,4 @@ export class Rpc {
     this.counters.bytesOut += bytes.length;
     this.transport.send(bytes, to);
   }
-}
-
-/** dgram reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d; treat both spellings as one. */
-function sameAddress(a: string, b: string): boolean {
-  return a === b || hostOf(a) === hostOf(b);
-}
-
-function hostOf(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

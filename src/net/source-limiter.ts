@@ -17,7 +17,8 @@
  *
  * Pure: no timers, an injected clock. The node consults it through Rpc.setAdmitFilter.
  */
-import { encodeAddress, familyOf, normalizeAddress } from '../wire/compact.js';
+import { ipv6Prefix64 } from '../wire/address.js';
+import { familyOf, normalizeAddress } from '../wire/compact.js';
 import { TokenBucket } from './rate-limit.js';
 
 export interface SourceLimiterOptions {
@@ -172,5 +173,5 @@ export class SourceLimiter {
 /** What one "source" is: an IPv4 address, or the /64 an IPv6 address is in (mapped IPv4 counts as IPv4). */
 export function sourceKey(address: string): string {
   if (familyOf(address) === 4) return normalizeAddress(address);
-  return Buffer.from(encodeAddress(address).subarray(0, 8)).toString('hex');
+  return ipv6Prefix64(address);
 }

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PeerInfo } from '../wire/compact.js';
+import { idKey } from '../wire/id.js';
 import { WireParser, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, reservedFlags, type Handshake, type PeerMessage, type WireEvent } from './peer-wire.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from './extension-protocol.js';
 import { encodeInfoDict, parseInfoDict } from './torrent-info.js';
@@ -106,7 +107,7 @@ export class Seeder {
     const bitfield = spreadBitfield(pieceCount, options.completion ?? 1);
     const held = countBits(bitfield);
     const torrent: SeededTorrent = { infoHash, info: options.info, pieceCount, bitfield, held, options };
-    this.#torrents.set(hexKey(infoHash), torrent);
+    this.#torrents.set(idKey(infoHash), torrent);
     return torrent;
   }
 
@@ -134,7 +135,7 @@ export class Seeder {
 
   /** @internal The torrent a handshake asks for. */
   lookup(infoHash: Uint8Array): SeededTorrent | undefined {
-    return this.#torrents.get(hexKey(infoHash));
+    return this.#torrents.get(idKey(infoHash));
   }
 }
 
@@ -296,9 +297,6 @@ function countBits(bits: Uint8Array): number {
   return count;
 }
 
-function hexKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
 
 export interface SyntheticTorrentSpec {
   name: string;

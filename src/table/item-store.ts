@@ -11,7 +11,7 @@
  * ever stored or served.
  */
 import { immutableTarget, ItemErrorCode, MAX_ITEM_VALUE_BYTES, MAX_SALT_BYTES, mutableTarget, verifyItem, type MutableItem } from '../wire/dht-item.js';
-import { idToHex, type NodeId } from '../wire/id.js';
+import { bytesEqual, idToHex, type NodeId } from '../wire/id.js';
 
 /** BEP 44: "items ... may expire after 2 hours". Owners republish more often than that. */
 export const ITEM_TTL_MS = 2 * 60 * 60 * 1000;
@@ -72,7 +72,7 @@ export class ItemStore {
     if (held?.kind === 'mutable') {
       if (cas !== undefined && cas !== held.seq) return refuse(ItemErrorCode.CasMismatch, 'CAS mismatch');
       // BEP 44: a lower seq is refused; an equal seq only refreshes the same value.
-      if (item.seq < held.seq || (item.seq === held.seq && !sameBytes(item.v, held.v))) {
+      if (item.seq < held.seq || (item.seq === held.seq && !bytesEqual(item.v, held.v))) {
         return refuse(ItemErrorCode.SequenceTooOld, 'sequence number less than current');
       }
     }
@@ -101,6 +101,3 @@ function refuse(code: number, message: string): PutOutcome {
   return { ok: false, code, message };
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}

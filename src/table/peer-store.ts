@@ -37,7 +37,7 @@ import { hostKey, networkKey } from '../wire/address-group.js';
 import { ScrapeBloom, scrapeBitIndexes } from '../wire/bloom.js';
 import { familyOf, normalizeAddress } from '../wire/compact.js';
 import type { Family, PeerInfo } from '../wire/compact.js';
-import { isId, ID_LENGTH } from '../wire/id.js';
+import { idKey, isId, ID_LENGTH } from '../wire/id.js';
 import type { NodeId } from '../wire/id.js';
 
 /**
@@ -462,7 +462,7 @@ function firstEntry<K, V>(map: ReadonlyMap<K, V>): [K, V] | undefined {
 
 function infoHashKey(infoHash: NodeId): string {
   if (!isId(infoHash)) throw new TypeError(`an info-hash is ${ID_LENGTH} bytes`);
-  return Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength).toString('latin1');
+  return idKey(infoHash);
 }
 
 function infoHashFromKey(key: string): Uint8Array {

@@ -19,12 +19,14 @@
  * caller reports the outcome. Time and randomness are injected so tests can be exact.
  */
 import { randomBytes } from 'node:crypto';
+import { formatEndpoint } from '../wire/address.js';
 import type { NodeInfo } from '../wire/compact.js';
 import {
   ID_BITS,
   ID_LENGTH,
   compareDistance,
   idEquals,
+  idKey,
   idToHex,
   isId,
   randomIdWithPrefix,
@@ -373,7 +375,7 @@ export class RoutingTable {
     const labels = this.table.map((_, index) => prefixLabel(this.ownId, index, index === last));
     const labelWidth = Math.max(...labels.map((label) => label.length));
     const listed = this.table.flatMap((bucket) => [...bucket.contacts, ...bucket.replacements]);
-    const endpointWidth = Math.max(0, ...listed.map((c) => endpointKey(c).length));
+    const endpointWidth = Math.max(0, ...listed.map((c) => formatEndpoint(c).length));
     const lines = [
       `routing table  own ${idToHex(this.ownId)}  k=${this.k}` +
         (this.farBucketSizes.length > 0 ? `, far buckets ${this.table.map((_, i) => this.capacityOf(i)).slice(0, this.farBucketSizes.length).join('/')}` : ''),
@@ -390,7 +392,7 @@ export class RoutingTable {
       );
       for (const c of bucket.contacts.slice(0, perBucket)) lines.push(`  ${this.describe(c, now, endpointWidth)}`);
       if (bucket.contacts.length > perBucket) lines.push(`  … ${bucket.contacts.length - perBucket} more`);
-      for (const r of bucket.replacements.slice(0, perBucket)) lines.push(`  ${CACHED_MARK} ${shortId(r.id)} ${endpointKey(r).padEnd(endpointWidth)}  cached`);
+      for (const r of bucket.replacements.slice(0, perBucket)) lines.push(`  ${CACHED_MARK} ${shortId(r.id)} ${formatEndpoint(r).padEnd(endpointWidth)}  cached`);
       if (bucket.replacements.length > perBucket) lines.push(`  … ${bucket.replacements.length - perBucket} more cached`);
     });
     return lines.join('\n');
@@ -411,7 +413,7 @@ export class RoutingTable {
     if (idEquals(node.id, this.ownId)) return { kind: 'rejected', reason: 'own-id' };
     const existing = this.byId.get(idKey(node.id));
     if (existing !== undefined) return activity === 'heard' ? IGNORED : this.refresh(existing, node, activity);
-    if (this.byEndpoint.has(endpointKey(node))) return { kind: 'rejected', reason: 'address-taken' };
+    if (this.byEndpoint.has(formatEndpoint(node))) return { kind: 'rejected', reason: 'address-taken' };
     // Hearsay must not pull a node out of the cache, where it waits on better evidence.
     if (activity === 'heard' && this.isCached(node.id)) return IGNORED;
     const newcomer = this.takeFromCache(node) ?? this.newContact(node);
@@ -425,7 +427,7 @@ export class RoutingTable {
    * or anyone could redirect a good contact by spoofing a single query.
    */
   private refresh(contact: Contact, node: NodeInfo, activity: Activity): InsertResult {
-    if (endpointKey(contact) !== endpointKey(node)) return { kind: 'rejected', reason: 'address-taken' };
+    if (formatEndpoint(contact) !== formatEndpoint(node)) return { kind: 'rejected', reason: 'address-taken' };
     this.touch(contact, activity);
     if (activity === 'response') this.bucketOf(contact.id).lastChanged = this.now();
     return { kind: 'updated', contact };
@@ -587,19 +589,19 @@ export class RoutingTable {
     bucket.contacts.push(contact);
     bucket.lastChanged = contact.added;
     this.byId.set(idKey(contact.id), contact);
-    this.byEndpoint.set(endpointKey(contact), contact);
+    this.byEndpoint.set(formatEndpoint(contact), contact);
   }
 
   private unplace(bucket: Bucket, contact: Contact): void {
     bucket.contacts.splice(bucket.contacts.indexOf(contact), 1);
     this.byId.delete(idKey(contact.id));
-    this.byEndpoint.delete(endpointKey(contact));
+    this.byEndpoint.delete(formatEndpoint(contact));
   }
 
   /** Newest last; one entry per ID and per endpoint (the newest claim wins); oldest dropped when full. */
   private cache(bucket: Bucket, contact: Contact): void {
-    const endpoint = endpointKey(contact);
-    bucket.replacements = bucket.replacements.filter((r) => !idEquals(r.id, contact.id) && endpointKey(r) !== endpoint);
+    const endpoint = formatEndpoint(contact);
+    bucket.replacements = bucket.replacements.filter((r) => !idEquals(r.id, contact.id) && formatEndpoint(r) !== endpoint);
     bucket.replacements.push(contact);
     if (bucket.replacements.length > this.maxReplacements) bucket.replacements.shift();
   }
@@ -614,7 +616,7 @@ export class RoutingTable {
     const at = bucket.replacements.findIndex((r) => idEquals(r.id, node.id));
     if (at === -1) return undefined;
     const [cached] = bucket.replacements.splice(at, 1);
-    return cached !== undefined && endpointKey(cached) === endpointKey(node) ? cached : undefined;
+    return cached !== undefined && formatEndpoint(cached) === formatEndpoint(node) ? cached : undefined;
   }
 
   /**
@@ -623,7 +625,7 @@ export class RoutingTable {
    */
   private takeReplacement(bucket: Bucket, leaving?: Contact): Contact | undefined {
     for (let candidate = bucket.replacements.pop(); candidate !== undefined; candidate = bucket.replacements.pop()) {
-      const holder = this.byEndpoint.get(endpointKey(candidate));
+      const holder = this.byEndpoint.get(formatEndpoint(candidate));
       if (holder === undefined || holder === leaving) return candidate;
     }
     return undefined;
@@ -676,7 +678,7 @@ export class RoutingTable {
     const notes = isHeardOnly(c) ? ['heard of, not yet asked'] : [`seen ${formatAge(now - lastSeen(c))} ago`];
     if (c.lastResponse === 0 && !isHeardOnly(c)) notes.push('never answered');
     if (c.failures > 0) notes.push(`${c.failures} failed`);
-    return `${STATE_MARK[state]} ${shortId(c.id)} ${endpointKey(c).padEnd(endpointWidth)}  ${state.padEnd(12)}  ${notes.join(', ')}`;
+    return `${STATE_MARK[state]} ${shortId(c.id)} ${formatEndpoint(c).padEnd(endpointWidth)}  ${state.padEnd(12)}  ${notes.join(', ')}`;
   }
 }
 
@@ -735,14 +737,6 @@ function isValidNode(node: NodeInfo): boolean {
   );
 }
 
-function idKey(id: NodeId): string {
-  return idToHex(id);
-}
-
-/** "1.2.3.4:6881" or "[::1]:6881": the brackets keep IPv6 colons apart from the port's. */
-function endpointKey(node: NodeInfo): string {
-  return node.address.includes(':') ? `[${node.address}]:${node.port}` : `${node.address}:${node.port}`;
-}
 
 function lastSeen(c: Contact): number {
   return Math.max(c.lastResponse, c.lastQuery);

@@ -59,10 +59,18 @@ export function sharedPrefixLength(a: NodeId, b: NodeId): number {
 }
 
 /** Byte-for-byte equality (`===` on two Uint8Arrays compares identity, not content). */
-export function idEquals(a: NodeId, b: NodeId): boolean {
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Whether two IDs (or info-hashes) are the same 20 bytes. */
+export const idEquals: (a: NodeId, b: NodeId) => boolean = bytesEqual;
+
+/** An ID as a Map key: a string of one char per byte (latin1), cheaper to make than hex. */
+export function idKey(id: NodeId): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
 }
 
 /**

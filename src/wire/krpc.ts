@@ -22,8 +22,8 @@
  */
 import { BencodeError, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
 import { BencodeWriter } from './bencode-writer.js';
-import { decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
-import { ID_LENGTH, type NodeId } from './id.js';
+import { COMPACT_NODE_LENGTH, COMPACT_PEER_LENGTH, decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
+import { ID_LENGTH, bytesEqual, type NodeId } from './id.js';
 import { readCanonicalQuery, type QuerySchema } from './krpc-fast-path.js';
 import {
   Fault,
@@ -212,12 +212,6 @@ const PACKET_DECODE_OPTIONS: DecodeOptions = {
   maxItems: KRPC_LIMITS.maxItems,
 };
 
-/** BEP 5 "Contact Encoding": a compact peer is 4 + 2 bytes (IPv4); BEP 32: 16 + 2 for IPv6. */
-const PEER_V4_LENGTH = 6;
-const PEER_V6_LENGTH = 18;
-/** A compact node is a 20-byte ID followed by the compact peer: 26 (IPv4) or 38 (IPv6) bytes. */
-const NODE_V4_LENGTH = ID_LENGTH + PEER_V4_LENGTH;
-const NODE_V6_LENGTH = ID_LENGTH + PEER_V6_LENGTH;
 /** BEP 33: each bloom filter is m = 256 * 8 bits. */
 const BLOOM_LENGTH = 256;
 
@@ -258,7 +252,7 @@ const BLOOM_FILTER: BytesField<Uint8Array> = {
 /** BEP 5 `nodes`: compact IPv4 node info, concatenated. An empty string (no nodes) is valid. */
 const NODES_V4: BytesField<NodeInfo[]> = {
   wire: 'bytes',
-  length: { multipleOf: NODE_V4_LENGTH },
+  length: { multipleOf: COMPACT_NODE_LENGTH[4] },
   toValue: (bytes) => decodeNodes(bytes, 4),
   toWire: (nodes) => encodeNodes(nodes, 4),
 };
@@ -266,7 +260,7 @@ const NODES_V4: BytesField<NodeInfo[]> = {
 /** BEP 32 `nodes6`: compact IPv6 node info, concatenated. */
 const NODES_V6: BytesField<NodeInfo[]> = {
   wire: 'bytes',
-  length: { multipleOf: NODE_V6_LENGTH },
+  length: { multipleOf: COMPACT_NODE_LENGTH[6] },
   toValue: (bytes) => decodeNodes(bytes, 6),
   toWire: (nodes) => encodeNodes(nodes, 6),
 };
@@ -274,7 +268,7 @@ const NODES_V6: BytesField<NodeInfo[]> = {
 /** BEP 42 top-level `ip`: the requester's compact address as the responder saw it. */
 const COMPACT_PEER: BytesField<PeerInfo> = {
   wire: 'bytes',
-  length: { oneOf: [PEER_V4_LENGTH, PEER_V6_LENGTH] },
+  length: { oneOf: [COMPACT_PEER_LENGTH[4], COMPACT_PEER_LENGTH[6]] },
   toValue: decodePeer,
   toWire: encodePeer,
 };
@@ -285,7 +279,7 @@ const COMPACT_PEER: BytesField<PeerInfo> = {
  */
 const PEER_LIST: ListField<PeerInfo[]> = {
   wire: 'list',
-  itemLength: { oneOf: [PEER_V4_LENGTH, PEER_V6_LENGTH] },
+  itemLength: { oneOf: [COMPACT_PEER_LENGTH[4], COMPACT_PEER_LENGTH[6]] },
   toValue: (items) => items.map((item) => decodePeer(item)),
   toWire: (peers) => peers.map((peer) => encodePeer(peer)),
 };
@@ -465,15 +459,10 @@ const METHOD_NAMES: readonly { readonly name: QueryMethod; readonly bytes: Uint8
 
 /** The method `q` names, or undefined for one we do not know. */
 function methodNamed(q: Uint8Array): QueryMethod | undefined {
-  for (const method of METHOD_NAMES) if (sameBytes(q, method.bytes)) return method.name;
+  for (const method of METHOD_NAMES) if (bytesEqual(q, method.bytes)) return method.name;
   return undefined;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors.

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Testnet } from '../../src/modes/testnet.js';
-import { formatEndpoint } from '../../src/modes/testnet.js';
+import { formatEndpoint } from '../../src/wire/address.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/dht-scrape.js');

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseCrawlLine } from '../../src/crawl/crawl-log.js';
 import { idToHex } from '../../src/wire/id.js';
-import { Testnet, formatEndpoint } from '../../src/modes/testnet.js';
+import { Testnet } from '../../src/modes/testnet.js';
+import { formatEndpoint } from '../../src/wire/address.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../../src/wire/compact.js';
 import { compareDistance, sharedPrefixLength, type NodeId } from '../../src/wire/id.js';
-import { LookupState, subnetOf } from '../../src/dht/lookup-state.js';
+import { LookupState } from '../../src/dht/lookup-state.js';
+import { subnetOf } from '../../src/wire/address.js';
 import { RoutingTable } from '../../src/table/routing-table.js';
 import { Prng } from '../helpers/prng.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../../src/wire/compact.js';
-import { SampleSchedule, endpointKey } from '../../src/crawl/sample-schedule.js';
+import { SampleSchedule } from '../../src/crawl/sample-schedule.js';
+import { formatEndpoint as endpointKey } from '../../src/wire/address.js';
 import { Prng } from '../helpers/prng.js';
 
 const prng = new Prng(51);
