@@ -11,6 +11,7 @@ import type { Output } from './terminal.js';
 type ScrapeCommand = Extract<Command, { kind: 'scrape' }>;
 
 export async function runScrape(command: ScrapeCommand, output: Output, signal: AbortSignal): Promise<number> {
+  const started = Date.now();
   const { common, swarm } = command;
   // On the local network, 7 of each torrent's 10 peers are real, so --metadata and --probe have
   // peers to talk to (and a few dead addresses to report).
@@ -25,8 +26,8 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const hex = idToHex(target.infoHash);
     output.err(`Looking up ${hex}${target.name !== undefined ? ` (${safeText(target.name)})` : ''} from ${describeBootstrap(session)}`);
     const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
-    const started = Date.now();
     const report = await scrape(session.node, {
+      startedAt: started,
       infoHash: target.infoHash,
       bootstrap: session.bootstrap,
       timeoutMs,
@@ -37,7 +38,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     }, (event) => {
       if (event.type === 'peer' && !common.json) output.out(formatEndpoint(event.peer));
       else if (event.type === 'progress') {
-        output.status(`${output.paint('dim', 'lookup')} ${event.queried} queried, ${event.responses} answered, ` +
+        output.status(`${output.paint('dim', event.joining ? 'joining + lookup' : 'lookup')} ${event.queried} queried, ${event.responses} answered, ` +
           `closest ${event.closestPrefixBits}/160 bits, ${output.paint('green', `${event.peers} peers`)}`);
       }
     });
@@ -97,9 +98,18 @@ export function jsonReport(report: ScrapeReport): unknown {
       responses: stats?.responses ?? 0,
       timeouts: stats?.timeouts ?? 0,
       nodes_contacted: stats?.nodesContacted ?? 0,
-      time_to_first_peer_ms: stats?.timeToFirstItemMs ?? null,
-      duration_ms: stats?.durationMs ?? 0,
+      // From the command's start (what the user waited for), then from the lookup's start.
+      time_to_first_peer_ms: report.sinceStart.timeToFirstPeerMs,
+      duration_ms: report.sinceStart.durationMs,
+      lookup_time_to_first_peer_ms: stats?.timeToFirstItemMs ?? null,
+      lookup_duration_ms: stats?.durationMs ?? 0,
       bootstrap_answered: report.bootstrap.routersAnswered,
+      join: {
+        routers_answered: report.bootstrap.routersAnswered,
+        ms: report.bootstrap.durationMs,
+        packets: report.bootstrap.queries,
+        finished: report.bootstrap.finished,
+      },
       ...(report.announcedTo !== undefined ? { announced_to: report.announcedTo } : {}),
     },
   };
@@ -107,10 +117,11 @@ export function jsonReport(report: ScrapeReport): unknown {
 
 function summary(report: ScrapeReport, output: Output): string {
   const s = report.lookup!;
-  const first = s.timeToFirstItemMs === null ? 'none' : `${s.timeToFirstItemMs} ms`;
+  const { timeToFirstPeerMs, durationMs } = report.sinceStart;
+  const first = timeToFirstPeerMs === null ? 'none' : `${timeToFirstPeerMs} ms`;
   const peers = `${report.peers.length} peer${report.peers.length === 1 ? '' : 's'}`;
   const lines = [
-    `${output.paint('bold', peers)} for ${report.infohash} in ${(s.durationMs / 1000).toFixed(2)} s (${s.ended})`,
+    `${output.paint('bold', peers)} for ${report.infohash} in ${(durationMs / 1000).toFixed(2)} s (lookup ${s.ended})`,
     `  ${s.queries} queries, ${s.responses} responses, ${s.timeouts} timeouts, ${s.nodesContacted} nodes contacted; ` +
       `closest node shared ${s.closestPrefixBits} bits; first peer after ${first}`,
   ];

@@ -11,7 +11,7 @@ import { TokenBucket } from '../net/rate-limit.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 import type { Endpoint } from '../net/transport.js';
 import type { RoutingTable } from '../table/routing-table.js';
-import { findNode, type Lookup, type LookupOptions } from './lookup.js';
+import { findNode, type Lookup, type LookupOptions, type QueryFn } from './lookup.js';
 
 /** What joining needs of a node: its ID, table, clock and send budget, and a way to query and look up. */
 export interface JoiningNode {
@@ -21,8 +21,8 @@ export interface JoiningNode {
   /** The RPC layer's send rate and burst (RpcOptions.sendRate, sendBurst). */
   readonly sendBudget: { rate: number; burst: number };
   now(): number;
-  query(to: NodeInfo | Endpoint, method: 'find_node', args: QueryArgsByMethod['find_node'], options?: QueryOptions): Promise<QueryOutcome>;
-  lookup(target: NodeId, strategy: typeof findNode, options: LookupOptions & { seeds?: readonly NodeInfo[] }): Lookup<'find_node', never>;
+  query<M extends keyof QueryArgsByMethod>(to: NodeInfo | Endpoint, method: M, args: QueryArgsByMethod[M], options?: QueryOptions): Promise<QueryOutcome>;
+  lookup(target: NodeId, strategy: typeof findNode, options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn }): Lookup<'find_node', never>;
 }
 
 /** How to join: a time budget for all of it, a way to stop it, and whether to fill the far buckets. */
@@ -32,6 +32,11 @@ export interface BootstrapOptions {
   signal?: AbortSignal;
   /** Alongside the lookup for our own ID, ask for nodes in the table's gaps (see fillTable). Default true. */
   fillTable?: boolean;
+  /**
+   * 'low': every query of the join waits behind everything else we send (QueryOptions.priority).
+   * A scrape joins this way alongside its lookup, which must never wait for the join.
+   */
+  priority?: 'low';
 }
 
 /** How joining went. `routersAnswered` 0 with an empty table means no bootstrap node answered. */
@@ -39,6 +44,43 @@ export interface BootstrapResult {
   routersAnswered: number;
   tableSize: number;
   durationMs: number;
+  /** Queries the join sent (router round, lookup for our own ID, table fill). */
+  queries: number;
+}
+
+/** A join in progress: `result` resolves when it is over; `progress()` tells how far it got so far. */
+export interface Join {
+  readonly result: Promise<BootstrapResult>;
+  progress(): BootstrapResult & { finished: boolean };
+}
+
+/** Start joining (see bootstrap) and return at once, so that a caller can do other things meanwhile. */
+export function join(node: JoiningNode, routers: readonly Endpoint[], options: BootstrapOptions = {}): Join {
+  const started = node.now();
+  const counted = { routersAnswered: 0, queries: 0, finished: false };
+  const result = bootstrap(countingQueries(node, options.priority, counted), routers, options, counted)
+    .finally(() => { counted.finished = true; });
+  return {
+    result,
+    progress: () => ({ ...counted, tableSize: node.table.size, durationMs: node.now() - started }),
+  };
+}
+
+/** The node as the join sees it: each query counted, and sent with the join's priority. */
+function countingQueries(node: JoiningNode, priority: 'low' | undefined, counted: { queries: number }): JoiningNode {
+  const query: JoiningNode['query'] = (to, method, args, options = {}) => {
+    counted.queries++;
+    return node.query(to, method, args, priority === undefined ? options : { ...options, priority });
+  };
+  return {
+    id: node.id,
+    table: node.table,
+    sendBudget: node.sendBudget,
+    closed: () => node.closed(),
+    now: () => node.now(),
+    query,
+    lookup: (target, strategy, options) => node.lookup(target, strategy, { ...options, query: (to, method, args, o) => query(to, method, args, o) }),
+  };
 }
 
 
@@ -49,7 +91,7 @@ export interface BootstrapResult {
  * find_node lookup for our ID, which fills the buckets near us, and alongside it fill the far
  * buckets (fillTable).
  */
-export async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], options: BootstrapOptions = {}): Promise<BootstrapResult> {
+async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], options: BootstrapOptions, counted: { routersAnswered: number; queries: number }): Promise<BootstrapResult> {
   const started = node.now();
   const budget = options.timeoutMs ?? 10_000;
   // A lost datagram must not leave us alone: ask the silent routers again, up to three times,
@@ -62,6 +104,7 @@ export async function bootstrap(node: JoiningNode, routers: readonly Endpoint[],
     if (node.now() - started + perTry > budget && attempt > 0) break;
     const outcomes = await firstReplies(silent.map((i) => askRouter(node, routers[i]!, perTry)), BOOTSTRAP_GRACE_MS);
     outcomes.forEach((outcome, j) => { if (outcome !== undefined) replies[silent[j]!] = outcome; });
+    counted.routersAnswered = replies.filter((r) => r?.kind === 'response').length;
   }
   const seeds: NodeInfo[] = [];
   let answered = 0;
@@ -82,7 +125,7 @@ export async function bootstrap(node: JoiningNode, routers: readonly Endpoint[],
     const joining = node.lookup(node.id, findNode, lookupOptions).result;
     await Promise.all([joining, options.fillTable === false ? undefined : fillTable(node, started + budget, options.signal, joining)]);
   }
-  return { routersAnswered: answered, tableSize: node.table.size, durationMs: node.now() - started };
+  return { routersAnswered: answered, tableSize: node.table.size, durationMs: node.now() - started, queries: counted.queries };
 }
 
 /**

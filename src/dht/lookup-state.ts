@@ -37,6 +37,12 @@ export interface LookupStateOptions {
   k?: number;
   /** Queries active at once. Kademlia: 3; libtorrent keeps up to 5. */
   alpha?: number;
+  /**
+   * Queries active at once until k nodes have answered (default: alpha, no widening). A cold lookup
+   * knows few candidates and no round trips: asking more of them at once reaches the target's
+   * neighbourhood sooner, for some extra queries early on (docs/lookup.md, "Starting cold").
+   */
+  startAlpha?: number;
   /** Candidates kept; the farthest are forgotten beyond it (libtorrent: 100). */
   maxCandidates?: number;
   /** Candidates per /24 (IPv4) or /64 (IPv6): a cheap brake on one operator's cluster of fake nodes. */
@@ -64,6 +70,7 @@ interface Referrals {
 export class LookupState {
   readonly k: number;
   readonly alpha: number;
+  readonly startAlpha: number;
   private readonly maxCandidates: number;
   private readonly maxPerSubnet: number;
   /** Closest first. */
@@ -86,6 +93,7 @@ export class LookupState {
   ) {
     this.k = options.k ?? 8;
     this.alpha = options.alpha ?? 3;
+    this.startAlpha = Math.max(this.alpha, options.startAlpha ?? this.alpha);
     this.maxCandidates = options.maxCandidates ?? 100;
     this.maxPerSubnet = options.maxPerSubnet ?? 4;
     this.self = options.self;
@@ -178,7 +186,7 @@ export class LookupState {
   }
 
   /**
-   * The next nodes to ask: the closest unasked candidates, while fewer than alpha queries are
+   * The next nodes to ask: the closest unasked candidates, while fewer than `width` queries are
    * active. Slow queries (past their soft timeout) no longer count as active, which is how a
    * silent node stops holding up the lookup. Candidates beyond the k-th responder are never asked:
    * they cannot improve the result.
@@ -187,7 +195,8 @@ export class LookupState {
     const picked: Candidate[] = [];
     let active = this.count('active');
     const bound = this.kthResponderIndex();
-    for (let i = 0; i < this.candidates.length && active < this.alpha; i++) {
+    const width = this.width;
+    for (let i = 0; i < this.candidates.length && active < width; i++) {
       if (i > bound) break;
       const c = this.candidates[i]!;
       if (c.state !== 'new') continue;
@@ -196,6 +205,11 @@ export class LookupState {
       active++;
     }
     return picked;
+  }
+
+  /** Queries allowed at once now: startAlpha until k nodes have answered, then alpha. */
+  get width(): number {
+    return this.responders < this.k ? this.startAlpha : this.alpha;
   }
 
   /** The candidate with this ID, if the lookup knows it. */

@@ -6,10 +6,11 @@
  * the crawler's keyspace walk are all this one loop.
  */
 import type { NodeInfo, PeerInfo } from '../wire/compact.js';
-import type { NodeId } from '../wire/id.js';
+import { sharedPrefixLength, type NodeId } from '../wire/id.js';
 import type { QueryArgsByMethod, ResponseBody } from '../wire/krpc.js';
 import { LookupState, type Candidate, type LookupStateOptions } from './lookup-state.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
+import type { Endpoint } from '../net/transport.js';
 
 /** The queries a lookup can be made of: each one's reply carries closer `nodes` (BEP 5, BEP 44, BEP 51). */
 export type LookupMethod = 'find_node' | 'get_peers' | 'sample_infohashes' | 'get';
@@ -33,16 +34,31 @@ export type QueryFn = <M extends LookupMethod>(
   options: QueryOptions,
 ) => Promise<QueryOutcome>;
 
+/** How a query reaches an address whose node ID we do not know yet: a bootstrap router, a saved endpoint. */
+export type EndpointQueryFn = <M extends LookupMethod>(
+  to: Endpoint,
+  method: M,
+  args: QueryArgsByMethod[M],
+  options: QueryOptions,
+) => Promise<QueryOutcome>;
+
 /**
  * What a lookup reports as it goes, in order: a query sent to a node (`hop`: how many replies led
  * to it, 0 for a seed; `prefixBits`: leading bits it shares with the target), that node's response
- * (with how many nodes it named) or its timeout, and each item the strategy kept from a response
- * (a peer for get_peers, a sample for sample_infohashes), right after that response.
+ * (with how many nodes it named), its timeout, its error reply, or a query that could not be sent,
+ * and each item the strategy kept from a response (a peer for get_peers, a sample for
+ * sample_infohashes), right after that response. A router (an address without a known ID) has
+ * `router-query` and, if it stays silent or refuses, `router-failed`; its answer is a `response`
+ * with the ID it gave, at hop 0.
  */
 export type LookupEvent<Item> =
   | { type: 'query'; to: NodeInfo; hop: number; prefixBits: number }
+  | { type: 'router-query'; to: Endpoint }
   | { type: 'response'; from: NodeInfo; hop: number; prefixBits: number; nodes: number; rttMs: number }
   | { type: 'timeout'; node: NodeInfo; hop: number }
+  | { type: 'error'; node: NodeInfo; hop: number; code: number; message: string }
+  | { type: 'failed'; node: NodeInfo; hop: number; reason: string }
+  | { type: 'router-failed'; to: Endpoint; outcome: 'timeout' | 'error' | 'failed' }
   | { type: 'item'; item: Item; from: NodeInfo };
 
 /** A finished lookup in numbers: what `lookup.result` resolves with, and the CLI summary prints. */
@@ -51,8 +67,11 @@ export interface LookupStats {
   responses: number;
   errors: number;
   timeouts: number;
-  /** Distinct nodes we sent a query to. */
+  /** Distinct nodes we sent a query to (routers included). */
   nodesContacted: number;
+  /** Routers (addresses without a known ID, LookupRouters) asked, and how many of them answered. */
+  routersAsked: number;
+  routersAnswered: number;
   /** Most leading bits any responder shared with the target. */
   closestPrefixBits: number;
   itemsFound: number;
@@ -73,6 +92,17 @@ export interface LookupOptions extends LookupStateOptions {
   signal?: AbortSignal;
   /** Clock in ms. Default Date.now. */
   now?: () => number;
+}
+
+/**
+ * Addresses to ask at once, before any candidate, whose IDs we do not know: the bootstrap routers
+ * and saved endpoints of a fresh process. libtorrent asks its routers the lookup's own query in the
+ * same way (a router's get_peers reply carries nodes close to the target, and maybe peers), so a
+ * cold scrape starts asking in its first event-loop turn instead of after joining.
+ */
+export interface LookupRouters {
+  endpoints: readonly Endpoint[];
+  query: EndpointQueryFn;
 }
 
 /** How a lookup ended, and the nodes it converged on. */
@@ -97,6 +127,9 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private readonly now: () => number;
   private readonly startedAt: number;
   private wakeRun: () => void = () => {};
+  /** Router queries still within their soft timeout: the lookup is not over while one may answer. */
+  private routersWaiting = 0;
+  private readonly routersAnswered = new Set<string>();
 
   constructor(
     private readonly ownId: NodeId,
@@ -105,11 +138,12 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     seeds: readonly NodeInfo[],
     private readonly query: QueryFn,
     private readonly options: LookupOptions = {},
+    private readonly routers?: LookupRouters,
   ) {
     this.state = new LookupState(target, { ...options, self: ownId });
     this.state.add(seeds, 0);
     this.stats = {
-      queries: 0, responses: 0, errors: 0, timeouts: 0, nodesContacted: 0, closestPrefixBits: 0,
+      queries: 0, responses: 0, errors: 0, timeouts: 0, nodesContacted: 0, routersAsked: 0, routersAnswered: 0, closestPrefixBits: 0,
       itemsFound: 0, timeToFirstItemMs: null, durationMs: 0, ended: 'exhausted',
     };
     this.now = options.now ?? Date.now;
@@ -127,6 +161,10 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     const onAbort = (): void => stop('aborted');
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) ended = 'aborted';
+    for (const router of this.routers?.endpoints ?? []) {
+      if (ended !== undefined || this.stats.queries >= maxQueries) break;
+      void this.askRouter(router);
+    }
 
     while (ended === undefined) {
       for (const candidate of this.state.next()) {
@@ -134,7 +172,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
         void this.ask(candidate);
       }
       if (ended !== undefined) break;
-      if (this.state.done) { ended = this.state.responderCount >= this.state.k ? 'converged' : 'exhausted'; break; }
+      if (this.state.done && this.routersWaiting === 0) { ended = this.state.responderCount >= this.state.k ? 'converged' : 'exhausted'; break; }
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }
@@ -144,7 +182,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     // Queries still unanswered past their soft timeout when the lookup ends count as timed out.
     this.stats.timeouts += this.state.snapshot().filter((c) => c.state === 'slow').length;
     this.stats.durationMs = this.now() - this.startedAt;
-    this.stats.nodesContacted = this.contacted.size;
+    this.stats.nodesContacted += this.contacted.size;
     this.finish();
     return { stats: { ...this.stats }, closest: this.state.closestResponders() };
   }
@@ -161,12 +199,68 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.wakeRun();
   }
 
-  private record({ node, hop, prefixBits }: Candidate, outcome: QueryOutcome): void {
+  /**
+   * Ask a router (no ID known) the lookup's own query. Its soft timeout frees the lookup from
+   * waiting for it, and while no node at all has answered, asks it again (ROUTER_TRIES in all): a
+   * lost datagram must not end a cold lookup that has nothing else to ask. A late reply is still
+   * used while the lookup runs.
+   */
+  private async askRouter(router: Endpoint, attempt = 1): Promise<void> {
+    this.stats.queries++;
+    if (attempt === 1) {
+      this.stats.nodesContacted++;
+      this.stats.routersAsked++;
+    }
+    this.emit({ type: 'router-query', to: router });
+    let waiting = true;
+    this.routersWaiting++;
+    const stopWaiting = (): void => {
+      if (!waiting) return;
+      waiting = false;
+      this.routersWaiting--;
+      this.wakeRun();
+    };
+    const onSoftTimeout = (): void => {
+      const alone = this.state.responderCount === 0 && !this.finished;
+      if (alone && attempt < ROUTER_TRIES && this.stats.queries < (this.options.maxQueries ?? 1_000)) void this.askRouter(router, attempt + 1);
+      stopWaiting();
+    };
+    const args = this.strategy.args(this.ownId, this.target);
+    const outcome = await this.routers!.query(router, this.strategy.method, args, { onSoftTimeout });
+    if (!this.finished) this.recordRouter(router, outcome);
+    stopWaiting();
+  }
+
+  /** A router that answered is a node like any other from now on: it joins the candidates as a responder. */
+  private recordRouter(router: Endpoint, outcome: QueryOutcome): void {
+    const key = `${router.address}:${router.port}`;
+    if (this.routersAnswered.has(key)) return;
     if (outcome.kind !== 'response') {
       if (outcome.kind === 'timeout') this.stats.timeouts++;
       else if (outcome.kind === 'error') this.stats.errors++;
+      this.emit({ type: 'router-failed', to: router, outcome: outcome.kind });
+      return;
+    }
+    this.routersAnswered.add(key);
+    this.stats.routersAnswered++;
+    const node: NodeInfo = { id: outcome.response.r.id, address: router.address, port: router.port };
+    this.state.add([node], 0);
+    this.record({ node, state: 'active', hop: 0, prefixBits: sharedPrefixLength(node.id, this.target) }, outcome);
+  }
+
+  private record({ node, hop, prefixBits }: Candidate, outcome: QueryOutcome): void {
+    if (outcome.kind !== 'response') {
       this.state.markFailed(node.id);
-      this.emit({ type: 'timeout', node, hop });
+      if (outcome.kind === 'timeout') {
+        this.stats.timeouts++;
+        this.emit({ type: 'timeout', node, hop });
+      } else if (outcome.kind === 'error') {
+        this.stats.errors++;
+        const [code, message] = [outcome.error.e.code, outcome.error.e.message];
+        this.emit({ type: 'error', node, hop, code, message });
+      } else {
+        this.emit({ type: 'failed', node, hop, reason: outcome.reason });
+      }
       return;
     }
     const body = outcome.response.r;
@@ -204,6 +298,9 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     }
   }
 }
+
+/** Queries to one router while nobody has answered yet (bootstrap.ts asks its routers as often). */
+const ROUTER_TRIES = 3;
 
 /** BEP 5 find_node: only closer nodes are wanted. Used for bootstrap and bucket refresh. */
 export const findNode: LookupStrategy<'find_node', never> = {

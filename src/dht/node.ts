@@ -22,8 +22,8 @@ import {
   type ResponseBody,
 } from '../wire/krpc.js';
 import type { Candidate } from './lookup-state.js';
-import { askOnce, bootstrap, type BootstrapOptions, type BootstrapResult, type JoiningNode } from './bootstrap.js';
-import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn } from './lookup.js';
+import { askOnce, join, type BootstrapOptions, type BootstrapResult, type Join, type JoiningNode } from './bootstrap.js';
+import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn, type EndpointQueryFn } from './lookup.js';
 import { ItemStore, type ItemStoreOptions } from '../table/item-store.js';
 import { PeerStore, type PeerStoreOptions } from '../table/peer-store.js';
 import { RecentQueriers } from '../table/recent-queriers.js';
@@ -85,7 +85,7 @@ export interface DhtNodeOptions {
   random?: (size: number) => Uint8Array;
 }
 
-export type { BootstrapOptions, BootstrapResult } from './bootstrap.js';
+export type { BootstrapOptions, BootstrapResult, Join } from './bootstrap.js';
 
 /** Every query our node receives, after it was answered: the crawler's passive capture listens here. */
 export type IncomingQueryListener = (query: Query, from: Endpoint) => void;
@@ -477,13 +477,16 @@ export class DhtNode {
   lookup<M extends LookupMethod, Item>(
     target: NodeId,
     strategy: LookupStrategy<M, Item>,
-    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn } = {},
+    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn; routers?: readonly Endpoint[] } = {},
   ): Lookup<M, Item> {
-    const { seeds: given, query, ...lookupOptions } = options;
+    const { seeds: given, query, routers, ...lookupOptions } = options;
     const merged: LookupOptions = { ...this.options.lookup, ...lookupOptions, now: this.now };
     const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
-    return new Lookup(this.id, target, strategy, seeds, queryFn, merged);
+    const asRouters = routers === undefined || routers.length === 0
+      ? undefined
+      : { endpoints: routers, query: ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions)) satisfies EndpointQueryFn };
+    return new Lookup(this.id, target, strategy, seeds, queryFn, merged, asRouters);
   }
 
   /**
@@ -491,7 +494,12 @@ export class DhtNode {
    * own ID and the table fill are over, or the time budget is spent.
    */
   bootstrap(routers: readonly Endpoint[], options: BootstrapOptions = {}): Promise<BootstrapResult> {
-    return bootstrap(this.joining(), routers, options);
+    return this.join(routers, options).result;
+  }
+
+  /** Start joining and return at once (see bootstrap.ts): a scrape looks up its target meanwhile. */
+  join(routers: readonly Endpoint[], options: BootstrapOptions = {}): Join {
+    return join(this.joining(), routers, options);
   }
 
   /** Our public face plus the clock and send budget, for the join in bootstrap.ts. */
@@ -508,11 +516,15 @@ export class DhtNode {
   }
 
   /** get_peers lookup for an info-hash; iterate it for peers as they arrive. */
-  findPeers(infoHash: NodeId, options: LookupOptions & { scrape?: boolean; noseed?: boolean } = {}): Lookup<'get_peers', PeerInfo> {
+  findPeers(
+    infoHash: NodeId,
+    options: LookupOptions & { scrape?: boolean; noseed?: boolean; routers?: readonly Endpoint[] } = {},
+  ): Lookup<'get_peers', PeerInfo> {
+    const { scrape, noseed, ...lookupOptions } = options;
     const strategyOptions: { scrape?: boolean; noseed?: boolean } = {};
-    if (options.scrape !== undefined) strategyOptions.scrape = options.scrape;
-    if (options.noseed !== undefined) strategyOptions.noseed = options.noseed;
-    return this.lookup(infoHash, getPeers(strategyOptions), options);
+    if (scrape !== undefined) strategyOptions.scrape = scrape;
+    if (noseed !== undefined) strategyOptions.noseed = noseed;
+    return this.lookup(infoHash, getPeers(strategyOptions), lookupOptions);
   }
 
   /**

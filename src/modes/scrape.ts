@@ -1,12 +1,17 @@
 /**
- * Scraper mode: find the peers of one torrent. Join the DHT through the bootstrap nodes, then run
- * a get_peers lookup toward the info-hash, reporting each peer once, with how many nodes named it.
+ * Scraper mode: find the peers of one torrent, reporting each peer once, with how many nodes named it.
+ *
+ * A scrape is what a user runs as a fresh process, so it starts asking at once: the get_peers
+ * lookup toward the info-hash leaves in the first event-loop turn, from everything known (the
+ * bootstrap addresses asked get_peers directly, like libtorrent's routers, and the table). Joining
+ * (find_node for our own ID) runs alongside at low priority, never ahead of a lookup query, and
+ * without the table fill: a one-shot command has no use for far buckets it will not keep.
  */
 import type { PeerInfo } from '../wire/compact.js';
 import { idToHex, type NodeId } from '../wire/id.js';
-import type { LookupStats } from '../dht/lookup.js';
+import type { Lookup, LookupStats } from '../dht/lookup.js';
 import type { Candidate } from '../dht/lookup-state.js';
-import type { BootstrapResult, DhtNode } from '../dht/node.js';
+import type { BootstrapResult, DhtNode, Join } from '../dht/node.js';
 import { SwarmScrape, type SwarmEstimate } from './swarm-size.js';
 import type { Endpoint } from '../net/transport.js';
 
@@ -14,15 +19,17 @@ import type { Endpoint } from '../net/transport.js';
 export interface ScrapeOptions {
   infoHash: NodeId;
   bootstrap: readonly Endpoint[];
-  /** Overall budget for bootstrap and lookup. Default 30 s. */
+  /** Overall budget for the lookup (and the join alongside it). Default 30 s. */
   timeoutMs?: number;
   /** Also announce ourselves on this port (BEP 5 announce_peer) once the lookup is done. */
   announcePort?: number;
   signal?: AbortSignal;
-  /** Lookup parallelism (default 3... as the node's defaults). */
+  /** Lookup parallelism once k nodes have answered (default 3); twice as many until then. */
   alpha?: number;
   /** BEP 33: ask for `scrape=1` and estimate the swarm's seeds and leechers from the bloom filters. */
   scrape?: boolean;
+  /** When the command started (Date.now() clock), for the times the user waited. Default: now. */
+  startedAt?: number;
 }
 
 export interface FoundPeer extends PeerInfo {
@@ -30,19 +37,27 @@ export interface FoundPeer extends PeerInfo {
   seenBy: number;
 }
 
-/** Reported while a scrape runs: joined, each new peer once, and progress after each lookup event. */
+/** How the join alongside the lookup went, as far as it got before the scrape ended. */
+export interface JoinReport extends BootstrapResult {
+  /** False when the scrape ended first (the join is then stopped: a one-shot does not wait for it). */
+  finished: boolean;
+}
+
+/** Reported while a scrape runs: each new peer once, and progress after each lookup event. */
 export type ScrapeEvent =
-  | { type: 'bootstrapped'; result: BootstrapResult }
   | { type: 'peer'; peer: FoundPeer }
-  | { type: 'progress'; queried: number; responses: number; closestPrefixBits: number; peers: number };
+  | { type: 'progress'; queried: number; responses: number; closestPrefixBits: number; peers: number; joining: boolean };
 
 /** The scrape's outcome: what the CLI prints, and its --json document is made from. */
 export interface ScrapeReport {
   infohash: string;
   peers: FoundPeer[];
-  bootstrap: BootstrapResult;
-  /** Undefined when no bootstrap node answered and the table was empty: nothing to look up from. */
+  /** Routers that answered (the lookup's get_peers or the join's find_node), and the join's figures. */
+  bootstrap: JoinReport;
+  /** Undefined when nothing at all answered: no bootstrap node, no saved node. */
   lookup: LookupStats | undefined;
+  /** Since the command started (ScrapeOptions.startedAt): what the user waited for. */
+  sinceStart: { timeToFirstPeerMs: number | null; durationMs: number };
   announcedTo: number | undefined;
   /** The BEP 33 estimate, when `scrape` was asked for and a lookup ran. */
   swarm?: SwarmEstimate;
@@ -50,54 +65,143 @@ export interface ScrapeReport {
 
 /** Run a scrape on an already-bound node. Events arrive through `onEvent` as they happen. */
 export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (event: ScrapeEvent) => void = () => {}): Promise<ScrapeReport> {
-  const started = Date.now();
-  const budget = options.timeoutMs ?? 30_000;
-  const boot = await node.bootstrap(options.bootstrap, {
-    timeoutMs: Math.max(1, Math.min(budget / 2, 10_000)),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  const started = options.startedAt ?? Date.now();
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const signal = options.signal;
+  const alpha = options.alpha ?? 3;
+  // Cold: one router, no round trips known. Twice the parallelism until k nodes have answered
+  // reaches the torrent's neighbourhood one round sooner, for a few more queries (docs/lookup.md).
+  const lookupOptions = { ...(signal !== undefined ? { signal } : {}), alpha, startAlpha: COLD_WIDTH * alpha };
+  // The lookup first, in this very turn; then the join, whose queries wait behind the lookup's.
+  const found = new FoundPeers();
+  const first = node.findPeers(options.infoHash, { ...lookupOptions, routers: options.bootstrap, timeoutMs: remaining(deadline) });
+  const stopJoin = new AbortController();
+  const join = node.join(options.bootstrap, {
+    timeoutMs: remaining(deadline),
+    signal: signal === undefined ? stopJoin.signal : AbortSignal.any([signal, stopJoin.signal]),
+    fillTable: false,
+    priority: 'low',
   });
-  onEvent({ type: 'bootstrapped', result: boot });
-  const report: ScrapeReport = { infohash: idToHex(options.infoHash), peers: [], bootstrap: boot, lookup: undefined, announcedTo: undefined };
-  if (node.table.size === 0) return report;
-
-  const lookupOptions = {
-    timeoutMs: Math.max(1, budget - (Date.now() - started)),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
-  };
-  const lookup = node.findPeers(options.infoHash, lookupOptions);
-  const byAddress = new Map<string, FoundPeer>();
-  const sources = new Map<string, Set<string>>();
-  let queried = 0;
-  let responses = 0;
-  let closest = 0;
-  for await (const event of lookup) {
-    if (event.type === 'query') queried++;
-    else if (event.type === 'response') { responses++; closest = Math.max(closest, event.prefixBits); }
-    else if (event.type === 'item') {
-      const key = `${event.item.address}:${event.item.port}`;
-      const from = `${event.from.address}:${event.from.port}`;
-      let seenFrom = sources.get(key);
-      if (seenFrom === undefined) sources.set(key, (seenFrom = new Set()));
-      if (seenFrom.has(from)) continue;
-      seenFrom.add(from);
-      const known = byAddress.get(key);
-      if (known !== undefined) { known.seenBy++; continue; }
-      const peer: FoundPeer = { address: event.item.address, port: event.item.port, seenBy: 1 };
-      byAddress.set(key, peer);
-      onEvent({ type: 'peer', peer });
+  const progress = new Progress(join, found, onEvent);
+  let result = await follow(first, found, progress, onEvent);
+  let stats = result.stats;
+  if (stats.responses === 0 && signal?.aborted !== true) {
+    // Nothing answered the lookup (every router silent, even asked again): the join may still
+    // bring nodes in. Wait for it, then look up once more from the table.
+    await join.result;
+    if (node.table.size > 0 && options.signal?.aborted !== true) {
+      result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
+      stats = sumStats(stats, result.stats);
     }
-    if (event.type !== 'item') onEvent({ type: 'progress', queried, responses, closestPrefixBits: closest, peers: byAddress.size });
   }
-  const result = await lookup.result;
-  report.lookup = result.stats;
-  report.peers = [...byAddress.values()];
-  if (options.scrape === true) report.swarm = await scrapeClosest(node, options.infoHash, result.closest);
-  if (options.announcePort !== undefined) {
-    const announced = await node.announceTo(options.infoHash, result.closest, { port: options.announcePort });
-    report.announcedTo = announced;
+  const report: ScrapeReport = {
+    infohash: idToHex(options.infoHash),
+    peers: found.peers(),
+    bootstrap: { ...join.progress(), routersAnswered: Math.max(join.progress().routersAnswered, stats.routersAnswered) },
+    lookup: stats.responses > 0 || stats.itemsFound > 0 ? stats : undefined,
+    sinceStart: { timeToFirstPeerMs: found.firstAt === null ? null : found.firstAt - started, durationMs: 0 },
+    announcedTo: undefined,
+  };
+  if (report.lookup !== undefined) {
+    if (options.scrape === true) report.swarm = await scrapeClosest(node, options.infoHash, result.closest);
+    if (options.announcePort !== undefined) report.announcedTo = await node.announceTo(options.infoHash, result.closest, { port: options.announcePort });
   }
+  // A one-shot command does not wait for its join: what it learned so far stays in the table.
+  stopJoin.abort();
+  report.sinceStart.durationMs = Date.now() - started;
   return report;
+}
+
+/** How much wider than alpha a scrape's lookup starts (LookupStateOptions.startAlpha). */
+const COLD_WIDTH = 2;
+
+function remaining(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
+}
+
+/** Iterate one lookup, passing on each new peer and the progress; resolves with its result. */
+async function follow(
+  lookup: Lookup<'get_peers', PeerInfo>,
+  found: FoundPeers,
+  progress: Progress,
+  onEvent: (event: ScrapeEvent) => void,
+): Promise<{ stats: LookupStats; closest: Candidate[] }> {
+  for await (const event of lookup) {
+    if (event.type === 'item') {
+      const peer = found.add(event.item, event.from);
+      if (peer !== undefined) onEvent({ type: 'peer', peer });
+      continue;
+    }
+    progress.note(event.type, event.type === 'response' ? event.prefixBits : 0);
+  }
+  return lookup.result;
+}
+
+/** The peers found so far, each once, with how many distinct nodes named it, and when the first came. */
+class FoundPeers {
+  firstAt: number | null = null;
+  private readonly byAddress = new Map<string, FoundPeer>();
+  private readonly sources = new Map<string, Set<string>>();
+
+  /** Record that `from` named `item`; returns the peer if it is new. */
+  add(item: PeerInfo, from: Endpoint): FoundPeer | undefined {
+    const key = `${item.address}:${item.port}`;
+    const source = `${from.address}:${from.port}`;
+    let seenFrom = this.sources.get(key);
+    if (seenFrom === undefined) this.sources.set(key, (seenFrom = new Set()));
+    if (seenFrom.has(source)) return undefined;
+    seenFrom.add(source);
+    const known = this.byAddress.get(key);
+    if (known !== undefined) { known.seenBy++; return undefined; }
+    const peer: FoundPeer = { address: item.address, port: item.port, seenBy: 1 };
+    this.byAddress.set(key, peer);
+    this.firstAt ??= Date.now();
+    return peer;
+  }
+
+  get size(): number {
+    return this.byAddress.size;
+  }
+
+  peers(): FoundPeer[] {
+    return [...this.byAddress.values()];
+  }
+}
+
+/** The running counts the live status shows, over every lookup of the scrape. */
+class Progress {
+  private queried = 0;
+  private responses = 0;
+  private closest = 0;
+
+  constructor(
+    private readonly join: Join,
+    private readonly found: FoundPeers,
+    private readonly onEvent: (event: ScrapeEvent) => void,
+  ) {}
+
+  note(type: string, prefixBits: number): void {
+    if (type === 'query' || type === 'router-query') this.queried++;
+    else if (type === 'response') { this.responses++; this.closest = Math.max(this.closest, prefixBits); }
+    this.onEvent({
+      type: 'progress', queried: this.queried, responses: this.responses, closestPrefixBits: this.closest,
+      peers: this.found.size, joining: !this.join.progress().finished,
+    });
+  }
+}
+
+/** Two lookups' stats as one: counts added, the second's ending and times (from its own start). */
+function sumStats(a: LookupStats, b: LookupStats): LookupStats {
+  return {
+    ...b,
+    queries: a.queries + b.queries,
+    responses: a.responses + b.responses,
+    errors: a.errors + b.errors,
+    timeouts: a.timeouts + b.timeouts,
+    nodesContacted: a.nodesContacted + b.nodesContacted,
+    routersAsked: a.routersAsked,
+    routersAnswered: a.routersAnswered,
+  };
 }
 
 /**

@@ -38,6 +38,11 @@ export interface QueryOptions {
   /** Called once if no reply came within the soft timeout; the query stays open until the hard one. */
   onSoftTimeout?: () => void;
   hardTimeoutMs?: number;
+  /**
+   * 'low': sent only when nothing else waits for the send budget (joining the network while a
+   * scrape's lookup runs: the lookup's queries must never queue behind the join's).
+   */
+  priority?: 'low';
 }
 
 export interface RpcOptions {
@@ -58,7 +63,10 @@ export interface RpcOptions {
   maxSendQueue?: number;
   /** Queries awaiting a reply; beyond it, a query fails at once. Default 4,000 (of 65,536 IDs). */
   maxPending?: number;
-  /** Datagrams larger than this are dropped unread. Default 1,500 bytes (a typical MTU). */
+  /**
+   * Unsolicited datagrams larger than this are dropped unread. Default 1,500 bytes (a typical MTU).
+   * A reply to one of our open queries is read up to MAX_DATAGRAM_BYTES: see receive().
+   */
   maxPacketBytes?: number;
   /** Our client version string (`v`), sent with every message. */
   version?: Uint8Array;
@@ -95,6 +103,13 @@ export type DropReason =
  */
 export const MAX_REPLY_BYTES = 1_200;
 
+/**
+ * The largest UDP payload (65,535 minus the 8-byte UDP and 20-byte IPv4 headers). webtorrent's
+ * bittorrent-dht answers find_node with its whole routing table, 2-3 KB with 100 contacts: a reply
+ * we asked for is read whole, whatever its size.
+ */
+export const MAX_DATAGRAM_BYTES = 65_507;
+
 export interface RpcCounters {
   packetsIn: number;
   packetsOut: number;
@@ -112,6 +127,12 @@ export type QueryListener = (query: Query, from: Endpoint) => void;
 export type BadQueryListener = (error: KrpcError, from: Endpoint) => void;
 /** Decides whether to read a datagram at all (per-source rate limits, bans). */
 export type AdmitFilter = (from: Endpoint) => boolean;
+
+interface Queued {
+  bytes: Uint8Array;
+  to: Endpoint;
+  onSent?: () => void;
+}
 
 interface Pending {
   to: Endpoint;
@@ -143,7 +164,11 @@ export class Rpc {
   private readonly pending = new Map<number, Pending>();
   /** Open queries by host: a host we are waiting on is not held to the admit filter (we asked it to send). */
   private readonly awaiting = new Map<string, number>();
-  private readonly queue: { bytes: Uint8Array; to: Endpoint; onSent?: () => void }[] = [];
+  /** Open queries by host and port: only these may send us more than maxPacketBytes. */
+  private readonly awaitingEndpoints = new Map<string, number>();
+  private readonly queue: Queued[] = [];
+  /** Low-priority sends (QueryOptions.priority), sent only when `queue` is empty. */
+  private readonly lowQueue: Queued[] = [];
   private queueTimer: NodeJS.Timeout | undefined;
   private readonly bucket: TokenBucket;
   private readonly options: Required<Omit<RpcOptions, 'version' | 'readOnly' | 'now' | 'random'>>;
@@ -222,7 +247,8 @@ export class Rpc {
     return new Promise<QueryOutcome>((resolve) => {
       const entry: Pending = { to, sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
       this.pending.set(key, entry);
-      this.awaiting.set(hostKey(to.address), (this.awaiting.get(hostKey(to.address)) ?? 0) + 1);
+      countUp(this.awaiting, hostKey(to.address));
+      countUp(this.awaitingEndpoints, endpointKey(to));
       // The timeouts measure the network, so they start when the packet leaves, not while it
       // waits for our own rate limit: a busy crawler must not time out its own queue.
       const onSent = (): void => {
@@ -230,7 +256,7 @@ export class Rpc {
         entry.sentAt = this.now();
         this.startTimers(key, entry, options);
       };
-      if (!this.enqueue(bytes, to, onSent)) this.settle(key, { kind: 'failed', reason: 'send queue full' });
+      if (!this.enqueue(bytes, to, onSent, options.priority)) this.settle(key, { kind: 'failed', reason: 'send queue full' });
     });
   }
 
@@ -279,12 +305,19 @@ export class Rpc {
     if (this.closed) return;
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
-    if (bytes.length > this.options.maxPacketBytes) { this.counters.dropped.oversized++; return; }
+    // Beyond the MTU, only a reply we asked for is read: an endpoint we await may send up to the UDP
+    // maximum, and what it sent is dropped after all unless it answers one of our open queries.
+    const oversized = bytes.length > this.options.maxPacketBytes;
+    if (oversized && !(bytes.length <= MAX_DATAGRAM_BYTES && this.awaitingEndpoints.has(endpointKey(from)))) {
+      this.counters.dropped.oversized++;
+      return;
+    }
     // A host we are waiting on is read first: its replies to us must not count against its budget,
     // or our own busy lookups would get it banned. Anything else from it (queries, junk) still counts.
     const awaited = this.awaiting.has(hostKey(from.address));
     if (!awaited && !this.admit(from)) { this.counters.dropped.refused++; return; }
     const parsed = decodeMessage(bytes);
+    if (oversized && !(parsed.ok && this.answersOpenQuery(parsed.message, from))) { this.counters.dropped.oversized++; return; }
     if (awaited && !(parsed.ok && this.answersOpenQuery(parsed.message, from)) && !this.admit(from)) {
       this.counters.dropped.refused++;
       return;
@@ -346,6 +379,7 @@ export class Rpc {
     for (const key of [...this.pending.keys()]) this.settle(key, { kind: 'failed', reason: 'closed' });
     if (this.queueTimer !== undefined) clearTimeout(this.queueTimer);
     this.queue.length = 0;
+    this.lowQueue.length = 0;
     await this.transport.close();
   }
 
@@ -367,28 +401,30 @@ export class Rpc {
     const entry = this.pending.get(key);
     if (entry === undefined) return;
     this.pending.delete(key);
-    const host = hostKey(entry.to.address);
-    const open = (this.awaiting.get(host) ?? 1) - 1;
-    if (open > 0) this.awaiting.set(host, open);
-    else this.awaiting.delete(host);
+    countDown(this.awaiting, hostKey(entry.to.address));
+    countDown(this.awaitingEndpoints, endpointKey(entry.to));
     clearTimeout(entry.hard);
     if (entry.soft !== undefined) clearTimeout(entry.soft);
     entry.settle(outcome);
   }
 
-  /** Send now if the rate limit allows, else queue (bounded). False if the packet was dropped. */
-  private enqueue(bytes: Uint8Array, to: Endpoint, onSent?: () => void): boolean {
+  /**
+   * Send now if the rate limit allows, else queue (bounded, both queues together). A low-priority
+   * send waits behind everything else. False if the packet was dropped.
+   */
+  private enqueue(bytes: Uint8Array, to: Endpoint, onSent?: () => void, priority?: 'low'): boolean {
     if (this.closed) return false;
-    if (this.queue.length === 0 && this.bucket.take(this.now())) {
+    if (this.queue.length === 0 && this.lowQueue.length === 0 && this.bucket.take(this.now())) {
       this.sendNow(bytes, to);
       onSent?.();
       return true;
     }
-    if (this.queue.length >= this.options.maxSendQueue) {
+    if (this.queue.length + this.lowQueue.length >= this.options.maxSendQueue) {
       this.counters.dropped['send-queue-full']++;
       return false;
     }
-    this.queue.push(onSent === undefined ? { bytes, to } : { bytes, to, onSent });
+    const lane = priority === 'low' ? this.lowQueue : this.queue;
+    lane.push(onSent === undefined ? { bytes, to } : { bytes, to, onSent });
     this.scheduleDrain();
     return true;
   }
@@ -398,12 +434,14 @@ export class Rpc {
     const wait = Math.max(1, this.bucket.waitMs(this.now()));
     this.queueTimer = setTimeout(() => {
       this.queueTimer = undefined;
-      while (this.queue.length > 0 && this.bucket.take(this.now())) {
-        const item = this.queue.shift()!;
+      for (;;) {
+        const lane = this.queue.length > 0 ? this.queue : this.lowQueue;
+        if (lane.length === 0 || !this.bucket.take(this.now())) break;
+        const item = lane.shift()!;
         this.sendNow(item.bytes, item.to);
         item.onSent?.();
       }
-      if (this.queue.length > 0) this.scheduleDrain();
+      if (this.queue.length + this.lowQueue.length > 0) this.scheduleDrain();
     }, wait).unref();
   }
 
@@ -412,4 +450,19 @@ export class Rpc {
     this.counters.bytesOut += bytes.length;
     this.transport.send(bytes, to);
   }
+}
+
+/** Host and port as one key (hostKey spelling). */
+function endpointKey(endpoint: Endpoint): string {
+  return `${hostKey(endpoint.address)}:${endpoint.port}`;
+}
+
+function countUp(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function countDown(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }

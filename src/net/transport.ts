@@ -93,22 +93,37 @@ export interface Faults {
   latencyMs?: readonly [number, number];
   /** Random source in [0, 1); default Math.random. */
   random?: () => number;
+  /**
+   * Apply the same loss and delay to what is received as well. For a network whose clients cannot
+   * be wrapped (fresh processes in the cold-start benchmark): each query and each reply then still
+   * crosses one injected delay, as when both sides inject on their sends.
+   */
+  inbound?: boolean;
 }
 
-/** Wrap a transport so that its sends are lost or delayed as `faults` says. */
+/** Wrap a transport so that its sends (and with `inbound`, its receives) are lost or delayed as `faults` says. */
 export function withFaults(inner: Transport, faults: Faults, onLost: () => void = () => {}): Transport {
   const random = faults.random ?? Math.random;
   const timers = new Set<NodeJS.Timeout>();
+  /** Lose `deliver`, run it now, or after the delay. */
+  const impair = (deliver: () => void): void => {
+    if (faults.loss !== undefined && random() < faults.loss) { onLost(); return; }
+    const range = faults.latencyMs;
+    if (range === undefined) { deliver(); return; }
+    const delay = range[0] + random() * (range[1] - range[0]);
+    const timer = setTimeout(() => { timers.delete(timer); deliver(); }, delay);
+    timer.unref();
+    timers.add(timer);
+  };
   return {
     ...inner,
     send(bytes, to) {
-      if (faults.loss !== undefined && random() < faults.loss) { onLost(); return; }
-      const range = faults.latencyMs;
-      if (range === undefined) { inner.send(bytes, to); return; }
-      const delay = range[0] + random() * (range[1] - range[0]);
-      const timer = setTimeout(() => { timers.delete(timer); inner.send(bytes, to); }, delay);
-      timer.unref();
-      timers.add(timer);
+      impair(() => inner.send(bytes, to));
+    },
+    onMessage(handler) {
+      if (faults.inbound !== true) { inner.onMessage(handler); return; }
+      // The datagram's buffer may be reused by the socket once the handler returns: keep a copy.
+      inner.onMessage((bytes, from) => { const copy = Uint8Array.from(bytes); impair(() => handler(copy, from)); });
     },
     close() {
       for (const timer of timers) clearTimeout(timer);

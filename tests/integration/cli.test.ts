@@ -63,6 +63,11 @@ describe('dht-scrape <infohash> (scraper mode)', () => {
     }
     expect(doc.stats.responses).toBeGreaterThan(0);
     expect(doc.stats.queries).toBeGreaterThanOrEqual(doc.stats.responses!);
+    // Times from the command's start include the lookup's own; the join alongside is reported.
+    const stats = doc.stats as Record<string, number> & { join: Record<string, number | boolean> };
+    expect(stats.duration_ms).toBeGreaterThanOrEqual(stats.lookup_duration_ms!);
+    expect(stats.time_to_first_peer_ms).toBeGreaterThanOrEqual(stats.lookup_time_to_first_peer_ms!);
+    expect(stats.join).toMatchObject({ routers_answered: expect.any(Number), ms: expect.any(Number), packets: expect.any(Number) });
   });
 
   it('exits 1 when the lookup finishes without peers', async () => {

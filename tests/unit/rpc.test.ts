@@ -123,6 +123,42 @@ describe('Rpc: what it refuses to read', () => {
   });
 });
 
+describe('Rpc: datagrams larger than an MTU', () => {
+  /** A reply to `t` naming `count` nodes: 26 bytes each, so 120 nodes make about 3.2 KB. */
+  const bigReply = (t: Uint8Array, count: number): Uint8Array =>
+    encodeMessage(makeResponse(t, { id: randomId(), nodes: Array.from({ length: count }, (_, i) => ({ id: randomId(), address: `10.1.${i >> 8}.${i & 255}`, port: 6881 })) }));
+
+  it('reads a reply we asked for whole, up to the UDP maximum (bittorrent-dht sends its whole table)', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    let t: Uint8Array | undefined;
+    net.drop = (bytes) => { const p = decodeMessage(bytes); if (p.ok) t = p.message.t; return true; };
+    const pending = client.query(B, 'find_node', { id: randomId(), target: randomId() });
+    await vi.waitFor(() => expect(t).toBeDefined());
+    const reply = bigReply(t!, 120);
+    expect(reply.length).toBeGreaterThan(3_000);
+    client.receive(reply, B);
+    const outcome = await pending;
+    expect(outcome.kind).toBe('response');
+    if (outcome.kind === 'response') expect(outcome.response.r.nodes?.length).toBe(120);
+    expect(client.counters.dropped.oversized).toBe(0);
+  });
+
+  it('drops an oversized datagram nobody asked for, and one from an awaited node that answers no open query', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    let t: Uint8Array | undefined;
+    net.drop = (bytes) => { const p = decodeMessage(bytes); if (p.ok) t = p.message.t; return true; };
+    const pending = client.query(B, 'find_node', { id: randomId(), target: randomId() }, { hardTimeoutMs: 100 });
+    await vi.waitFor(() => expect(t).toBeDefined());
+    const other = new Uint8Array([t![0]! ^ 0xff, t![1]!]);
+    client.receive(bigReply(t!, 120), C); // the right transaction, from a stranger
+    client.receive(bigReply(other, 120), B); // the awaited node, but no query of ours has this ID
+    expect(client.counters.dropped.oversized).toBe(2);
+    expect((await pending).kind).toBe('timeout');
+  });
+});
+
 describe('Rpc: pacing', () => {
   it('queues sends beyond the rate and drains them as tokens refill', async () => {
     vi.useFakeTimers();
@@ -145,6 +181,23 @@ describe('Rpc: pacing', () => {
     const outcomes = [0, 1, 2].map(() => client.query(B, 'ping', { id: randomId() }, { hardTimeoutMs: 150 }));
     await vi.advanceTimersByTimeAsync(600);
     expect((await Promise.all(outcomes)).map((o) => o.kind)).toEqual(['response', 'response', 'response']);
+  });
+
+  it('sends a low-priority query only when no other send waits (a join never delays a lookup)', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { sendRate: 10, sendBurst: 1 });
+    rpc(net, B);
+    const method = (i: number): string => {
+      const parsed = decodeMessage(net.sent[i]!.bytes);
+      return parsed.ok && parsed.message.y === 'q' ? parsed.message.q : '?';
+    };
+    void client.query(B, 'ping', { id: randomId() }, { hardTimeoutMs: 60_000 });
+    void client.query(B, 'find_node', { id: randomId(), target: randomId() }, { hardTimeoutMs: 60_000, priority: 'low' });
+    void client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { hardTimeoutMs: 60_000 });
+    void client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { hardTimeoutMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(500);
+    expect([0, 1, 2, 3].map(method)).toEqual(['ping', 'get_peers', 'get_peers', 'find_node']);
   });
 
   it('drops, and counts, what does not fit in the send queue', async () => {

@@ -73,6 +73,14 @@ function describe(event: LookupEvent<PeerInfo>): string {
       return `response  ${String(event.hop).padStart(3)}  ${node(event.from)}  ${String(event.prefixBits).padStart(4)}  ${event.nodes} nodes`;
     case 'timeout':
       return `timeout   ${String(event.hop).padStart(3)}  ${node(event.node)}`;
+    case 'error':
+      return `error     ${String(event.hop).padStart(3)}  ${node(event.node)}  ${event.code} ${event.message}`;
+    case 'failed':
+      return `unsent    ${String(event.hop).padStart(3)}  ${node(event.node)}  ${event.reason}`;
+    case 'router-query':
+      return `query       -  router ${event.to.address}:${event.to.port}`;
+    case 'router-failed':
+      return `${event.outcome.padEnd(9)}   -  router ${event.to.address}:${event.to.port}`;
     case 'item':
       return `peer           ${node(event.from)}        ${event.item.address}:${event.item.port}`;
   }

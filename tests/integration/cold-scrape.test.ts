@@ -1,0 +1,105 @@
+/**
+ * A scrape as a user runs it: a fresh node, one bootstrap address, nothing known. It must start
+ * asking for the torrent at once (issue 12: the get_peers lookup leaves in the first event-loop
+ * turn, joining runs alongside), and it must read the big replies it asked for (webtorrent's
+ * bittorrent-dht answers with its whole routing table, 2-3 KB).
+ */
+import dgram from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareDistance, idEquals, randomId } from '../../src/wire/id.js';
+import { decodeMessage, encodeMessage, makeResponse, type Query } from '../../src/wire/krpc.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { scrape } from '../../src/modes/scrape.js';
+import { Testnet } from '../../src/modes/testnet.js';
+import { udpTransport, type Endpoint, type Transport } from '../../src/net/transport.js';
+
+const key = (p: Endpoint): string => `${p.address}:${p.port}`;
+
+describe('a cold scrape', () => {
+  let net: Testnet;
+  beforeAll(async () => { net = await Testnet.start({ nodes: 200, torrents: 2, peers: 10 }); });
+  afterAll(async () => { await net.close(); });
+
+  it('sends its first get_peers before any find_node of the join: the join never goes first', async () => {
+    const sent: ('get_peers' | 'find_node-self' | 'other')[] = [];
+    const inner = await udpTransport({ address: '127.0.0.1' });
+    let ownId: Uint8Array | undefined;
+    const transport: Transport = {
+      ...inner,
+      send(bytes, to) {
+        const parsed = decodeMessage(bytes);
+        if (parsed.ok && parsed.message.y === 'q') {
+          const q = parsed.message;
+          if (q.q === 'get_peers') sent.push('get_peers');
+          else if (q.q === 'find_node' && ownId !== undefined && idEquals(q.a.target, ownId)) sent.push('find_node-self');
+          else sent.push('other');
+        }
+        inner.send(bytes, to);
+      },
+    };
+    const node = await DhtNode.create({ transport });
+    ownId = node.id;
+    try {
+      const torrent = net.torrents[0]!;
+      const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: net.bootstrap.slice(0, 1), timeoutMs: 20_000 });
+      expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+      // On the wire: get_peers first. The old scrape joined first (find_node for our own ID, to the
+      // router and then through the whole join lookup) and only then asked for the torrent.
+      expect(sent[0]).toBe('get_peers');
+      const firstJoin = sent.indexOf('find_node-self');
+      expect(firstJoin).toBeGreaterThan(0);
+      expect(sent.indexOf('get_peers')).toBeLessThan(firstJoin);
+      // The join ran alongside, and its packets are reported.
+      expect(report.bootstrap.queries).toBeGreaterThan(0);
+      expect(report.sinceStart.durationMs).toBeGreaterThanOrEqual(report.lookup!.durationMs);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('finds the peers through a bootstrap node whose every reply is 3 KB (its whole table, as bittorrent-dht sends)', async () => {
+    const router = await bigRouter(net);
+    const node = await DhtNode.create({ address: '127.0.0.1' });
+    try {
+      const torrent = net.torrents[1]!;
+      const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: [router.local], timeoutMs: 20_000 });
+      expect(router.largestReply).toBeGreaterThanOrEqual(3_000);
+      expect(report.bootstrap.routersAnswered).toBe(1);
+      expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+      expect(node.rpc.counters.dropped.oversized).toBe(0);
+    } finally {
+      await node.close();
+      await router.close();
+    }
+  });
+});
+
+/**
+ * A bootstrap node that answers find_node and get_peers with 120 of the network's nodes, closest
+ * to the target first (about 3.2 KB): more than the 1,500 bytes we read of a datagram nobody asked for.
+ */
+async function bigRouter(net: Testnet): Promise<{ local: Endpoint; largestReply: number; close(): Promise<void> }> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const id = randomId();
+  const state = { largestReply: 0 };
+  socket.on('message', (bytes, rinfo) => {
+    const parsed = decodeMessage(bytes);
+    if (!parsed.ok || parsed.message.y !== 'q') return;
+    const query: Query = parsed.message;
+    const target = query.q === 'get_peers' ? query.a.info_hash : query.q === 'find_node' ? query.a.target : undefined;
+    if (target === undefined) return;
+    const nodes = net.live
+      .map((n) => ({ id: n.id, ...n.local }))
+      .sort((a, b) => compareDistance(target, a.id, b.id))
+      .slice(0, 120);
+    const reply = encodeMessage(makeResponse(query.t, { id, nodes, ...(query.q === 'get_peers' ? { token: new Uint8Array([1, 2, 3, 4]) } : {}) }));
+    state.largestReply = Math.max(state.largestReply, reply.length);
+    socket.send(reply, rinfo.port, rinfo.address);
+  });
+  return {
+    local: { address: '127.0.0.1', port: socket.address().port },
+    get largestReply() { return state.largestReply; },
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
