@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo, PeerInfo } from '../../src/wire/compact.js';
 import { compareDistance, type NodeId } from '../../src/wire/id.js';
 import { decodeMessage, encodeMessage, makeResponse, type Query, type ResponseBody } from '../../src/wire/krpc.js';
-import { LookupState } from '../../src/dht/lookup-state.js';
 import { subnetOf } from '../../src/wire/address.js';
 import type { LookupResult } from '../../src/dht/lookup.js';
 import type { Candidate } from '../../src/dht/lookup-state.js';
@@ -219,105 +218,4 @@ describe('lookups among hostile nodes', () => {
       unplant(planted);
     }
   });
-});
-
-/** The same defences, stepped by hand on the lookup's state (no sockets, no timers). */
-describe('the lookup state against bogus referrals', () => {
-  const target = new Uint8Array(20).fill(0x55);
-  const node = (bits: number, i: number): NodeInfo => ({ id: idNear(target, bits), address: `10.${i >> 8}.${i & 255}.1`, port: 6881 });
-
-  it('takes at most k nodes of each family from one reply, the closest ones', () => {
-    const state = new LookupState(target, { k: 8, maxCandidates: 100 });
-    const responder = node(10, 0);
-    state.add([responder], 0);
-    const reply = Array.from({ length: 50 }, (_, i) => node(12 + (i % 40), i + 1));
-    expect(state.add(reply, 1, responder.id)).toBe(8);
-    const kept = state.snapshot().filter((c) => c.hop === 1).map((c) => c.prefixBits).sort((a, b) => b - a);
-    const closest = reply.map((n) => sharedBits(n.id)).sort((a, b) => b - a).slice(0, 8);
-    expect(kept).toEqual(closest);
-  });
-
-  it('drops the untried referrals of a responder once three of its referrals went silent and none answered', () => {
-    const state = new LookupState(target, { k: 8, alpha: 3 });
-    const liar = node(10, 0);
-    state.add([liar], 0);
-    state.next();
-    state.markResponded(liar.id);
-    state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, liar.id);
-    const asked = state.next();
-    expect(asked).toHaveLength(3);
-    for (const c of asked) state.markSlow(c.node.id);
-    // Five of its referrals were never asked; none will be.
-    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(5);
-    expect(state.next()).toEqual([]);
-    // And nothing more is taken from it.
-    expect(state.add([node(60, 200)], 2, liar.id)).toBe(0);
-  });
-
-  it('keeps believing a responder most of whose referrals answer, though some are dead', () => {
-    const state = new LookupState(target, { k: 8, alpha: 3 });
-    const honest = node(10, 0);
-    state.add([honest], 0);
-    state.next();
-    state.markResponded(honest.id);
-    state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, honest.id);
-    // Of the first six asked, two never answer, four do.
-    const first = state.next();
-    state.markSlow(first[0]!.node.id);
-    state.markResponded(first[1]!.node.id);
-    state.markResponded(first[2]!.node.id);
-    const second = state.next();
-    state.markSlow(second[0]!.node.id);
-    for (const c of second.slice(1)) state.markResponded(c.node.id);
-    expect(state.snapshot().some((c) => c.state === 'distrusted')).toBe(false);
-    expect(state.next().length).toBeGreaterThan(0);
-  });
-
-  it('a late answer takes back the silence it was counted for', () => {
-    const state = new LookupState(target, { k: 8, alpha: 3, distrustAfter: 3 });
-    const responder = node(10, 0);
-    state.add([responder], 0);
-    state.next();
-    state.markResponded(responder.id);
-    state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, responder.id);
-    const asked = state.next();
-    state.markSlow(asked[0]!.node.id);
-    state.markSlow(asked[1]!.node.id);
-    // Its reply was only late: the third silence does not make three.
-    state.markResponded(asked[0]!.node.id);
-    state.markSlow(asked[2]!.node.id);
-    expect(state.snapshot().some((c) => c.state === 'distrusted')).toBe(false);
-  });
-
-  it('over the candidate cap, forgets distrusted candidates before untried good ones', () => {
-    const state = new LookupState(target, { k: 8, alpha: 3, maxCandidates: 12, maxPerSubnet: 100 });
-    const liar = node(8, 0);
-    const honest = node(9, 1);
-    state.add([liar, honest], 0);
-    state.next();
-    state.markResponded(liar.id);
-    state.markResponded(honest.id);
-    // The liar's referrals are the closest; the honest node's are farther.
-    state.add(Array.from({ length: 8 }, (_, i) => node(40 + i, 100 + i)), 1, liar.id);
-    state.add(Array.from({ length: 2 }, (_, i) => node(20 + i, 200 + i)), 1, honest.id);
-    for (const c of state.next()) state.markSlow(c.node.id);
-    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(5);
-    // Five more nodes arrive, closer than the honest referrals: the cap evicts the five distrusted
-    // ones, not the honest referrals that were not asked yet.
-    state.add(Array.from({ length: 5 }, (_, i) => node(25 + i, 300 + i)), 1, honest.id);
-    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(0);
-    const honestReferrals = state.snapshot().filter((c) => c.prefixBits === 20 || c.prefixBits === 21);
-    expect(honestReferrals).toHaveLength(2);
-    expect(state.size).toBeLessThanOrEqual(12);
-  });
-
-  function sharedBits(id: NodeId): number {
-    let bits = 0;
-    for (let i = 0; i < 20; i++) {
-      const x = id[i]! ^ target[i]!;
-      if (x === 0) { bits += 8; continue; }
-      return bits + Math.clz32(x) - 24;
-    }
-    return bits;
-  }
 });

@@ -1,0 +1,255 @@
+/**
+ * The lookup driver (lookup.ts) over a fake query function: what it asks, in which order it
+ * reports, how it counts, and how it stops. No sockets; each fake reply is scripted per node.
+ */
+import { describe, expect, it } from 'vitest';
+import type { NodeInfo, PeerInfo } from '../../src/wire/compact.js';
+import type { NodeId } from '../../src/wire/id.js';
+import type { QueryOptions, QueryOutcome } from '../../src/net/rpc.js';
+import type { Endpoint } from '../../src/net/transport.js';
+import { Lookup, findNode, getPeers, type EndpointQueryFn, type LookupEvent, type QueryFn } from '../../src/dht/lookup.js';
+import { Prng } from '../helpers/prng.js';
+
+const prng = new Prng(12);
+const target: NodeId = new Uint8Array(20).fill(0x42);
+const me: NodeId = new Uint8Array(20).fill(0xee);
+let host = 1;
+
+/** A node sharing `bits` leading bits with the target (more bits: closer), on its own /24. */
+function node(bits: number): NodeInfo {
+  const id = prng.bytes(20);
+  for (let i = 0; i < 20; i++) {
+    const keep = Math.max(0, Math.min(8, bits - 8 * i));
+    const mask = (0xff << (8 - keep)) & 0xff;
+    id[i] = (target[i]! & mask) | (id[i]! & ~mask & 0xff);
+  }
+  const byte = bits >> 3;
+  if (byte < 20) id[byte] = (id[byte]! & ~(0x80 >> (bits & 7))) | (~target[byte]! & (0x80 >> (bits & 7)));
+  const n = host++;
+  return { id, address: `10.${(n >> 8) & 255}.${n & 255}.1`, port: 6881 };
+}
+
+const at = (e: Endpoint): string => `${e.address}:${e.port}`;
+
+/** What a fake node does when asked. */
+type Script =
+  | { reply: { id?: NodeId; nodes?: NodeInfo[]; values?: PeerInfo[] } }
+  | { error: [number, string] }
+  /** Past its soft timeout at once; answers only when the test calls `release`. */
+  | { late: { nodes?: NodeInfo[] } }
+  /** Never answers, and its soft timeout never fires (the test ends the lookup). */
+  | 'hang'
+  /** Past its soft timeout at once, then its hard timeout. */
+  | 'silent';
+
+/** A scripted network: `query` answers from `scripts`, on a later turn, and logs who was asked. */
+class FakeNetwork {
+  readonly scripts = new Map<string, Script>();
+  readonly asked: string[] = [];
+  private readonly held = new Map<string, () => void>();
+
+  set(to: Endpoint, script: Script): this {
+    this.scripts.set(at(to), script);
+    return this;
+  }
+
+  /** Let a `late` node's reply arrive now. */
+  release(to: Endpoint): void {
+    this.held.get(at(to))?.();
+  }
+
+  readonly query = (to: Endpoint, _method: string, _args: unknown, options: QueryOptions): Promise<QueryOutcome> => {
+    this.asked.push(at(to));
+    const script = this.scripts.get(at(to)) ?? 'silent';
+    return new Promise((resolve) => {
+      const later = (fn: () => void): void => { setImmediate(fn); };
+      if (script === 'hang') return;
+      if (script === 'silent') {
+        later(() => { options.onSoftTimeout?.(); later(() => resolve({ kind: 'timeout' })); });
+        return;
+      }
+      if ('error' in script) {
+        const [code, message] = script.error;
+        later(() => resolve({ kind: 'error', error: { t: new Uint8Array(2), y: 'e', e: { code, message } }, rttMs: 1 }));
+        return;
+      }
+      const body = 'late' in script ? script.late : script.reply;
+      const id = 'reply' in script && script.reply.id !== undefined ? script.reply.id : (to as NodeInfo).id;
+      const respond = (): void => resolve({
+        kind: 'response',
+        rttMs: 1,
+        response: { t: new Uint8Array(2), y: 'r', r: { id, ...body, token: new Uint8Array([7]) } },
+      });
+      if ('late' in script) {
+        later(() => options.onSoftTimeout?.());
+        this.held.set(at(to), respond);
+      } else {
+        later(respond);
+      }
+    });
+  };
+}
+
+async function events<Item>(lookup: Lookup<'get_peers' | 'find_node', Item>): Promise<LookupEvent<Item>[]> {
+  const seen: LookupEvent<Item>[] = [];
+  for await (const event of lookup) seen.push(event);
+  return seen;
+}
+
+function peersLookup(net: FakeNetwork, seeds: NodeInfo[], options: ConstructorParameters<typeof Lookup>[5] = {}, routers?: Endpoint[]): Lookup<'get_peers', PeerInfo> {
+  const query = net.query as unknown as EndpointQueryFn;
+  return new Lookup(me, target, getPeers(), seeds, query, options, routers === undefined ? undefined : { endpoints: routers, query });
+}
+
+describe('Lookup: the driver of one iterative lookup', () => {
+  it('reports each query before its response, and a response\'s items right after it; the stats count them', async () => {
+    const a = node(10);
+    const b = node(9);
+    const c = node(20);
+    const peer = { address: '10.200.0.1', port: 51413 };
+    const net = new FakeNetwork()
+      .set(a, { reply: { nodes: [c] } })
+      .set(b, { reply: { values: [peer] } })
+      .set(c, { reply: {} });
+    const lookup = peersLookup(net, [a, b]);
+    const seen = await events(lookup);
+    const { stats } = await lookup.result;
+    const trace = seen.map((e) => `${e.type} ${e.type === 'query' ? at(e.to) : e.type === 'response' ? at(e.from) : e.type === 'item' ? at(e.from) : ''}`);
+    for (const n of [a, b, c]) {
+      expect(trace.indexOf(`query ${at(n)}`)).toBeLessThan(trace.indexOf(`response ${at(n)}`));
+    }
+    expect(trace[trace.indexOf(`response ${at(b)}`) + 1]).toBe(`item ${at(b)}`);
+    const cQuery = seen.find((e) => e.type === 'query' && at(e.to) === at(c));
+    expect(cQuery).toMatchObject({ hop: 1, prefixBits: 20 });
+    expect(stats).toMatchObject({ queries: 3, responses: 3, timeouts: 0, errors: 0, nodesContacted: 3, itemsFound: 1, closestPrefixBits: 20, ended: 'exhausted' });
+    expect(stats.timeToFirstItemMs).not.toBeNull();
+  });
+
+  it('an error reply is an `error` event with its code, counted as an error and never as a timeout', async () => {
+    const a = node(10);
+    const net = new FakeNetwork().set(a, { error: [203, 'bad query'] });
+    const lookup = peersLookup(net, [a]);
+    const seen = await events(lookup);
+    expect(seen.map((e) => e.type)).toEqual(['query', 'error']);
+    expect(seen[1]).toMatchObject({ type: 'error', code: 203, message: 'bad query', hop: 0 });
+    expect((await lookup.result).stats).toMatchObject({ errors: 1, timeouts: 0, responses: 0 });
+  });
+
+  it('stops at maxQueries, whatever is left to ask', async () => {
+    const net = new FakeNetwork();
+    // Every node names eight closer ones: the lookup would never run out.
+    const endless = (bits: number): NodeInfo => {
+      const n = node(bits);
+      net.set(n, { reply: { nodes: [] } });
+      return n;
+    };
+    const seeds = Array.from({ length: 20 }, (_, i) => endless(5 + i));
+    const lookup = peersLookup(net, seeds, { maxQueries: 5, alpha: 3 });
+    const { stats } = await lookup.result;
+    expect(stats.ended).toBe('query-cap');
+    expect(stats.queries).toBe(5);
+    expect(net.asked).toHaveLength(5);
+  });
+
+  it('ends with `aborted` when its signal aborts, and reports nothing after', async () => {
+    const a = node(10);
+    const net = new FakeNetwork().set(a, 'hang');
+    const controller = new AbortController();
+    const lookup = peersLookup(net, [a], { signal: controller.signal });
+    const seen: string[] = [];
+    const reading = (async () => { for await (const e of lookup) seen.push(e.type); })();
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    const { stats } = await lookup.result;
+    await reading;
+    expect(stats.ended).toBe('aborted');
+    expect(seen).toEqual(['query']);
+  });
+
+  it('a query past its soft timeout frees its slot; its late reply is still used while the lookup runs', async () => {
+    const slow = node(10);
+    const other = node(8);
+    const third = node(6);
+    const closer = node(30);
+    const net = new FakeNetwork()
+      .set(slow, { late: { nodes: [closer] } })
+      .set(other, { reply: {} })
+      .set(third, 'hang')
+      .set(closer, { reply: {} });
+    const controller = new AbortController();
+    const lookup = peersLookup(net, [slow, other, third], { alpha: 2, signal: controller.signal });
+    const seen: LookupEvent<PeerInfo>[] = [];
+    const reading = (async () => {
+      for await (const e of lookup) {
+        seen.push(e);
+        if (e.type === 'response' && at(e.from) === at(other)) net.release(slow);
+        if (e.type === 'response' && at(e.from) === at(closer)) controller.abort();
+      }
+    })();
+    const { stats } = await lookup.result;
+    await reading;
+    // alpha 2, yet a third node was asked while the first two were still out: the slow one's slot.
+    expect(net.asked.slice(0, 3)).toEqual([at(slow), at(other), at(third)]);
+    // The slow node's late reply named a closer node, which was asked and answered.
+    expect(net.asked).toContain(at(closer));
+    expect(seen.filter((e) => e.type === 'response').map((e) => e.type === 'response' && at(e.from))).toEqual([at(other), at(slow), at(closer)]);
+    expect(stats.responses).toBe(3);
+  });
+
+  it('ignores a reply that comes after it has ended', async () => {
+    const slow = node(10);
+    const net = new FakeNetwork().set(slow, { late: { nodes: [node(40)] } });
+    const lookup = peersLookup(net, [slow]);
+    const seen = await events(lookup);
+    const { stats } = await lookup.result;
+    // Past its soft timeout, the only node no longer holds the lookup open.
+    expect(stats.ended).toBe('exhausted');
+    expect(stats.timeouts).toBe(1);
+    net.release(slow);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.map((e) => e.type)).toEqual(['query']);
+    expect(net.asked).toHaveLength(1);
+  });
+
+  it('asks its routers first, and a router that answers becomes a responder at hop 0', async () => {
+    const router: Endpoint = { address: '10.250.0.1', port: 6881 };
+    const routerId = node(12).id;
+    const near = node(25);
+    const net = new FakeNetwork().set(router, { reply: { id: routerId, nodes: [near] } }).set(near, { reply: {} });
+    const lookup = peersLookup(net, [], {}, [router]);
+    const seen = await events(lookup);
+    const result = await lookup.result;
+    expect(seen[0]).toEqual({ type: 'router-query', to: router });
+    expect(seen[1]).toMatchObject({ type: 'response', hop: 0, from: { address: router.address, port: router.port } });
+    expect(seen.find((e) => e.type === 'query')).toMatchObject({ to: near, hop: 1 });
+    expect(result.closest.map((c) => at(c.node))).toEqual([at(near), at(router)]);
+    expect(result.stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, queries: 2, nodesContacted: 2 });
+  });
+
+  it('asks a silent router again while nobody has answered, three times in all, then gives up', async () => {
+    const router: Endpoint = { address: '10.250.0.2', port: 6881 };
+    const net = new FakeNetwork().set(router, 'silent');
+    const lookup = peersLookup(net, [], {}, [router]);
+    const seen = await events(lookup);
+    const { stats } = await lookup.result;
+    expect(net.asked).toEqual([at(router), at(router), at(router)]);
+    expect(seen.filter((e) => e.type === 'router-query')).toHaveLength(3);
+    expect(stats).toMatchObject({ ended: 'exhausted', routersAsked: 1, routersAnswered: 0, queries: 3, responses: 0 });
+  });
+
+  it('starts startAlpha wide while fewer than k have answered, then keeps alpha queries out', async () => {
+    const net = new FakeNetwork();
+    const seeds = Array.from({ length: 20 }, (_, i) => node(5 + i));
+    for (const s of seeds) net.set(s, 'hang');
+    const lookup = new Lookup(me, target, findNode, seeds, net.query as unknown as QueryFn, { alpha: 3, startAlpha: 6 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(net.asked).toHaveLength(6);
+    expect(lookup.state.width).toBe(6);
+    const controller = lookup.state;
+    // Eight answers settle the k closest: from then on, alpha.
+    for (const c of controller.snapshot().filter((x) => x.state === 'active')) controller.markResponded(c.node.id);
+    for (const c of controller.next()) controller.markResponded(c.node.id);
+    expect(controller.responderCount).toBeGreaterThanOrEqual(8);
+    expect(controller.width).toBe(3);
+  });
+});
