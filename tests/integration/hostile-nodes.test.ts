@@ -9,6 +9,7 @@ import type { Candidate } from '../../src/dht/lookup-state.js';
 import { DhtNode } from '../../src/dht/node.js';
 import { Testnet } from '../../src/modes/testnet.js';
 import { Prng } from '../helpers/prng.js';
+import { idNear } from '../helpers/ids.js';
 
 /**
  * Lookups through a local network into which hostile nodes have been planted: raw UDP sockets
@@ -26,20 +27,6 @@ interface Hostile {
 
 const rng = new Prng(0xbad);
 const key = (p: PeerInfo): string => `${p.address}:${p.port}`;
-
-/** An ID sharing `bits` leading bits with `target`, random after them. */
-function idNear(target: NodeId, bits: number): NodeId {
-  const id = rng.bytes(20);
-  for (let i = 0; i < 20; i++) {
-    const keep = Math.max(0, Math.min(8, bits - 8 * i));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    id[i] = (target[i]! & mask) | (id[i]! & ~mask & 0xff);
-  }
-  // Make sure bit `bits` differs, so the ID shares exactly `bits` bits.
-  const byte = bits >> 3;
-  if (byte < 20) id[byte] = (id[byte]! & ~(0x80 >> (bits & 7))) | (~target[byte]! & (0x80 >> (bits & 7)));
-  return id;
-}
 
 async function startHostile(address: string, id: NodeId, behaviour: Behaviour): Promise<Hostile> {
   const socket = dgram.createSocket('udp4');
@@ -77,7 +64,7 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   /** 50 bogus nodes per reply, at unreachable 127.x addresses, with IDs even closer to the target. */
   'bogus-nodes-near': (q, self, r) => respond(q, {
     id: self.id,
-    nodes: Array.from({ length: 50 }, () => ({ id: idNear(targetOf(q), 24 + r.int(40)), address: bogusAddress(r, false), port: 1 + r.int(65535) })),
+    nodes: Array.from({ length: 50 }, () => ({ id: idNear(targetOf(q), 24 + r.int(40), rng), address: bogusAddress(r, false), port: 1 + r.int(65535) })),
   }),
   /** 50 bogus nodes per reply with random IDs, all in one /24. */
   'bogus-nodes-random': (q, self, r) => respond(q, {
@@ -118,7 +105,7 @@ describe('lookups among hostile nodes', () => {
     const nearest = net.live.slice().sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8);
     const planted: Hostile[] = [];
     for (let i = 0; i < count; i++) {
-      const h = await startHostile(`127.${subnet}.${i}.1`, idNear(target, 16 + i), BEHAVIOURS[name]!);
+      const h = await startHostile(`127.${subnet}.${i}.1`, idNear(target, 16 + i, rng), BEHAVIOURS[name]!);
       planted.push(h);
       hostiles.push(h);
       for (const real of nearest) real.table.recordResponse(h.info);

@@ -5,6 +5,7 @@ import { LookupState } from '../../src/dht/lookup-state.js';
 import { subnetOf } from '../../src/wire/address.js';
 import { RoutingTable } from '../../src/table/routing-table.js';
 import { Prng } from '../helpers/prng.js';
+import { idNear } from '../helpers/ids.js';
 
 const prng = new Prng(20261121);
 let nextHost = 1;
@@ -171,23 +172,10 @@ describe('the node running the lookup', () => {
   });
 });
 
-/** An ID sharing exactly `bits` leading bits with `target`, random after them. */
-function idNear(target: NodeId, bits: number): NodeId {
-  const id = prng.bytes(20);
-  for (let i = 0; i < 20; i++) {
-    const keep = Math.max(0, Math.min(8, bits - 8 * i));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    id[i] = (target[i]! & mask) | (id[i]! & ~mask & 0xff);
-  }
-  const byte = bits >> 3;
-  if (byte < 20) id[byte] = (id[byte]! & ~(0x80 >> (bits & 7))) | (~target[byte]! & (0x80 >> (bits & 7)));
-  return id;
-}
-
 /** The same defences, stepped by hand on the lookup's state (no sockets, no timers). */
 describe('LookupState against bogus referrals (the hostile-nodes defences, stepped by hand)', () => {
   const target = new Uint8Array(20).fill(0x55);
-  const node = (bits: number, i: number): NodeInfo => ({ id: idNear(target, bits), address: `10.${i >> 8}.${i & 255}.1`, port: 6881 });
+  const node = (bits: number, i: number): NodeInfo => ({ id: idNear(target, bits, prng), address: `10.${i >> 8}.${i & 255}.1`, port: 6881 });
 
   it('takes at most k nodes of each family from one reply, the closest ones', () => {
     const state = new LookupState(target, { k: 8, maxCandidates: 100 });

@@ -9,6 +9,7 @@ import type { QueryOptions, QueryOutcome } from '../../src/net/rpc.js';
 import type { Endpoint } from '../../src/net/transport.js';
 import { Lookup, findNode, getPeers, type EndpointQueryFn, type LookupEvent, type QueryFn } from '../../src/dht/lookup.js';
 import { Prng } from '../helpers/prng.js';
+import { idNear } from '../helpers/ids.js';
 
 const prng = new Prng(12);
 const target: NodeId = new Uint8Array(20).fill(0x42);
@@ -17,14 +18,7 @@ let host = 1;
 
 /** A node sharing `bits` leading bits with the target (more bits: closer), on its own /24. */
 function node(bits: number): NodeInfo {
-  const id = prng.bytes(20);
-  for (let i = 0; i < 20; i++) {
-    const keep = Math.max(0, Math.min(8, bits - 8 * i));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    id[i] = (target[i]! & mask) | (id[i]! & ~mask & 0xff);
-  }
-  const byte = bits >> 3;
-  if (byte < 20) id[byte] = (id[byte]! & ~(0x80 >> (bits & 7))) | (~target[byte]! & (0x80 >> (bits & 7)));
+  const id = idNear(target, bits, prng);
   const n = host++;
   return { id, address: `10.${(n >> 8) & 255}.${n & 255}.1`, port: 6881 };
 }
