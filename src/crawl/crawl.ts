@@ -26,6 +26,7 @@ import type { NodeInfo } from '../wire/compact.js';
 import { idEquals, randomId, type NodeId } from '../wire/id.js';
 import { InfoHashStore, type InfoHashCounts, type SourceKind } from './infohash-store.js';
 import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from '../wire/krpc.js';
+import { EventQueue } from '../dht/event-queue.js';
 import { findNode, sampleInfohashes, type LookupMethod, type QueryFn } from '../dht/lookup.js';
 import type { BootstrapResult, DhtNode } from '../dht/node.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
@@ -376,35 +377,22 @@ export function crawl(node: DhtNode, options: Omit<CrawlOptions, 'onInfoHash' | 
   const stop = (): void => stopper.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
   if (options.signal?.aborted) stop();
-  const buffer: FoundInfoHash[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
+  const found = new EventQueue<FoundInfoHash>(STREAM_BUFFER);
   const crawler = new Crawler(node, {
     ...options,
     signal: stopper.signal,
-    onInfoHash: (found) => {
-      if (buffer.length >= STREAM_BUFFER) buffer.shift();
-      buffer.push(found);
-      wake?.();
-    },
+    onInfoHash: (sighting) => found.push(sighting),
   });
   const result = crawler.run().finally(() => {
-    done = true;
     options.signal?.removeEventListener('abort', stop);
-    wake?.();
+    found.close();
   });
   return {
     result,
     stop,
     async *[Symbol.asyncIterator]() {
       try {
-        for (;;) {
-          const next = buffer.shift();
-          if (next !== undefined) { yield next; continue; }
-          if (done) return;
-          await new Promise<void>((resolve) => { wake = resolve; });
-          wake = undefined;
-        }
+        yield* found;
       } finally {
         stop();
       }

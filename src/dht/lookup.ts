@@ -5,6 +5,7 @@
  * announce tokens), sample_infohashes (BEP 51 samples). Bootstrap, refresh, scrape, announce and
  * the crawler's keyspace walk are all this one loop.
  */
+import { EventQueue } from './event-queue.js';
 import type { NodeInfo, PeerInfo } from '../wire/compact.js';
 import { sharedPrefixLength, type NodeId } from '../wire/id.js';
 import type { QueryArgsByMethod, ResponseBody } from '../wire/krpc.js';
@@ -119,8 +120,7 @@ export interface LookupResult {
 export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<LookupEvent<Item>> {
   readonly state: LookupState;
   readonly result: Promise<LookupResult>;
-  private readonly events: LookupEvent<Item>[] = [];
-  private wake: (() => void) | undefined;
+  private readonly events = new EventQueue<LookupEvent<Item>>();
   private finished = false;
   private readonly stats: LookupStats;
   private readonly contacted = new Set<NodeInfo>();
@@ -280,22 +280,15 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private emit(event: LookupEvent<Item>): void {
     if (this.finished) return;
     this.events.push(event);
-    this.wake?.();
   }
 
   private finish(): void {
     this.finished = true;
-    this.wake?.();
+    this.events.close();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<LookupEvent<Item>> {
-    for (;;) {
-      const event = this.events.shift();
-      if (event !== undefined) { yield event; continue; }
-      if (this.finished) return;
-      await new Promise<void>((resolve) => { this.wake = resolve; });
-      this.wake = undefined;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<LookupEvent<Item>> {
+    return this.events[Symbol.asyncIterator]();
   }
 }
 
