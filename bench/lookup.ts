@@ -275,7 +275,7 @@ export function formatCondition(r: ConditionResult): string {
     ['complete: all 10 announced peers', percent(m.complete(ours)), percent(m.complete(theirs)), '', ''],
   ];
   return [
-    heading(`Lookups: ${r.nodes}-node testnet, ${r.name} (${ours.length} lookups each; testnet loss measured ${(r.measuredLoss * 100).toFixed(1)}%)`),
+    heading(`Lookups from a WARM node (joined before the lookups): ${r.nodes}-node testnet, ${r.name} (${ours.length} lookups each; testnet loss measured ${(r.measuredLoss * 100).toFixed(1)}%)`),
     table(['metric', OURS, THEIRS, 'ratio', 'target'], rows),
     `Joining, before the lookups: ${formatJoin(r.joins[OURS])} (${OURS}); ${formatJoin(r.joins[THEIRS])} (${THEIRS}).`,
     ...formatFailures(r),

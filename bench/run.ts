@@ -3,7 +3,7 @@
  * the library it is compared with, with the ratio, then one summary of the targets.
  *
  *   npm run bench                          # everything (about 5 minutes; bounded at 12)
- *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, crawl
+ *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, cold, crawl
  *   npm run bench -- --quick               # fewer rounds and lookups: a smoke test, not figures
  *
  * Loopback only: every socket binds 127.x, the peer library's socket refuses other destinations,
@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { runBencodeBench, type BencodeFigure } from './bencode.js';
+import { runColdStartBench } from './cold-start.js';
 import { runHandlerCost } from './handler-cost.js';
 import { OURS, THEIRS, lookupMetrics, runLookupBench, type ConditionResult } from './lookup.js';
 import { guardDns } from './peer-dht.js';
@@ -21,7 +22,7 @@ import { runSocketCost } from './socket-cost.js';
 import { heading, num, ratio, table } from './report.js';
 import { pingVerdict, runThroughputBench, type ThroughputSample } from './throughput.js';
 
-const SECTIONS = ['bencode', 'throughput', 'lookup', 'crawl'] as const;
+const SECTIONS = ['bencode', 'throughput', 'lookup', 'cold', 'crawl'] as const;
 type Section = (typeof SECTIONS)[number];
 /** The whole run must end by itself; past this, it stops and says so. */
 const BUDGET_MS = 12 * 60_000;
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
   if (throughput !== undefined) targets.push(...throughputTargets(throughput));
   const lookups = await timed('lookup', () => runLookupBench(quick ? { nodes: 300, lookups: 6 } : {}));
   if (lookups !== undefined) targets.push(...lookupTargets(lookups));
+  // The warm figure above is lookups from a node that has joined; the cold one is what a user runs.
+  await timed('cold', () => runColdStartBench(quick ? { nodes: 300, torrents: 3 } : {}));
   await timed('crawl', runCrawlSection);
 
   console.log(heading('Targets (issue 5)'));
