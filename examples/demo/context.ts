@@ -15,6 +15,8 @@ export interface DemoContext {
   out: Printer;
   /** Lookup options the local network needs (one /24 per node, unless all share 127.0.0.1). */
   lookupOptions: { maxPerSubnet?: number };
+  /** --verbose: print full listings (they may be wider than 80 columns). */
+  verbose: boolean;
 }
 
 export interface Printer {
@@ -29,8 +31,11 @@ export interface Printer {
   blank(): void;
 }
 
-export function printer(style: Style, write: (text: string) => void, columns = 100): Printer {
-  const width = Math.max(60, Math.min(columns, 100));
+/** The tour fits an 80-column terminal; a narrower one wraps prose at its width (60 at least). */
+export const DEMO_COLUMNS = 80;
+
+export function printer(style: Style, write: (text: string) => void, columns = DEMO_COLUMNS): Printer {
+  const width = Math.max(60, Math.min(columns, DEMO_COLUMNS));
   return {
     style,
     heading(step, of, title) {

@@ -11,39 +11,36 @@ export async function bencodeStep({ net, me, out }: DemoContext): Promise<void> 
   const torrent = net.torrents[0]!;
   out.say(
     'Every DHT message is one bencoded dictionary in one UDP datagram. Bencoding has four types: ' +
-      'byte strings (4:spam), integers (i42e), lists (l...e) and dictionaries (d...e, keys sorted as raw bytes). ' +
-      `Here is the get_peers query our node would send to ask for the peers of torrent ${idToHex(torrent.infoHash).slice(0, 12)}…:`,
+      'byte strings (4:spam), integers (i42e), lists (l...e) and dictionaries (d...e, keys sorted).',
   );
   const t = new Uint8Array([0x61, 0x61]);
   const query = makeQuery(t, 'get_peers', { id: me.id, info_hash: torrent.infoHash });
   const bytes = encodeMessage(query);
-  out.block([`makeQuery(t, 'get_peers', { id: <our 20-byte ID>, info_hash: <20 bytes> })`]);
-  out.blank();
-  out.say(`encodeMessage() gives ${bytes.length} bytes. As hex, with the printable characters on the right:`);
+  out.say(
+    `makeQuery(t, 'get_peers', { id, info_hash }) and encodeMessage() give the ${bytes.length} bytes our node ` +
+      `would send to ask for the peers of torrent ${idToHex(torrent.infoHash).slice(0, 12)}…:`,
+  );
   out.block(hexDump(bytes));
-  out.blank();
-  out.say('The same bytes, token by token (offset, raw bytes, meaning). Note the sorted keys a, q, t, y and the length prefixes:');
+  out.say('Token by token (offset, raw bytes, meaning); note the sorted keys a, q, t, y:');
   out.block(formatTokens(bencodeTokens(bytes)));
-  out.blank();
 
   const raw = decode(bytes);
   const parsed = decodeMessage(bytes);
   if (!parsed.ok) throw new Error(`our own query did not parse: ${parsed.error.message}`);
-  out.say(`decode() returns plain values (top-level keys: ${Object.keys(raw as object).join(', ')}); decodeMessage() checks every field against the KRPC tables and returns a typed message:`);
+  out.say(`decode() returns plain values (keys ${Object.keys(raw as object).join(', ')}); decodeMessage() checks every field against the KRPC tables and returns a typed message:`);
   out.block(describeMessage(parsed.message));
   const again = encodeMessage(parsed.message);
   const identical = again.length === bytes.length && again.every((b, i) => b === bytes[i]);
   if (!identical) throw new Error('re-encoding the decoded message changed its bytes');
-  out.blank();
 
-  out.say('A value has exactly one encoding, and the decoder insists on it. Keys out of order, for example:');
+  out.say('A value has exactly one encoding, and the decoder insists on it:');
   const unsorted = new TextEncoder().encode('d1:b0:1:a0:e');
   try {
     decode(unsorted);
     throw new Error('unsorted keys were accepted');
   } catch (error) {
     if (!(error instanceof BencodeError)) throw error;
-    out.block([`decode("d1:b0:1:a0:e")  →  BencodeError: ${error.message}`]);
+    out.block(['decode("d1:b0:1:a0:e") throws', `  BencodeError: ${error.message}`]);
   }
-  out.result(`bencode: encoded ${bytes.length} bytes, decoded to a typed get_peers query, re-encoded identically`);
+  out.result(`bencode: ${bytes.length} bytes, decoded to a typed get_peers query, re-encoded`);
 }

@@ -21,19 +21,18 @@ export async function xorStep({ net, out }: DemoContext): Promise<void> {
   );
   out.block([
     `target  T = ${idToHex(target)}`,
-    `node    A = ${idToHex(near.id)}   (${near.local.address}:${near.local.port})`,
-    `node    B = ${idToHex(far.id)}   (${far.local.address}:${far.local.port})`,
+    `node    A = ${idToHex(near.id)}  ${near.local.address}:${near.local.port}`,
+    `node    B = ${idToHex(far.id)}  ${far.local.address}:${far.local.port}`,
   ]);
-  out.blank();
   out.say('The first 16 bits of each, and of the XOR distances:');
   const dA = xorDistance(target, near.id);
   const dB = xorDistance(target, far.id);
   out.block([
     `T      ${bits(target)}`,
     `A      ${bits(near.id)}`,
-    `T ⊕ A  ${bits(dA)}   → ${sharedPrefixLength(target, near.id)} leading zero bits: A shares ${sharedPrefixLength(target, near.id)} bits with T`,
+    `T ⊕ A  ${bits(dA)}   → ${sharedPrefixLength(target, near.id)} leading zeros: A shares ${sharedPrefixLength(target, near.id)} bits with T`,
     `B      ${bits(far.id)}`,
-    `T ⊕ B  ${bits(dB)}   → ${sharedPrefixLength(target, far.id)} leading zero bits`,
+    `T ⊕ B  ${bits(dB)}   → ${sharedPrefixLength(target, far.id)} leading zeros`,
   ]);
   out.blank();
   out.block([
@@ -41,14 +40,13 @@ export async function xorStep({ net, out }: DemoContext): Promise<void> {
     `distance(T, B) = ${idToHex(dB)}`,
     `compareDistance(T, A, B) = ${Math.sign(compareDistance(target, near.id, far.id))}   (negative: A is closer)`,
   ]);
-  out.blank();
   out.say(
     'Three properties make XOR a good metric: distance(X, X) = 0, it is symmetric, and for any point and any ' +
       'distance there is exactly one ID at that distance, so every lookup for T converges on the same nodes. ' +
       'The comparison never builds a number: the first byte where the two distances differ decides (id.ts).',
   );
   const shared = sharedPrefixLength(target, near.id);
-  out.result(`XOR: node A (${idToHex(near.id).slice(0, 8)}…) shares ${shared} bits with T; node B shares ${sharedPrefixLength(target, far.id)}; A is closer`);
+  out.result(`XOR: node A shares ${shared} bits with T; node B shares ${sharedPrefixLength(target, far.id)}; A is closer`);
 }
 
 /** The first two bytes as bits, in two groups of eight. */

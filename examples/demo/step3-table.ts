@@ -1,20 +1,20 @@
 /**
  * Step 3: the routing table (BEP 5, "Routing Table"). Our node joins the local network through one
  * bootstrap node; every node that answers enters its table. The same nodes are then replayed, in
- * the order they answered, into an empty table, to watch the bucket that holds our ID split.
+ * the order they answered, into an empty table, to watch the bucket that holds our ID split. The
+ * table is drawn as a tree, one line per bucket; `--verbose` adds RoutingTable.dump(), every contact.
  */
 import { EXTENDED_FAR_BUCKETS, RoutingTable, decodeMessage, findNode, idToHex, sharedPrefixLength, type NodeInfo } from '../../src/index.js';
+import { tableView } from '../../src/cli/web/table-view.js';
+import { TREE_LEGEND, tableTree } from '../lib/table-tree.js';
 import type { DemoContext } from './context.js';
 
-export async function tableStep({ net, me, out, watch, lookupOptions }: DemoContext): Promise<void> {
+export async function tableStep({ net, me, out, watch, lookupOptions, verbose }: DemoContext): Promise<void> {
   out.say(
-    'A node keeps up to k = 8 contacts per bucket (DhtNode, like libtorrent, gives the four farthest buckets ' +
-      '128, 64, 32 and 16). An empty table is one bucket covering the whole ID space; ' +
-      'when the bucket holding our own ID is full, it splits in two, so the table ends up dense near our ID ' +
-      'and sparse far away. Our node now joins the network: find_node(our ID) to one bootstrap node, then an ' +
-      'iterative find_node lookup for our own ID, and alongside it one find_node into each empty slot of the far ' +
-      'buckets (node.bootstrap()). Then it refreshes every bucket, as a node ' +
-      'does every 15 minutes: a find_node lookup for a random ID in the bucket\'s range.',
+    'A bucket holds k = 8 contacts (DhtNode, like libtorrent, lets the four farthest hold 128, 64, 32 ' +
+      'and 16). An empty table is one bucket for the whole ID space; when the bucket holding our ID is ' +
+      'full, it splits in two. Our node joins: find_node to one bootstrap node, a lookup for its own ID, ' +
+      'a find_node into each empty slot of the far buckets, then one refresh lookup per bucket.',
   );
   // What the table is told, in order: a reply (the node answers), a query (the node is alive, unproven),
   // or a node named in a reply (only heard of).
@@ -34,17 +34,16 @@ export async function tableStep({ net, me, out, watch, lookupOptions }: DemoCont
   });
   const boot = await me.bootstrap(net.bootstrap.slice(0, 1), { timeoutMs: 10_000 });
   if (me.table.size === 0) throw new Error('bootstrap left the routing table empty');
-  out.block([`bootstrap from ${net.bootstrap[0]!.address}:${net.bootstrap[0]!.port}: ${messages} messages in ${boot.durationMs} ms, ${me.table.size} nodes in the table`]);
+  out.block([`joined in ${boot.durationMs} ms: ${messages} messages in, ${me.table.size} nodes in the table`]);
   const targets = me.table.refreshTargets(0);
   for (const target of targets) await me.lookup(target, findNode, { ...lookupOptions, timeoutMs: 5_000 }).result;
   stop();
-  out.block([`refresh: ${targets.length} find_node lookups, ${messages} messages in all, ${me.table.size} nodes in the table`]);
+  out.block([`refreshed ${targets.length} buckets: ${messages} messages in all, ${me.table.size} nodes`]);
   out.blank();
 
   out.say(
-    'The same messages, replayed one by one into an empty RoutingTable (pure code: no sockets, no clock). ' +
-      'A node that answered goes in as good; one that only queried us goes in too, as questionable, until it answers a ping; ' +
-      'one a reply named takes a free slot as questionable, "heard of", until our own queries reach it. Each split:',
+    'The same messages, replayed into an empty RoutingTable (pure code: no sockets): a node that ' +
+      'answered enters as good, one that queried us as questionable, one a reply named as "heard of". Splits:',
   );
   const replay = new RoutingTable(me.id, { farBucketSizes: EXTENDED_FAR_BUCKETS });
   const splits: string[] = [];
@@ -58,23 +57,26 @@ export async function tableStep({ net, me, out, watch, lookupOptions }: DemoCont
     if (after > before) {
       splitCount += after - before;
       splits.push(
-        `event ${String(i + 1).padStart(4)} (${by}): ${idToHex(node.id).slice(0, 8)}… shares ${sharedPrefixLength(me.id, node.id)} bits with us; ` +
-          `the last bucket is full and holds our ID → split${after - before > 1 ? ` ${after - before} times` : ''}, now ${after} buckets`,
+        `event ${String(i + 1).padStart(4)} (${by.padEnd(5)}) ${idToHex(node.id).slice(0, 8)}… shares ` +
+          `${String(sharedPrefixLength(me.id, node.id)).padStart(2)} bits with us: ` +
+          `split${after - before > 1 ? ` ×${after - before}` : ''} → ${after} buckets`,
       );
     }
   });
   out.block(splits.length > 0 ? splits : ['(no split: fewer than k nodes were heard from)']);
   out.blank();
+  const view = tableView(me.table);
   out.say(
-    'And the real table, as RoutingTable.dump() shows it. Bucket i holds the nodes sharing exactly i leading ' +
-      'bits with our ID; the last bucket holds the ones sharing more. Far buckets (low i) cover huge ranges with ' +
-      'few nodes; the closest ones are where the table is dense.',
+    `The table as a tree of buckets: our ID is ${view.ownId.slice(0, 10)}…; bucket i holds the IDs ` +
+      'sharing exactly i leading bits with it, the last one those sharing more. Dense near our ID, sparse ' +
+      'far away (every contact: --verbose).',
   );
-  out.block(me.table.dump({ perBucket: Number.POSITIVE_INFINITY }).split('\n'));
+  out.block([TREE_LEGEND, ...tableTree(view)]);
+  if (verbose) out.block(me.table.dump({ perBucket: Number.POSITIVE_INFINITY }).split('\n'));
   const stats = me.table.stats();
   const same = replay.size === me.table.size && replay.buckets().length === stats.buckets;
   out.result(
-    `routing table: ${stats.nodes} nodes in ${stats.buckets} buckets (${stats.good} good); ` +
-      `the replay split ${splitCount} times and ${same ? 'ends identical' : `ends with ${replay.size} nodes in ${replay.buckets().length} buckets`}`,
+    `table: ${stats.nodes} nodes in ${stats.buckets} buckets (${stats.good} good); ` +
+      `replay: ${splitCount} splits, ${same ? 'identical' : `${replay.size} nodes in ${replay.buckets().length} buckets`}`,
   );
 }

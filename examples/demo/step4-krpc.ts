@@ -13,7 +13,7 @@ import {
   type QueryArgsByMethod,
   type QueryOutcome,
 } from '../../src/index.js';
-import { describeMessage } from '../lib/describe-message.js';
+import { describeMessage, summarizeMessage } from '../lib/describe-message.js';
 import type { Packet } from '../lib/tap.js';
 import type { DemoContext } from './context.js';
 
@@ -35,7 +35,7 @@ export async function krpcStep(context: DemoContext): Promise<void> {
   const target = randomId();
   const found = await exchange(context, holder, 'find_node', { id: me.id, target });
   const nodes = found.kind === 'response' ? (found.response.r.nodes ?? []) : [];
-  out.result(`find_node: ${nodes.length} nodes, each 26 bytes of compact node info (20-byte ID, 4-byte IPv4, 2-byte port)`);
+  out.result(`find_node: ${nodes.length} nodes, 26 bytes each (20-byte ID, IPv4 address, port)`);
 
   const peers = await exchange(context, holder, 'get_peers', { id: me.id, info_hash: torrent.infoHash });
   if (peers.kind !== 'response') throw new Error(`get_peers failed: ${peers.kind}`);
@@ -43,11 +43,13 @@ export async function krpcStep(context: DemoContext): Promise<void> {
   const token = peers.response.r.token;
   const known = new Set(torrent.peers.map((p) => `${p.address}:${p.port}`));
   const real = values.filter((p) => known.has(`${p.address}:${p.port}`)).length;
+  out.say('The get_peers reply, decoded:');
+  out.block(describeMessage(peers.response, 2).map((line) => `  ${line}`));
   out.say(
-    'The node stores this torrent, so its reply has "values" (peers) besides "nodes"; and a "token" that we ' +
-      'must send back if we announce_peer to it later (it proves we own our IP address).',
+    'The node stores this torrent, so its reply has "values" (peers) besides "nodes"; and a "token" to ' +
+      'send back with announce_peer (it proves we own our IP address).',
   );
-  out.result(`get_peers: ${values.length} peers (${real} of them announced for this torrent on the local network), token 0x${token === undefined ? '-' : idToHex(token)}`);
+  out.result(`get_peers: ${values.length} peers (${real} of them announced for it), token 0x${token === undefined ? '-' : idToHex(token)}`);
 }
 
 /**
@@ -67,13 +69,12 @@ async function exchange<M extends 'ping' | 'find_node' | 'get_peers'>(
   });
   const outcome = await me.query(peer, method, args);
   stop();
-  out.blank();
   out.say(out.style.paint('bold', `${method}:`));
   for (const packet of seen) {
     const parsed = decodeMessage(packet.bytes);
-    const arrow = packet.direction === 'out' ? `→ to   ${peer.address}:${peer.port}` : `← from ${peer.address}:${peer.port}`;
-    out.block([out.style.paint('yellow', `${arrow}  ${packet.bytes.length} bytes`)]);
-    out.block(parsed.ok ? describeMessage(parsed.message).map((l) => `  ${l}`) : [`  undecodable: ${parsed.error.message}`]);
+    const arrow = packet.direction === 'out' ? '→ to  ' : '← from';
+    const what = parsed.ok ? summarizeMessage(parsed.message) : `undecodable: ${parsed.error.message}`;
+    out.block([`${out.style.paint('yellow', `${arrow} ${String(packet.bytes.length).padStart(3)} B`)}  ${what}`]);
   }
   return outcome;
 }

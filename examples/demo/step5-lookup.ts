@@ -1,21 +1,37 @@
 /**
- * Step 5: the iterative lookup (lookup.ts), hop by hop. Another node, "alice", announces that she
- * has a new torrent; our node then finds her with a get_peers lookup that starts from its own table
- * and, hop after hop, asks nodes that share more and more leading bits with the info-hash.
+ * Step 5: the iterative lookup (lookup.ts), hop by hop. Alice announces a new torrent; then two
+ * fresh nodes look it up. Bob has the textbook BEP 5 settings (k = 8 in every bucket, no table
+ * fill, nothing learned from replies), so his table knows little far from his own ID and the
+ * lookup walks: each hop asks nodes sharing more leading bits with the info-hash. Carol has the
+ * production settings (DhtNode's defaults: libtorrent's big far buckets, filled while joining),
+ * so her walk starts closer; the price is paid in packets while joining.
  */
-import { DhtNode, idToHex, randomId, type LookupEvent, type PeerInfo } from '../../src/index.js';
+import { DhtNode, idToHex, randomId, sharedPrefixLength, type DhtNodeOptions, type NodeId, type PeerInfo } from '../../src/index.js';
 import { barChart } from '../lib/chart.js';
 import type { DemoContext } from './context.js';
 
-interface Hop {
-  queried: number;
+/** What one hop of a lookup did: hop h is every query that h replies led to. */
+export interface Hop {
+  asked: number;
   answered: number;
   bestBits: number;
-  bits: number[];
   peers: number;
 }
 
-export async function lookupStep({ net, me, out, lookupOptions }: DemoContext): Promise<void> {
+interface Walk {
+  name: string;
+  joinPackets: number;
+  contacts: number;
+  startBits: number;
+  hops: Hop[];
+  closestBits: number;
+  queries: number;
+  peers: string[];
+}
+
+const TEXTBOOK: DhtNodeOptions = { table: { farBucketSizes: [] }, learnFromReplies: false };
+
+export async function lookupStep({ net, out, lookupOptions }: DemoContext): Promise<void> {
   const infoHash = randomId();
   const alice = await DhtNode.create({ address: '127.0.0.1', port: 0, lookup: lookupOptions });
   try {
@@ -23,72 +39,99 @@ export async function lookupStep({ net, me, out, lookupOptions }: DemoContext): 
     const announced = await alice.announce(infoHash, { lookup: { timeoutMs: 10_000 } });
     const aliceAt = `${alice.local.address}:${alice.local.port}`;
     out.say(
-      `Alice (${aliceAt}) has just announced a new torrent ${idToHex(infoHash)}: a get_peers lookup found the ` +
-        `8 nodes closest to it and she sent each an announce_peer with its token; ${announced.announcedTo} accepted. ` +
-        'Now our node looks the torrent up. Each query is tagged with its hop (how many replies led to the node) ' +
-        'and how many leading bits the node shares with the info-hash.',
+      `Alice (${aliceAt}) has just announced torrent ${idToHex(infoHash).slice(0, 12)}…: her lookup found ` +
+        `the 8 nodes closest to it and ${announced.announcedTo} accepted her announce_peer.`,
     );
-    out.blank();
-
-    const hops: Hop[] = [];
-    const found: { peer: PeerInfo; hop: number }[] = [];
-    const lookup = me.findPeers(infoHash, { ...lookupOptions, timeoutMs: 15_000 });
-    const hopOfNode = (id: Uint8Array): number => lookup.state.get(id)?.hop ?? 0;
-    for await (const event of lookup) record(event, hops, found, hopOfNode);
-    const { stats } = await lookup.result;
-
-    out.block(hops.map((h, i) =>
-      `hop ${i}: queried ${String(h.queried).padStart(2)}, answered ${String(h.answered).padStart(2)}, ` +
-        `bits shared: ${h.bits.slice().sort((a, b) => a - b).join(' ')}${h.peers > 0 ? `   ← ${h.peers} peer value(s)` : ''}`));
-    out.blank();
-    out.say('Convergence: the most bits a node that answered at each hop shares with the info-hash (of 160).');
-    out.block(barChart(hops.map((h, i) => ({
-      label: `hop ${i}`,
-      value: h.bestBits,
-      ...(h.peers > 0 ? { note: 'peers found' } : {}),
-    })), { width: 32 }));
-    out.blank();
+    const population = net.live.map((n) => n.id);
+    const bob = await walk('Bob', TEXTBOOK, false);
     out.say(
-      `The lookup stopped because it ${describeEnd(stats.ended)}: ${stats.queries} queries, ${stats.responses} answers, ` +
-        `${stats.timeouts} timeouts; the closest node that answered shares ${stats.closestPrefixBits} bits.`,
+      `Bob is a fresh node with the textbook BEP 5 settings: k = 8 in every bucket, no table fill. He ` +
+        `joins through one node (${bob.joinPackets} packets sent, ${bob.contacts} contacts; the best shares ` +
+        `${bob.startBits} bits with the torrent), then looks it up with get_peers, 3 queries in flight:`,
     );
-    const peers = [...new Set(found.map((f) => `${f.peer.address}:${f.peer.port}`))];
-    const hit = peers.includes(aliceAt);
-    out.result(`lookup: found peer ${peers.join(', ') || 'none'}${hit ? ` = alice ${aliceAt}, who announced it` : ' (not alice!)'} after ${stats.queries} queries`);
-    if (!hit) throw new Error(`the lookup did not find alice (${aliceAt})`);
+    out.block(hopTable(bob, infoHash, population));
+    out.block(barChart(bob.hops.map((h, i) => ({ label: `hop ${i}`, value: h.bestBits })), { width: 40 }));
+    const peak = bob.hops.findIndex((h) => h.bestBits === bob.closestBits);
+    out.say(
+      `Each hop asks nodes that know the torrent's region better: every bit gained halves the part of ` +
+        `the ${population.length.toLocaleString('en')} nodes still closer, until none is` +
+        (peak < bob.hops.length - 1 ? `; after hop ${peak} it asks the last nodes it heard of until the 8 closest have answered.` : '.'),
+    );
+    out.blank();
+    const carol = await walk('Carol', { lookup: lookupOptions }, true);
+    out.say(
+      `Carol is a fresh node with the production settings (far buckets of 128, 64, 32 and 16, filled ` +
+        `while joining): ${carol.joinPackets} packets sent to join, ${carol.contacts} contacts, the best ` +
+        `sharing ${carol.startBits} bits with the torrent before she asks anyone:`,
+    );
+    out.block(hopTable(carol, infoHash, population));
+    const fewer = carol.hops.length < bob.hops.length;
+    out.say(
+      `She needs ${carol.hops.length} hops ${fewer ? 'instead of' : 'and Bob'} ${bob.hops.length}: her table starts ` +
+        `the walk ${carol.startBits - bob.startBits} bits closer. The cost: ${carol.joinPackets} packets ` +
+        `to join instead of ${bob.joinPackets}, paid once; every later lookup saves the hops.`,
+    );
+    for (const w of [bob, carol]) {
+      const hit = w.peers.includes(aliceAt);
+      out.result(`${w.name}: ${w.hops.length} hops, ${w.queries} queries, found ${hit ? `alice ${aliceAt}` : `${w.peers.join(', ') || 'no peer'} (not alice!)`}`);
+      if (!hit) throw new Error(`${w.name}'s lookup did not find alice (${aliceAt})`);
+    }
   } finally {
     await alice.close();
   }
-}
 
-function record(
-  event: LookupEvent<PeerInfo>,
-  hops: Hop[],
-  found: { peer: PeerInfo; hop: number }[],
-  hopOfNode: (id: Uint8Array) => number,
-): void {
-  const hopOf = (n: number): Hop => (hops[n] ??= { queried: 0, answered: 0, bestBits: 0, bits: [], peers: 0 });
-  for (let i = 0; i < hops.length; i++) hopOf(i);
-  if (event.type === 'query') {
-    hopOf(event.hop).queried++;
-  } else if (event.type === 'response') {
-    const hop = hopOf(event.hop);
-    hop.answered++;
-    hop.bits.push(event.prefixBits);
-    hop.bestBits = Math.max(hop.bestBits, event.prefixBits);
-  } else if (event.type === 'item') {
-    // A peer comes in the reply of a node we asked at some hop: credit that hop.
-    const hop = hopOfNode(event.from.id);
-    hopOf(hop).peers++;
-    found.push({ peer: event.item, hop });
+  /** A fresh node joins with `options`, looks the torrent up, and reports each hop. */
+  async function walk(name: string, options: DhtNodeOptions, fillTable: boolean): Promise<Walk> {
+    const node = await DhtNode.create({ ...options, address: '127.0.0.1', port: 0 });
+    try {
+      await node.bootstrap(net.bootstrap.slice(0, 1), { timeoutMs: 10_000, fillTable });
+      const joinPackets = node.rpc.counters.packetsOut;
+      const contacts = node.table.size;
+      const startBits = Math.max(0, ...node.table.closest(infoHash, 1).map((c) => sharedPrefixLength(c.id, infoHash)));
+      const hops: Hop[] = [];
+      const peers = new Set<string>();
+      const lookup = node.findPeers(infoHash, { ...lookupOptions, timeoutMs: 15_000 });
+      const hopOf = (n: number): Hop => {
+        for (let i = hops.length; i <= n; i++) hops.push({ asked: 0, answered: 0, bestBits: 0, peers: 0 });
+        return hops[n]!;
+      };
+      for await (const event of lookup) {
+        if (event.type === 'query') hopOf(event.hop).asked++;
+        else if (event.type === 'response') {
+          const hop = hopOf(event.hop);
+          hop.answered++;
+          hop.bestBits = Math.max(hop.bestBits, event.prefixBits);
+        } else if (event.type === 'item') {
+          hopOf(lookup.state.get(event.from.id)?.hop ?? 0).peers++;
+          peers.add(endpoint(event.item));
+        }
+      }
+      const { stats } = await lookup.result;
+      return { name, joinPackets, contacts, startBits, hops, closestBits: stats.closestPrefixBits, queries: stats.queries, peers: [...peers] };
+    } finally {
+      await node.close();
+    }
   }
 }
 
-function describeEnd(ended: string): string {
-  switch (ended) {
-    case 'converged': return 'converged (the 8 closest nodes that answered are known, and nothing closer is left to ask)';
-    case 'exhausted': return 'ran out of nodes to ask';
-    case 'timeout': return 'ran out of time';
-    default: return `ended (${ended})`;
-  }
+/**
+ * One line per hop: queries, answers, the most bits an answer shared with the target, and how many
+ * nodes of the network share more bits with it than the best answer so far: the candidates left.
+ */
+function hopTable(w: Walk, target: NodeId, population: readonly NodeId[]): string[] {
+  let bestSoFar = 0;
+  const lines = ['hop  asked  answered  best bits  nodes sharing more bits'];
+  w.hops.forEach((h, i) => {
+    bestSoFar = Math.max(bestSoFar, h.bestBits);
+    const left = population.filter((id) => sharedPrefixLength(id, target) > bestSoFar).length;
+    lines.push(
+      `${String(i).padStart(3)}  ${String(h.asked).padStart(5)}  ${String(h.answered).padStart(8)}  ` +
+        `${String(h.bestBits).padStart(9)}  ${String(left).padStart(6)}${h.peers > 0 ? `  ← ${h.peers} peer${h.peers === 1 ? '' : 's'}` : ''}`,
+    );
+  });
+  return lines;
+}
+
+function endpoint(peer: PeerInfo): string {
+  return `${peer.address}:${peer.port}`;
 }

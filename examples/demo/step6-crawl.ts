@@ -11,21 +11,19 @@ import type { DemoContext } from './context.js';
 
 const CRAWL_MS = 3_000;
 const ROUND_MS = 250;
-const SHOWN = 24;
+const SHOWN = 12;
 
 export async function crawlStep({ net, me, out, lookupOptions }: DemoContext): Promise<void> {
   out.say(
-    'Passive capture: our node answers every query it receives, and notes the info-hash of each get_peers and ' +
-      'announce_peer. Lookups for a torrent travel to the nodes closest to its info-hash, so a node hears about ' +
-      'the torrents near its own ID. To see some, three nodes elsewhere on the network announce torrents ' +
-      'whose info-hashes happen to lie near our ID.',
+    'Passive capture: our node notes the info-hash of each get_peers and announce_peer it answers. ' +
+      'Lookups travel to the nodes closest to their target, so a node hears of the torrents near its own ' +
+      'ID: three nodes elsewhere now announce torrents that lie near ours.',
   );
   out.say(
-    'Active sampling (BEP 51): meanwhile the crawler asks the nodes it knows for samples of the info-hashes ' +
-      'they store (up to 20 per reply), each node no more often than the "interval" it asks for (6 hours ' +
-      'here), and walks toward random targets to meet more nodes. Three seconds:',
+    'Active sampling (BEP 51): the crawler asks the nodes it knows for samples of the info-hashes they ' +
+      'store, each node no more often than the "interval" it asks for, and walks toward random targets ' +
+      'to meet more nodes. Three seconds:',
   );
-  out.blank();
 
   // Every passive find is shown; samples, which come by the dozen, only up to SHOWN.
   let samplesShown = 0;
@@ -33,7 +31,7 @@ export async function crawlStep({ net, me, out, lookupOptions }: DemoContext): P
   const onInfoHash = (found: FoundInfoHash): void => {
     if (found.source === 'sample' && samplesShown++ >= SHOWN) return;
     const at = `+${((found.firstSeenMs - started) / 1000).toFixed(2)} s`;
-    out.block([`${at.padStart(9)}  ${idToHex(found.infoHash)}  ${found.source.padEnd(13)}  from ${found.from.address}:${found.from.port}`]);
+    out.block([`${at.padStart(8)}  ${idToHex(found.infoHash).slice(0, 16)}…  ${found.source.padEnd(13)}  ${found.from.address}:${found.from.port}`]);
   };
   const crawler = new Crawler(me, { bootstrap: net.bootstrap.slice(0, 1), timeoutMs: CRAWL_MS, roundIntervalMs: ROUND_MS, onInfoHash });
 
@@ -48,17 +46,17 @@ export async function crawlStep({ net, me, out, lookupOptions }: DemoContext): P
 
   const by = report.discoveredBy;
   if (by.sample > SHOWN) out.block([`… and ${by.sample - SHOWN} more from samples`]);
-  out.blank();
   const onNetwork = net.torrents.filter((t) => crawler.store.has(t.infoHash)).length;
   out.say(
     `${report.sampleReplies} sample replies carrying ${report.samplesReceived} info-hashes (repeats included), ` +
       `${report.walks} walks; ${report.queriesIn.get_peers ?? 0} get_peers and ${report.queriesIn.announce_peer ?? 0} ` +
       `announce_peer received, in ${(report.durationMs / 1000).toFixed(1)} s.`,
   );
-  out.result(
-    `crawl: ${report.discovered} info_hashes: ${by.sample} from sample_infohashes (${onNetwork} of the ${net.torrents.length} torrents stored on the network), ` +
-      `${by.get_peers + by.announce_peer} from passive capture (${by.get_peers} first seen in get_peers, ${by.announce_peer} in announce_peer)`,
-  );
+  out.result(`crawl: ${report.discovered} info_hashes, ${by.sample} sampled, ${by.get_peers + by.announce_peer} by passive capture`);
+  out.block([
+    `sampled: ${onNetwork} of the ${net.torrents.length} torrents stored on the network`,
+    `passive: ${by.get_peers} first seen in get_peers, ${by.announce_peer} in announce_peer`,
+  ]);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -13,11 +13,11 @@ const NOTES: Readonly<Record<string, string>> = {
   v: 'client version',
   ip: 'BEP 42: the address the responder saw us at',
   ro: 'BEP 43: read-only node',
-  id: "the sender's node ID",
+  id: "sender's node ID",
   target: 'the ID we want nodes close to',
   info_hash: 'the torrent',
   token: 'write permission for announce_peer',
-  nodes: 'compact node info, closest known to the target',
+  nodes: 'compact node info: the closest it knows',
   values: 'peers of the torrent',
   implied_port: 'use the UDP source port',
   port: 'the TCP port peers should connect to',
@@ -26,7 +26,7 @@ const NOTES: Readonly<Record<string, string>> = {
   num: 'BEP 51: info-hashes stored in total',
 };
 
-/** Lines like `a.info_hash  3f2a…  the torrent`. At most `maxItems` entries of a list are shown. */
+/** Lines like `a.info_hash  0x3f2a…  (the torrent)`. At most `maxItems` entries of a list are shown. */
 export function describeMessage(message: Message, maxItems = 4): string[] {
   const rows: [string, string][] = [];
   const add = (key: string, value: unknown): void => {
@@ -81,4 +81,17 @@ function endpoint(peer: PeerInfo): string {
 /** Short printable byte strings (`y`, a 2-letter `t`, a client version) read best as text. */
 function isPrintable(bytes: Uint8Array): boolean {
   return bytes.length > 0 && bytes.length <= 8 && bytes.every((b) => b >= 0x20 && b < 0x7f);
+}
+
+/** One short line for a message: `query t=508f  find_node` or `reply t=508f  id 1eba14f2…, 8 nodes, token`. */
+export function summarizeMessage(message: Message): string {
+  const t = `t=${Buffer.from(message.t).toString('hex')}`;
+  if (message.y === 'q') return `query ${t}  ${message.q}`;
+  if (message.y === 'e') return `error ${t}  ${message.e.code}`;
+  const r = message.r;
+  const parts = [`id ${idToHex(r.id).slice(0, 8)}…`];
+  if (r.nodes !== undefined) parts.push(`${r.nodes.length} nodes`);
+  if (r.values !== undefined) parts.push(`${r.values.length} values`);
+  if (r.token !== undefined) parts.push('token');
+  return `reply ${t}  ${parts.join(', ')}`;
 }
