@@ -13,6 +13,7 @@ import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
 import { nameFields, namesSummary } from './swarm-report.js';
 import type { Output } from './terminal.js';
+import type { ViewFeed } from './web/view-feed.js';
 
 type CrawlCommand = Extract<Command, { kind: 'crawl' }>;
 
@@ -27,7 +28,8 @@ export function testnetTorrentsFor(nodes: number): number {
   return Math.min(5_000, nodes * 7);
 }
 
-export async function runCrawl(command: CrawlCommand, output: Output, signal: AbortSignal): Promise<number> {
+/** `view`: the --web page's feed, shown our node, the crawl's progress and each info-hash found. */
+export async function runCrawl(command: CrawlCommand, output: Output, signal: AbortSignal, view?: ViewFeed): Promise<number> {
   const { common } = command;
   const timeoutSeconds = common.timeoutSeconds ?? 60;
   const store = new InfoHashStore({ maxEntries: command.maxInfoHashes });
@@ -60,7 +62,8 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       if (common.json) output.out(line);
     };
     if (command.metadata) {
-      names = new NameResolver<string>(session.node, (line, outcome) => {
+      names = new NameResolver<string>(session.node, (line, outcome, infoHash) => {
+        if (outcome.kind === 'named') view?.named(infoHash, outcome.metadata.info.name);
         emit(JSON.stringify({ ...(JSON.parse(line) as object), ...nameFields(outcome) }));
       }, { paused: true });
     }
@@ -70,7 +73,9 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       signal,
       roundIntervalMs: command.queryIntervalSeconds * 1000,
       store,
-      onInfoHash: ({ infoHash, firstSeenMs, source, from }) => {
+      onInfoHash: (found) => {
+        const { infoHash, firstSeenMs, source, from } = found;
+        view?.infoHashFound(found);
         const line = formatCrawlLine(infoHash, firstSeenMs, source, formatEndpoint(from));
         if (names !== undefined) names.add(infoHash, line);
         else emit(line);
@@ -81,6 +86,10 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
           'known ones are still counted, new ones are counted as dropped and not written');
       },
     });
+    if (view !== undefined) {
+      view.watchNode(session.node);
+      view.watchCrawler(crawler);
+    }
     output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);
     statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
     const report = await crawler.run();

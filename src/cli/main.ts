@@ -11,6 +11,9 @@ import { runCrawl } from './crawl-command.js';
 import { runNodeCommand } from './node-command.js';
 import { runBatch } from './batch-command.js';
 import { EXIT, USAGE, UsageError, parseCommand, type Command } from './options.js';
+import { LAB_USAGE, parseLab, runLab, type LabCommand } from './lab-command.js';
+import { openWebView, type WebView } from './web/web-view.js';
+import { takeWebOption, type WebOption } from './web/web-option.js';
 import { terminal, type Output, type Streams } from './terminal.js';
 
 export async function main(argv: readonly string[], streams: Streams = process): Promise<number> {
@@ -20,17 +23,26 @@ export async function main(argv: readonly string[], streams: Streams = process):
     stdoutError = error;
     controller.abort();
   };
-  let command;
+  let command: Command | undefined;
+  let web: WebOption | undefined;
+  let lab: LabCommand | undefined;
   try {
-    command = parseCommand(argv);
+    let rest: string[];
+    ({ argv: rest, web } = takeWebOption(argv));
+    if (rest[0] === 'lab') lab = rest.includes('--help') || rest.includes('-h') ? undefined : parseLab(rest.slice(1));
+    else command = parseCommand(rest);
+    if (web !== undefined && command !== undefined && command.kind !== 'scrape' && command.kind !== 'crawl') {
+      throw new UsageError(`--web shows a scrape, a crawl or the lab, not '${command.kind}'`);
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     terminal(streams, { onReaderGone }).err(`dht-scrape: ${error.message}. Try 'dht-scrape --help'.`);
     return EXIT.usage;
   }
-  const output = terminal(streams, { onReaderGone, quiet: isQuiet(command) });
-  if (command.kind === 'help') { output.out(USAGE); return 0; }
-  if (command.kind === 'version') { output.out(version()); return 0; }
+  const output = terminal(streams, { onReaderGone, quiet: command !== undefined && isQuiet(command) });
+  if (command === undefined && lab === undefined) { output.out(LAB_USAGE); return 0; }
+  if (command?.kind === 'help') { output.out(USAGE); return 0; }
+  if (command?.kind === 'version') { output.out(version()); return 0; }
 
   const stop = (): void => {
     if (controller.signal.aborted) {
@@ -43,21 +55,31 @@ export async function main(argv: readonly string[], streams: Streams = process):
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  let view: WebView | undefined;
   try {
-    const code = await run(command, output, controller.signal);
+    let code: number;
+    if (lab !== undefined) code = await runLab(lab, web ?? { port: 0, host: '127.0.0.1' }, output, controller.signal);
+    else {
+      const runnable = command as RunnableCommand;
+      if (web !== undefined) view = await openWebView(web, `dht-scrape ${runnable.kind}`, output);
+      code = await run(runnable, output, controller.signal, view);
+      // The finished run stays on the page until Ctrl+C (or a while).
+      if (view !== undefined) await view.linger(controller.signal);
+    }
     return stdoutError === undefined ? code : readerGoneCode(stdoutError, output);
   } catch (error) {
     return stdoutError === undefined ? reportFailure(error, output) : readerGoneCode(stdoutError, output);
   } finally {
+    await view?.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
 }
 
-function run(command: RunnableCommand, output: Output, signal: AbortSignal): Promise<number> {
+function run(command: RunnableCommand, output: Output, signal: AbortSignal, view?: WebView): Promise<number> {
   switch (command.kind) {
-    case 'scrape': return runScrape(command, output, signal);
-    case 'crawl': return runCrawl(command, output, signal);
+    case 'scrape': return runScrape(command, output, signal, view?.feed);
+    case 'crawl': return runCrawl(command, output, signal, view?.feed);
     case 'testnet': return runTestnet(command, output, signal);
     case 'ping': case 'query': return runNodeCommand(command, output, signal);
     case 'batch': return runBatch(command, output, signal);

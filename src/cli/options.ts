@@ -22,6 +22,7 @@ export const USAGE = `Usage:
   dht-scrape ping HOST:PORT                ask one node whether it is there (KRPC ping)
   dht-scrape query HOST:PORT find_node|get_peers|sample_infohashes [TARGET]
                                            send one query and print the decoded reply
+  dht-scrape lab [options]                 watch a local DHT work, live in the browser
 
 Scraper and crawler options:
   --testnet N          run a local network of N nodes in-process and use it (no internet needed);
@@ -35,6 +36,8 @@ Scraper and crawler options:
   --no-state           do not read or write the state file
   --alpha N            parallel queries per lookup (default 3)
   --rate N             packets per second we may send (default 500)
+  --web [PORT]         show the run live in the browser: routing table, lookups, crawl (the URL
+                       is printed; 127.0.0.1, any free port unless PORT; --web-bind ADDR to change)
 Output (any command):
   -q, --quiet          data on stdout and errors on stderr, nothing else (no progress, no summary)
   --trace              print each KRPC packet sent and received, decoded, on stderr
@@ -65,6 +68,8 @@ Crawler only:
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
   --seeders S          make the first S peers of each torrent real seeding peers (default 0)
+Live view (dht-scrape lab): --nodes N (1000) --torrents M (20) --every S (3) --ttl S (600);
+  see 'dht-scrape lab --help'
 
   -h, --help           this help      -v, --version   the version
 

@@ -7,16 +7,19 @@ import { openSession, type Session } from './session.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
 import { safeText } from './safe-text.js';
 import type { Output } from './terminal.js';
+import type { ViewFeed } from './web/view-feed.js';
 
 type ScrapeCommand = Extract<Command, { kind: 'scrape' }>;
 
-export async function runScrape(command: ScrapeCommand, output: Output, signal: AbortSignal): Promise<number> {
+/** `view`: the --web page's feed, shown our node (its table and lookups) as soon as it exists. */
+export async function runScrape(command: ScrapeCommand, output: Output, signal: AbortSignal, view?: ViewFeed): Promise<number> {
   const started = Date.now();
   const { common, swarm } = command;
   // On the local network, 7 of each torrent's 10 peers are real, so --metadata and --probe have
   // peers to talk to (and a few dead addresses to report).
   const needsPeers = swarm.metadata || swarm.probe;
   const session = await openSession(common, output, needsPeers ? { testnetSeeders: 7 } : {});
+  view?.watchNode(session.node);
   try {
     const target = command.target ?? pickTestnetTorrent(session);
     if (target === undefined) {

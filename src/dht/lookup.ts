@@ -121,6 +121,9 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   readonly state: LookupState;
   readonly result: Promise<LookupResult>;
   private readonly events = new EventQueue<LookupEvent<Item>>();
+  private readonly watchers = new Set<(event: LookupEvent<Item>) => void>();
+  /** The events of the turn the lookup was made in (its first queries), for watchers that come right after. */
+  private firstTurn: LookupEvent<Item>[] | undefined = [];
   private finished = false;
   private readonly stats: LookupStats;
   private readonly contacted = new Set<NodeInfo>();
@@ -149,6 +152,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
     this.result = this.run();
+    queueMicrotask(() => { this.firstTurn = undefined; });
   }
 
   private async run(): Promise<LookupResult> {
@@ -280,6 +284,20 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private emit(event: LookupEvent<Item>): void {
     if (this.finished) return;
     this.events.push(event);
+    this.firstTurn?.push(event);
+    for (const watcher of this.watchers) watcher(event);
+  }
+
+  /**
+   * Be told of every event as it happens, besides the one reader of the iterator: an observer such
+   * as the CLI's web view watches a lookup that a scrape or a crawl is reading. Returns the
+   * unsubscribe function; `result` says when the lookup is over. The first queries go out as the
+   * lookup is made, so a watcher that comes in the same turn (DhtNode.onLookup) is handed them first.
+   */
+  watch(watcher: (event: LookupEvent<Item>) => void): () => void {
+    for (const event of this.firstTurn ?? []) watcher(event);
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   private finish(): void {

@@ -90,6 +90,9 @@ export type { BootstrapOptions, BootstrapResult, Join } from './bootstrap.js';
 /** Every query our node receives, after it was answered: the crawler's passive capture listens here. */
 export type IncomingQueryListener = (query: Query, from: Endpoint) => void;
 
+/** Told of every lookup a node starts (joining, refreshes, scrapes, crawler walks), as it starts. */
+export type LookupListener = (lookup: Lookup<LookupMethod, unknown>) => void;
+
 /** Bytes we allow a reply to take: below a 1,280-byte IPv6 minimum MTU, so replies are never fragmented. */
 export { MAX_REPLY_BYTES };
 const NODES_PER_REPLY = 8;
@@ -124,6 +127,7 @@ export class DhtNode {
   readonly family: 4 | 6;
   private readonly tokens: TokenIssuer;
   private readonly listeners = new Set<IncomingQueryListener>();
+  private readonly lookupListeners = new Set<LookupListener>();
   private readonly pendingPings = new Set<string>();
   /** Queriers the table heard about in the last few seconds: not worth an update per packet. */
   private readonly recentQueriers = new RecentQueriers({ now: () => this.now() });
@@ -180,6 +184,15 @@ export class DhtNode {
   onIncomingQuery(listener: IncomingQueryListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Be told of every lookup this node starts, before its first query: with Lookup.watch, an
+   * observer (the CLI's web view) sees each one without being the one that reads it.
+   */
+  onLookup(listener: LookupListener): () => void {
+    this.lookupListeners.add(listener);
+    return () => this.lookupListeners.delete(listener);
   }
 
   /**
@@ -486,7 +499,9 @@ export class DhtNode {
     const asRouters = routers === undefined || routers.length === 0
       ? undefined
       : { endpoints: routers, query: ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions)) satisfies EndpointQueryFn };
-    return new Lookup(this.id, target, strategy, seeds, queryFn, merged, asRouters);
+    const lookup = new Lookup(this.id, target, strategy, seeds, queryFn, merged, asRouters);
+    for (const listener of this.lookupListeners) listener(lookup as Lookup<LookupMethod, unknown>);
+    return lookup;
   }
 
   /**
