@@ -37,7 +37,8 @@ Scraper and crawler options:
   --alpha N            parallel queries per lookup (default 3)
   --rate N             packets per second we may send (default 500)
   --web [PORT]         show the run live in the browser: routing table, lookups, crawl (the URL
-                       is printed; 127.0.0.1, any free port unless PORT; --web-bind ADDR to change)
+                       is printed; any free port unless PORT)
+  --web-bind ADDR      the address the live view binds (default 127.0.0.1)
 Output (any command):
   -q, --quiet          data on stdout and errors on stderr, nothing else (no progress, no summary)
   --trace              print each KRPC packet sent and received, decoded, on stderr
@@ -68,8 +69,8 @@ Crawler only:
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
   --seeders S          make the first S peers of each torrent real seeding peers (default 0)
-Live view (dht-scrape lab): --nodes N (1000) --torrents M (20) --every S (3) --ttl S (600);
-  see 'dht-scrape lab --help'
+Live view (dht-scrape lab, and --web PORT, --web-bind ADDR):
+  --nodes N --torrents M --every S --ttl S (defaults 1000, 20, a lookup every 3 s, 600 s)
 
   -h, --help           this help      -v, --version   the version
 
