@@ -197,9 +197,12 @@ function drawLookup() {
   const list = $('peers');
   clear(list);
   const shownPeers = new Set();
+  const labelled = new Set();
   for (const item of peers) {
     const n = nodes.get(item.from);
-    if (n && !shownPeers.has(item.peer)) {
+    // One mark per node that gave peers, named after the first of them.
+    if (n && !shownPeers.has(item.peer) && !labelled.has(item.from)) {
+      labelled.add(item.from);
       svg('circle', { class: 'peer-mark', cx: n.x, cy: n.y, r: 7, opacity: 0.5 }, area);
       const label = text(area, n.x + 8, n.y - 8, `peer ${item.peer}`, { class: 'peer-label' });
       label.setAttribute('data-peer', item.peer);

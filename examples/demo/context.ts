@@ -3,6 +3,7 @@
  * a printer that knows about colour and about pausing between steps.
  */
 import type { DhtNode, Testnet } from '../../src/index.js';
+import type { ViewFeed } from '../../src/cli/web/view-feed.js';
 import type { Style } from '../lib/style.js';
 import type { Packet } from '../lib/tap.js';
 
@@ -17,6 +18,8 @@ export interface DemoContext {
   lookupOptions: { maxPerSubnet?: number };
   /** --verbose: print full listings (they may be wider than 80 columns). */
   verbose: boolean;
+  /** --web: the live view's feed (our node is watched already; steps add other lookups). */
+  view: ViewFeed | undefined;
 }
 
 export interface Printer {

@@ -7,6 +7,7 @@
  *   npm run demo -- --step     pause after each step (Ctrl+C at the prompt stops the tour)
  *   npm run demo -- --verbose  full listings too (every contact of the routing table)
  *   npm run demo -- --nodes N  a bigger or smaller network (default 2,000)
+ *   npm run demo -- --web      also draw it live in the browser (the URL is printed; 127.0.0.1)
  *
  * The network's nodes keep textbook BEP 5 tables (k = 8 in every bucket), so that a lookup from
  * a fresh node visibly walks hop by hop (step 5); our own node has the production defaults.
@@ -14,6 +15,8 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { DhtNode, Testnet, udpTransport } from '../../src/index.js';
+import { ViewFeed } from '../../src/cli/web/view-feed.js';
+import { ViewServer } from '../../src/cli/web/view-server.js';
 import { styleFor } from '../lib/style.js';
 import { tap, type Packet } from '../lib/tap.js';
 import { printer, type DemoContext } from './context.js';
@@ -40,7 +43,7 @@ const DEADLINE_MS = 120_000;
 async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { step: { type: 'boolean' }, verbose: { type: 'boolean' }, nodes: { type: 'string' } },
+    options: { step: { type: 'boolean' }, verbose: { type: 'boolean' }, web: { type: 'boolean' }, nodes: { type: 'string' } },
   });
   const nodes = values.nodes === undefined ? 2_000 : Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 20 || nodes > 5_000) throw new RangeError('--nodes must be a whole number from 20 to 5000');
@@ -65,6 +68,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const net = await Testnet.start({ nodes, torrents: TORRENTS, peers: 4, node: { table: { farBucketSizes: [] } } });
   const listeners = new Set<(packet: Packet) => void>();
   let me: DhtNode | undefined;
+  let view: { feed: ViewFeed; server: ViewServer } | undefined;
   try {
     const transport = tap(await udpTransport({ address: '127.0.0.1', port: 0 }), (packet) => {
       for (const listener of listeners) listener(packet);
@@ -73,12 +77,19 @@ async function main(argv: readonly string[]): Promise<number> {
     const lookupOptions = net.sharedAddress ? { maxPerSubnet: 1_000_000 } : {};
     me = await DhtNode.create({ transport, lookup: lookupOptions });
     out.say(`${net.live.length} nodes up in ${Date.now() - started} ms. Ours is ${me.local.address}:${me.local.port}.`);
+    if (values.web === true) {
+      const feed = new ViewFeed({ title: 'npm run demo' });
+      feed.watchNode(me);
+      view = { feed, server: await ViewServer.start(feed) };
+      out.say(`Live view: ${view.server.url}`);
+    }
     const context: DemoContext = {
       net,
       me,
       out,
       lookupOptions,
       verbose: values.verbose === true,
+      view: view?.feed,
       watch(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);
@@ -94,8 +105,11 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     out.blank();
     out.say(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Read on: docs/lookup.md, docs/protocol.md, docs/crawling.md.`);
+    if (view !== undefined && process.stdin.isTTY === true) await waitForEnter(`The live view stays at ${view.server.url} until Enter. `);
     return 0;
   } finally {
+    view?.feed.close();
+    await view?.server.close();
     await me?.close();
     await net.close();
   }

@@ -31,7 +31,7 @@ interface Walk {
 
 const TEXTBOOK: DhtNodeOptions = { table: { farBucketSizes: [] }, learnFromReplies: false };
 
-export async function lookupStep({ net, out, lookupOptions }: DemoContext): Promise<void> {
+export async function lookupStep({ net, out, lookupOptions, view }: DemoContext): Promise<void> {
   const infoHash = randomId();
   const alice = await DhtNode.create({ address: '127.0.0.1', port: 0, lookup: lookupOptions });
   try {
@@ -91,6 +91,7 @@ export async function lookupStep({ net, out, lookupOptions }: DemoContext): Prom
       const hops: Hop[] = [];
       const peers = new Set<string>();
       const lookup = node.findPeers(infoHash, { ...lookupOptions, timeoutMs: 15_000 });
+      view?.watchLookup(lookup, `${name}: get_peers ${idToHex(infoHash).slice(0, 8)}…`);
       const hopOf = (n: number): Hop => {
         for (let i = hops.length; i <= n; i++) hops.push({ asked: 0, answered: 0, bestBits: 0, peers: 0 });
         return hops[n]!;

@@ -219,7 +219,7 @@ export class Browser {
       '--no-default-browser-check', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--disable-extensions', '--mute-audio', '--hide-scrollbars',
       '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let seen = '';
@@ -235,8 +235,8 @@ export class Browser {
       const socket = await WebSocketClient.open(url);
       return new Browser(child, socket, profile);
     } catch (error) {
-      child.kill('SIGKILL');
-      rmSync(profile, { recursive: true, force: true });
+      killGroup(child);
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       throw error;
     }
   }
@@ -263,10 +263,10 @@ export class Browser {
     this.socket.close();
     if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-      this.child.kill('SIGKILL');
+      killGroup(this.child);
       await exited;
     }
-    rmSync(this.profile, { recursive: true, force: true });
+    rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 
   private receive(message: CdpMessage): void {
@@ -278,5 +278,14 @@ export class Browser {
       return;
     }
     if (message.sessionId !== undefined) this.pages.get(message.sessionId)?.event(message);
+  }
+}
+
+/** Chromium starts helper processes (zygote, GPU, crashpad): kill its whole process group, which it leads. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
   }
 }

@@ -93,7 +93,7 @@ export class ViewFeed {
   }
 
   /** Show one lookup, step by step, with a label such as "get_peers 3f2a…". */
-  watchLookup(lookup: Lookup<LookupMethod, unknown>, label?: string): void {
+  watchLookup<M extends LookupMethod, Item>(lookup: Lookup<M, Item>, label?: string): void {
     const id = this.nextLookup++;
     const target = lookup.target;
     const events: ViewEvent[] = [];

@@ -6,6 +6,7 @@
  * point a DNS name at 127.0.0.1 and read the stream through the user's browser (DNS rebinding).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { ViewEvent, ViewFeed } from './view-feed.js';
@@ -27,8 +28,19 @@ const SECURITY_HEADERS = {
 const MAX_STREAMS = 16;
 const KEEPALIVE_MS = 15_000;
 
-/** Where the page's files are: web/ at the package root, from src/cli/web/ and from dist/cli/web/ alike. */
-export const ASSETS_DIR = new URL('../../../web/', import.meta.url);
+/**
+ * Where the page's files are: web/ at the package root, the nearest folder above this module that
+ * has web/index.html (two up from src/cli/web/ and from dist/cli/web/; more from a compiled copy
+ * such as the examples' build).
+ */
+export const ASSETS_DIR = findAssets(new URL('./', import.meta.url));
+
+function findAssets(from: URL): URL {
+  for (let up = 2, dir = new URL('../../', from); up <= 8; up++, dir = new URL('../', dir)) {
+    if (existsSync(new URL('web/index.html', dir))) return new URL('web/', dir);
+  }
+  return new URL('../../../web/', from);
+}
 
 export interface ViewServerOptions {
   /** Address to bind. Default 127.0.0.1. */
