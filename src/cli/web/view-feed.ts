@@ -7,6 +7,7 @@
  */
 import { idToHex, sharedPrefixLength } from '../../wire/id.js';
 import type { PeerInfo } from '../../wire/compact.js';
+import { formatEndpoint } from '../../wire/address.js';
 import type { DhtNode } from '../../dht/node.js';
 import type { Lookup, LookupEvent, LookupMethod } from '../../dht/lookup.js';
 import type { Crawler, FoundInfoHash } from '../../crawl/crawl.js';
@@ -176,7 +177,7 @@ export class ViewFeed {
 function lookupStep(event: LookupEvent<unknown>, target: Uint8Array): LookupStep | undefined {
   switch (event.type) {
     case 'query':
-      return { type: 'query', to: idToHex(event.to.id), address: endpointText(event.to), hop: event.hop, bits: event.prefixBits };
+      return { type: 'query', to: idToHex(event.to.id), address: formatEndpoint(event.to), hop: event.hop, bits: event.prefixBits };
     case 'response':
       return { type: 'response', from: idToHex(event.from.id), hop: event.hop, bits: sharedPrefixLength(event.from.id, target), nodes: event.nodes, rttMs: event.rttMs };
     case 'timeout': case 'error': case 'failed':
@@ -184,14 +185,10 @@ function lookupStep(event: LookupEvent<unknown>, target: Uint8Array): LookupStep
     case 'router-query': case 'router-failed':
       return undefined;
     case 'item':
-      return { type: 'item', from: idToHex(event.from.id), ...(isPeer(event.item) ? { peer: endpointText(event.item) } : {}) };
+      return { type: 'item', from: idToHex(event.from.id), ...(isPeer(event.item) ? { peer: formatEndpoint(event.item) } : {}) };
   }
 }
 
 function isPeer(item: unknown): item is PeerInfo {
   return typeof item === 'object' && item !== null && 'address' in item && 'port' in item && !('id' in item);
-}
-
-function endpointText(e: { address: string; port: number }): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }

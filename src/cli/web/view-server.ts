@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { formatEndpoint } from '../../wire/address.js';
 import type { ViewEvent, ViewFeed } from './view-feed.js';
 
 /** URL path -> file in the package's web/ folder, and its type. Nothing else is ever served. */
@@ -80,7 +81,7 @@ export class ViewServer {
 
   /** The page's address, to print. */
   get url(): string {
-    return `http://${hostPort(this.host, this.port)}/`;
+    return `http://${formatEndpoint({ address: this.host, port: this.port })}/`;
   }
 
   async close(): Promise<void> {
@@ -113,7 +114,7 @@ export class ViewServer {
   private hostAllowed(header: string | undefined): boolean {
     if (header === undefined) return false;
     const wildcard = this.host === '0.0.0.0' || this.host === '::';
-    if (!wildcard) return header === hostPort(this.host, this.port);
+    if (!wildcard) return header === formatEndpoint({ address: this.host, port: this.port });
     const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d+)$/.exec(header);
     if (match === null || Number(match[3]) !== this.port) return false;
     return isIP(match[1] ?? match[2] ?? '') !== 0;
@@ -136,8 +137,4 @@ export class ViewServer {
 function refuse(response: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   response.writeHead(status, { ...SECURITY_HEADERS, ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
   response.end(`${text}\n`);
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
