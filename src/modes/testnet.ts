@@ -131,6 +131,7 @@ export const SHARED_ADDRESS_OPTIONS: DhtNodeOptions = {
   sourceLimit: false,
   lookup: { maxPerSubnet: 1_000_000 },
   peerStore: { maxPortsPerHost: 1_000_000, maxPeersPerNetwork: 1_000_000 },
+  table: { sharedLoopback: true },
 };
 
 async function startNodes(count: number, options: TestnetOptions): Promise<{ nodes: DhtNode[]; sharedAddress: boolean }> {

@@ -20,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatEndpoint } from '../wire/address.js';
+import { hostKey, isLoopback, networkKey } from '../wire/address-group.js';
 import type { NodeInfo } from '../wire/compact.js';
 import {
   ID_BITS,
@@ -58,7 +59,7 @@ export type InsertResult =
   | { kind: 'ping'; stale: Contact }
   | { kind: 'cached' }
   | { kind: 'ignored' }
-  | { kind: 'rejected'; reason: 'own-id' | 'address-taken' | 'invalid' };
+  | { kind: 'rejected'; reason: 'own-id' | 'address-taken' | 'host-taken' | 'invalid' };
 
 /** Every option has the BEP 5 default; `now` and `random` are for tests and reproducible runs. */
 export interface RoutingTableOptions {
@@ -75,6 +76,16 @@ export interface RoutingTableOptions {
   questionableAfterMs?: number;
   /** Failed queries in a row after which a node is bad. Default 3. */
   badAfterFailures?: number;
+  /**
+   * One slot per host and a few per network in each bucket (see crowds). Default false here, as
+   * BEP 5 describes the table; DhtNode turns it on, as libtorrent does (`restrict_routing_ips`).
+   */
+  restrictHosts?: boolean;
+  /**
+   * The table is of a local network whose nodes share loopback addresses (testnet on one address):
+   * loopback contacts are then exempt from the one-per-host and few-per-network rules. Default false.
+   */
+  sharedLoopback?: boolean;
   /** Clock in ms. Must return values > 0: a time of 0 means "never" in a Contact. */
   now?: () => number;
   random?: (size: number) => Uint8Array;
@@ -113,6 +124,8 @@ const DEFAULT_K = 8;
  */
 export const EXTENDED_FAR_BUCKETS: readonly number[] = [16 * DEFAULT_K, 8 * DEFAULT_K, 4 * DEFAULT_K, 2 * DEFAULT_K];
 const DEFAULT_REPLACEMENTS = 8;
+/** Contacts of one /24 (IPv6 /48) per bucket: a few, for the nodes of one campus or provider. */
+const MAX_PER_NETWORK = 2;
 /** BEP 5: "After 15 minutes of inactivity, a node becomes questionable." */
 const FIFTEEN_MINUTES = 15 * 60 * 1000;
 /** BEP 5 only says "fail to respond to multiple queries in a row"; 3 is a common choice. */
@@ -146,6 +159,8 @@ export class RoutingTable {
   private readonly badAfterFailures: number;
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
+  private readonly sharedLoopback: boolean;
+  private readonly restrictHosts: boolean;
   /** table[i] is bucket i; the last one is the bucket that holds our own ID. */
   private readonly table: Bucket[];
   /** Contacts by hex ID: O(1) get, and the one place that says "this ID is in the table". */
@@ -163,6 +178,8 @@ export class RoutingTable {
     this.badAfterFailures = positiveInteger('badAfterFailures', options.badAfterFailures ?? DEFAULT_BAD_AFTER_FAILURES);
     this.now = options.now ?? Date.now;
     this.random = options.random ?? ((size) => new Uint8Array(randomBytes(size)));
+    this.sharedLoopback = options.sharedLoopback ?? false;
+    this.restrictHosts = options.restrictHosts ?? false;
     // BEP 5: "An empty table has one bucket with an ID space range of min=0, max=2^160."
     this.table = [emptyBucket(this.now())];
   }
@@ -438,6 +455,7 @@ export class RoutingTable {
     for (;;) {
       const index = this.indexOf(newcomer.id);
       const bucket = this.table[index]!;
+      if (this.crowds(bucket, newcomer)) return { kind: 'rejected', reason: 'host-taken' };
       if (bucket.contacts.length < this.capacityOf(index)) {
         this.place(bucket, newcomer);
         return { kind: 'added', contact: newcomer };
@@ -446,6 +464,24 @@ export class RoutingTable {
       if (!this.canSplit(index)) return activity === 'heard' ? this.decideForHearsay(bucket, index, newcomer) : this.decideForFullBucket(bucket, index, newcomer);
       this.split();
     }
+  }
+
+  /**
+   * libtorrent's `restrict_routing_ips` and BEP 42's rationale: one host (an IPv4 address, an IPv6
+   * /64) holds at most one slot of a bucket, one network (IPv4 /24, IPv6 /48) at most
+   * MAX_PER_NETWORK. Otherwise one machine on 300 ports held 142 slots of our table and was 40% of
+   * the nodes we handed out. Loopback is exempt only on a local network that says it shares it.
+   */
+  private crowds(bucket: Bucket, newcomer: Contact): boolean {
+    if (!this.restrictHosts || (this.sharedLoopback && isLoopback(newcomer.address))) return false;
+    const host = hostKey(newcomer.address);
+    const network = networkKey(newcomer.address);
+    let sameNetwork = 0;
+    for (const c of bucket.contacts) {
+      if (hostKey(c.address) === host) return true;
+      if (networkKey(c.address) === network && ++sameNetwork >= MAX_PER_NETWORK) return true;
+    }
+    return false;
   }
 
   /**
