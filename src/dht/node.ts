@@ -387,7 +387,7 @@ export class DhtNode {
     const { random } = this.options;
     const inject = random !== undefined ? { now: this.now, random } : { now: this.now };
     // libtorrent's extended table: big far buckets, so that any lookup starts near its target.
-    return new RoutingTable(id, { farBucketSizes: EXTENDED_FAR_BUCKETS, restrictHosts: true, ...this.options.table, ...inject });
+    return new RoutingTable(id, { farBucketSizes: EXTENDED_FAR_BUCKETS, ...this.options.table, ...inject });
   }
 
   /**

@@ -78,7 +78,8 @@ export interface RoutingTableOptions {
   badAfterFailures?: number;
   /**
    * One slot per host and a few per network in each bucket (see crowds). Default false here, as
-   * BEP 5 describes the table; DhtNode turns it on, as libtorrent does (`restrict_routing_ips`).
+   * BEP 5 describes the table; libtorrent has it on (`restrict_routing_ips`): pass
+   * `table: { restrictHosts: true }` to DhtNode (not yet its default: see docs/security.md).
    */
   restrictHosts?: boolean;
   /**
