@@ -9,6 +9,7 @@ import { idFromHex, type NodeId } from '../wire/id.js';
 import { EndpointSyntaxError, parseHostPort, type HostPort } from './bootstrap-nodes.js';
 import { closestName, normalizeArgv } from './argv.js';
 import { UsageError } from './usage-error.js';
+import { AddressRangeError, DEFAULT_ADDRESS_RANGE, parseAddressRange } from '../modes/address-range.js';
 
 export { UsageError };
 
@@ -27,6 +28,9 @@ export const USAGE = `Usage:
 Scraper and crawler options:
   --testnet N          run a local network of N nodes in-process and use it (no internet needed);
                        without an info-hash, scrapes one of its torrents (add 'crawl' to crawl it)
+  --conditions C       how the local network behaves: ideal (default), internet, hostile, or a
+                       JSON file (docs/testnet.md); with --testnet or 'dht-scrape testnet'
+  --seed N             seed of the local network's random choices: the same seed, the same network
   --bootstrap H:P      a node to join through (repeatable; default: the public routers)
   --port N             UDP port (default 6881; a free one if taken)
   --bind ADDR          address to bind (default 0.0.0.0; an IPv6 address for IPv6)
@@ -69,6 +73,8 @@ Crawler only:
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
   --seeders S          make the first S peers of each torrent real seeding peers (default 0)
+  --address-range CIDR where the nodes live (default 127.0.0.0/8; e.g. 10.77.0.0/16 routed to lo
+                       in a network namespace, for clients that refuse loopback; ::1/128 for IPv6)
 Live view (dht-scrape lab, and --web PORT, --web-bind ADDR):
   --nodes N --torrents M --every S --ttl S (defaults 1000, 20, a lookup every 3 s, 600 s)
 
@@ -87,6 +93,8 @@ export interface CommonOptions {
   statePath: string | undefined;
   noState: boolean;
   testnet: number | undefined;
+  /** With --testnet: its conditions and seed. */
+  lab: LabOptions;
   alpha: number | undefined;
   rate: number | undefined;
   /** --quiet: data and errors only. */
@@ -114,17 +122,23 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions }
   | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean }
-  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean }
+  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean; addressRange: string; lab: LabOptions }
   | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions }
   | { kind: 'ping'; to: HostPort; raw: boolean; common: CommonOptions }
   | { kind: 'query'; to: HostPort; method: QueryCommandMethod; target: NodeId | undefined; raw: boolean; common: CommonOptions };
 
 /** Options `dht-scrape testnet` takes; any other is refused rather than silently ignored. */
-const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json', 'quiet'];
+const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json', 'quiet', 'address-range', 'conditions', 'seed'];
 /** Options of the one-node commands (ping, query). */
 const NODE_COMMAND_OPTIONS = ['bind', 'port', 'timeout', 'json', 'quiet', 'trace', 'raw'];
 /** Options of `scrape -` besides the lookup's own. */
-const BATCH_OPTIONS = ['from', 'concurrency', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace'];
+const BATCH_OPTIONS = ['from', 'concurrency', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'conditions', 'seed', 'alpha', 'rate', 'quiet', 'trace'];
+
+/** How a local network behaves (--conditions, a preset name or a JSON file) and its --seed. */
+export interface LabOptions {
+  conditions: string | undefined;
+  seed: number | undefined;
+}
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -159,6 +173,9 @@ const OPTIONS = {
   from: { type: 'string' },
   concurrency: { type: 'string' },
   raw: { type: 'boolean' },
+  'address-range': { type: 'string' },
+  conditions: { type: 'string' },
+  seed: { type: 'string' },
 } as const;
 
 /** The commands named by a first word; anything else there is an info-hash or magnet. */
@@ -214,16 +231,18 @@ export function parseCommand(argv: readonly string[]): Command {
     onlyThese(TESTNET_OPTIONS, 'dht-scrape testnet', (name) => (name === 'timeout' ? ' (the local network runs for --ttl S)' : ''));
     return {
       kind: 'testnet',
-      nodes: integer(values.nodes, 'nodes', 50, 2, 10_000),
+      nodes: integer(values.nodes, 'nodes', 50, 2, MAX_TESTNET_NODES),
       torrents: integer(values.torrents, 'torrents', 5, 0, 1_000_000),
       peers: integer(values.peers, 'peers', 10, 0, 100_000),
       ttlSeconds: integer(values.ttl, 'ttl', 600, 0, 10_000_000),
       json: values.json === true,
       seeders: integer(values.seeders, 'seeders', 0, 0, 1_000),
       quiet: values.quiet === true,
+      addressRange: addressRange(values['address-range']),
+      lab: labOptions(values.conditions, values.seed),
     };
   }
-  for (const name of ['nodes', 'torrents', 'peers', 'ttl', 'seeders'] as const) {
+  for (const name of ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'address-range'] as const) {
     if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'dht-scrape testnet'`);
   }
 
@@ -290,12 +309,16 @@ function commonOptions(values: Values): CommonOptions {
     json: values.json === true,
     statePath: values.state,
     noState: values['no-state'] === true,
-    testnet: values.testnet === undefined ? undefined : integer(values.testnet, 'testnet', 0, 2, 10_000),
+    testnet: values.testnet === undefined ? undefined : integer(values.testnet, 'testnet', 0, 2, MAX_TESTNET_NODES),
+    lab: labOptions(values.conditions, values.seed),
     alpha: values.alpha === undefined ? undefined : integer(values.alpha, 'alpha', 3, 1, 32),
     rate: values.rate === undefined ? undefined : number(values.rate, 'rate', 1, 1_000_000),
     quiet: values.quiet === true,
     trace: values.trace === true,
   };
+  if (common.testnet === undefined && (values.conditions !== undefined || values.seed !== undefined)) {
+    throw new UsageError(`--${values.conditions !== undefined ? 'conditions' : 'seed'} shapes a local network: use it with --testnet N or 'dht-scrape testnet'`);
+  }
   if (common.testnet !== undefined && common.bootstrap.length > 0) {
     throw new UsageError('--testnet runs its own network; it cannot be combined with --bootstrap');
   }
@@ -347,6 +370,22 @@ function queryTarget(method: QueryCommandMethod, text: string): NodeId {
   }
   if (!/^[0-9a-f]{40}$/i.test(text)) throw new UsageError(`${method} TARGET must be a 40-character hex ID, got ${JSON.stringify(text)}`);
   return idFromHex(text);
+}
+
+/** Nodes in one local network: 19,000 fit a limit of 20,000 open files (docs/testnet.md). */
+const MAX_TESTNET_NODES = 19_000;
+
+function labOptions(conditions: string | undefined, seed: string | undefined): LabOptions {
+  if (conditions === '') throw new UsageError('--conditions needs a preset name (ideal, internet, hostile) or a JSON file');
+  return { conditions, seed: seed === undefined ? undefined : integer(seed, 'seed', 0, 0, 4_294_967_295) };
+}
+
+/** --address-range CIDR, normalised (127.0.0.1/8 -> 127.0.0.0/8). */
+function addressRange(text: string | undefined): string {
+  if (text === undefined) return DEFAULT_ADDRESS_RANGE;
+  try { return parseAddressRange(text).text; } catch (error) {
+    throw new UsageError(`--address-range: ${error instanceof AddressRangeError ? error.message : String(error)}`);
+  }
 }
 
 function number(text: string, name: string, min: number, max: number): number {

@@ -14,6 +14,7 @@ import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nod
 import type { CommonOptions } from './options.js';
 import { defaultStatePath, loadState, saveState } from './state-file.js';
 import type { Output } from './terminal.js';
+import { loadConditions } from './conditions-file.js';
 
 export interface Session {
   node: DhtNode;
@@ -37,8 +38,13 @@ export interface SessionExtras {
 export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
   let testnet: Testnet | undefined;
   if (common.testnet !== undefined) {
-    output.err(`Starting a local DHT of ${common.testnet} nodes on loopback...`);
+    const conditions = await loadConditions(common.lab.conditions);
+    output.err(`Starting a local DHT of ${common.testnet} nodes on loopback${typeof conditions === 'string' && conditions === 'ideal' ? '' : ` (conditions ${typeof conditions === 'string' ? conditions : conditions.name})`}...`);
     testnet = await Testnet.start({
+      conditions,
+      // --bind ::1 asks for an IPv6 network (BEP 32): its nodes share the IPv6 address on their own ports.
+      ...(common.bind !== undefined && isIPv6(common.bind) ? { addressRange: ipv6Range(common.bind) } : {}),
+      ...(common.lab.seed !== undefined ? { seed: common.lab.seed } : {}),
       nodes: common.testnet,
       torrents: extras.testnetTorrents ?? 3,
       peers: 10,
@@ -49,7 +55,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   const useState = !common.noState && testnet === undefined;
   const statePath = common.statePath ?? defaultStatePath();
   const saved = useState ? await loadState(statePath) : undefined;
-  const bind = common.bind ?? (testnet !== undefined ? '127.0.0.1' : '0.0.0.0');
+  const bind = common.bind ?? testnet?.clientAddress ?? '0.0.0.0';
   const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
   if (saved !== undefined) nodeOptions.id = saved.id;
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
@@ -89,6 +95,11 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       await testnet?.close();
     },
   };
+}
+
+/** The local network for an IPv6 bind: ::1 for the unspecified or loopback address, else that one address. */
+function ipv6Range(bind: string): string {
+  return bind === '::' || bind === '::1' ? '::1/128' : `${bind}/128`;
 }
 
 function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {

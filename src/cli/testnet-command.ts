@@ -1,14 +1,19 @@
-/** `dht-scrape testnet`: run a local DHT on loopback until a signal or the ttl. */
+/** `dht-scrape testnet`: run a local DHT on loopback (or another address range) until a signal or the ttl. */
 import { DhtNode } from '../dht/node.js';
-import { Testnet } from '../modes/testnet.js';
+import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
 import { EXIT, type Command } from './options.js';
+import { loadConditions } from './conditions-file.js';
 import type { Output } from './terminal.js';
 
 type TestnetCommand = Extract<Command, { kind: 'testnet' }>;
 
 export async function runTestnet(command: TestnetCommand, output: Output, signal: AbortSignal): Promise<number> {
-  if (!command.json) output.err(`Starting ${command.nodes} DHT nodes on loopback...`);
-  const testnet = await Testnet.start({ nodes: command.nodes, torrents: command.torrents, peers: command.peers, seeders: command.seeders });
+  const conditions = await loadConditions(command.lab.conditions);
+  if (!command.json) output.err(`Starting ${command.nodes} DHT nodes in ${command.addressRange}...`);
+  const testnet = await Testnet.start({
+    nodes: command.nodes, torrents: command.torrents, peers: command.peers, seeders: command.seeders, addressRange: command.addressRange,
+    conditions, ...(command.lab.seed !== undefined ? { seed: command.lab.seed } : {}),
+  });
   try {
     const check = await answersLookups(testnet);
     if (!check) {
@@ -18,10 +23,12 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
     output.out(JSON.stringify(testnet.describe()));
     if (!command.json) {
       const example = testnet.torrents[0];
-      output.err(`Local DHT up: ${command.nodes} nodes, ${command.torrents} torrents. ` +
+      output.err(`Local DHT up: ${command.nodes} nodes on ${testnet.addresses()} (${testnet.addressRange.text}), ${command.torrents} torrents, ` +
+        `conditions ${testnet.conditions.name}, seed ${testnet.seed}. ` +
         (command.ttlSeconds > 0 ? `Stops after ${command.ttlSeconds} s or on Ctrl+C.` : 'Stops on Ctrl+C.'));
       if (example !== undefined) {
-        output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]} --no-state`);
+        const bind = testnet.clientAddress === '127.0.0.1' ? '' : ` --bind ${testnet.clientAddress}`;
+        output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]}${bind} --no-state`);
       }
     }
     let ttl: NodeJS.Timeout | undefined;
@@ -41,7 +48,7 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
 /** The network is ready when a fresh node, bootstrapped from one of its nodes, finds a torrent's peers. */
 export async function answersLookups(testnet: Testnet): Promise<boolean> {
   const torrent = testnet.torrents[0];
-  const probe = await DhtNode.create({ address: '127.0.0.1', port: 0 });
+  const probe = await DhtNode.create({ address: testnet.clientAddress, port: 0, ...(testnet.sharedAddress ? SHARED_ADDRESS_OPTIONS : {}) });
   try {
     await probe.bootstrap(testnet.bootstrap.slice(0, 1), { timeoutMs: 5_000 });
     if (torrent === undefined) return probe.table.size > 0;

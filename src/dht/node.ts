@@ -63,6 +63,11 @@ export interface DhtNodeOptions {
   secureId?: boolean;
   /** BEP 42 "Enforcement": keep nodes whose ID is not secure for their address out of the table. Default false, as libtorrent. */
   enforceSecureIds?: boolean;
+  /**
+   * Contacts in a find_node reply. Default 8 (BEP 5's k). webtorrent's bittorrent-dht answers with
+   * up to its whole table: the local network's "whole table" profile sets 200 to be like it.
+   */
+  findNodeReplySize?: number;
   /** BEP 43: never be added to other nodes' tables; answer no queries. */
   readOnly?: boolean;
   /** How often to look after the table (refresh stale buckets, ping questionable nodes). Default 60 s. */
@@ -256,7 +261,7 @@ export class DhtNode {
       case 'ping':
         return this.reply(from, query.t, { id: this.id });
       case 'find_node':
-        return this.reply(from, query.t, { id: this.id, ...this.closestNodes(query.a.target) });
+        return this.reply(from, query.t, { id: this.id, ...this.closestNodes(query.a.target, this.options.findNodeReplySize) });
       case 'get_peers':
         return this.reply(from, query.t, this.getPeersBody(query.a, from));
       case 'announce_peer':
@@ -359,9 +364,9 @@ export class DhtNode {
    * A querier we never heard answer may be gone already, or never have been reachable (behind a
    * NAT); handing it out would send other lookups into a dead end.
    */
-  private closestNodes(target: NodeId): { nodes: NodeInfo[] } | { nodes6: NodeInfo[] } {
+  private closestNodes(target: NodeId, count = NODES_PER_REPLY): { nodes: NodeInfo[] } | { nodes6: NodeInfo[] } {
     const nodes = this.table
-      .closest(target, NODES_PER_REPLY, (c) => c.lastResponse > 0 && c.failures === 0)
+      .closest(target, count, (c) => c.lastResponse > 0 && c.failures === 0)
       .map(({ id, address, port }) => ({ id, address, port }));
     // Our table holds the family of our socket; BEP 32 puts IPv6 contacts in `nodes6`.
     return this.family === 6 ? { nodes6: nodes } : { nodes };

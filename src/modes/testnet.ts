@@ -11,12 +11,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatEndpoint } from '../wire/address.js';
-import type { PeerInfo } from '../wire/compact.js';
-import { compareDistance, idToHex, randomId, type NodeId } from '../wire/id.js';
+import type { NodeInfo, PeerInfo } from '../wire/compact.js';
+import { compareDistance, idToHex, type NodeId } from '../wire/id.js';
+import { secureIdFor } from '../wire/secure-id.js';
 import { sha1 } from '../peer/ut-metadata.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { Seeder, syntheticInfo } from '../peer/seeder.js';
-import type { Endpoint, Faults } from '../net/transport.js';
+import { SeededRandom } from '../net/seeded-random.js';
+import { udpTransport, type Endpoint, type Faults } from '../net/transport.js';
+import { assignRoles, resolveConditions, unreachableCount, type NetworkConditions, type NodeRole, type PresetName } from './testnet-conditions.js';
+import { lyingTransport } from './testnet-liars.js';
+import { Churn } from './testnet-churn.js';
+import { DEFAULT_ADDRESS_RANGE, layoutIn, parseAddressRange, sharedLayout, type AddressRange, type RangeLayout } from './address-range.js';
 
 /** What to start; every field has a default that makes a small, healthy network. */
 export interface TestnetOptions {
@@ -44,6 +50,19 @@ export interface TestnetOptions {
    * that dictionary's SHA-1. Default 0.
    */
   seeders?: number;
+  /**
+   * Where the nodes live, in CIDR notation (address-range.ts). Default 127.0.0.0/8. Another range
+   * (e.g. 10.77.0.0/16 routed to `lo` inside a network namespace) serves clients that refuse
+   * loopback; `::1/128` or a /64 gives an IPv6 network (BEP 32).
+   */
+  addressRange?: string;
+  /**
+   * How the network behaves: a preset (`ideal`, the default; `internet`; `hostile`) or conditions
+   * read from a file (testnet-conditions.ts, docs/testnet.md). Applied on top of `faults`.
+   */
+  conditions?: PresetName | NetworkConditions;
+  /** Seed of every random choice (IDs, roles, torrents, delays, losses): the same seed, the same network. Default: random. */
+  seed?: number;
 }
 
 /** A synthetic torrent, and the peers stored for it at the nodes closest to its info-hash. */
@@ -67,9 +86,31 @@ export class Testnet {
     readonly nodes: DhtNode[],
     readonly torrents: TestnetTorrent[],
     readonly bootstrap: Endpoint[],
-    /** True when all nodes share 127.0.0.1 (per-/24 limits must then be relaxed by clients). */
+    /**
+     * True when nodes share one address or one /24 (/64 for IPv6): a client must then lift its
+     * per-source and per-subnet defences (SHARED_ADDRESS_OPTIONS), declared here on purpose rather
+     * than guessed from addresses, so that real networks keep them.
+     */
     readonly sharedAddress: boolean,
+    /** The range the nodes live in, e.g. 127.0.0.0/8. */
+    readonly addressRange: AddressRange,
+    /** The address a client of this network should bind (in the range, never a node's). */
+    readonly clientAddress: string,
+    /** The conditions it runs under, and the seed that replays it. */
+    readonly conditions: NetworkConditions,
+    readonly seed: number,
+    /** What each node is (nodes[i] is roles[i]). */
+    readonly roles: readonly NodeRole[],
+    /** Contacts named in tables where nothing answers (`conditions.unreachable`). */
+    readonly unreachable: readonly NodeInfo[],
+    private readonly churn: Churn | undefined,
+    private readonly layout: RangeLayout,
   ) {}
+
+  /** Nodes replaced by churn so far (each left and came back on a new port). */
+  get churned(): number {
+    return this.churn?.count ?? 0;
+  }
 
   /** The nodes still running (all of them unless `deadFraction` closed some). */
   get live(): DhtNode[] {
@@ -80,22 +121,35 @@ export class Testnet {
   static async start(options: TestnetOptions = {}): Promise<Testnet> {
     const count = options.nodes ?? 50;
     if (!(count >= 2)) throw new RangeError('a local network needs at least 2 nodes');
-    const { nodes, sharedAddress } = await startNodes(count, options);
+    const range = parseAddressRange(options.addressRange ?? DEFAULT_ADDRESS_RANGE);
+    const conditions = typeof options.conditions === 'object' ? options.conditions : resolveConditions(options.conditions ?? 'ideal');
+    const seed = options.seed ?? randomBytes(4).readUInt32BE(0);
+    const random = new SeededRandom(seed);
+    const bootstrapCount = Math.min(options.bootstrapCount ?? 4, count);
+    const roles = assignRoles(count, conditions, random.fork(0), bootstrapCount);
+    const plan: NodePlan = { base: nodeBase(options, conditions), roles, conditions, random };
+    const { nodes, layout } = await startNodes(count, range, plan);
     let torrents: TestnetTorrent[] = [];
+    let churn: Churn | undefined;
     try {
-      mesh(nodes);
+      const answering = nodes.filter((_, i) => roles[i] !== 'read-only');
+      const unreachable = phantoms(unreachableCount(answering.length, conditions.unreachable), layout, count, random.fork(2));
+      mesh(nodes, answering, unreachable, random.fork(3));
       const seeders = options.seeders ?? 0;
-      torrents = makeTorrents(options.torrents ?? 5, options.peers ?? 10, seeders > 0);
-      await startSeeders(torrents, seeders);
-      storeTorrents(nodes, torrents, options.replication ?? 8);
-      const dead = Math.floor(count * (options.deadFraction ?? 0));
+      torrents = makeTorrents(options.torrents ?? 5, options.peers ?? 10, seeders > 0, layout, random.fork(4));
+      await startSeeders(torrents, seeders, layout.shared);
+      storeTorrents(answering, torrents, options.replication ?? 8);
+      const dead = Math.min(Math.floor(count * (options.deadFraction ?? 0)), count - bootstrapCount);
       // Kill nodes chosen at random among those not handed out as bootstrap addresses.
-      const bootstrapCount = Math.min(options.bootstrapCount ?? 4, count - dead);
-      const killable = shuffle(nodes.slice(bootstrapCount));
+      const killable = shuffle(nodes.slice(bootstrapCount), random.fork(5));
       await Promise.all(killable.slice(0, dead).map((n) => n.close()));
       const bootstrap = nodes.slice(0, bootstrapCount).map((n) => n.local);
-      return new Testnet(nodes, torrents, bootstrap, sharedAddress);
+      if ((conditions.churnPerMinute ?? 0) > 0) {
+        churn = new Churn(nodes, conditions.churnPerMinute!, bootstrapCount, random.fork(6), (i, id) => spawnNode(i, layout, plan, id));
+      }
+      return new Testnet(nodes, torrents, bootstrap, layout.sharesSubnets, range, layout.shared, conditions, seed, roles, unreachable, churn, layout);
     } catch (error) {
+      await churn?.stop();
       await Promise.all(nodes.map((n) => n.close()));
       await closeSeeders(torrents);
       throw error;
@@ -103,15 +157,27 @@ export class Testnet {
   }
 
   /** One JSON-friendly description: what `dht-scrape testnet` prints. */
-  describe(): { bootstrap: string[]; torrents: { infohash: string; peers: string[] }[] } {
+  describe(): { address_range: string; addresses: string; conditions: string; seed: number; bootstrap: string[]; torrents: { infohash: string; peers: string[] }[] } {
     return {
+      address_range: this.addressRange.text,
+      conditions: this.conditions.name,
+      seed: this.seed,
+      addresses: this.addresses(),
       bootstrap: this.bootstrap.map(formatEndpoint),
       torrents: this.torrents.map((t) => ({ infohash: idToHex(t.infoHash), peers: t.peers.map(formatEndpoint) })),
     };
   }
 
+  /** Where the nodes are: "127.1.0.1 to 127.1.49.1", or "127.0.0.1 (shared, distinct ports)". */
+  addresses(): string {
+    const first = this.layout.node(0);
+    const last = this.layout.node(this.nodes.length - 1);
+    return first === last ? `${first} (shared, distinct ports)` : `${first} to ${last}`;
+  }
+
   /** Close every node (and anything else the network started). */
   async close(): Promise<void> {
+    await this.churn?.stop();
     await Promise.all(this.nodes.map((n) => n.close()));
     await closeSeeders(this.torrents);
   }
@@ -134,27 +200,94 @@ export const SHARED_ADDRESS_OPTIONS: DhtNodeOptions = {
   table: { sharedLoopback: true },
 };
 
-async function startNodes(count: number, options: TestnetOptions): Promise<{ nodes: DhtNode[]; sharedAddress: boolean }> {
-  const nodes: DhtNode[] = [];
-  let sharedAddress = false;
+/** What every node is started from: shared options, each node's role, the conditions, the seed. */
+interface NodePlan {
+  base: DhtNodeOptions;
+  roles: readonly NodeRole[];
+  conditions: NetworkConditions;
+  random: SeededRandom;
+}
+
+/** Options every node shares: the caller's, plus the faults the caller and the conditions ask for. */
+function nodeBase(options: TestnetOptions, conditions: NetworkConditions): DhtNodeOptions {
   const base: DhtNodeOptions = { ...options.node };
-  if (options.faults !== undefined) base.faults = options.faults;
-  try {
-    for (let i = 0; i < count; i++) {
-      const address = sharedAddress ? '127.0.0.1' : testnetAddress(i);
-      try {
-        nodes.push(await DhtNode.create({ ...base, ...(sharedAddress ? SHARED_ADDRESS_OPTIONS : {}), address, port: 0 }));
-      } catch (error) {
-        if (i > 0 || sharedAddress || !isAddressUnavailable(error)) throw error;
-        sharedAddress = true;
-        i--;
-      }
+  const faults: Faults = { ...options.faults };
+  if (conditions.latency !== undefined) faults.latency = conditions.latency;
+  if (conditions.loss !== undefined) faults.loss = 1 - (1 - (faults.loss ?? 0)) * (1 - conditions.loss);
+  if (Object.keys(faults).length > 0) base.faults = faults;
+  return base;
+}
+
+/**
+ * Bind node i at its address in the range's layout. If the range's addresses cannot be bound
+ * (macOS binds only 127.0.0.1; a namespace may route only a few), start again with every node on
+ * the range's shared address.
+ */
+async function startNodes(count: number, range: AddressRange, plan: NodePlan): Promise<{ nodes: DhtNode[]; layout: RangeLayout }> {
+  const spread = layoutIn(range, count);
+  const shared = sharedLayout(range);
+  const attempts = spread.node(0) === shared.shared ? [shared] : [spread, shared];
+  for (const layout of attempts) {
+    try {
+      return { nodes: await bindAll(count, layout, plan), layout };
+    } catch (error) {
+      if (!isAddressUnavailable(error)) throw error;
     }
+  }
+  throw new Error(`no address of ${range.text} can be bound here (${shared.shared} is on no interface)`);
+}
+
+async function bindAll(count: number, layout: RangeLayout, plan: NodePlan): Promise<DhtNode[]> {
+  const nodes: DhtNode[] = [];
+  try {
+    for (let i = 0; i < count; i++) nodes.push(await spawnNode(i, layout, plan));
   } catch (error) {
     await Promise.all(nodes.map((n) => n.close()));
     throw error;
   }
-  return { nodes, sharedAddress };
+  return nodes;
+}
+
+/**
+ * Start node i as its role says: its ID (BEP 42 for its address, unless it is among the
+ * `nonSecureIds`), its own seeded stream of delays and losses, its profile, its lies.
+ */
+async function spawnNode(i: number, layout: RangeLayout, plan: NodePlan, id?: NodeId): Promise<DhtNode> {
+  const { base, roles, conditions, random } = plan;
+  const role = roles[i] ?? 'honest';
+  const address = layout.node(i);
+  const own = random.fork(1_000 + i);
+  const options: DhtNodeOptions = { ...base, ...(layout.sharesSubnets ? SHARED_ADDRESS_OPTIONS : {}), address, port: 0 };
+  options.id = id ?? (own.next() < (conditions.nonSecureIds ?? 1) ? own.bytes(20) : secureIdFor(address, undefined, (n) => own.bytes(n)));
+  if (base.faults !== undefined) options.faults = { ...base.faults, random: () => own.next() };
+  if (role === 'whole-table') {
+    options.findNodeReplySize = WHOLE_TABLE_REPLY;
+    options.rpc = { ...options.rpc, maxReplyBytes: 65_000 };
+  }
+  if (role === 'read-only') options.readOnly = true;
+  if (role === 'wrong-id' || role === 'bogus-referrals' || role === 'fake-peers') {
+    const inner = await udpTransport({ address, port: 0 });
+    options.transport = lyingTransport(inner, role, own, () => nowhere(layout, plan.roles.length, own));
+  }
+  return DhtNode.create(options);
+}
+
+/** webtorrent's bittorrent-dht answers find_node with its table, up to this many in our profile of it. */
+const WHOLE_TABLE_REPLY = 200;
+
+/**
+ * An address where nothing answers: a node's address, on a port below the ephemeral range
+ * (32768 and up on Linux), where no socket of ours ever binds.
+ */
+function nowhere(layout: RangeLayout, count: number, random: SeededRandom): PeerInfo {
+  return { address: layout.node(random.int(count)), port: 1_024 + random.int(31_744) };
+}
+
+/** `n` contacts with IDs like any node's and addresses where nothing answers. */
+function phantoms(n: number, layout: RangeLayout, count: number, random: SeededRandom): NodeInfo[] {
+  const out: NodeInfo[] = [];
+  for (let i = 0; i < n; i++) out.push({ id: random.bytes(20), ...nowhere(layout, count, random) });
+  return out;
 }
 
 function isAddressUnavailable(error: unknown): boolean {
@@ -164,40 +297,50 @@ function isAddressUnavailable(error: unknown): boolean {
 /**
  * Fill every table as a long-running network would have it: the node's nearest neighbours in the
  * keyspace (sorted order of IDs puts the longest shared prefixes next to each other) and a random
- * spread of far nodes for the distant buckets.
+ * spread of far nodes for the distant buckets. Read-only nodes (BEP 43) are in no table; the
+ * unreachable contacts are, as many as the conditions say, like nodes that answered once and left.
  */
-function mesh(nodes: DhtNode[]): void {
-  const sorted = [...nodes].sort((a, b) => compareBytes(a.id, b.id));
-  sorted.forEach((node, index) => {
-    const offer = (other: DhtNode): void => {
-      if (other !== node) node.table.recordResponse({ id: other.id, ...other.local });
+function mesh(nodes: readonly DhtNode[], answering: readonly DhtNode[], unreachable: readonly NodeInfo[], random: SeededRandom): void {
+  const contacts: NodeInfo[] = [...answering.map((n) => ({ id: n.id, ...n.local })), ...unreachable];
+  const sorted = [...contacts].sort((a, b) => compareBytes(a.id, b.id));
+  nodes.forEach((node) => {
+    const offer = (other: NodeInfo | undefined): void => {
+      if (other !== undefined && other.id !== node.id) node.table.recordResponse(other);
     };
-    for (let d = 1; d <= NEIGHBOURS / 2; d++) {
-      const before = sorted[index - d];
-      const after = sorted[index + d];
-      if (before !== undefined) offer(before);
-      if (after !== undefined) offer(after);
-    }
-    for (let r = 0; r < RANDOM_CONTACTS; r++) offer(nodes[randomInt(nodes.length)]!);
+    const index = insertionPoint(sorted, node.id);
+    for (let d = -NEIGHBOURS / 2; d <= NEIGHBOURS / 2; d++) offer(sorted[index + d]);
+    for (let r = 0; r < RANDOM_CONTACTS; r++) offer(contacts[random.int(contacts.length)]);
   });
 }
 
+/** Where `id` would go in `sorted` (binary search). */
+function insertionPoint(sorted: readonly NodeInfo[], id: NodeId): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareBytes(sorted[mid]!.id, id) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Synthetic torrents: random info-hashes, or real info dictionaries when seeders will serve them. */
-function makeTorrents(torrents: number, peersEach: number, withInfo: boolean): TestnetTorrent[] {
+function makeTorrents(torrents: number, peersEach: number, withInfo: boolean, layout: RangeLayout, random: SeededRandom): TestnetTorrent[] {
   const out: TestnetTorrent[] = [];
   let peerIndex = 0;
   for (let t = 0; t < torrents; t++) {
     const peers: PeerInfo[] = [];
-    for (let p = 0; p < peersEach; p++) peers.push(syntheticPeer(peerIndex++));
-    if (!withInfo) { out.push({ infoHash: randomId(), peers }); continue; }
-    const info = syntheticTorrentInfo(t);
+    for (let p = 0; p < peersEach; p++) peers.push(syntheticPeer(peerIndex++, layout));
+    if (!withInfo) { out.push({ infoHash: random.bytes(20), peers }); continue; }
+    const info = syntheticTorrentInfo(t, random);
     out.push({ infoHash: sha1(info), peers, info });
   }
   return out;
 }
 
 /** Store each torrent's peers at the nodes closest to it, as announce_peer would; every 3rd peer is a seed. */
-function storeTorrents(nodes: DhtNode[], torrents: readonly TestnetTorrent[], replication: number): void {
+function storeTorrents(nodes: readonly DhtNode[], torrents: readonly TestnetTorrent[], replication: number): void {
   for (const { infoHash, peers } of torrents) {
     const holders = [...nodes].sort((a, b) => compareDistance(infoHash, a.id, b.id)).slice(0, replication);
     for (const holder of holders) {
@@ -211,8 +354,8 @@ function storeTorrents(nodes: DhtNode[], torrents: readonly TestnetTorrent[], re
  * 5 to 21 KB, so every fourth one takes two BEP 9 pieces, and a crawled network of thousands of
  * torrents still holds only tens of megabytes of them.
  */
-function syntheticTorrentInfo(t: number): Uint8Array {
-  const name = `testnet torrent ${t + 1} ${randomBytes(4).toString('hex')}`;
+function syntheticTorrentInfo(t: number, random: SeededRandom): Uint8Array {
+  const name = `testnet torrent ${t + 1} ${Buffer.from(random.bytes(4)).toString('hex')}`;
   return syntheticInfo({
     name,
     files: [{ path: ['video.mkv'], length: ((t % 4) + 1) * 128 * 1024 * 1024 + 12_345 }, { path: ['README.txt'], length: 2_000 }],
@@ -223,9 +366,9 @@ function syntheticTorrentInfo(t: number): Uint8Array {
 /**
  * Start the first `count` peers of each torrent as real seeders on their synthetic addresses. The
  * port is whatever is free; the peer's entry takes it before anything is announced. Where only
- * 127.0.0.1 can be bound (macOS), they listen there.
+ * the shared address can be bound (127.0.0.1 on macOS), they listen there.
  */
-async function startSeeders(torrents: TestnetTorrent[], count: number): Promise<void> {
+async function startSeeders(torrents: TestnetTorrent[], count: number, sharedAddress: string): Promise<void> {
   for (const torrent of torrents) {
     if (torrent.info === undefined || count <= 0) continue;
     torrent.seeders = [];
@@ -234,7 +377,7 @@ async function startSeeders(torrents: TestnetTorrent[], count: number): Promise<
       const options = { address: torrent.peers[p]!.address, torrents: [{ info: torrent.info, completion }] };
       const seeder = await Seeder.start(options).catch((error: unknown) => {
         if (!isAddressUnavailable(error)) throw error;
-        return Seeder.start({ ...options, address: '127.0.0.1' });
+        return Seeder.start({ ...options, address: sharedAddress });
       });
       torrent.seeders.push(seeder);
       torrent.peers[p] = seeder.local;
@@ -246,12 +389,9 @@ async function closeSeeders(torrents: readonly TestnetTorrent[]): Promise<void> 
   await Promise.all(torrents.flatMap((t) => t.seeders ?? []).map((s) => s.close()));
 }
 
-/**
- * Peers of synthetic torrents live in 127.128.0.0/9: loopback, never a node's address. Consecutive
- * peers sit in different /24s, as a real swarm's do (the peer store caps what one /24 may hold).
- */
-function syntheticPeer(i: number): PeerInfo {
-  return { address: `127.${128 + ((i >> 16) & 127)}.${i & 255}.${(i >> 8) & 255}`, port: 6881 + (i % 1000) };
+/** Peers of synthetic torrents live in the upper half of the range (127.128.0.0/9 by default): never a node's address. */
+function syntheticPeer(i: number, layout: RangeLayout): PeerInfo {
+  return { address: layout.peer(i), port: 6881 + (i % 1000) };
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -259,14 +399,9 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
-function randomInt(n: number): number {
-  const bytes = randomBytes(4);
-  return bytes.readUInt32BE(0) % n;
-}
-
-function shuffle<T>(items: T[]): T[] {
+function shuffle<T>(items: T[], random: SeededRandom): T[] {
   for (let i = items.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
+    const j = random.int(i + 1);
     [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;

@@ -68,6 +68,11 @@ export interface RpcOptions {
    * A reply to one of our open queries is read up to MAX_DATAGRAM_BYTES: see receive().
    */
   maxPacketBytes?: number;
+  /**
+   * Replies larger than this are not sent. Default MAX_REPLY_BYTES. Only a node built to behave like
+   * another implementation raises it (the local network's "whole table" profile).
+   */
+  maxReplyBytes?: number;
   /** Our client version string (`v`), sent with every message. */
   version?: Uint8Array;
   /** BEP 43: mark our queries read-only, so others keep us out of their tables. */
@@ -182,6 +187,7 @@ export class Rpc {
   private admit: AdmitFilter = () => true;
   private closed = false;
 
+
   constructor(
     private readonly transport: Transport,
     options: RpcOptions = {},
@@ -195,6 +201,7 @@ export class Rpc {
       maxSendQueue: options.maxSendQueue ?? 2_000,
       maxPending: options.maxPending ?? 4_000,
       maxPacketBytes: options.maxPacketBytes ?? 1_500,
+      maxReplyBytes: options.maxReplyBytes ?? MAX_REPLY_BYTES,
     };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? randomBytes;
@@ -292,7 +299,7 @@ export class Rpc {
   }
 
   private enqueueReply(bytes: Uint8Array, to: Endpoint): void {
-    if (bytes.length > MAX_REPLY_BYTES) { this.counters.dropped['reply-too-large']++; return; }
+    if (bytes.length > this.options.maxReplyBytes) { this.counters.dropped['reply-too-large']++; return; }
     this.enqueue(bytes, to);
   }
 

@@ -91,7 +91,13 @@ export interface Faults {
   loss?: number;
   /** One-way delay, uniform in [min, max] milliseconds. */
   latencyMs?: readonly [number, number];
-  /** Random source in [0, 1); default Math.random. */
+  /**
+   * One-way delay drawn for each datagram from a log-normal distribution (instead of `latencyMs`):
+   * most datagrams near the median, a heavy tail to the p95 and beyond, as round trips on the
+   * internet are. A client that adds no delay of its own sees it as its round-trip time.
+   */
+  latency?: LogNormal;
+  /** Random source in [0, 1); default Math.random. A seeded one makes a run replay. */
   random?: () => number;
   /**
    * Apply the same loss and delay to what is received as well. For a network whose clients cannot
@@ -99,6 +105,28 @@ export interface Faults {
    * crosses one injected delay, as when both sides inject on their sends.
    */
   inbound?: boolean;
+}
+
+/** A log-normal distribution given by its median and 95th percentile (milliseconds). */
+export interface LogNormal {
+  medianMs: number;
+  p95Ms: number;
+}
+
+/** No injected delay is longer than this: the tail past it is loss to any client's timeout anyway. */
+export const MAX_INJECTED_DELAY_MS = 10_000;
+
+/** The standard normal quantile at 0.95: p95 = median * exp(1.645 sigma). */
+const Z95 = 1.6448536269514722;
+
+/**
+ * One draw from a log-normal: ln(delay) is normal with mean ln(median) and standard deviation
+ * ln(p95 / median) / 1.645 (Box-Muller from two uniforms), capped at MAX_INJECTED_DELAY_MS.
+ */
+export function sampleLogNormal(d: LogNormal, random: () => number): number {
+  const sigma = Math.log(d.p95Ms / d.medianMs) / Z95;
+  const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  return Math.min(MAX_INJECTED_DELAY_MS, d.medianMs * Math.exp(sigma * z));
 }
 
 /** Wrap a transport so that its sends (and with `inbound`, its receives) are lost or delayed as `faults` says. */
@@ -109,8 +137,8 @@ export function withFaults(inner: Transport, faults: Faults, onLost: () => void 
   const impair = (deliver: () => void): void => {
     if (faults.loss !== undefined && random() < faults.loss) { onLost(); return; }
     const range = faults.latencyMs;
-    if (range === undefined) { deliver(); return; }
-    const delay = range[0] + random() * (range[1] - range[0]);
+    if (faults.latency === undefined && range === undefined) { deliver(); return; }
+    const delay = faults.latency !== undefined ? sampleLogNormal(faults.latency, random) : range![0] + random() * (range![1] - range![0]);
     const timer = setTimeout(() => { timers.delete(timer); deliver(); }, delay);
     timer.unref();
     timers.add(timer);
