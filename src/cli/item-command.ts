@@ -14,6 +14,7 @@ import { getItem, newestItem, putItem, type FoundItem } from '../dht/item-lookup
 import type { DhtNode } from '../dht/node.js';
 import { UsageError, type CommonOptions } from './options.js';
 import { openSession } from './session.js';
+import { safeText } from './safe-text.js';
 import type { Output } from './terminal.js';
 
 export interface PutCommand {
@@ -131,11 +132,11 @@ async function loadOrCreateKey(file: string, output: Output): Promise<ItemKeyPai
 function describeValue(v: Uint8Array): string {
   try {
     const value = decode(v);
-    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8').replace(/[\p{Cc}\p{Cf}]/gu, '');
+    if (value instanceof Uint8Array) return safeText(Buffer.from(value).toString('utf8'));
   } catch {
     // not decodable: shown as bencoding below
   }
-  return Buffer.from(v).toString('latin1').replace(/[\p{Cc}\p{Cf}]/gu, '.');
+  return safeText(Buffer.from(v).toString('latin1'));
 }
 
 function itemJson(target: NodeId, item: FoundItem, holders: number): unknown {

@@ -10,6 +10,7 @@ import { runTestnet } from './testnet-command.js';
 import { runCrawl } from './crawl-command.js';
 import { runNodeCommand } from './node-command.js';
 import { runBatch } from './batch-command.js';
+import { runGet, runPut } from './item-command.js';
 import { EXIT, USAGE, UsageError, parseCommand, type Command } from './options.js';
 import { LAB_USAGE, parseLab, runLab, type LabCommand } from './lab-command.js';
 import { openWebView, type WebView } from './web/web-view.js';
@@ -83,6 +84,8 @@ function run(command: RunnableCommand, output: Output, signal: AbortSignal, view
     case 'testnet': return runTestnet(command, output, signal);
     case 'ping': case 'query': return runNodeCommand(command, output, signal);
     case 'batch': return runBatch(command, output, signal);
+    case 'put': return runPut(command, output, signal);
+    case 'get': return runGet(command, output, signal);
   }
 }
 

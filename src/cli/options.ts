@@ -3,6 +3,7 @@
  * line; main() turns it into exit code 2.
  */
 import { isIP } from 'node:net';
+import type { GetCommand, PutCommand } from './item-command.js';
 import { parseArgs } from 'node:util';
 import { parseTarget, TargetError, type TorrentTarget } from '../wire/magnet.js';
 import { idFromHex, type NodeId } from '../wire/id.js';
@@ -24,6 +25,8 @@ export const USAGE = `Usage:
   dht-scrape query HOST:PORT find_node|get_peers|sample_infohashes [TARGET]
                                            send one query and print the decoded reply
   dht-scrape lab [options]                 watch a local DHT work, live in the browser
+  dht-scrape put [--key FILE [--salt S]] VALUE   store VALUE in the DHT (BEP 44); prints its target
+  dht-scrape get TARGET|PUBLIC_KEY [--salt S]    fetch an item stored in the DHT (BEP 44)
 
 Scraper and crawler options:
   --testnet N          run a local network of N nodes in-process and use it (no internet needed);
@@ -52,6 +55,9 @@ Scraper only:
   --metadata           fetch name, size and files from the peers (BEP 9), SHA-1 checked
   --save-torrent PATH  write the fetched metadata as a .torrent file (implies --metadata); PATH
                        a directory: the file is named after the torrent, never overwriting one
+  --tracker URL        also ask this tracker (udp://, http://, https://; repeatable), beside the
+                       trackers a magnet names (tr=): seeders, leechers, completed, peers
+  --no-trackers        ask no tracker, not even the magnet's
   --probe              connect to the peers found (at most 200): client, completion, seed or not
                        (--metadata and --probe use what is left of --timeout, at least 10 s each)
 Many torrents (dht-scrape scrape -):
@@ -62,6 +68,10 @@ One node (dht-scrape ping, dht-scrape query):
   --raw                also print the reply's bytes in hex
                        (they also take --bind, --port (default: any free one), --timeout
                        (default 5 s), --json, --trace)
+Storing items (dht-scrape put, dht-scrape get):
+  --key FILE           sign a mutable item with the ed25519 seed in FILE (64 hex digits; a new
+                       one is written there if FILE does not exist, never over one that does)
+  --salt S             the mutable item's salt (one key, many items)
 Crawler only:
   --output FILE        append NDJSON, one line per info_hash when first seen
   --resume FILE        reload an earlier output and continue without duplicates
@@ -120,12 +130,14 @@ export interface SwarmOptions {
 export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions }
+  | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions; trackers: string[]; noTrackers: boolean }
   | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean }
   | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean; addressRange: string; lab: LabOptions }
   | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions }
   | { kind: 'ping'; to: HostPort; raw: boolean; common: CommonOptions }
-  | { kind: 'query'; to: HostPort; method: QueryCommandMethod; target: NodeId | undefined; raw: boolean; common: CommonOptions };
+  | { kind: 'query'; to: HostPort; method: QueryCommandMethod; target: NodeId | undefined; raw: boolean; common: CommonOptions }
+  | PutCommand
+  | GetCommand;
 
 /** Options `dht-scrape testnet` takes; any other is refused rather than silently ignored. */
 const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json', 'quiet', 'address-range', 'conditions', 'seed'];
@@ -176,10 +188,16 @@ const OPTIONS = {
   'address-range': { type: 'string' },
   conditions: { type: 'string' },
   seed: { type: 'string' },
+  key: { type: 'string' },
+  salt: { type: 'string' },
+  tracker: { type: 'string', multiple: true },
+  'no-trackers': { type: 'boolean' },
 } as const;
 
 /** The commands named by a first word; anything else there is an info-hash or magnet. */
-const COMMAND_WORDS = ['crawl', 'testnet', 'scrape', 'ping', 'query'];
+const COMMAND_WORDS = ['crawl', 'testnet', 'scrape', 'ping', 'query', 'put', 'get'];
+/** Options of put and get besides the lookup's own. */
+const ITEM_OPTIONS = ['key', 'salt', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace'];
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -204,6 +222,17 @@ export function parseCommand(argv: readonly string[]): Command {
   if (first === 'ping' || first === 'query') {
     onlyThese(NODE_COMMAND_OPTIONS, `dht-scrape ${first}`);
     return nodeCommand(first, positionals.slice(1), values.raw === true, commonOptions(values));
+  }
+  if (first === 'put' || first === 'get') {
+    onlyThese(ITEM_OPTIONS, `dht-scrape ${first}`);
+    const argument = positionals[1];
+    if (argument === undefined || positionals.length > 2) throw new UsageError(`'dht-scrape ${first}' takes one ${first === 'put' ? 'value' : 'target or public key'}`);
+    if (first === 'put') return { kind: 'put', value: argument, keyFile: values.key, salt: values.salt, common: commonOptions(values) };
+    if (values.key !== undefined) throw new UsageError("--key belongs to 'dht-scrape put' (get takes the public key itself)");
+    return { kind: 'get', target: argument, salt: values.salt, common: commonOptions(values) };
+  }
+  for (const name of ['key', 'salt'] as const) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'dht-scrape put' and 'dht-scrape get'`);
   }
   if (first === 'scrape' && (positionals[1] === '-' || values.from !== undefined)) {
     onlyThese(BATCH_OPTIONS, 'dht-scrape scrape -');
@@ -270,7 +299,8 @@ export function parseCommand(argv: readonly string[]): Command {
       probe: values.probe === true,
       saveTorrent,
     };
-    return { kind: 'scrape', target, announcePort, common, swarm };
+    for (const url of values.tracker ?? []) if (!/^(udp|https?):\/\/./i.test(url)) throw new UsageError(`--tracker needs a udp://, http:// or https:// URL, got ${JSON.stringify(url.slice(0, 80))}`);
+    return { kind: 'scrape', target, announcePort, common, swarm, trackers: values.tracker ?? [], noTrackers: values['no-trackers'] === true };
   }
   if (values.announce !== undefined) throw new UsageError('--announce needs an info-hash to announce');
   for (const name of ['scrape', 'probe', 'save-torrent'] as const) {

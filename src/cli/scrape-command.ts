@@ -4,6 +4,8 @@ import { scrape, type ScrapeReport } from '../modes/scrape.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { openSession, type Session } from './session.js';
+import { queryTrackers } from '../tracker/tracker.js';
+import { trackerLines, trackersJson, trackersToAsk } from './tracker-report.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
 import { safeText } from './safe-text.js';
 import type { Output } from './terminal.js';
@@ -29,6 +31,13 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const hex = idToHex(target.infoHash);
     output.err(`Looking up ${hex}${target.name !== undefined ? ` (${safeText(target.name)})` : ''} from ${describeBootstrap(session)}`);
     const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
+    // Trackers (the magnet's tr= and --tracker) are asked beside the DHT, within the same budget.
+    const trackerUrls = trackersToAsk(command.trackers, command.target?.trackers, command.noTrackers);
+    const trackers = trackerUrls.length === 0 ? Promise.resolve([]) : queryTrackers(trackerUrls, {
+      infoHash: target.infoHash,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      ...(command.announcePort !== undefined ? { port: command.announcePort, stay: true } : {}),
+    });
     const report = await scrape(session.node, {
       startedAt: started,
       infoHash: target.infoHash,
@@ -45,6 +54,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
           `closest ${event.closestPrefixBits}/160 bits, ${output.paint('green', `${event.peers} peers`)}`);
       }
     });
+    const trackerReports = await trackers;
     output.clearStatus();
     if (report.lookup === undefined) {
       output.err(noBootstrapMessage(session, common.timeoutSeconds ?? 30));
@@ -59,8 +69,10 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     }
     // The magnet's display name, when the user gave one (not the local network's label).
     const dn = command.target?.name !== undefined ? { dn: command.target.name } : {};
-    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...dn, ...swarmJson(report.swarm, extras) }));
+    const trackerJson = trackerReports.length > 0 ? { trackers: trackersJson(trackerReports) } : {};
+    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...dn, ...swarmJson(report.swarm, extras), ...trackerJson }));
     output.err(summary(report, output));
+    for (const line of trackerLines(trackerReports, output)) output.err(line);
     for (const line of swarmSummary(report.swarm, extras, { ...swarm, ...dn }, output)) output.err(line);
     return report.peers.length > 0 ? EXIT.peersFound : EXIT.noPeers;
   } finally {

@@ -3,6 +3,7 @@
  * `--no-trackers`), and how their answers read in the summary and in `--json`.
  */
 import type { TrackerReport } from '../tracker/tracker.js';
+import { safeText } from './safe-text.js';
 import type { Output } from './terminal.js';
 
 /** The trackers to ask: the user's first, then the magnet's, each once; none with --no-trackers. */
@@ -14,8 +15,8 @@ export function trackersToAsk(given: readonly string[], fromMagnet: readonly str
 /** One summary line per tracker, beside the DHT's figures. */
 export function trackerLines(reports: readonly TrackerReport[], output: Output): string[] {
   return reports.map((r) => {
-    const where = `  tracker ${printable(r.url)}:`;
-    if (r.answer === undefined) return `${where} ${output.paint('red', 'no answer')} (${r.error ?? 'unknown'})`;
+    const where = `  tracker ${safeText(r.url)}:`;
+    if (r.answer === undefined) return `${where} ${output.paint('red', 'no answer')} (${safeText(r.error ?? 'unknown')})`;
     const a = r.answer;
     const completed = a.completed === undefined ? '' : `, ${a.completed} completed`;
     return `${where} ${a.seeders} seeders, ${a.leechers} leechers${completed}, ${a.peers.length} peers in ${r.ms} ms`;
@@ -35,8 +36,4 @@ export function trackersJson(reports: readonly TrackerReport[]): unknown[] {
         peers: r.answer.peers.map((p) => ({ address: p.address, port: p.port })),
         ms: r.ms,
       }));
-}
-
-function printable(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}]/gu, '');
 }
