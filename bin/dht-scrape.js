@@ -4,5 +4,6 @@ import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { console.error(`dht-scrape: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 1; },
+  // 5 is EXIT.failure: an error nothing else caught.
+  (err) => { console.error(`dht-scrape: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 5; },
 );

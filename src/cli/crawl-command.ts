@@ -4,7 +4,7 @@
  * most requested ones goes to stderr at the end.
  */
 import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../crawl/crawl.js';
-import { CrawlLogWriter, formatCrawlLine, readCrawlLog } from '../crawl/crawl-log.js';
+import { CrawlLogWriter, cutTornTail, formatCrawlLine, notACrawlLog, readCrawlLog } from '../crawl/crawl-log.js';
 import { idToHex } from '../wire/id.js';
 import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../crawl/infohash-store.js';
 import { NameResolver } from '../modes/name-resolver.js';
@@ -118,9 +118,15 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
   }
 }
 
-/** Fill the store from an earlier log; `repair` cuts off a torn last line, as we are about to append to it. */
+/**
+ * Fill the store from an earlier log. A file that is not a crawl log is refused untouched; with
+ * `repair` (we are about to append to it) a torn last line is cut off first.
+ */
 async function loadResume(path: string, store: InfoHashStore, repair: boolean, output: Output): Promise<void> {
-  const read = await readCrawlLog(path, (r) => store.record(r.infoHash, r.source, r.address, r.firstSeenMs), { repair });
+  const read = await readCrawlLog(path, (r) => store.record(r.infoHash, r.source, r.address, r.firstSeenMs));
+  const foreign = notACrawlLog(read);
+  if (foreign !== undefined) throw new Error(`${path} is not a crawl log (${foreign}); it was left untouched`);
+  if (repair) cutTornTail(path, read);
   const notes = [
     read.tornBytes > 0 ? 'skipped a torn last line' : '',
     read.invalid > 0 ? `skipped ${read.invalid} malformed line(s)` : '',

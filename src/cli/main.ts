@@ -1,8 +1,8 @@
 /**
- * The CLI's entry point: parse, dispatch, map outcomes to exit codes. Ctrl+C or SIGTERM stops the
- * work gracefully (the summary is still printed); a second Ctrl+C exits at once. A reader of stdout
- * that goes away (`| head -1`) stops the work the same way, quietly, and the run exits 0: the
- * reader had what it wanted.
+ * The CLI's entry point: parse, dispatch, map outcomes to exit codes. Ctrl+C, SIGTERM or SIGHUP (the
+ * terminal closed) stops the work gracefully (the summary is still printed, the state saved); a
+ * second one exits at once. A reader of stdout that goes away (`| head -1`) stops the work the
+ * same way, quietly, and the run exits 0: the reader had what it wanted.
  */
 import { readFileSync } from 'node:fs';
 import { runScrape } from './scrape-command.js';
@@ -48,14 +48,13 @@ export async function main(argv: readonly string[], streams: Streams = process):
   const stop = (): void => {
     if (controller.signal.aborted) {
       output.err('dht-scrape: interrupted twice, exiting now');
-      process.exit(130);
+      process.exit(EXIT.interrupted);
     }
     output.clearStatus();
     output.err('Stopping... (Ctrl+C again to exit at once)');
     controller.abort();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  STOP_SIGNALS.forEach((name) => process.on(name, stop));
   let view: WebView | undefined;
   try {
     let code: number;
@@ -72,8 +71,7 @@ export async function main(argv: readonly string[], streams: Streams = process):
     return stdoutError === undefined ? reportFailure(error, output) : readerGoneCode(stdoutError, output);
   } finally {
     await view?.close();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    STOP_SIGNALS.forEach((name) => process.off(name, stop));
   }
 }
 
@@ -101,8 +99,11 @@ function readerGoneCode(error: Error, output: Output): number {
   const code = 'code' in error ? String(error.code) : '';
   if (code === 'EPIPE') return 0;
   output.err(`dht-scrape: cannot write to stdout: ${error.message}`);
-  return 1;
+  return EXIT.notWritten;
 }
+
+/** Signals that ask for a graceful stop. SIGHUP's default would kill the run with nothing saved. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function reportFailure(error: unknown, output: Output): number {
   output.clearStatus();
@@ -116,7 +117,7 @@ function reportFailure(error: unknown, output: Output): number {
     return EXIT.network;
   }
   output.err(`dht-scrape: ${error instanceof Error ? error.message : String(error)}`);
-  return 1;
+  return EXIT.failure;
 }
 
 function version(): string {

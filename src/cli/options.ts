@@ -11,10 +11,11 @@ import { EndpointSyntaxError, parseHostPort, type HostPort } from './bootstrap-n
 import { closestName, normalizeArgv } from './argv.js';
 import { UsageError } from './usage-error.js';
 import { AddressRangeError, DEFAULT_ADDRESS_RANGE, parseAddressRange } from '../modes/address-range.js';
+import { exitCodesHelp } from './exit-codes.js';
 
 export { UsageError };
 
-export const EXIT = { peersFound: 0, noPeers: 1, usage: 2, network: 3 } as const;
+export { EXIT } from './exit-codes.js';
 
 export const USAGE = `Usage:
   dht-scrape <infohash|magnet> [options]   find the peers of a torrent (scraper mode)
@@ -90,8 +91,7 @@ Live view (dht-scrape lab, and --web PORT, --web-bind ADDR):
 
   -h, --help           this help      -v, --version   the version
 
-Exit codes: 0 peers found (or crawl done), 1 no peers found, 2 usage or input error,
-3 network error (no bootstrap node answered).`;
+${exitCodesHelp()}`;
 
 export interface CommonOptions {
   bootstrap: HostPort[];

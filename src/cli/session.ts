@@ -1,7 +1,8 @@
 /**
  * What scraper and crawler modes share: a bound node (on the asked port, or a free one if it is
  * taken), the bootstrap addresses (the public routers, given ones, or an in-process local network),
- * and the state file that remembers good nodes between runs.
+ * and the state file that remembers good nodes between runs (those of the network joined: see
+ * state-file.ts).
  */
 import { isIPv6 } from 'node:net';
 import type { NodeInfo } from '../wire/compact.js';
@@ -11,8 +12,8 @@ import { udpTransport, type Endpoint } from '../net/transport.js';
 import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
 import { packetTracer } from './packet-trace.js';
 import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
-import type { CommonOptions } from './options.js';
-import { defaultStatePath, loadState, saveState } from './state-file.js';
+import { UsageError, type CommonOptions } from './options.js';
+import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused } from './state-file.js';
 import type { Output } from './terminal.js';
 import { loadConditions } from './conditions-file.js';
 
@@ -54,7 +55,14 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   }
   const useState = !common.noState && testnet === undefined;
   const statePath = common.statePath ?? defaultStatePath();
-  const saved = useState ? await loadState(statePath) : undefined;
+  const network = networkKey(common.bootstrap);
+  let saved;
+  try {
+    saved = useState ? await loadState(statePath, network) : undefined;
+  } catch (error) {
+    if (error instanceof StateFileRefused) throw new UsageError(error.message);
+    throw error;
+  }
   const bind = common.bind ?? testnet?.clientAddress ?? '0.0.0.0';
   const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
   if (saved !== undefined) nodeOptions.id = saved.id;
@@ -89,7 +97,9 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     usingPublicRouters,
     async close() {
       if (useState && node.table.size > 0) {
-        await saveState(statePath, { id: node.id, nodes: node.goodNodes(200) }).catch(() => {});
+        await saveState(statePath, network, { id: node.id, nodes: node.goodNodes(200) }).catch((error: unknown) => {
+          output.err(`dht-scrape: the state was not saved: ${error instanceof Error ? error.message : String(error)}`);
+        });
       }
       await node.close();
       await testnet?.close();

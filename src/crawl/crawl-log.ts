@@ -8,7 +8,8 @@
  * A line is never torn: lines are buffered whole and each flush is one write(2) of whole lines on
  * a file opened for appending. A process killed mid-crawl loses at most the last ~250 ms of lines,
  * never half of one. A file that still ends in a partial line (a full disk, another writer) has that
- * tail skipped, and cut off before appending, when it is resumed.
+ * tail skipped, and cut off before appending, when it is resumed; a file that is mostly not log
+ * lines is not resumed at all (notACrawlLog), so resuming never cuts or appends to someone's data.
  */
 import { closeSync, createReadStream, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { idFromHex, idToHex, type NodeId } from '../wire/id.js';
@@ -137,52 +138,93 @@ function endsWithNewline(fd: number): boolean {
 }
 
 export interface CrawlLogReadResult {
-  /** Well-formed lines read. */
+  /** Well-formed lines read (a last line without its newline included, when it is whole). */
   lines: number;
   /** Complete lines that were not valid log lines (skipped). */
   invalid: number;
-  /** Bytes of a partial last line (skipped; cut off when `repair` is set). */
+  /** Bytes of a partial last line that is not a valid line (skipped; see cutTornTail). */
   tornBytes: number;
 }
 
 /**
  * Read a log line by line (streamed: a log of millions of lines is never held whole), handing each
- * record to `onRecord`. With `repair`, a torn last line is cut off so that appending starts on a
- * line boundary. A missing file reads as empty.
+ * record to `onRecord`. A last line without its newline is kept when it parses (the writer adds
+ * the newline before appending), and is otherwise a torn tail. The file is never changed here. A
+ * missing file reads as empty.
  */
-export async function readCrawlLog(
-  path: string,
-  onRecord: (record: CrawlLogRecord) => void,
-  options: { repair?: boolean } = {},
-): Promise<CrawlLogReadResult> {
+export async function readCrawlLog(path: string, onRecord: (record: CrawlLogRecord) => void): Promise<CrawlLogReadResult> {
   const result: CrawlLogReadResult = { lines: 0, invalid: 0, tornBytes: 0 };
   let rest: Buffer = Buffer.alloc(0);
-  let complete = 0;
+  /** Bytes read, and where the last line ended (just after its newline). */
+  let total = 0;
+  let lineEnd = 0;
+  /** Inside a line too long to be a log line: already counted, skipped to its newline. */
+  let skipping = false;
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-      let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      const base = total - rest.length;
+      total += chunk.length;
       let start = 0;
       for (let end = data.indexOf(0x0a, start); end >= 0; end = data.indexOf(0x0a, start)) {
-        const text = data.toString('utf8', start, end).trim();
-        complete += end + 1 - start;
+        const text = skipping ? '' : data.toString('utf8', start, end).trim();
+        skipping = false;
         start = end + 1;
+        lineEnd = base + start;
         if (text === '') continue;
         const record = parseCrawlLine(text);
         if (record === undefined) { result.invalid++; continue; }
         result.lines++;
         onRecord(record);
       }
-      data = data.subarray(start);
-      rest = Buffer.from(data);
+      rest = Buffer.from(data.subarray(start));
+      // A line longer than any log line can be is junk: count it once, and never hold it whole.
+      if (rest.length > MAX_LINE_BYTES) {
+        if (!skipping) result.invalid++;
+        skipping = true;
+        rest = Buffer.alloc(0);
+      }
     }
   } catch (error) {
     if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return result;
     throw error;
   }
-  result.tornBytes = rest.length;
-  if (options.repair === true && rest.length > 0) {
-    const fd = openSync(path, 'r+');
-    try { ftruncateSync(fd, complete); } finally { closeSync(fd); }
+  if (skipping) {
+    // The giant line never ended: it is the torn tail, not a line.
+    result.invalid--;
+    result.tornBytes = total - lineEnd;
+    return result;
+  }
+  const tail = rest.toString('utf8').trim();
+  if (tail === '') return result;
+  const record = parseCrawlLine(tail);
+  if (record === undefined) {
+    result.tornBytes = total - lineEnd;
+  } else {
+    result.lines++;
+    onRecord(record);
   }
   return result;
+}
+
+/** Longest line read as a candidate: a log line is ~150 bytes, a line with --metadata's name a few kB. */
+const MAX_LINE_BYTES = 1 << 20;
+
+/**
+ * Why a file must not be resumed and appended to: it does not look like a crawl log (no valid
+ * line, or more invalid lines than valid ones). Undefined for a log, or an empty or missing file.
+ */
+export function notACrawlLog(read: CrawlLogReadResult): string | undefined {
+  const bad = read.invalid + (read.tornBytes > 0 ? 1 : 0);
+  if (bad === 0) return undefined;
+  if (read.lines === 0) return 'none of its lines is a crawl log line';
+  if (bad > read.lines) return `${bad} of its lines are not crawl log lines, against ${read.lines} that are`;
+  return undefined;
+}
+
+/** Cut off a torn last line (`read` of this very file), so that appending starts on a line boundary. */
+export function cutTornTail(path: string, read: CrawlLogReadResult): void {
+  if (read.tornBytes === 0) return;
+  const fd = openSync(path, 'r+');
+  try { ftruncateSync(fd, fstatSync(fd).size - read.tornBytes); } finally { closeSync(fd); }
 }

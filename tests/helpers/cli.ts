@@ -6,11 +6,11 @@ export const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.
 
 export interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
 
-/** Run `dht-scrape args`, killed if it outlives its own --timeout by far. */
-export function runCli(args: string[], timeoutMs = 30_000): Promise<CliRun> {
+/** Run `dht-scrape args`, killed if it outlives its own --timeout by far; `env` is added to the environment. */
+export function runCli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -4,7 +4,8 @@
  * never the state file.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -29,8 +30,8 @@ interface Cli {
 
 const children = new Set<Cli['child']>();
 
-function cli(args: string[], timeoutMs = 60_000): Cli {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+function cli(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Cli {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -141,6 +142,30 @@ describe('dht-scrape crawl: stopping', () => {
   }, 30_000);
 });
 
+describe('dht-scrape crawl: SIGHUP (the terminal closed)', () => {
+  let net: Testnet;
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 60, torrents: 300, peers: 2, node: { sampleIntervalSeconds: 2 } });
+  }, 30_000);
+  afterAll(async () => { await net?.close(); });
+
+  it('stops like SIGTERM: whole lines kept, the summary printed, the state saved, exit 0', async () => {
+    const file = join(dir, 'crawl.ndjson');
+    const state = join(dir, 'state.json');
+    const run = cli(['crawl', '--bootstrap', formatEndpoint(net.bootstrap[0]!), '--state', state, '--port', '0', '--bind', '127.0.0.1',
+      '--output', file, '--json', '--timeout', '60'], 60_000, { XDG_CACHE_HOME: join(dir, 'cache'), HOME: dir });
+    await run.lines(20);
+    run.child.kill('SIGHUP');
+    const r = await run.done;
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/info_hashes \(.*\) in [\d.]+ s \(aborted\)/);
+    expect(readLog(file).hashes.length).toBeGreaterThanOrEqual(20);
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as { networks: Record<string, { nodes: unknown[] }> };
+    expect(saved.networks[`bootstrap ${formatEndpoint(net.bootstrap[0]!)}`]!.nodes.length).toBeGreaterThan(0);
+  }, 60_000);
+});
+
 describe('dht-scrape crawl: a log file it cannot use', () => {
   it('exits 2 before touching the network, naming the file', async () => {
     const file = join(dir, 'missing-dir', 'crawl.ndjson');
@@ -149,6 +174,23 @@ describe('dht-scrape crawl: a log file it cannot use', () => {
     expect(r.stderr).toContain('the crawl log cannot be used');
     expect(r.stderr).toContain(file);
     expect(r.stderr).not.toContain('bootstrap');
+  }, 30_000);
+});
+
+describe('dht-scrape crawl --resume: a file that is not a crawl log', () => {
+  it.each([
+    ['100 kB of random bytes', (): Buffer => randomBytes(100_000)],
+    ['more invalid lines than valid ones', (): Buffer => Buffer.from(
+      `${'{"infohash":"0123456789abcdef0123456789abcdef01234567","first_seen":"2024-01-01T00:00:00.000Z","source":"sample","from":"127.0.0.1:1"}'}\nname,size\nubuntu.iso,4\n`)],
+  ])('%s: refused with exit 2, the file untouched', async (_name, content) => {
+    const file = join(dir, 'data.bin');
+    const bytes = content();
+    writeFileSync(file, bytes);
+    const r = await cli(['crawl', '--bootstrap', '127.0.0.1:9', '--timeout', '2', '--resume', file, '--no-state', '--port', '0', '--bind', '127.0.0.1']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is not a crawl log');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
   }, 30_000);
 });
 
@@ -181,5 +223,17 @@ describe('dht-scrape crawl --resume', () => {
     const torrents = new Set(net.torrents.map((t) => idToHex(t.infoHash)));
     expect(after.hashes.filter((h) => torrents.has(h)).length).toBeGreaterThanOrEqual(0.99 * torrents.size);
     expect(second.stderr).toMatch(new RegExp(`\\(${after.hashes.length - earlier.hashes.length} new, ${earlier.hashes.length} resumed\\)`));
+  }, 60_000);
+
+  it('keeps a whole last line that lacks only its newline, and adds the newline', async () => {
+    const file = join(dir, 'crawl.ndjson');
+    const common = ['crawl', '--bootstrap', formatEndpoint(net.bootstrap[0]!), '--no-state', '--port', '0', '--bind', '127.0.0.1'];
+    expect((await cli([...common, '--timeout', '2', '--output', file]).done).code).toBe(0);
+    const earlier = readLog(file);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/\n$/, ''));
+    const second = await cli([...common, '--timeout', '2', '--resume', file]).done;
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`Resumed ${earlier.hashes.length} info_hashes from ${file}\n`);
+    expect(readLog(file).raw.slice(0, earlier.raw.length)).toEqual(earlier.raw);
   }, 60_000);
 });

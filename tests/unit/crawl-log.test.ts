@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CrawlLogWriter, formatCrawlLine, parseCrawlLine, readCrawlLog, type CrawlLogRecord } from '../../src/crawl/crawl-log.js';
+import { CrawlLogWriter, cutTornTail, formatCrawlLine, notACrawlLog, parseCrawlLine, readCrawlLog, type CrawlLogRecord } from '../../src/crawl/crawl-log.js';
 import { Prng } from '../helpers/prng.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -14,7 +14,8 @@ afterEach(() => { rmSync(dir, { recursive: true, force: true }); });
 
 async function readAll(path: string, repair = false): Promise<{ records: CrawlLogRecord[]; result: Awaited<ReturnType<typeof readCrawlLog>> }> {
   const records: CrawlLogRecord[] = [];
-  const result = await readCrawlLog(path, (r) => records.push(r), { repair });
+  const result = await readCrawlLog(path, (r) => records.push(r));
+  if (repair) cutTornTail(path, result);
   return { records, result };
 }
 
@@ -113,6 +114,43 @@ describe('readCrawlLog', () => {
     const { records, result } = await readAll(path);
     expect(result).toEqual({ lines: 12_000, invalid: 0, tornBytes: 0 });
     expect(records.map((r) => hex(r.infoHash))).toEqual(hashes.map(hex));
+  });
+
+  it('keeps a whole last line that only lacks its newline', async () => {
+    const path = join(dir, 'log.ndjson');
+    const prng = new Prng(7);
+    const hashes = Array.from({ length: 3 }, () => prng.bytes(20));
+    const body = hashes.map((h) => formatCrawlLine(h, T0, 'sample', '10.0.0.1:1')).join('\n');
+    writeFileSync(path, body);
+    const { records, result } = await readAll(path, true);
+    expect(records.map((r) => hex(r.infoHash))).toEqual(hashes.map(hex));
+    expect(result).toEqual({ lines: 3, invalid: 0, tornBytes: 0 });
+    expect(readFileSync(path, 'utf8')).toBe(body);
+    // The writer adds the newline before its first line.
+    const writer = new CrawlLogWriter(path);
+    writer.write(formatCrawlLine(prng.bytes(20), T0, 'sample', 'x:1'));
+    expect(writer.close()).toBeUndefined();
+    expect((await readAll(path)).result).toEqual({ lines: 4, invalid: 0, tornBytes: 0 });
+  });
+
+  it('tells a file that is not a crawl log: no valid line, or more invalid lines than valid ones', async () => {
+    const path = join(dir, 'other.bin');
+    const prng = new Prng(8);
+    writeFileSync(path, prng.bytes(100_000));
+    expect(notACrawlLog((await readAll(path)).result)).toMatch(/none of its lines/);
+    const line = formatCrawlLine(prng.bytes(20), T0, 'sample', 'x:1');
+    writeFileSync(path, `${line}\nnot json\n{"a":1}\n`);
+    expect(notACrawlLog((await readAll(path)).result)).toMatch(/2 of its lines are not/);
+    writeFileSync(path, `${line}\n${line}\nnot json\n{"torn`);
+    expect(notACrawlLog((await readAll(path)).result)).toBeUndefined();
+    expect(notACrawlLog({ lines: 0, invalid: 0, tornBytes: 0 })).toBeUndefined();
+  });
+
+  it('counts a giant line once, without holding it', async () => {
+    const path = join(dir, 'giant.ndjson');
+    const line = formatCrawlLine(new Uint8Array(20), T0, 'sample', 'x:1');
+    writeFileSync(path, `${line}\n${'x'.repeat(3 << 20)}\n${line}\n${'y'.repeat(3 << 20)}`);
+    expect((await readAll(path)).result).toEqual({ lines: 2, invalid: 1, tornBytes: 3 << 20 });
   });
 
   it('a missing file reads as empty', async () => {

@@ -1,18 +1,11 @@
 /**
- * docs/cli.md's reference parts, generated from the CLI's own help text (USAGE) and exit codes
- * (EXIT) in src/cli/options.ts: an option added there shows up here at the next `npm run docs`,
- * and the docs test fails until it does.
+ * docs/cli.md's reference parts, generated from the CLI's own help text (USAGE, src/cli/options.ts)
+ * and exit codes (EXIT, src/cli/exit-codes.ts): an option added there shows up here at the next
+ * `npm run docs`, and the docs test fails until it does.
  */
-import { EXIT, USAGE } from '../../../src/cli/options.js';
+import { USAGE } from '../../../src/cli/options.js';
+import { EXIT, EXIT_MEANING } from '../../../src/cli/exit-codes.js';
 import type { Sections } from './packets.js';
-
-/** What each exit code means, in words; a code added to EXIT without a line here shows its name. */
-const EXIT_MEANING: Readonly<Record<string, string>> = {
-  peersFound: 'success: peers were found (scraper), or the crawl or local network ended normally',
-  noPeers: 'the lookup ran, but no peer was found',
-  usage: 'usage or input error: unknown option, bad value, malformed info-hash or magnet',
-  network: 'network error: no bootstrap node answered, or the socket could not be bound',
-};
 
 /** For options the help text lists without a description of their own. */
 const FALLBACK_MEANING: Readonly<Record<string, string>> = {
@@ -42,7 +35,7 @@ export function cliSections(out: Sections): void {
   out.set('cli/exit-codes', [
     '| code | name in `EXIT` | meaning |',
     '| ---: | --- | --- |',
-    ...Object.entries(EXIT).sort((a, b) => a[1] - b[1]).map(([name, code]) => `| ${code} | \`${name}\` | ${EXIT_MEANING[name] ?? name} |`),
+    ...Object.entries(EXIT).sort((a, b) => a[1] - b[1]).map(([name, code]) => `| ${code} | \`${name}\` | ${EXIT_MEANING[name as keyof typeof EXIT]} |`),
   ].join('\n'));
 }
 

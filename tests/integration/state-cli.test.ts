@@ -1,0 +1,114 @@
+/**
+ * The state file as a user meets it, through the built CLI in a child process: kept per network,
+ * and never written over anything that is not ours. Every run passes --state in a temp dir and a
+ * temp XDG_CACHE_HOME, so the user's real state is never read or written; loopback only.
+ */
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Testnet, formatEndpoint } from '../../src/modes/testnet.js';
+import { runCli } from '../helpers/cli.js';
+
+let dir: string;
+const env = (): NodeJS.ProcessEnv => ({ XDG_CACHE_HOME: join(dir, 'cache'), HOME: dir, NO_COLOR: '1' });
+const LOCAL = ['--bind', '127.0.0.1', '--port', '0'];
+
+beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'dht-scrape-state-cli-')); });
+afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+
+interface StateDoc { format: string; id: string; networks: Record<string, { nodes: { address: string; port: number }[] }> }
+
+describe('state is kept per network', () => {
+  let a: Testnet;
+  let b: Testnet;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([Testnet.start({ nodes: 40, torrents: 1, peers: 5 }), Testnet.start({ nodes: 40, torrents: 1, peers: 7 })]);
+  }, 30_000);
+  afterAll(async () => { await Promise.all([a?.close(), b?.close()]); });
+
+  it("a run on network B never starts from A's nodes, and each network's nodes are saved under its own name", async () => {
+    const state = join(dir, 'networks.json');
+    const hashA = Buffer.from(a.torrents[0]!.infoHash).toString('hex');
+    const hashB = Buffer.from(b.torrents[0]!.infoHash).toString('hex');
+    const bootA = formatEndpoint(a.bootstrap[0]!);
+    const bootB = formatEndpoint(b.bootstrap[0]!);
+    const first = await runCli([hashA, '--bootstrap', bootA, '--state', state, ...LOCAL], 30_000, env());
+    expect(first.code).toBe(0);
+    const second = await runCli([hashB, '--bootstrap', bootB, '--state', state, ...LOCAL, '--json'], 30_000, env());
+    expect(second.code).toBe(0);
+    expect((JSON.parse(second.stdout) as { peers: unknown[] }).peers).toHaveLength(7);
+
+    const doc = JSON.parse(readFileSync(state, 'utf8')) as StateDoc;
+    expect(doc.format).toBe('dht-scrape-state/2');
+    const portsA = new Set(a.nodes.map((n) => n.local.port));
+    const portsB = new Set(b.nodes.map((n) => n.local.port));
+    const savedA = doc.networks[`bootstrap ${bootA}`]!.nodes;
+    const savedB = doc.networks[`bootstrap ${bootB}`]!.nodes;
+    expect(savedA.length).toBeGreaterThan(5);
+    expect(savedB.length).toBeGreaterThan(5);
+    expect(savedA.every((n) => portsA.has(n.port))).toBe(true);
+    expect(savedB.every((n) => portsB.has(n.port))).toBe(true);
+    // Loopback nodes never enter the public DHT's list.
+    expect(doc.networks.public?.nodes ?? []).toEqual([]);
+
+  }, 60_000);
+
+  it("an old state file's loopback nodes are not used for another network", async () => {
+    const state = join(dir, 'legacy.json');
+    // The format before networks were kept apart: one list, here full of network A's nodes.
+    writeFileSync(state, JSON.stringify({
+      id: '11'.repeat(20),
+      nodes: a.nodes.slice(0, 30).map((n) => ({ id: Buffer.from(n.id).toString('hex'), address: n.local.address, port: n.local.port })),
+      saved: new Date().toISOString(),
+    }));
+    const hashA = Buffer.from(a.torrents[0]!.infoHash).toString('hex');
+    // Joining network B, which does not hold A's torrent: with A's nodes as seeds it would find A's peers.
+    const r = await runCli([hashA, '--bootstrap', formatEndpoint(b.bootstrap[0]!), '--state', state, ...LOCAL, '--json', '--timeout', '10'], 30_000, env());
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.stdout) as { peers: unknown[] }).peers).toEqual([]);
+    // The file was ours (the old shape), so it was rewritten in the new one, the node's ID kept.
+    const doc = JSON.parse(readFileSync(state, 'utf8')) as StateDoc;
+    expect(doc.format).toBe('dht-scrape-state/2');
+    expect(doc.id).toBe('11'.repeat(20));
+    expect(doc.networks.public?.nodes ?? []).toEqual([]);
+  }, 40_000);
+});
+
+describe('--state never replaces what is not ours', () => {
+  const target = ['0123456789abcdef0123456789abcdef01234567', '--bootstrap', '127.0.0.1:9', '--timeout', '2', ...LOCAL];
+
+  it('a file that is not a state file (a crawl log) is refused with one line, exit 2, untouched', async () => {
+    const file = join(dir, 'mycrawl.ndjson');
+    const log = '{"infohash":"0123456789abcdef0123456789abcdef01234567","first_seen":"2024-01-01T00:00:00.000Z","source":"sample","from":"127.0.0.1:1"}\n';
+    writeFileSync(file, log);
+    const r = await runCli([...target, '--state', file], 20_000, env());
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('not a dht-scrape state file');
+    expect(readFileSync(file, 'utf8')).toBe(log);
+  });
+
+  it('a directory is refused, and no *.tmp is left behind', async () => {
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    const r = await runCli([...target, '--state', folder], 20_000, env());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is a directory');
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
+  it('a symbolic link is refused and stays a link', async () => {
+    const real = join(dir, 'real.txt');
+    const link = join(dir, 'link.json');
+    writeFileSync(real, 'precious\n');
+    symlinkSync(real, link);
+    const r = await runCli([...target, '--state', link], 20_000, env());
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8')).toBe('precious\n');
+  });
+});
