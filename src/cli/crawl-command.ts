@@ -35,9 +35,16 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
   const store = new InfoHashStore({ maxEntries: command.maxInfoHashes });
   const logPath = command.output ?? command.resume;
   let writer: CrawlLogWriter | undefined;
+  // The first failed write stops the crawl at once: crawling on would only find what cannot be kept.
+  const writeFailed = new AbortController();
+  const onWriteError = (error: Error): void => {
+    output.clearStatus();
+    output.err(`dht-scrape: cannot write ${logPath ?? ''}: ${error.message}; stopping the crawl (the lines written before are kept)`);
+    writeFailed.abort();
+  };
   try {
     if (command.resume !== undefined) await loadResume(command.resume, store, command.resume === logPath, output);
-    if (logPath !== undefined) writer = new CrawlLogWriter(logPath);
+    if (logPath !== undefined) writer = new CrawlLogWriter(logPath, { onError: onWriteError });
   } catch (error) {
     output.err(`dht-scrape: the crawl log cannot be used: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT.usage;
@@ -70,7 +77,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     const crawler = new Crawler(session.node, {
       bootstrap: session.bootstrap,
       timeoutMs: timeoutSeconds * 1000,
-      signal,
+      signal: AbortSignal.any([signal, writeFailed.signal]),
       roundIntervalMs: command.queryIntervalSeconds * 1000,
       store,
       onInfoHash: (found) => {
@@ -97,7 +104,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     clearInterval(statusTimer);
     output.clearStatus();
     const writeError = writer?.close();
-    // Stopped by the user before any node answered: not a network error, just an early stop.
+    // Stopped (by the user, or a failed write) before any node answered: not a network error.
     if (!report.joined && report.ended !== 'aborted') {
       output.err(noBootstrapMessage(session, timeoutSeconds));
       return EXIT.network;
@@ -105,10 +112,10 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     output.err(summary(report, crawler.store, command.top, session, output));
     if (names !== undefined) output.err(namesSummary(names.stats));
     if (writeError !== undefined) {
-      output.err(`dht-scrape: could not write ${logPath ?? ''}: ${writeError.message}`);
-      return 1;
+      output.err(`dht-scrape: the crawl stopped early: ${logPath ?? ''} could not be written (${writeError.message})`);
+      return EXIT.notWritten;
     }
-    return 0;
+    return EXIT.peersFound;
   } finally {
     clearInterval(statusTimer);
     await names?.stop();

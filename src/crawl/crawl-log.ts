@@ -65,6 +65,8 @@ export interface CrawlLogWriterOptions {
   flushBytes?: number;
   /** Flush at least this often. Default 250 ms. */
   flushIntervalMs?: number;
+  /** Called once, at the first failed write (a full disk, a file that cannot grow): the caller should stop. */
+  onError?: (error: Error) => void;
 }
 
 /** Appends whole lines to a file. Synchronous writes, so a flush from a process 'exit' handler works too. */
@@ -78,12 +80,14 @@ export class CrawlLogWriter {
   private pendingLines = 0;
   /** The first write error; after it, lines are no longer written. */
   error: Error | undefined;
+  private readonly onError: (error: Error) => void;
 
   constructor(readonly path: string, options: CrawlLogWriterOptions = {}) {
     this.fd = openSync(path, 'a+');
     // Appending to a file that ends mid-line would glue our first line to it: start a new line.
     if (!endsWithNewline(this.fd)) this.buffered.push('\n');
     this.flushBytes = options.flushBytes ?? 64 * 1024;
+    this.onError = options.onError ?? (() => {});
     this.timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 250);
     this.timer.unref();
   }
@@ -108,13 +112,28 @@ export class CrawlLogWriter {
     this.buffered = [];
     this.pendingLines = 0;
     this.bufferedBytes = 0;
+    let at = 0;
     try {
-      let at = 0;
       while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
       this.written += count;
     } catch (error) {
       this.error = error instanceof Error ? error : new Error(String(error));
+      this.keepWholeLines(bytes.subarray(0, at));
+      this.onError(this.error);
     }
+  }
+
+  /**
+   * After a write that stopped part-way (a disk that filled up), cut the file back to the last
+   * whole line written, so that it ends, as always, on a line boundary.
+   */
+  private keepWholeLines(written: Uint8Array): void {
+    if (this.fd === undefined || written.length === 0) return;
+    try {
+      const size = fstatSync(this.fd).size;
+      const whole = written.lastIndexOf(0x0a) + 1;
+      ftruncateSync(this.fd, size - (written.length - whole));
+    } catch { /* the file cannot be cut either: its torn tail is skipped when it is resumed */ }
   }
 
   /** Flush and close. Returns the first write error, if any. */

@@ -166,6 +166,33 @@ describe('dht-scrape crawl: SIGHUP (the terminal closed)', () => {
   }, 60_000);
 });
 
+describe('dht-scrape crawl: a write that fails', () => {
+  it('--output /dev/full: the first failed write stops the crawl at once, says so, exits 4', async () => {
+    const r = await cli(['crawl', '--testnet', '100', '--output', '/dev/full', '--no-state', '--timeout', '60']).done;
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/cannot write \/dev\/full: ENOSPC.*stopping the crawl/);
+    // Stopped at the failure, not at the timeout, and the failure came before the summary.
+    expect(r.stderr).toMatch(/info_hashes \(.*\) in [\d.]+ s \(aborted\)/);
+    expect(r.stderr.indexOf('cannot write')).toBeLessThan(r.stderr.indexOf('info_hashes ('));
+  }, 60_000);
+
+  it('a file that cannot grow (ulimit -f) keeps every whole line written before the failure', async () => {
+    const file = join(dir, 'crawl.ndjson');
+    // RLIMIT_FSIZE of 16 blocks: writes past it fail with EFBIG (Node ignores SIGXFSZ).
+    const child = spawn('/bin/sh', ['-c', 'ulimit -f 16 && exec "$0" "$@"', process.execPath, BIN,
+      'crawl', '--testnet', '100', '--output', file, '--no-state', '--timeout', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    children.delete(child);
+    expect(code).toBe(4);
+    expect(stderr).toMatch(/cannot write .*EFBIG/);
+    const { hashes } = readLog(file);
+    expect(hashes.length).toBeGreaterThan(10);
+  }, 60_000);
+});
+
 describe('dht-scrape crawl: a log file it cannot use', () => {
   it('exits 2 before touching the network, naming the file', async () => {
     const file = join(dir, 'missing-dir', 'crawl.ndjson');
