@@ -3,6 +3,7 @@ import { idToHex } from '../wire/id.js';
 import { scrape, type ScrapeReport } from '../modes/scrape.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
+import { newFileProblem } from './output-file.js';
 import { openSession, type Session } from './session.js';
 import { queryTrackers } from '../tracker/tracker.js';
 import { trackerLines, trackersJson, trackersToAsk } from './tracker-report.js';
@@ -20,6 +21,11 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   // On the local network, 7 of each torrent's 10 peers are real, so --metadata and --probe have
   // peers to talk to (and a few dead addresses to report).
   const needsPeers = swarm.metadata || swarm.probe;
+  const fileProblem = swarm.saveTorrent === undefined ? undefined : await newFileProblem(swarm.saveTorrent, '--save-torrent');
+  if (fileProblem !== undefined) {
+    output.err(`dht-scrape: ${fileProblem}`);
+    return EXIT.usage;
+  }
   const session = await openSession(common, output, needsPeers ? { testnetSeeders: 7 } : {});
   view?.watchNode(session.node);
   try {
@@ -74,7 +80,9 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     output.err(summary(report, output));
     for (const line of trackerLines(trackerReports, output)) output.err(line);
     for (const line of swarmSummary(report.swarm, extras, { ...swarm, ...dn }, output)) output.err(line);
-    return report.peers.length > 0 ? EXIT.peersFound : EXIT.noPeers;
+    if (report.peers.length === 0) return EXIT.noPeers;
+    // Asked for a .torrent and none was written: the run did not do what it was asked.
+    return swarm.saveTorrent !== undefined && extras.torrentFile === undefined ? EXIT.notWritten : EXIT.peersFound;
   } finally {
     await session.close();
   }

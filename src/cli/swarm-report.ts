@@ -66,6 +66,8 @@ export async function runSwarmExtras(report: ScrapeReport, infoHash: Uint8Array,
       } catch (error) {
         extras.torrentFileError = `cannot write ${safeText(path)}: ${error instanceof Error ? error.message : String(error)}`;
       }
+    } else if (request.saveTorrent !== undefined) {
+      extras.torrentFileError = `not written: no peer gave the metadata (${request.saveTorrent})`;
     }
   }
   if (request.probe) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Testnet } from '../../src/modes/testnet.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 
@@ -147,6 +148,11 @@ describe('usage', () => {
     for (const option of ['--bootstrap', '--port', '--bind', '--timeout', '--json', '--announce', '--testnet', 'Exit codes']) {
       expect(help.stdout).toContain(option);
     }
+    // Every exit code, each its own meaning: failures never share 1 ("no peers") with an empty swarm.
+    for (const [name, code] of Object.entries(EXIT)) {
+      expect(help.stdout, name).toMatch(new RegExp(`^ +${code}  \\S`, 'm'));
+    }
+    expect(new Set(Object.values(EXIT)).size).toBe(Object.keys(EXIT).length);
     const version = await run(['--version']);
     expect(version.stdout).toMatch(/^dht-scrape \d+\.\d+\.\d+/);
   });

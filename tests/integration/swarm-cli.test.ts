@@ -4,11 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Testnet, formatEndpoint } from '../../src/modes/testnet.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 
@@ -88,13 +89,39 @@ describe('dht-scrape <infohash> --scrape --metadata --probe', () => {
     expect(r.stderr).toMatch(/unreachable: cannot connect: ECONNREFUSED/);
   });
 
-  it('a .torrent that cannot be written is reported; the rest of the run stands', async () => {
-    const r = await run(['--testnet', '40', '--save-torrent', join(dir, 'no', 'such', 'dir', 'x.torrent'), '--json', '--timeout', '20']);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as SwarmDoc;
-    expect(doc.metadata?.name).toMatch(/^testnet torrent/);
-    expect(doc.torrent_file_error).toMatch(/cannot write .*ENOENT/);
-    expect(r.stderr).toMatch(/cannot write/);
+  it('a .torrent path that cannot be written is refused before any work: one line, exit 2', async () => {
+    const path = join(dir, 'no', 'such', 'dir', 'x.torrent');
+    const r = await run(['--testnet', '40', '--save-torrent', path, '--json', '--timeout', '20']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual([`dht-scrape: --save-torrent ${path}: the directory ${join(dir, 'no', 'such', 'dir')} does not exist`]);
+  });
+
+  it('an existing file is never replaced', async () => {
+    const path = join(dir, 'precious.torrent');
+    await writeFile(path, 'not ours\n');
+    const r = await run(['--testnet', '40', '--save-torrent', path, '--timeout', '20']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the file exists');
+    expect(await readFile(path, 'utf8')).toBe('not ours\n');
+  });
+
+  it('peers found but no metadata to save: torrent_file_error in --json, exit 4', async () => {
+    // A network whose peers are only addresses (nothing listens there): no peer can give the metadata.
+    const net = await Testnet.start({ nodes: 30, torrents: 1, peers: 3 });
+    try {
+      const path = join(dir, 'never.torrent');
+      const r = await run([Buffer.from(net.torrents[0]!.infoHash).toString('hex'), '--bootstrap', formatEndpoint(net.bootstrap[0]!),
+        '--no-state', '--bind', '127.0.0.1', '--port', '0', '--save-torrent', path, '--json', '--timeout', '10']);
+      expect(r.code, r.stderr).toBe(4);
+      const doc = JSON.parse(r.stdout) as SwarmDoc;
+      expect(doc.peers).toHaveLength(3);
+      expect(doc.torrent_file).toBeUndefined();
+      expect(doc.torrent_file_error).toMatch(/no peer gave the metadata/);
+      await expect(readFile(path)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await net.close();
+    }
   });
 
   it('usage errors: swarm options need an info-hash, --seeders belongs to testnet', async () => {
