@@ -10,7 +10,7 @@ import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } fr
 import { NameResolver } from '../modes/name-resolver.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
-import { openSession, type Session } from './session.js';
+import { openSession, rateLimitedMessage, type Session } from './session.js';
 import { nameFields, namesSummary } from './swarm-report.js';
 import type { Output } from './terminal.js';
 import type { ViewFeed } from './web/view-feed.js';
@@ -197,6 +197,8 @@ function byMethod(counts: Record<string, number>): string {
 }
 
 function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
+  const limited = rateLimitedMessage(session);
+  if (limited !== undefined) return limited;
   const tried = session.bootstrap.length === 0
     ? 'no bootstrap address could be resolved'
     : `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;

@@ -20,7 +20,7 @@ export const EXIT_MEANING: Readonly<Record<keyof typeof EXIT, string>> = {
   peersFound: 'success: peers found (scraper); the crawl or local network ended normally',
   noPeers: 'the lookup ran, but found no peer',
   usage: 'usage or input error: bad option or value, bad info-hash, a file it must not touch',
-  network: 'network error: no bootstrap node answered, or one rate-limited us; cannot bind',
+  network: 'network error: no node answered, or it refused us (KRPC error); cannot bind',
   notWritten: 'a file asked for was not written (a failed write stops a crawl at once)',
   failure: 'any other failure (a bug: please report it)',
   interrupted: 'a second Ctrl+C (or signal): stopped at once, without the summary',

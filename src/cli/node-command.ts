@@ -60,7 +60,7 @@ export async function runNodeCommand(command: NodeCommand, output: Output, signa
     print(output, command, to, reply, outcome.rttMs, raw);
     if (outcome.kind === 'error') {
       output.err(`dht-scrape: ${formatEndpoint(to)} answered with error ${outcome.error.e.code}`);
-      return EXIT.noPeers;
+      return EXIT.network;
     }
     return 0;
   } finally {

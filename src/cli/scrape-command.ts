@@ -4,7 +4,7 @@ import { scrape, type ScrapeReport } from '../modes/scrape.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { newFileProblem } from './output-file.js';
-import { openSession, type Session } from './session.js';
+import { openSession, rateLimitedMessage, type Session } from './session.js';
 import { queryTrackers } from '../tracker/tracker.js';
 import { trackerLines, trackersJson, trackersToAsk } from './tracker-report.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
@@ -101,6 +101,8 @@ function describeBootstrap(session: Session): string {
 }
 
 function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
+  const limited = rateLimitedMessage(session);
+  if (limited !== undefined) return limited;
   if (session.bootstrap.length === 0) {
     return 'dht-scrape: network error: no bootstrap host could be resolved (is there an internet connection?).\n' +
       'Check --bootstrap, or try the local network: dht-scrape --testnet 200';

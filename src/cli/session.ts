@@ -8,6 +8,7 @@ import { isIPv6 } from 'node:net';
 import type { NodeInfo } from '../wire/compact.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
+import { formatEndpoint } from '../wire/address.js';
 import { udpTransport, type Endpoint } from '../net/transport.js';
 import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
 import { packetTracer } from './packet-trace.js';
@@ -24,6 +25,8 @@ export interface Session {
   testnet: Testnet | undefined;
   /** True when the public routers are used (so a failure should suggest --testnet). */
   usingPublicRouters: boolean;
+  /** Nodes that answered a query of ours with KRPC error 202: they refuse us for now (a ban). */
+  rateLimitedBy: Endpoint[];
   close(): Promise<void>;
 }
 
@@ -90,11 +93,16 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...(await resolveEndpoints(given, family))];
   }
 
+  const rateLimitedBy: Endpoint[] = [];
+  node.rpc.onErrorReply((error, from) => {
+    if (error.e.code === 202 && !rateLimitedBy.some((e) => e.address === from.address && e.port === from.port)) rateLimitedBy.push(from);
+  });
   return {
     node,
     bootstrap,
     testnet,
     usingPublicRouters,
+    rateLimitedBy,
     async close() {
       if (useState && node.table.size > 0) {
         await saveState(statePath, network, { id: node.id, nodes: node.goodNodes(200) }).catch((error: unknown) => {
@@ -110,6 +118,15 @@ export async function openSession(common: CommonOptions, output: Output, extras:
 /** The local network for an IPv6 bind: ::1 for the unspecified or loopback address, else that one address. */
 function ipv6Range(bind: string): string {
   return bind === '::' || bind === '::1' ? '::1/128' : `${bind}/128`;
+}
+
+/** "rate-limited by <node>" when a node we asked refused us with KRPC 202, instead of blaming the network. */
+export function rateLimitedMessage(session: Session): string | undefined {
+  const [first, ...more] = session.rateLimitedBy;
+  if (first === undefined) return undefined;
+  return `dht-scrape: network error: rate-limited by ${formatEndpoint(first)}${more.length > 0 ? ` and ${more.length} more` : ''} ` +
+    '(it answered "rate limited": we sent it more than it accepts from one address; it ignores us for a while).\n' +
+    'Wait a few minutes, use another --bootstrap node, or lower --rate.';
 }
 
 function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {

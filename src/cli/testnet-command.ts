@@ -1,6 +1,6 @@
 /** `dht-scrape testnet`: run a local DHT on loopback (or another address range) until a signal or the ttl. */
 import { DhtNode } from '../dht/node.js';
-import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
+import { LAB_LOOPBACK_LIMIT, SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
 import { EXIT, type Command } from './options.js';
 import { loadConditions } from './conditions-file.js';
 import type { Output } from './terminal.js';
@@ -26,6 +26,8 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
       output.err(`Local DHT up: ${command.nodes} nodes on ${testnet.addresses()} (${testnet.addressRange.text}), ${command.torrents} torrents, ` +
         `conditions ${testnet.conditions.name}, seed ${testnet.seed}. ` +
         (command.ttlSeconds > 0 ? `Stops after ${command.ttlSeconds} s or on Ctrl+C.` : 'Stops on Ctrl+C.'));
+      output.err(`A lab: loopback sources may send ${LAB_LOOPBACK_LIMIT.rate.toLocaleString('en-US')} packets/s each ` +
+        `(bursts of ${LAB_LOOPBACK_LIMIT.burst.toLocaleString('en-US')}), not the real DHT's 5 (docs/limits.md).`);
       if (example !== undefined) {
         const bind = testnet.clientAddress === '127.0.0.1' ? '' : ` --bind ${testnet.clientAddress}`;
         output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]}${bind} --no-state`);

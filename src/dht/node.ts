@@ -5,12 +5,13 @@
  * Answering properly is not optional for a crawler or scraper: other nodes only keep us in their
  * tables (and so only send us their queries) if we behave like a good node.
  */
-import { sameHost } from '../wire/address.js';
+import { hostKey, sameHost } from '../wire/address.js';
 import { familyOf, type NodeInfo, type PeerInfo } from '../wire/compact.js';
 import { randomId, type NodeId } from '../wire/id.js';
 import { isExemptAddress, isSecureId, secureIdFor } from '../wire/secure-id.js';
 import { AddressVotes } from '../table/address-votes.js';
 import {
+  decodeMessage,
   ErrorCode,
   type AnnouncePeerArgs,
   type GetArgs,
@@ -31,6 +32,7 @@ import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTabl
 import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from '../net/rpc.js';
 import { SourceLimiter, type SourceLimiterOptions } from '../net/source-limiter.js';
 import { CpuBudget, type CpuBudgetOptions } from '../net/cpu-budget.js';
+import { BanNotices } from '../net/ban-notice.js';
 import { TokenIssuer } from '../table/token.js';
 import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } from '../net/transport.js';
 
@@ -85,6 +87,12 @@ export interface DhtNodeOptions {
   cpuBudget?: CpuBudgetOptions | false;
   /** Monotonic clock (ms) that times our answers for the CPU budget. Default performance.now. */
   cpuClock?: () => number;
+  /**
+   * Per-source limits for loopback sources (127/8, ::1) instead of `sourceLimit`: a local network
+   * is a lab whose one querier, our own tool, may ask much more than a stranger. Default: none
+   * (loopback sources are held to `sourceLimit` like any other).
+   */
+  loopbackSourceLimit?: SourceLimiterOptions;
   now?: () => number;
   /** Random bytes for the ID, transaction IDs, token secrets and refresh targets. Default node:crypto. */
   random?: (size: number) => Uint8Array;
@@ -204,18 +212,25 @@ export class DhtNode {
    * Read nothing from a source over its budget, and forget the table entries a banned source won by
    * querying us: a flooder must not keep the slots its first queries won it. A contact that has
    * answered our queries stays: its address may have been forged by the flood, and a ban refuses
-   * queries, not our relationship (its replies to us are never refused, see Rpc.receive).
+   * queries, not our relationship (its replies to us are never refused, see Rpc.receive). A banned
+   * querier is told once (ban-notice.ts), so that its user learns why we went silent.
    */
   private limitSources(options: SourceLimiterOptions): SourceLimiter {
-    const limiter = new SourceLimiter({
-      now: this.now,
-      ...options,
-      onBan: (address) => {
-        this.forgetUnprovenAt(address);
-        options.onBan?.(address);
-      },
+    const notices = new BanNotices();
+    const onBan = (address: string): void => {
+      this.forgetUnprovenAt(address);
+      notices.banned(address);
+      options.onBan?.(address);
+    };
+    const limiter = new SourceLimiter({ now: this.now, ...options, onBan });
+    const lab = this.options.loopbackSourceLimit;
+    const loopback = lab === undefined ? undefined : new SourceLimiter({ now: this.now, ...lab, onBan });
+    this.rpc.setAdmitFilter((from, bytes) => {
+      const judge = loopback !== undefined && isLoopback(from.address) ? loopback : limiter;
+      if (judge.admit(from.address)) return true;
+      if (notices.shouldTell(from.address, from.port)) this.tellRateLimited(bytes, from);
+      return false;
     });
-    this.rpc.setAdmitFilter((from) => limiter.admit(from.address));
     return limiter;
   }
 
@@ -225,6 +240,12 @@ export class DhtNode {
     for (const c of [...buckets.flatMap((b) => b.replacements), ...buckets.flatMap((b) => b.contacts)]) {
       if (sameHost(c.address, address) && (!('lastResponse' in c) || c.lastResponse === 0)) this.table.remove(c.id);
     }
+  }
+
+  /** The one error a banned querier gets (ban-notice.ts): KRPC 202, to a query only, never to junk. */
+  private tellRateLimited(bytes: Uint8Array, from: Endpoint): void {
+    const parsed = decodeMessage(bytes);
+    if (parsed.ok && parsed.message.y === 'q') this.rpc.respondError(from, parsed.message.t, ErrorCode.Server, 'rate limited');
   }
 
   // ---- Answering queries (BEP 5, "DHT Queries") ----
@@ -615,6 +636,12 @@ export interface AnnounceResult {
   lookup: LookupResult;
   /** Nodes that accepted the announce. */
   announcedTo: number;
+}
+
+/** 127.0.0.0/8, ::1, and IPv4-mapped loopback. */
+function isLoopback(address: string): boolean {
+  const host = hostKey(address);
+  return host === '::1' || (familyOf(host) === 4 && host.startsWith('127.'));
 }
 
 /** BEP 51 leaves the sample count to the node; 20 x 20 bytes keeps the reply well under the MTU. */

@@ -130,8 +130,9 @@ export interface RpcCounters {
 
 export type QueryListener = (query: Query, from: Endpoint) => void;
 export type BadQueryListener = (error: KrpcError, from: Endpoint) => void;
-/** Decides whether to read a datagram at all (per-source rate limits, bans). */
-export type AdmitFilter = (from: Endpoint) => boolean;
+export type ErrorReplyListener = (error: ErrorMessage, from: Endpoint) => void;
+/** Decides whether to read a datagram at all (per-source rate limits, bans); `bytes` is the datagram, undecoded. */
+export type AdmitFilter = (from: Endpoint, bytes: Uint8Array) => boolean;
 
 interface Queued {
   bytes: Uint8Array;
@@ -185,6 +186,7 @@ export class Rpc {
   private onQueryListener: QueryListener = () => {};
   private onBadQueryListener: BadQueryListener = () => {};
   private admit: AdmitFilter = () => true;
+  private readonly errorListeners = new Set<ErrorReplyListener>();
   private closed = false;
 
 
@@ -237,6 +239,11 @@ export class Rpc {
   /** A datagram that was recognisably a query but broke the schema: the node may answer with an error. */
   onBadQuery(listener: BadQueryListener): void { this.onBadQueryListener = listener; }
   setAdmitFilter(filter: AdmitFilter): void { this.admit = filter; }
+  /** Hear every KRPC error answering one of our queries (e.g. 202 "rate limited"). Returns an unsubscribe function. */
+  onErrorReply(listener: ErrorReplyListener): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
 
   /** Send a query and wait for its outcome. Never rejects. */
   query<M extends QueryMethod>(
@@ -322,10 +329,10 @@ export class Rpc {
     // A host we are waiting on is read first: its replies to us must not count against its budget,
     // or our own busy lookups would get it banned. Anything else from it (queries, junk) still counts.
     const awaited = this.awaiting.has(hostKey(from.address));
-    if (!awaited && !this.admit(from)) { this.counters.dropped.refused++; return; }
+    if (!awaited && !this.admit(from, bytes)) { this.counters.dropped.refused++; return; }
     const parsed = decodeMessage(bytes);
     if (oversized && !(parsed.ok && this.answersOpenQuery(parsed.message, from))) { this.counters.dropped.oversized++; return; }
-    if (awaited && !(parsed.ok && this.answersOpenQuery(parsed.message, from)) && !this.admit(from)) {
+    if (awaited && !(parsed.ok && this.answersOpenQuery(parsed.message, from)) && !this.admit(from, bytes)) {
       this.counters.dropped.refused++;
       return;
     }
@@ -375,6 +382,7 @@ export class Rpc {
       this.settle(key, { kind: 'response', response: message, rttMs });
     } else {
       this.counters.errors++;
+      for (const listener of this.errorListeners) this.guard(() => listener(message, from));
       this.settle(key, { kind: 'error', error: message, rttMs });
     }
   }

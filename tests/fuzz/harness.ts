@@ -7,7 +7,8 @@
  *  - the node accounts for every datagram exactly once: handled (a query answered, a reply matched)
  *    or dropped with a reason, so `packetsIn` equals the sum of those counters;
  *  - nothing is sent in answer to what cannot be parsed; a malformed query gets at most one error
- *    reply; a valid query exactly one reply; every reply is valid KRPC and at most MAX_REPLY_BYTES;
+ *    reply; a refused query at most one 202 "rate limited"; a valid query exactly one reply; every
+ *    reply is valid KRPC and at most MAX_REPLY_BYTES;
  *  - no input takes longer than `slowMs` (a hang in the making), and the node's tables stay under
  *    their caps however long the run.
  *
@@ -296,6 +297,10 @@ function feedOne(
     const answerable = !parsed.ok && parsed.error.t !== undefined && parsed.error.y === 'q';
     if (sends.length > (answerable ? 1 : 0)) fail(`an invalid message got ${sends.length} packets back`);
     if (sends.length === 1 && !(replies[0]?.ok && replies[0].message.y === 'e')) fail('the answer to an invalid query is not an error');
+  } else if (outcome === 'dropped: refused') {
+    // A refused query may get one KRPC 202 "rate limited" (the first of its ban, from that port); nothing else.
+    const told = replies.length === 1 && replies[0]!.ok && replies[0]!.message.y === 'e' && replies[0]!.message.e.code === 202;
+    if (toSender.length > (told && parsed.ok && parsed.message.y === 'q' ? 1 : 0)) fail(`${outcome}, yet ${toSender.length} packets went back to the sender`);
   } else if (toSender.length > 0) {
     fail(`${outcome}, yet ${toSender.length} packets went back to the sender`);
   }

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Testnet, formatEndpoint } from '../../src/modes/testnet.js';
+import { Testnet } from '../../src/modes/testnet.js';
+import { formatEndpoint } from '../../src/wire/address.js';
 import { runCli } from '../helpers/cli.js';
 
 let dir: string;

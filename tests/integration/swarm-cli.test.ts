@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Testnet, formatEndpoint } from '../../src/modes/testnet.js';
+import { Testnet } from '../../src/modes/testnet.js';
+import { formatEndpoint } from '../../src/wire/address.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 
