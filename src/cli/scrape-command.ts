@@ -21,6 +21,11 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   // On the local network, 7 of each torrent's 10 peers are real, so --metadata and --probe have
   // peers to talk to (and a few dead addresses to report).
   const needsPeers = swarm.metadata || swarm.probe;
+  if (common.timeoutSeconds === 0) {
+    // 0 is a crawl's "until stopped"; a scrape ends when its lookup converges, and needs a limit.
+    output.err('dht-scrape: --timeout 0 ("until stopped") is for crawling; give a scrape a limit in seconds (default 30)');
+    return EXIT.usage;
+  }
   const fileProblem = swarm.saveTorrent === undefined ? undefined : await newFileProblem(swarm.saveTorrent, '--save-torrent');
   if (fileProblem !== undefined) {
     output.err(`dht-scrape: ${fileProblem}`);
@@ -63,8 +68,15 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const trackerReports = await trackers;
     output.clearStatus();
     if (report.lookup === undefined) {
-      output.err(noBootstrapMessage(session, common.timeoutSeconds ?? 30));
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
       if (common.json) output.out(JSON.stringify(jsonReport(report)));
+      if (report.bootstrap.routersAnswered > 0 && !signal.aborted) {
+        // The network answered; our own --timeout ended the run before a lookup could.
+        output.err(`0 peers: the bootstrap node answered, but --timeout ${common.timeoutSeconds ?? 30} s ran out after ${seconds} s, ` +
+          'before the lookup; try a longer --timeout');
+        return EXIT.noPeers;
+      }
+      output.err(noBootstrapMessage(session, seconds));
       return EXIT.network;
     }
     let extras: SwarmExtras = {};
@@ -100,7 +112,8 @@ function describeBootstrap(session: Session): string {
   return session.bootstrap.map(formatEndpoint).join(', ');
 }
 
-function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
+/** What happened, with the time it took (`seconds`, as waited), not the --timeout asked for. */
+function noBootstrapMessage(session: Session, seconds: string): string {
   const limited = rateLimitedMessage(session);
   if (limited !== undefined) return limited;
   if (session.bootstrap.length === 0) {
@@ -108,7 +121,7 @@ function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
       'Check --bootstrap, or try the local network: dht-scrape --testnet 200';
   }
   const tried = `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
-  return `dht-scrape: network error: ${tried} within ${timeoutSeconds} s.\n` +
+  return `dht-scrape: network error: ${tried}; gave up after ${seconds} s.\n` +
     'Check the internet connection or --bootstrap, or try the local network: dht-scrape --testnet 200';
 }
 

@@ -41,6 +41,22 @@ describe('dht-scrape <infohash> (scraper mode)', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('reports how long it waited, not the --timeout it was given', async () => {
+    const r = await run([HASH, '--bootstrap', '127.0.0.1:9', '--no-state', '--port', '0', '--bind', '127.0.0.1']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).not.toContain('within 30 s');
+    const waited = Number(/gave up after ([\d.]+) s/.exec(r.stderr)?.[1]);
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThanOrEqual(r.ms / 1000);
+  });
+
+  it('--timeout 0 is refused for a scrape (it means "until stopped", a crawl\'s), exit 2', async () => {
+    const r = await run([HASH, '--testnet', '20', '--timeout', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('--timeout 0');
+  });
+
   it('finds the peers of a local-network torrent and prints one ip:port a line', async () => {
     const r = await run(['--testnet', '60', '--timeout', '20']);
     expect(r.code).toBe(0);
