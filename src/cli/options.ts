@@ -61,6 +61,9 @@ Scraper only:
   --no-trackers        ask no tracker, not even the magnet's
   --probe              connect to the peers found (at most 200): client, completion, seed or not
                        (--metadata and --probe use what is left of --timeout, at least 10 s each)
+  --no-read-only       answer other nodes' queries; by default a scrape (and scrape -, ping, query)
+                       is a BEP 43 read-only node, which nobody keeps in a table, so it leaves no
+                       dead contact behind when it exits
 Many torrents (dht-scrape scrape -):
   --from FILE          read the info-hashes or magnets from FILE instead of stdin
   --concurrency N      lookups at once on the one node (default 8); each torrent's NDJSON line
@@ -81,6 +84,8 @@ Crawler only:
   --max-infohashes N   most info_hashes kept (default 2000000); past it, new ones are only counted
   --metadata           add name, total_size and files to each line, fetched from the torrent's
                        peers (BEP 9; 4 at a time, 20 s each at most: a line waits for its name)
+  --capture-find-node  also record the targets of strangers' find_node queries (some clients look
+                       a torrent up that way), as low-confidence sightings: source "find_node"
 Local network (dht-scrape testnet):
   --nodes N --torrents M --peers P --ttl S (0 = until stopped; default 600)
   --seeders S          make the first S peers of each torrent real seeding peers (default 0)
@@ -130,8 +135,8 @@ export interface SwarmOptions {
 export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions; trackers: string[]; noTrackers: boolean }
-  | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean }
+  | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions; trackers: string[]; noTrackers: boolean; readOnly: boolean }
+  | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean; captureFindNode: boolean }
   | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean; addressRange: string; lab: LabOptions }
   | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions }
   | { kind: 'ping'; to: HostPort; raw: boolean; common: CommonOptions }
@@ -170,6 +175,8 @@ const OPTIONS = {
   metadata: { type: 'boolean' },
   probe: { type: 'boolean' },
   'save-torrent': { type: 'string' },
+  'no-read-only': { type: 'boolean' },
+  'capture-find-node': { type: 'boolean' },
   seeders: { type: 'string' },
   output: { type: 'string' },
   resume: { type: 'string' },
@@ -278,7 +285,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const common = commonOptions(values);
   const targetText = targets[0];
 
-  const crawlOnly = (['output', 'resume', 'top', 'query-interval', 'max-infohashes'] as const).filter((name) => values[name] !== undefined);
+  const crawlOnly = (['output', 'resume', 'top', 'query-interval', 'max-infohashes', 'capture-find-node'] as const).filter((name) => values[name] !== undefined);
   // With --testnet and no info-hash, the main job is still a scrape (of one of its torrents);
   // `crawl`, or any crawler option, asks for the crawler instead.
   const crawl = first === 'crawl' || (targetText === undefined && first !== 'scrape' && (common.testnet === undefined || crawlOnly.length > 0));
@@ -300,10 +307,10 @@ export function parseCommand(argv: readonly string[]): Command {
       saveTorrent,
     };
     for (const url of values.tracker ?? []) if (!/^(udp|https?):\/\/./i.test(url)) throw new UsageError(`--tracker needs a udp://, http:// or https:// URL, got ${JSON.stringify(url.slice(0, 80))}`);
-    return { kind: 'scrape', target, announcePort, common, swarm, trackers: values.tracker ?? [], noTrackers: values['no-trackers'] === true };
+    return { kind: 'scrape', target, announcePort, common, swarm, trackers: values.tracker ?? [], noTrackers: values['no-trackers'] === true, readOnly: values['no-read-only'] !== true };
   }
   if (values.announce !== undefined) throw new UsageError('--announce needs an info-hash to announce');
-  for (const name of ['scrape', 'probe', 'save-torrent'] as const) {
+  for (const name of ['scrape', 'probe', 'save-torrent', 'no-read-only'] as const) {
     if (values[name] !== undefined) throw new UsageError(`--${name} needs an info-hash (scraper mode)`);
   }
   return {
@@ -315,6 +322,7 @@ export function parseCommand(argv: readonly string[]): Command {
     maxInfoHashes: integer(values['max-infohashes'], 'max-infohashes', 2_000_000, 1, 20_000_000),
     common,
     metadata: values.metadata === true,
+    captureFindNode: values['capture-find-node'] === true,
   };
 }
 

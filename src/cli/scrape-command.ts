@@ -31,7 +31,10 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     output.err(`dht-scrape: ${fileProblem}`);
     return EXIT.usage;
   }
-  const session = await openSession(common, output, needsPeers ? { testnetSeeders: 7 } : {});
+  // BEP 43: a one-shot command is read-only unless told otherwise, so that no node keeps it in its
+  // table (and waits on it in its next lookup) after it exits.
+  const node = { readOnly: command.readOnly };
+  const session = await openSession(common, output, needsPeers ? { node, testnetSeeders: 7 } : { node });
   view?.watchNode(session.node);
   try {
     const target = command.target ?? pickTestnetTorrent(session);

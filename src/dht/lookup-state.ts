@@ -11,6 +11,7 @@
 import { formatEndpoint, subnetOf } from '../wire/address.js';
 import { familyOf, type NodeInfo } from '../wire/compact.js';
 import { compareDistance, idEquals, idKey, sharedPrefixLength, type NodeId } from '../wire/id.js';
+import { isExemptAddress } from '../wire/secure-id.js';
 
 /**
  * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no
@@ -48,6 +49,11 @@ export interface LookupStateOptions {
   /** Candidates per /24 (IPv4) or /64 (IPv6): a cheap brake on one operator's cluster of fake nodes. */
   maxPerSubnet?: number;
   /**
+   * Which network the lookup runs on, and so which addresses the per-subnet brake applies to (see
+   * AddressScope). Unset: the brake applies to every address.
+   */
+  addressScope?: AddressScope;
+  /**
    * The ID of the node running the lookup. Other nodes list us in their replies once we are in
    * their tables; asking ourselves would waste a query, and an announce would go to ourselves.
    */
@@ -58,6 +64,15 @@ export interface LookupStateOptions {
    */
   distrustAfter?: number;
 }
+
+/**
+ * 'public': the Internet's DHT. Local addresses (private, loopback, link-local: BEP 42's exempt
+ * ranges) cannot be reached from there, so candidates at such addresses are dropped, and the
+ * per-subnet brake holds every other /24 to `maxPerSubnet`.
+ * 'local': a network the user declared local (bootstrapped through a local address), where many
+ * real nodes may share one /24: the brake applies to public addresses only.
+ */
+export type AddressScope = 'public' | 'local';
 
 /** How the nodes one responder told us about fared: the evidence for believing the rest of them. */
 interface Referrals {
@@ -80,6 +95,7 @@ export class LookupState {
   private readonly perSubnet = new Map<string, number>();
   private readonly distrustAfter: number;
   private readonly self: NodeId | undefined;
+  private readonly scope: AddressScope | undefined;
   /** By the responder's ID key. At most one entry per responder, so bounded by the query count. */
   private readonly referrals = new Map<string, Referrals>();
   private readonly referredBy = new WeakMap<Candidate, Referrals>();
@@ -97,6 +113,7 @@ export class LookupState {
     this.maxCandidates = options.maxCandidates ?? 100;
     this.maxPerSubnet = options.maxPerSubnet ?? 4;
     this.self = options.self;
+    this.scope = options.addressScope;
     this.distrustAfter = options.distrustAfter ?? 3;
   }
 
@@ -132,8 +149,10 @@ export class LookupState {
     const addressKey = formatEndpoint(node);
     if (this.byId.has(key) || this.byAddress.has(addressKey) || node.port === 0) return undefined;
     if (this.self !== undefined && idEquals(node.id, this.self)) return undefined;
+    const braked = this.braked(node.address);
+    if (braked === undefined) return undefined;
     const subnet = subnetOf(node.address);
-    if ((this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return undefined;
+    if (braked && (this.perSubnet.get(subnet) ?? 0) >= this.maxPerSubnet) return undefined;
     const index = this.insertionIndex(node.id);
     if (index >= this.maxCandidates) return undefined;
     const candidate: Candidate = { node, state: 'new', hop, prefixBits: sharedPrefixLength(node.id, this.target) };
@@ -143,6 +162,17 @@ export class LookupState {
     this.perSubnet.set(subnet, (this.perSubnet.get(subnet) ?? 0) + 1);
     if (this.candidates.length > this.maxCandidates) this.forgetFarthestUnasked();
     return candidate;
+  }
+
+  /**
+   * Whether the per-subnet brake applies to this address (see AddressScope), or undefined when the
+   * address cannot be a node of this network at all (a local address met on the public DHT).
+   */
+  private braked(address: string): boolean | undefined {
+    if (this.scope === undefined) return true;
+    const local = isExemptAddress(address);
+    if (this.scope === 'public') return local ? undefined : true;
+    return !local;
   }
 
   /** The k nodes closest to the target of each address family, or all of them when there are no more. */

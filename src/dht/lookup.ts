@@ -133,6 +133,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   /** Router queries still within their soft timeout: the lookup is not over while one may answer. */
   private routersWaiting = 0;
   private readonly routersAnswered = new Set<string>();
+  /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
+  private followUps = 0;
 
   constructor(
     private readonly ownId: NodeId,
@@ -176,7 +178,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
         void this.ask(candidate);
       }
       if (ended !== undefined) break;
-      if (this.state.done && this.routersWaiting === 0) { ended = this.state.responderCount >= this.state.k ? 'converged' : 'exhausted'; break; }
+      if (this.state.done && this.routersWaiting === 0 && this.followUps === 0) { ended = this.state.responderCount >= this.state.k ? 'converged' : 'exhausted'; break; }
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }
@@ -273,12 +275,34 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.stats.closestPrefixBits = Math.max(this.stats.closestPrefixBits, prefixBits);
     const nodes = [...(body.nodes ?? []), ...(body.nodes6 ?? [])];
     this.state.add(nodes, hop + 1, node.id);
+    if (nodes.length === 0 && (body.values?.length ?? 0) > 0) this.askForNodes(node, hop);
     this.emit({ type: 'response', from: node, hop, prefixBits, nodes: nodes.length, rttMs: outcome.rttMs });
     for (const item of this.strategy.collect(body, node)) {
       this.stats.timeToFirstItemMs ??= this.now() - this.startedAt;
       this.stats.itemsFound++;
       this.emit({ type: 'item', item, from: node });
     }
+  }
+
+  /**
+   * BEP 5 lets a get_peers reply carry `values` *instead of* `nodes` ("If the queried node has no
+   * peers for the infohash, a key "nodes" is returned"), and bittorrent-dht does exactly that. The
+   * nodes holding a torrent's peers are the ones nearest to it, so a lookup that learned nothing
+   * from them would miss their neighbours, and announce to farther nodes. One find_node for the
+   * same target asks such a node for the neighbours it did not name; the lookup waits for it.
+   */
+  private askForNodes(node: NodeInfo, hop: number): void {
+    if (this.stats.queries >= (this.options.maxQueries ?? 1_000)) return;
+    this.stats.queries++;
+    this.followUps++;
+    void this.query(node, 'find_node', { id: this.ownId, target: this.target }, {}).then((outcome) => {
+      this.followUps--;
+      if (!this.finished && outcome.kind === 'response') {
+        const body = outcome.response.r;
+        this.state.add([...(body.nodes ?? []), ...(body.nodes6 ?? [])], hop + 1, node.id);
+      }
+      this.wakeRun();
+    });
   }
 
   private emit(event: LookupEvent<Item>): void {

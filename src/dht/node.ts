@@ -22,7 +22,7 @@ import {
   type QueryArgsByMethod,
   type ResponseBody,
 } from '../wire/krpc.js';
-import type { Candidate } from './lookup-state.js';
+import type { AddressScope, Candidate } from './lookup-state.js';
 import { askOnce, join, type BootstrapOptions, type BootstrapResult, type Join, type JoiningNode } from './bootstrap.js';
 import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type LookupResult, type LookupStrategy, type QueryFn, type EndpointQueryFn } from './lookup.js';
 import { ItemStore, type ItemStoreOptions } from '../table/item-store.js';
@@ -148,6 +148,8 @@ export class DhtNode {
   private readonly now: () => number;
   private readonly cpuClock: () => number;
   private readonly cpu: CpuBudget | undefined;
+  /** Which network our lookups run on, as the bootstrap addresses declare it (see declareScope). */
+  private addressScope: AddressScope | undefined;
   private closed = false;
 
   /** Bind a UDP socket (or use `options.transport`) and start answering queries. Rejects if it cannot bind. */
@@ -519,7 +521,8 @@ export class DhtNode {
     options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn; routers?: readonly Endpoint[] } = {},
   ): Lookup<M, Item> {
     const { seeds: given, query, routers, ...lookupOptions } = options;
-    const merged: LookupOptions = { ...this.options.lookup, ...lookupOptions, now: this.now };
+    const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
+    const merged: LookupOptions = { ...scope, ...this.options.lookup, ...lookupOptions, now: this.now };
     const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
     const asRouters = routers === undefined || routers.length === 0
@@ -540,6 +543,7 @@ export class DhtNode {
 
   /** Start joining and return at once (see bootstrap.ts): a scrape looks up its target meanwhile. */
   join(routers: readonly Endpoint[], options: BootstrapOptions = {}): Join {
+    this.declareScope(routers);
     return join(this.joining(), routers, options);
   }
 
@@ -554,6 +558,18 @@ export class DhtNode {
       query: (to, method, args, options) => this.query(to, method, args, options),
       lookup: (target, strategy, options) => this.lookup(target, strategy, options),
     };
+  }
+
+  /**
+   * Joining through local addresses only (private, loopback, link-local) is how a user says "this
+   * network is local": there, many real nodes may share a /24, and the lookup's per-/24 brake is
+   * kept for public addresses. Joining through any public address means the Internet's DHT, where
+   * a local address cannot be reached and is dropped. The first join decides; `lookup.addressScope`
+   * overrides it.
+   */
+  private declareScope(routers: readonly Endpoint[]): void {
+    if (this.addressScope !== undefined || routers.length === 0) return;
+    this.addressScope = routers.every((r) => isLocalHost(r.address)) ? 'local' : 'public';
   }
 
   /** get_peers lookup for an info-hash; iterate it for peers as they arrive. */
@@ -642,6 +658,15 @@ export interface AnnounceResult {
 function isLoopback(address: string): boolean {
   const host = hostKey(address);
   return host === '::1' || (familyOf(host) === 4 && host.startsWith('127.'));
+}
+
+/** A local address (see declareScope); a host name, which bootstrap should never get, counts as public. */
+function isLocalHost(address: string): boolean {
+  try {
+    return isExemptAddress(address);
+  } catch {
+    return false;
+  }
 }
 
 /** BEP 51 leaves the sample count to the node; 20 x 20 bytes keeps the reply well under the MTU. */

@@ -3,8 +3,10 @@
  * read its JSON-line events, send it commands, and make sure it is gone when the tests end.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LineFixture, type FixtureEvent } from './line-fixture.js';
+
+export type { FixtureEvent };
 
 const FIXTURE = fileURLToPath(new URL('./lt_fixture.py', import.meta.url));
 
@@ -73,13 +75,6 @@ export interface ReadyEvent {
   swarm: LtHolder[];
 }
 
-/** One line of fixture output. Every event has a name and the fixture's clock in ms. */
-export interface FixtureEvent {
-  event: string;
-  t: number;
-  [field: string]: unknown;
-}
-
 export type FixtureCommand =
   | { cmd: 'get_peers'; session: number; infohash: string }
   | { cmd: 'announce'; session: number; infohash: string }
@@ -104,27 +99,10 @@ export interface FixtureOptions {
   verbose?: boolean;
 }
 
-interface Waiter {
-  match: (event: FixtureEvent) => boolean;
-  resolve: (event: FixtureEvent) => void;
-}
-
-export class LibtorrentFixture {
-  /** Every event so far, in order (the tests search it, and print its tail when something fails). */
-  readonly events: FixtureEvent[] = [];
-  private readonly waiters = new Set<Waiter>();
-  private stderr = '';
-  private exited = false;
-  private readonly exitedPromise: Promise<void>;
-
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (line) => this.onLine(line));
-    child.stderr.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-8_000); });
-    this.exitedPromise = new Promise((resolve) => {
-      const gone = (): void => { this.exited = true; resolve(); };
-      child.on('exit', gone);
-      child.on('error', (error) => { this.stderr += `\n${error.message}`; gone(); });
-    });
+export class LibtorrentFixture extends LineFixture<FixtureCommand> {
+  private constructor(child: ChildProcessWithoutNullStreams) {
+    // The chatty incoming get_peers events stay out of failure messages.
+    super(child, (e) => e.event === 'incoming_get_peers');
   }
 
   static async start(python: string, options: FixtureOptions = {}): Promise<{ fixture: LibtorrentFixture; ready: ReadyEvent }> {
@@ -141,55 +119,8 @@ export class LibtorrentFixture {
     const ready = await fixture.waitFor((e) => e.event === 'ready' || e.event === 'fatal', 25_000, 'the fixture to be ready');
     if (ready.event !== 'ready') {
       await fixture.close();
-      throw new Error(`libtorrent fixture failed: ${JSON.stringify(ready)}\n${fixture.stderr}`);
+      throw new Error(`libtorrent fixture failed: ${JSON.stringify(ready)}\n${fixture.errors}`);
     }
     return { fixture, ready: ready as unknown as ReadyEvent };
-  }
-
-  private onLine(line: string): void {
-    let event: FixtureEvent;
-    try { event = JSON.parse(line) as FixtureEvent; } catch { return; }
-    this.events.push(event);
-    for (const waiter of this.waiters) {
-      if (waiter.match(event)) { this.waiters.delete(waiter); waiter.resolve(event); }
-    }
-  }
-
-  send(command: FixtureCommand): void {
-    if (!this.exited) this.child.stdin.write(`${JSON.stringify(command)}\n`);
-  }
-
-  /**
-   * The first event (already seen from index `since` on, or still to come) that matches. Rejects
-   * after `timeoutMs`, or at once if the fixture exits, with what it was waiting for.
-   */
-  waitFor(match: (event: FixtureEvent) => boolean, timeoutMs: number, what: string, since = 0): Promise<FixtureEvent> {
-    const seen = this.events.slice(since).find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const fail = (why: string): void => {
-        this.waiters.delete(waiter);
-        reject(new Error(`waiting for ${what}: ${why}\nlast fixture events:\n${this.tail()}\nstderr:\n${this.stderr}`));
-      };
-      const timer = setTimeout(() => fail(`nothing within ${timeoutMs} ms`), timeoutMs);
-      const waiter: Waiter = { match, resolve: (event) => { clearTimeout(timer); resolve(event); } };
-      this.waiters.add(waiter);
-      void this.exitedPromise.then(() => { clearTimeout(timer); if (this.waiters.has(waiter)) fail('the fixture exited'); });
-    });
-  }
-
-  /** The last few events, without the chatty incoming get_peers ones. */
-  tail(count = 15): string {
-    return this.events.filter((e) => e.event !== 'incoming_get_peers').slice(-count).map((e) => JSON.stringify(e)).join('\n');
-  }
-
-  /** Ask it to quit; kill it if it has not within 3 s (it would also stop by its own ttl). */
-  async close(): Promise<void> {
-    if (this.exited) return;
-    this.send({ cmd: 'quit' });
-    this.child.stdin.end();
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), 3_000);
-    await this.exitedPromise;
-    clearTimeout(killer);
   }
 }

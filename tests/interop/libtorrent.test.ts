@@ -6,10 +6,7 @@
  * and says so loudly; with DHT_SCRAPE_REQUIRE_LIBTORRENT=1 (set by .ci/run when the install
  * succeeded) a missing binding is a failure instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idFromHex, idToHex } from '../../src/wire/id.js';
@@ -20,9 +17,8 @@ import { DhtNode } from '../../src/dht/node.js';
 import type { Endpoint } from '../../src/net/transport.js';
 import { Prng } from '../helpers/prng.js';
 import { findLibtorrentPython, LibtorrentFixture, type FixtureEvent, type LtSession, type ReadyEvent } from './fixture.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { freeUdpPort, runCli, startCli } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 const BUILT_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const libtorrent = findLibtorrentPython();
 const required = process.env.DHT_SCRAPE_REQUIRE_LIBTORRENT === '1';
@@ -300,62 +296,6 @@ function cliFlags(bind: string): string[] {
   return ['--bind', bind, '--port', '0', '--no-state', '--json', '--timeout', '15'];
 }
 
-
-interface CliProcess {
-  child: ChildProcess;
-  /** The first --json stdout line (seen already or still to come) that matches. */
-  line(match: (line: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>>;
-  done: Promise<CliRun>;
-}
-
-/** A long-running CLI (the crawler), read line by line as it prints. */
-function startCli(args: string[], timeoutMs = 60_000): CliProcess {
-  const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  const waiters = new Set<() => void>();
-  let stdout = '';
-  let stderr = '';
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    stdout += `${text}\n`;
-    try { lines.push(JSON.parse(text) as Record<string, unknown>); } catch { return; }
-    for (const wake of waiters) wake();
-  });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const done = new Promise<CliRun>((resolve) => {
-    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      for (const wake of waiters) wake();
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-  let exited = false;
-  void done.then(() => { exited = true; });
-  return {
-    child,
-    done,
-    line: (match, ms, what) => new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = lines.find(match);
-        if (found !== undefined) { finish(); resolve(found); } else if (exited) { finish(); reject(new Error(`waiting for ${what}: the CLI exited\n${stderr}`)); }
-      };
-      const timer = setTimeout(() => { finish(); reject(new Error(`waiting for ${what}: nothing within ${ms} ms\nstdout:\n${stdout.slice(-2_000)}\nstderr:\n${stderr}`)); }, ms);
-      const finish = (): void => { clearTimeout(timer); waiters.delete(check); };
-      waiters.add(check);
-      check();
-    }),
-  };
-}
-
-/** A UDP port free right now on `address` (each party here has its own address, so nobody races for it). */
-async function freeUdpPort(address: string): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => { socket.once('error', reject); socket.bind(0, address, resolve); });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 /**
  * libtorrent posts no event when one of its lookups ends, so a lookup that raced an announce is

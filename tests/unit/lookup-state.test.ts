@@ -98,6 +98,28 @@ describe('LookupState: the iterative lookup, stepped by hand', () => {
     expect(state.add(sybils, 0)).toBe(3);
   });
 
+  describe('the per-/24 brake by address scope', () => {
+    const cluster = (prefix: string): NodeInfo[] => Array.from({ length: 20 }, (_, i) => ({ id: prng.bytes(20), address: `${prefix}.${i + 1}`, port: 6881 }));
+
+    it('on a local network, brakes public /24s only: 20 nodes sharing a private or loopback /24 all count', () => {
+      const state = new LookupState(prng.bytes(20), { maxPerSubnet: 4, addressScope: 'local' });
+      expect(state.add(cluster('10.66.66'), 0)).toBe(20);
+      expect(state.add(cluster('127.0.5'), 0)).toBe(20);
+      expect(state.add(cluster('192.168.1'), 0)).toBe(20);
+      expect(state.add(cluster('169.254.3'), 0)).toBe(20);
+      expect(state.add(cluster('203.0.113'), 0)).toBe(4);
+    });
+
+    it('on the public DHT, drops local addresses as unreachable and brakes every public /24', () => {
+      const state = new LookupState(prng.bytes(20), { maxPerSubnet: 4, addressScope: 'public' });
+      expect(state.add(cluster('10.66.66'), 0)).toBe(0);
+      expect(state.add(cluster('127.0.5'), 0)).toBe(0);
+      expect(state.add([{ id: prng.bytes(20), address: 'fe80::1', port: 6881 }, { id: prng.bytes(20), address: 'fd00::1', port: 6881 }], 0)).toBe(0);
+      expect(state.add(cluster('203.0.113'), 0)).toBe(4);
+      expect(state.add(cluster('198.51.100'), 0)).toBe(4);
+    });
+  });
+
   it('converges on the true k closest of a network where every node answers', () => {
     const net = fakeNetwork(300);
     for (let round = 0; round < 20; round++) {

@@ -1,0 +1,140 @@
+/**
+ * Interop with webtorrent's bittorrent-dht (npm), the DHT of WebTorrent and of most JavaScript
+ * clients: networks of its nodes on loopback (bdht_fixture.mjs), and our CLI and nodes among them.
+ *
+ * The library is bench/'s dependency, not ours: `npm --prefix bench ci` installs it. Without it the
+ * suite is skipped and says so loudly; with DHT_SCRAPE_REQUIRE_BITTORRENT_DHT=1 (set by .ci/run
+ * when the install succeeded) a missing library is a failure instead.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idToHex } from '../../src/wire/id.js';
+import { Testnet } from '../../src/modes/testnet.js';
+import { freeUdpPort, runCli, startCli } from '../helpers/cli.js';
+import { Prng } from '../helpers/prng.js';
+import { BdhtFixture, findBittorrentDht, xorDistance } from './bdht-fixture.js';
+
+const library = findBittorrentDht();
+const required = process.env.DHT_SCRAPE_REQUIRE_BITTORRENT_DHT === '1';
+const prng = new Prng(Number(process.env.INTEROP_SEED ?? 15));
+const hex = (): string => idToHex(prng.bytes(20));
+
+if ('missing' in library) {
+  console.warn([
+    '',
+    '#'.repeat(78),
+    '# SKIPPED: bittorrent-dht interop tests. webtorrent\'s bittorrent-dht is not installed.',
+    `# ${library.missing}`,
+    '#'.repeat(78),
+    '',
+  ].join('\n'));
+  describe('bittorrent-dht interop', () => {
+    const name = required ? 'FAILED: DHT_SCRAPE_REQUIRE_BITTORRENT_DHT=1 but bittorrent-dht is missing' : 'SKIPPED: bittorrent-dht not installed';
+    it.skipIf(!required)(`${name} (${library.missing})`, () => {
+      throw new Error(`DHT_SCRAPE_REQUIRE_BITTORRENT_DHT=1 but bittorrent-dht is missing: ${library.missing}`);
+    });
+  });
+}
+
+const ONE_SHOT = ['--port', '0', '--no-state', '--json', '--timeout', '15'];
+
+describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? library.version : ''} interop`, () => {
+  /**
+   * Many real nodes behind one /24 (a campus, a lab, a container host): the lookup's per-/24 brake
+   * must not stop a scrape of a network declared local by its --bootstrap address.
+   */
+  describe.each([
+    { k: 20, prefix: '127.0.90', bind: '127.0.95.1' },
+    { k: 8, prefix: '127.0.91', bind: '127.0.96.1' },
+  ])('200 nodes in one /24 ($prefix.0/24), k = $k', ({ k, prefix, bind }) => {
+    let net: BdhtFixture;
+    beforeAll(async () => { net = await BdhtFixture.start({ nodes: 200, k, prefix, ttlSeconds: 90 }); }, 40_000);
+    afterAll(async () => { await net?.close(); });
+
+    it('our scrape finds every announced peer, and announces to the 8 closest of the 200', async () => {
+      const infohash = hex();
+      const announcers = [3, 50, 99, 120, 150, 199];
+      await Promise.all(announcers.map((i) => net.announce(i, infohash, 7_000 + i)));
+      const announced = announcers.map((i) => `${net.nodes[i]!.address}:${7_000 + i}`);
+      const port = 20_000 + prng.int(40_000);
+
+      const run = await runCli([infohash, '--announce', String(port), '--bootstrap', net.endpoint(0), '--bind', bind, ...ONE_SHOT]);
+      expect(run.code, run.stderr).toBe(0);
+      const doc = JSON.parse(run.stdout) as { peers: { address: string; port: number }[]; stats: { announced_to?: number } };
+      expect(doc.peers.map((p) => `${p.address}:${p.port}`).sort()).toEqual(expect.arrayContaining(announced));
+
+      // The nodes that now hold our peer are the 8 closest to the info-hash of all 200 (BEP 5's k).
+      const closest = net.nodes.slice().sort((a, b) => (xorDistance(a.id, infohash) < xorDistance(b.id, infohash) ? -1 : 1)).slice(0, 8).map((n) => n.index);
+      const stored = await net.stored(infohash);
+      const holders = [...stored].filter(([, peers]) => peers.includes(`${bind}:${port}`)).map(([i]) => i);
+      expect(holders.sort((a, b) => a - b)).toEqual(closest.sort((a, b) => a - b));
+      expect(doc.stats.announced_to).toBe(8);
+    }, 40_000);
+  });
+
+  describe('a stock network (k = 20), each node on its own /24', () => {
+    let net: BdhtFixture;
+    let testnet: Testnet | undefined;
+    beforeAll(async () => { net = await BdhtFixture.start({ nodes: 30, k: 20, prefix: '127.0.100', spread: true, ttlSeconds: 120 }); }, 30_000);
+    afterAll(async () => {
+      await net?.close();
+      await testnet?.close();
+    });
+
+    it('our scrape finds its announce', async () => {
+      const infohash = hex();
+      await net.announce(7, infohash, 6_007);
+      const run = await runCli([infohash, '--bootstrap', net.endpoint(0), '--bind', '127.0.97.1', ...ONE_SHOT]);
+      expect(run.code, run.stderr).toBe(0);
+      const doc = JSON.parse(run.stdout) as { peers: { address: string; port: number }[] };
+      expect(doc.peers).toContainEqual({ address: net.nodes[7]!.address, port: 6_007 });
+    }, 30_000);
+
+    it('finds ours: its lookup returns the address we announced', async () => {
+      const infohash = hex();
+      const port = 20_000 + prng.int(40_000);
+      const run = await runCli([infohash, '--announce', String(port), '--bootstrap', net.endpoint(1), '--bind', '127.0.98.1', ...ONE_SHOT]);
+      expect(run.code, run.stderr).toBe(1); // nobody had it before us
+      expect(await net.lookup(20, infohash)).toContain(`127.0.98.1:${port}`);
+    }, 30_000);
+
+    it('our crawler records its lookups and announces, and counts it as without BEP 51', async () => {
+      const bind = '127.0.99.1';
+      const port = await freeUdpPort(bind);
+      const crawl = startCli(['crawl', '--bootstrap', net.endpoint(2), '--bind', bind, '--port', String(port), '--no-state', '--json', '--timeout', '25', '--top', '20']);
+      try {
+        // Once a node lists the crawler, pick an info-hash next to the crawler's ID: every lookup for it ends at the crawler.
+        let crawlerId: string | undefined;
+        for (let tries = 0; crawlerId === undefined && tries < 50; tries++) {
+          crawlerId = (await net.table(5)).find((c) => c.address === bind && c.port === port)?.id;
+          if (crawlerId === undefined) await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        expect(crawlerId, 'bittorrent-dht learned the crawler from its queries').toBeDefined();
+        const infohash = `${crawlerId!.slice(0, 38)}${(Number.parseInt(crawlerId!.slice(38), 16) ^ 1).toString(16).padStart(2, '0')}`;
+        await net.announce(5, infohash, 6_005);
+        const line = await crawl.line((l) => l.infohash === infohash, 10_000, `bittorrent-dht's lookup of ${infohash}`);
+        expect(line).toMatchObject({ source: 'get_peers', from: net.endpoint(5) });
+        const done = await crawl.done;
+        expect(done.code, done.stderr).toBe(0);
+        expect(done.stderr.split('\n').find((l) => l.includes(infohash)), done.stderr).toMatch(/get_peers\+announce_peer|announce_peer\+get_peers/);
+        // It answers find_node but never sample_infohashes: after two tries each, without BEP 51.
+        const nodes = /(\d+) sampled .*, (\d+) without BEP 51/.exec(done.stderr);
+        expect(nodes?.[1], done.stderr).toBe('0');
+        expect(Number(nodes?.[2]), done.stderr).toBeGreaterThanOrEqual(20);
+      } finally {
+        crawl.child.kill('SIGKILL');
+      }
+    }, 45_000);
+
+    it('joins a network of our nodes through one of them, and finds a torrent there', async () => {
+      testnet = await Testnet.start({ nodes: 30, torrents: 1, peers: 5 });
+      const router = testnet.bootstrap[0]!;
+      const joined = await net.join('127.0.101.1', `${router.address}:${router.port}`);
+      const ours = new Set(testnet.live.map((n) => `${n.local.address}:${n.local.port}`));
+      const known = joined.table.filter((c) => ours.has(`${c.address}:${c.port}`));
+      expect(known.length, 'our nodes in its table').toBeGreaterThanOrEqual(20);
+      const torrent = testnet.torrents[0]!;
+      const peers = await net.lookup(joined.index, idToHex(torrent.infoHash));
+      for (const p of torrent.peers) expect(peers).toContain(`${p.address}:${p.port}`);
+    }, 40_000);
+  });
+});
