@@ -80,6 +80,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       signal: AbortSignal.any([signal, writeFailed.signal]),
       roundIntervalMs: command.queryIntervalSeconds * 1000,
       store,
+      captureFindNode: command.captureFindNode,
       onInfoHash: (found) => {
         const { infoHash, firstSeenMs, source, from } = found;
         view?.infoHashFound(found);
@@ -162,13 +163,18 @@ function summary(report: CrawlReport, store: InfoHashStore, top: number, session
       ` (${count(report.discovered)} new${resumed > 0 ? `, ${count(resumed)} resumed` : ''})` +
       ` in ${(report.durationMs / 1000).toFixed(1)} s (${report.ended}), ` +
       `${count(Math.round((report.discovered * 60_000) / Math.max(1, report.durationMs)))}/min`,
-    `  first learned by: ${SOURCE_KINDS.map((k) => `${k} ${count(c.firstLearnedBy[k])}`).join(', ')}; ` +
+    `  first learned by: ${SOURCE_KINDS.filter((k) => k !== 'find_node' || c.learnedBy.find_node > 0).map((k) => `${k} ${count(c.firstLearnedBy[k])}`).join(', ')}; ` +
       `only ever in get_peers: ${count(c.getPeersOnly)} (may be refresh targets, not torrents)`,
     `  queries received: ${byMethod(report.queriesIn)}`,
     `  queries sent: ${byMethod(report.queriesOut)}`,
     `  nodes: ${count(report.nodes.nodes)} known, ${count(report.nodes.sampled)} sampled ` +
       `(${count(report.sampleReplies)} samples carrying ${count(report.samplesReceived)} info_hashes), ` +
       `${count(report.nodes.unsupported)} without BEP 51, ${count(report.nodes.failed)} silent`,
+    `  per node: at most ${count(report.perNode.peakPerMinute)} queries in a minute (cap ${count(report.perNode.capPerMinute)}` +
+      `${report.perNode.deferred > 0 ? `, ${count(report.perNode.deferred)} deferred` : ''})` +
+      (report.backoff.walkIntervalMs > 0
+        ? `; nothing new for ${(report.backoff.quietForMs / 1000).toFixed(0)} s, walks backed off to one per ${(report.backoff.walkIntervalMs / 1000).toFixed(0)} s`
+        : ''),
   ];
   const torrents = session.testnet?.torrents;
   if (torrents !== undefined && torrents.length > 0) {

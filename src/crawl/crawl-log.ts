@@ -1,7 +1,7 @@
 /**
  * The crawler's output: NDJSON, one line per info-hash when first seen,
  *
- *   {"infohash":"<40 hex>","first_seen":"<ISO 8601>","source":"get_peers|announce_peer|sample","from":"ip:port"}
+ *   {"infohash":"<40 hex>","first_seen":"<ISO 8601>","source":"get_peers|announce_peer|sample|find_node","from":"ip:port"}
  *
  * appended as the crawl goes, and read back to resume a crawl without repeating a line.
  *

@@ -19,11 +19,17 @@
  * The nodes named in every reply join the schedule: the keyspace is walked by following them.
  *
  * Everything is bounded: the store (InfoHashStore.maxEntries), the schedule (maxNodes), direct
- * samples in flight, walks at once, queries per walk; and every packet passes the node's global
- * send rate limit (RpcOptions.sendRate, the CLI's --rate).
+ * samples in flight, walks at once, queries per walk, queries per node per minute (QueryBudget);
+ * and every packet passes the node's global send rate limit (RpcOptions.sendRate, the CLI's --rate).
+ *
+ * A good citizen on a small network: once the crawl stops yielding (no new node, no new info-hash
+ * for DRY_AFTER_MS), walks back off, one every 2 s, then 4, 8... up to one a minute, until something
+ * new turns up. A node that answers find_node but never sample_infohashes counts as without BEP 51
+ * after two tries (SampleSchedule.failed), not as silent.
  */
+import { formatEndpoint } from '../wire/address.js';
 import type { NodeInfo } from '../wire/compact.js';
-import { idEquals, randomId, type NodeId } from '../wire/id.js';
+import { idEquals, randomId, sharedPrefixLength, type NodeId } from '../wire/id.js';
 import { InfoHashStore, type InfoHashCounts, type SourceKind } from './infohash-store.js';
 import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from '../wire/krpc.js';
 import { EventQueue } from '../dht/event-queue.js';
@@ -31,6 +37,7 @@ import { findNode, sampleInfohashes, type LookupMethod, type QueryFn } from '../
 import type { BootstrapResult, DhtNode } from '../dht/node.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 import { SampleSchedule, type SampleScheduleOptions, type ScheduleStats } from './sample-schedule.js';
+import { QueryBudget, type QueryBudgetOptions } from './query-budget.js';
 import type { Endpoint } from '../net/transport.js';
 
 export interface CrawlOptions {
@@ -52,6 +59,14 @@ export interface CrawlOptions {
   /** The info-hash table; pass one filled from a resumed log. Default: a new, empty one. */
   store?: InfoHashStore;
   schedule?: SampleScheduleOptions;
+  /** Queries per node per minute (default 20). */
+  budget?: QueryBudgetOptions;
+  /**
+   * Record the targets of strangers' find_node queries as sightings of source 'find_node'. Low
+   * confidence: most are node IDs (joins, refreshes), but some clients (rtorrent) look a torrent up
+   * with find_node wherever they are not among its closest nodes. Default false.
+   */
+  captureFindNode?: boolean;
   /** Called for each info-hash the first time it is seen (never for ones already in `store`). */
   onInfoHash?: (found: FoundInfoHash) => void;
   /** Called once joined (some bootstrap node answered), when active crawling starts. */
@@ -105,6 +120,10 @@ export interface CrawlReport {
   samplesReceived: number;
   nodes: ScheduleStats;
   walks: number;
+  /** The per-node cap, the most queries one node got from us in a minute, and queries held back by the cap. */
+  perNode: { capPerMinute: number; peakPerMinute: number; deferred: number };
+  /** Walks' spacing when the crawl ended (0: not backed off), and how long nothing new had turned up. */
+  backoff: { walkIntervalMs: number; quietForMs: number };
 }
 
 /** A walk that has not converged by then is stopped: the keyspace is big, and there are more walks. */
@@ -112,6 +131,12 @@ const WALK_TIMEOUT_MS = 15_000;
 const SPREAD_EVERY = 3;
 /** How long joining may take at most, of the crawl's time. */
 const MAX_BOOTSTRAP_MS = 10_000;
+/** With no new node or info-hash for this long, the network is covered: walks back off. */
+const DRY_AFTER_MS = 10_000;
+const FIRST_BACKOFF_MS = 2_000;
+/** A find_node target sharing this many leading bits with the querier's ID is a self-lookup (chance 1 in a million otherwise). */
+const SELF_LOOKUP_BITS = 20;
+const MAX_BACKOFF_MS = 60_000;
 
 export class Crawler {
   readonly store: InfoHashStore;
@@ -125,7 +150,13 @@ export class Crawler {
   private activeWalks = 0;
   private walkCount = 0;
   private discovered = 0;
-  private readonly discoveredBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0 };
+  private readonly discoveredBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
+  private readonly budget: QueryBudget;
+  /** When a new node or info-hash last turned up. */
+  private lastYieldAt = 0;
+  /** Walks' spacing once backed off (0 while the crawl yields), and when the next may start. */
+  private walkBackoffMs = 0;
+  private nextWalkAt = 0;
   private sampleReplies = 0;
   private samplesReceived = 0;
   private storeFullReported = false;
@@ -138,6 +169,7 @@ export class Crawler {
   ) {
     this.store = options.store ?? new InfoHashStore();
     this.schedule = new SampleSchedule(options.schedule);
+    this.budget = new QueryBudget(options.budget);
     this.now = options.now ?? Date.now;
   }
 
@@ -146,6 +178,7 @@ export class Crawler {
     if (this.running) throw new Error('a Crawler runs once');
     this.running = true;
     this.startedAt = this.now();
+    this.lastYieldAt = this.startedAt;
     this.baselineIn = { ...this.node.rpc.counters.queriesIn };
     this.baselineOut = { ...this.node.rpc.counters.queriesOut };
     const unsubscribe = this.node.onIncomingQuery(this.onQuery);
@@ -162,7 +195,10 @@ export class Crawler {
       joined = bootstrap.routersAnswered > 0 || this.node.table.size > 0;
       if (!joined) this.halt.abort('no-bootstrap');
       else if (!this.halt.signal.aborted) {
-        for (const contact of this.node.table.all()) this.learn(contact);
+        for (const contact of this.node.table.all()) {
+          this.learn(contact);
+          if (contact.lastResponse > 0) this.schedule.heard(contact);
+        }
         this.options.onJoined?.(bootstrap);
         this.round();
         rounds = setInterval(() => this.round(), this.options.roundIntervalMs ?? 1_000);
@@ -215,12 +251,32 @@ export class Crawler {
 
   private round(): void {
     if (this.stopped || this.halt.signal.aborted) return;
-    while (this.activeWalks < (this.options.walks ?? 2)) this.startWalk();
+    const now = this.now();
+    this.pace(now);
+    while (this.activeWalks < (this.options.walks ?? 2) && now >= this.nextWalkAt) {
+      this.startWalk();
+      if (this.walkBackoffMs > 0) this.nextWalkAt = now + this.walkBackoffMs;
+    }
     const room = (this.options.maxInFlight ?? 256) - this.directInFlight;
-    const due = this.schedule.take(Math.min(this.options.samplesPerRound ?? 64, room), this.now());
+    const due = this.schedule.take(Math.min(this.options.samplesPerRound ?? 64, room), now);
     for (const node of due) {
+      const key = formatEndpoint(node);
+      if (!this.budget.take(key, now)) { this.schedule.release(node, now, this.budget.nextAt(key, now)); continue; }
       this.directInFlight++;
       void this.sample(node, randomId(), {}).finally(() => { this.directInFlight--; });
+    }
+  }
+
+  /**
+   * Back off while the crawl yields nothing new: each walk started then doubles the spacing of the
+   * next (FIRST_BACKOFF_MS up to MAX_BACKOFF_MS); anything new restores full speed.
+   */
+  private pace(now: number): void {
+    if (now - this.lastYieldAt < DRY_AFTER_MS) {
+      this.walkBackoffMs = 0;
+      this.nextWalkAt = 0;
+    } else if (now >= this.nextWalkAt) {
+      this.walkBackoffMs = this.walkBackoffMs === 0 ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, this.walkBackoffMs * 2);
     }
   }
 
@@ -248,6 +304,7 @@ export class Crawler {
     args: QueryArgsByMethod[M],
     options: QueryOptions,
   ): Promise<QueryOutcome> => {
+    if (!this.budget.take(formatEndpoint(to), this.now())) return Promise.resolve({ kind: 'failed', reason: 'per-node query budget spent' });
     if (method === 'sample_infohashes') {
       const { target } = args as SampleInfohashesArgs;
       if (!idEquals(to.id, this.node.id) && this.schedule.claim(to, this.now())) return this.sample(to, target, options);
@@ -260,6 +317,7 @@ export class Crawler {
     const outcome = await query;
     if (outcome.kind === 'response' && !this.stopped) {
       this.learn(to);
+      this.schedule.heard(to);
       this.learnNodes(outcome.response.r);
     }
     return outcome;
@@ -273,6 +331,7 @@ export class Crawler {
     switch (outcome.kind) {
       case 'response': {
         const body = outcome.response.r;
+        this.schedule.heard(to);
         this.learnNodes(body);
         if (body.samples === undefined) { this.schedule.unsupported(to, now); break; }
         this.sampleReplies++;
@@ -299,6 +358,10 @@ export class Crawler {
   private readonly onQuery = (query: Query, from: Endpoint): void => {
     if (this.stopped) return;
     if (query.q === 'get_peers' || query.q === 'announce_peer') this.sighting(query.a.info_hash, query.q, from);
+    else if (query.q === 'find_node' && this.options.captureFindNode === true && sharedPrefixLength(query.a.target, query.a.id) < SELF_LOOKUP_BITS) {
+      // A target next to the querier's own ID is it joining (BEP 5 "find_node for its own ID"), not a torrent.
+      this.sighting(query.a.target, 'find_node', from);
+    }
     // A querier is a live node; a read-only one (BEP 43) asked not to be treated as one.
     if (query.ro !== true) this.learn({ id: query.a.id, address: from.address, port: from.port });
   };
@@ -307,6 +370,7 @@ export class Crawler {
     const now = this.now();
     const outcome = this.store.record(infoHash, source, from.address, now);
     if (outcome === 'new') {
+      this.lastYieldAt = now;
       this.discovered++;
       this.discoveredBy[source]++;
       this.options.onInfoHash?.({ infoHash: infoHash.slice(), firstSeenMs: now, source, from: { address: from.address, port: from.port } });
@@ -317,7 +381,7 @@ export class Crawler {
   }
 
   private learn(node: NodeInfo): void {
-    if (!idEquals(node.id, this.node.id)) this.schedule.add(node);
+    if (!idEquals(node.id, this.node.id) && this.schedule.add(node)) this.lastYieldAt = this.now();
   }
 
   private learnNodes(body: ResponseBody): void {
@@ -340,6 +404,8 @@ export class Crawler {
       samplesReceived: this.samplesReceived,
       nodes: this.schedule.stats(),
       walks: this.walkCount,
+      perNode: { capPerMinute: this.budget.perMinute, peakPerMinute: this.budget.peak, deferred: this.budget.denied },
+      backoff: { walkIntervalMs: this.walkBackoffMs, quietForMs: Math.max(0, this.now() - this.lastYieldAt) },
     };
   }
 }

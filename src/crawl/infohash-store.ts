@@ -25,12 +25,16 @@
  */
 import { ID_LENGTH } from '../wire/id.js';
 
-/** How an info-hash reached us. A bare get_peers may be a client's refresh of a random target. */
-export type SourceKind = 'get_peers' | 'announce_peer' | 'sample';
-export const SOURCE_KINDS: readonly SourceKind[] = ['get_peers', 'announce_peer', 'sample'];
+/**
+ * How an info-hash reached us. A bare get_peers may be a client's refresh of a random target; a
+ * find_node target (recorded only when asked for: the crawler's captureFindNode) is most often a
+ * node ID, so it is the weakest evidence of all.
+ */
+export type SourceKind = 'get_peers' | 'announce_peer' | 'sample' | 'find_node';
+export const SOURCE_KINDS: readonly SourceKind[] = ['get_peers', 'announce_peer', 'sample', 'find_node'];
 
 /** One bit per kind, OR-ed together in an entry's `learned` mask. */
-export const KIND_BIT: Readonly<Record<SourceKind, number>> = { get_peers: 1, announce_peer: 2, sample: 4 };
+export const KIND_BIT: Readonly<Record<SourceKind, number>> = { get_peers: 1, announce_peer: 2, sample: 4, find_node: 8 };
 
 /** Default `maxEntries`: about 100 MB when full, a budget a laptop can spare for a long crawl. */
 export const DEFAULT_MAX_INFOHASHES = 2_000_000;
@@ -97,8 +101,8 @@ export class InfoHashStore {
   /** Open-addressing slots: 0 is empty, otherwise entry number + 1. Length is a power of two. */
   #slots: Uint32Array;
   readonly #seed: number;
-  readonly #firstBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0 };
-  readonly #learnedBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0 };
+  readonly #firstBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
+  readonly #learnedBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
   #getPeersOnly = 0;
 
   constructor(options: InfoHashStoreOptions = {}) {
@@ -128,7 +132,7 @@ export class InfoHashStore {
 
   /**
    * One sighting of `infoHash`, named by the node at `sourceAddress` at `timeMs`. get_peers and
-   * announce_peer count as requests; samples do not (nobody asked for the torrent).
+   * announce_peer count as requests; samples and find_node targets do not (nobody asked for a torrent).
    */
   record(infoHash: Uint8Array, kind: SourceKind, sourceAddress: string, timeMs: number): RecordOutcome {
     if (infoHash.length !== ID_LENGTH) throw new RangeError(`an info-hash is ${ID_LENGTH} bytes, got ${infoHash.length}`);
@@ -141,7 +145,7 @@ export class InfoHashStore {
       this.#firstBy[kind]++;
       outcome = 'new';
     }
-    if (kind !== 'sample' && this.#requests[entry]! < U32_MAX) this.#requests[entry]!++;
+    if ((kind === 'get_peers' || kind === 'announce_peer') && this.#requests[entry]! < U32_MAX) this.#requests[entry]!++;
     if (seconds > this.#lastSeen[entry]!) this.#lastSeen[entry] = seconds;
     if (seconds < this.#firstSeen[entry]!) this.#firstSeen[entry] = seconds;
     this.#noteKind(entry, KIND_BIT[kind]);

@@ -32,7 +32,16 @@ export interface SampleScheduleOptions {
   maxIntervalSeconds?: number;
   /** After a timeout, ask again this much later. Default 60 s. */
   retryMs?: number;
-  /** Consecutive timeouts after which a node is forgotten. Default 2. */
+  /**
+   * After a timeout from a node that answers our other queries (find_node), ask again this much
+   * later: it is there, so its silence is likelier a refusal than a lost packet. Default 10 s.
+   */
+  answeringRetryMs?: number;
+  /**
+   * Consecutive timeouts after which a node is given up: forgotten if it never answered us at all,
+   * counted as without BEP 51 if it answers other queries (jech/dht in transmission and
+   * bittorrent-dht never answer sample_infohashes). Default 2.
+   */
   maxFailures?: number;
 }
 
@@ -46,6 +55,8 @@ interface Entry {
   failures: number;
   /** Times it answered with samples. */
   samples: number;
+  /** It has answered some query of ours (a find_node, a walk's get_peers): it is alive. */
+  answers: boolean;
 }
 
 interface Due { dueAt: number; key: string }
@@ -79,6 +90,7 @@ export class SampleSchedule {
   private readonly minInterval: number;
   private readonly maxInterval: number;
   private readonly retryMs: number;
+  private readonly answeringRetryMs: number;
   private readonly maxFailures: number;
 
   constructor(options: SampleScheduleOptions = {}) {
@@ -87,6 +99,7 @@ export class SampleSchedule {
     this.minInterval = options.minIntervalSeconds ?? 1;
     this.maxInterval = options.maxIntervalSeconds ?? 21_600;
     this.retryMs = options.retryMs ?? 60_000;
+    this.answeringRetryMs = options.answeringRetryMs ?? 10_000;
     this.maxFailures = options.maxFailures ?? 2;
   }
 
@@ -113,7 +126,7 @@ export class SampleSchedule {
     const key = formatEndpoint(node);
     if (node.port === 0 || this.entries.has(key)) return false;
     if (this.entries.size >= this.maxNodes && !this.evictOne()) return false;
-    this.entries.set(key, { node, state: 'waiting', dueAt: 0, failures: 0, samples: 0 });
+    this.entries.set(key, { node, state: 'waiting', dueAt: 0, failures: 0, samples: 0, answers: false });
     this.waiting.add(key);
     return true;
   }
@@ -166,22 +179,36 @@ export class SampleSchedule {
     this.rest(node, entry, now + this.maxInterval * 1_000);
   }
 
-  /** No answer in time: try once more later, then forget the node. */
+  /** The node answered some other query of ours: a later silence to sample_infohashes is a refusal. */
+  heard(node: { address: string; port: number }): void {
+    const entry = this.entries.get(formatEndpoint(node));
+    if (entry !== undefined) entry.answers = true;
+  }
+
+  /**
+   * No answer in time: try once more later. Then a node that answers our other queries counts as
+   * without BEP 51 (and rests like one); a node that never answered anything is forgotten.
+   */
   failed(node: NodeInfo, now: number): void {
     const entry = this.settle(node);
     if (entry === undefined) return;
     if (++entry.failures >= this.maxFailures) {
+      if (entry.answers) {
+        this.unsupportedNodes++;
+        this.rest(node, entry, now + this.maxInterval * 1_000);
+        return;
+      }
       this.entries.delete(formatEndpoint(node));
       this.failedNodes++;
       return;
     }
-    this.rest(node, entry, now + this.retryMs);
+    this.rest(node, entry, now + (entry.answers ? this.answeringRetryMs : this.retryMs));
   }
 
-  /** The query was never sent (our own send queue was full): the node is due again at once. */
-  release(node: NodeInfo, now: number): void {
+  /** The query was not sent (our own send queue was full, or the node's minute is spent): due again at `at`. */
+  release(node: NodeInfo, now: number, at = now): void {
     const entry = this.settle(node);
-    if (entry !== undefined) this.rest(node, entry, now);
+    if (entry !== undefined) this.rest(node, entry, Math.max(now, at));
   }
 
   private launch(key: string, entry: Entry): NodeInfo {

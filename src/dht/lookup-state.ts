@@ -50,7 +50,7 @@ export interface LookupStateOptions {
   maxPerSubnet?: number;
   /**
    * Which network the lookup runs on, and so which addresses the per-subnet brake applies to (see
-   * AddressScope). Unset: the brake applies to every address.
+   * AddressScope). Default 'unknown': the brake applies to every address.
    */
   addressScope?: AddressScope;
   /**
@@ -71,8 +71,9 @@ export interface LookupStateOptions {
  * per-subnet brake holds every other /24 to `maxPerSubnet`.
  * 'local': a network the user declared local (bootstrapped through a local address), where many
  * real nodes may share one /24: the brake applies to public addresses only.
+ * 'unknown': nothing was declared; the brake applies to every address, local ones included.
  */
-export type AddressScope = 'public' | 'local';
+export type AddressScope = 'public' | 'local' | 'unknown';
 
 /** How the nodes one responder told us about fared: the evidence for believing the rest of them. */
 interface Referrals {
@@ -95,7 +96,7 @@ export class LookupState {
   private readonly perSubnet = new Map<string, number>();
   private readonly distrustAfter: number;
   private readonly self: NodeId | undefined;
-  private readonly scope: AddressScope | undefined;
+  private readonly scope: AddressScope;
   /** By the responder's ID key. At most one entry per responder, so bounded by the query count. */
   private readonly referrals = new Map<string, Referrals>();
   private readonly referredBy = new WeakMap<Candidate, Referrals>();
@@ -113,7 +114,7 @@ export class LookupState {
     this.maxCandidates = options.maxCandidates ?? 100;
     this.maxPerSubnet = options.maxPerSubnet ?? 4;
     this.self = options.self;
-    this.scope = options.addressScope;
+    this.scope = options.addressScope ?? 'unknown';
     this.distrustAfter = options.distrustAfter ?? 3;
   }
 
@@ -169,7 +170,7 @@ export class LookupState {
    * address cannot be a node of this network at all (a local address met on the public DHT).
    */
   private braked(address: string): boolean | undefined {
-    if (this.scope === undefined) return true;
+    if (this.scope === 'unknown') return true;
     const local = isExemptAddress(address);
     if (this.scope === 'public') return local ? undefined : true;
     return !local;

@@ -568,7 +568,7 @@ export class DhtNode {
    * overrides it.
    */
   private declareScope(routers: readonly Endpoint[]): void {
-    if (this.addressScope !== undefined || routers.length === 0) return;
+    if (this.addressScope !== undefined || this.options.lookup?.addressScope !== undefined || routers.length === 0) return;
     this.addressScope = routers.every((r) => isLocalHost(r.address)) ? 'local' : 'public';
   }
 

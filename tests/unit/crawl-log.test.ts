@@ -37,7 +37,7 @@ describe('crawl log lines', () => {
       '', 'not json', '[]', 'null', '{"infohash":',
       JSON.stringify({ ...good, infohash: 'ab'.repeat(19) }),
       JSON.stringify({ ...good, infohash: 'zz'.repeat(20) }),
-      JSON.stringify({ ...good, source: 'find_node' }),
+      JSON.stringify({ ...good, source: 'ping' }),
       JSON.stringify({ ...good, first_seen: 'yesterday' }),
       JSON.stringify({ ...good, from: 42 }),
     ]) expect(parseCrawlLine(bad), bad).toBeUndefined();

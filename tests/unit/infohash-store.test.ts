@@ -52,11 +52,23 @@ describe('InfoHashStore: recording sightings', () => {
     store.record(d, 'get_peers', 'x', T0);
     expect(store.counts()).toEqual({
       unique: 4,
-      firstLearnedBy: { get_peers: 2, announce_peer: 1, sample: 1 },
-      learnedBy: { get_peers: 3, announce_peer: 2, sample: 1 },
+      firstLearnedBy: { get_peers: 2, announce_peer: 1, sample: 1, find_node: 0 },
+      learnedBy: { get_peers: 3, announce_peer: 2, sample: 1, find_node: 0 },
       getPeersOnly: 1,
       dropped: 0,
     });
+  });
+
+  it('keeps find_node targets as their own kind, the weakest evidence: never a request', () => {
+    const store = new InfoHashStore();
+    const prng = new Prng(15);
+    const [a, b] = [prng.bytes(20), prng.bytes(20)];
+    expect(store.record(a, 'find_node', 'x', T0)).toBe('new');
+    store.record(b, 'find_node', 'x', T0);
+    store.record(b, 'get_peers', 'y', T0);
+    expect(store.get(a)).toMatchObject({ requests: 0, kinds: ['find_node'] });
+    expect(store.get(b)).toMatchObject({ requests: 1, kinds: ['get_peers', 'find_node'] });
+    expect(store.counts()).toMatchObject({ firstLearnedBy: { find_node: 2 }, learnedBy: { get_peers: 1, find_node: 2 }, getPeersOnly: 0 });
   });
 
   it('refuses keys that are not 20 bytes', () => {

@@ -94,6 +94,22 @@ describe('SampleSchedule: failures', () => {
     expect(schedule.stats()).toMatchObject({ nodes: 0, failed: 1, inFlight: 0 });
   });
 
+  it('a node that answers find_node but never sample_infohashes counts as without BEP 51 after two tries', () => {
+    const schedule = new SampleSchedule({ retryMs: 60_000, answeringRetryMs: 5_000, maxFailures: 2, maxIntervalSeconds: 100 });
+    const a = node(2);
+    schedule.add(a);
+    schedule.heard(a);
+    schedule.take(1, 0);
+    schedule.failed(a, 0);
+    // Alive, so asked again sooner than a silent node would be.
+    expect(keys(schedule.take(1, 5_000))).toEqual(keys([a]));
+    schedule.failed(a, 5_000);
+    expect(schedule.has(a)).toBe(true);
+    expect(schedule.stats()).toMatchObject({ unsupported: 1, failed: 0, inFlight: 0 });
+    expect(schedule.take(1, 104_999)).toEqual([]);
+    expect(keys(schedule.take(1, 105_000))).toEqual(keys([a]));
+  });
+
   it('an answer clears earlier failures', () => {
     const schedule = new SampleSchedule({ retryMs: 0, maxFailures: 2 });
     const a = node(1);
