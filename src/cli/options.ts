@@ -138,7 +138,7 @@ export type Command =
   | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions; trackers: string[]; noTrackers: boolean; readOnly: boolean }
   | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean; captureFindNode: boolean }
   | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean; addressRange: string; lab: LabOptions }
-  | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions }
+  | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions; readOnly: boolean }
   | { kind: 'ping'; to: HostPort; raw: boolean; common: CommonOptions }
   | { kind: 'query'; to: HostPort; method: QueryCommandMethod; target: NodeId | undefined; raw: boolean; common: CommonOptions }
   | PutCommand
@@ -149,7 +149,7 @@ const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json',
 /** Options of the one-node commands (ping, query). */
 const NODE_COMMAND_OPTIONS = ['bind', 'port', 'timeout', 'json', 'quiet', 'trace', 'raw'];
 /** Options of `scrape -` besides the lookup's own. */
-const BATCH_OPTIONS = ['from', 'concurrency', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'conditions', 'seed', 'alpha', 'rate', 'quiet', 'trace'];
+const BATCH_OPTIONS = ['from', 'concurrency', 'no-read-only', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'conditions', 'seed', 'alpha', 'rate', 'quiet', 'trace'];
 
 /** How a local network behaves (--conditions, a preset name or a JSON file) and its --seed. */
 export interface LabOptions {
@@ -252,6 +252,7 @@ export function parseCommand(argv: readonly string[]): Command {
       from: values.from ?? '-',
       concurrency: integer(values.concurrency, 'concurrency', 8, 1, 256),
       common: commonOptions(values),
+      readOnly: values['no-read-only'] !== true,
     };
   }
   for (const name of ['from', 'concurrency'] as const) {
