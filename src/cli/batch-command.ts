@@ -34,7 +34,7 @@ export async function runBatch(command: BatchCommand, output: Output, signal: Ab
   // Ctrl+C (or the reader of stdout going away) stops reading too.
   const stopReading = (): void => { input.destroy(); };
   signal.addEventListener('abort', stopReading, { once: true });
-  // BEP 43, as for one scrape: read-only unless --no-read-only, so no table keeps us after we exit.
+  // Read-only, as one scrape is, unless --no-read-only: no table keeps us after we exit.
   const session = await openSession(common, output, { node: { readOnly: command.readOnly } });
   const started = Date.now();
   try {
