@@ -103,7 +103,7 @@ describe('Lookup: the driver of one iterative lookup', () => {
     const peer = { address: '10.200.0.1', port: 51413 };
     const net = new FakeNetwork()
       .set(a, { reply: { nodes: [c] } })
-      .set(b, { reply: { values: [peer] } })
+      .set(b, { reply: { values: [peer], nodes: [c] } })
       .set(c, { reply: {} });
     const lookup = peersLookup(net, [a, b]);
     const seen = await events(lookup);
