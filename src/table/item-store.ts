@@ -11,7 +11,7 @@
  * ever stored or served.
  */
 import { immutableTarget, ItemErrorCode, MAX_ITEM_VALUE_BYTES, MAX_SALT_BYTES, mutableTarget, verifyItem, type MutableItem } from '../wire/dht-item.js';
-import { bytesEqual, idToHex, type NodeId } from '../wire/id.js';
+import { bytesEqual, idKey, type NodeId } from '../wire/id.js';
 
 /** BEP 44: "items ... may expire after 2 hours". Owners republish more often than that. */
 export const ITEM_TTL_MS = 2 * 60 * 60 * 1000;
@@ -56,7 +56,7 @@ export class ItemStore {
   /** The item stored under `target`, if any and not expired. */
   get(target: NodeId): StoredItem | undefined {
     this.#expire();
-    return this.#items.get(idToHex(target))?.item;
+    return this.#items.get(idKey(target))?.item;
   }
 
   /** Check and store a put (BEP 44, "put message"); the caller has already checked its token. */
@@ -80,7 +80,7 @@ export class ItemStore {
   }
 
   #store(target: NodeId, item: StoredItem): PutOutcome {
-    const key = idToHex(target);
+    const key = idKey(target);
     this.#items.delete(key);
     if (this.#items.size >= this.#maxItems) this.#items.delete(this.#items.keys().next().value!);
     this.#items.set(key, { item, at: this.#now() });

@@ -10,6 +10,7 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { BencodeError, decode, type BencodeDict, type BencodeValue } from '../wire/bencode.js';
+import { isDict } from '../wire/krpc-schema.js';
 import { COMPACT_PEER_LENGTH, decodePeer, normalizeAddress, type PeerInfo } from '../wire/compact.js';
 import type { NodeId } from '../wire/id.js';
 import { DEFAULT_NUM_WANT, printable, TrackerError, withoutUs, type TrackerAnswer, type TrackerRequest } from './tracker-request.js';
@@ -194,8 +195,4 @@ function dictPeers(value: BencodeValue | undefined): PeerInfo[] {
 
 function count(value: BencodeValue | undefined): number {
   return typeof value === 'number' && value >= 0 ? value : 0;
-}
-
-function isDict(value: BencodeValue | undefined): value is BencodeDict {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value);
 }
