@@ -85,7 +85,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     let extras: SwarmExtras = {};
     if (needsPeers) {
       output.status(output.paint('dim', `asking ${report.peers.length} peers${swarm.probe ? ' (probe)' : ''}...`));
-      extras = await runSwarmExtras(report, target.infoHash, swarm, started + timeoutMs, signal);
+      extras = await runSwarmExtras(report, target, swarm, started + timeoutMs, signal);
       output.clearStatus();
     }
     // The magnet's display name, when the user gave one (not the local network's label).

@@ -10,6 +10,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveMetadata, type Metadata, type MetadataAttempt } from '../peer/metadata.js';
 import { encodeTorrentFile } from '../peer/torrent-info.js';
+import type { InfoHashes, InfoHashMatch } from '../peer/ut-metadata.js';
 import type { NameOutcome, NameResolverStats } from '../modes/name-resolver.js';
 import { probePeers, type PeerProbe, type ProbeReport } from '../peer/probe.js';
 import type { ScrapeReport } from '../modes/scrape.js';
@@ -46,7 +47,8 @@ export interface SwarmExtras {
 }
 
 /** Run the metadata fetch and the probe the request asks for, each within its phase budget. */
-export async function runSwarmExtras(report: ScrapeReport, infoHash: Uint8Array, request: SwarmRequest, deadline: number, signal: AbortSignal): Promise<SwarmExtras> {
+export async function runSwarmExtras(report: ScrapeReport, target: InfoHashes, request: SwarmRequest, deadline: number, signal: AbortSignal): Promise<SwarmExtras> {
+  const { infoHash, infoHashV2 } = target;
   const extras: SwarmExtras = {};
   const peers = report.peers.map(({ address, port }) => ({ address, port }));
   if (request.metadata || request.probe || request.saveTorrent !== undefined) {
@@ -54,6 +56,7 @@ export async function runSwarmExtras(report: ScrapeReport, infoHash: Uint8Array,
       concurrency: METADATA_CONCURRENCY,
       timeoutMs: METADATA_PEER_TIMEOUT_MS,
       signal: phaseSignal(signal, deadline),
+      ...(infoHashV2 !== undefined ? { infoHashV2 } : {}),
     });
     extras.metadata = { found: metadata, attempts };
     if (metadata !== undefined && request.saveTorrent !== undefined) {
@@ -106,6 +109,8 @@ export function swarmJson(swarm: SwarmEstimate | undefined, extras: SwarmExtras)
       piece_length: found.info.pieceLength,
       pieces: found.info.pieceCount,
       private: found.info.private,
+      version: found.info.version,
+      verified_with: VERIFIED_WITH[found.matched],
       files: found.info.files.map((f) => ({ path: f.path.join('/'), length: f.length })),
       from: formatEndpoint(found.peer),
       client: found.client ?? null,
@@ -154,6 +159,8 @@ function probeJson({ probes, totals }: ProbeReport): unknown {
 // ---- For people (stderr) ----
 
 const MAX_FILES_SHOWN = 10;
+/** What the info bytes were checked with: SHA-1 for v1, SHA-256 for v2 (BEP 52), both for a hybrid with both known. */
+const VERIFIED_WITH: Record<InfoHashMatch, string> = { 'v1': 'SHA-1', 'v2': 'SHA-256', 'v1+v2': 'SHA-1 and SHA-256' };
 const MAX_PROBES_SHOWN = 20;
 
 export function swarmSummary(swarm: SwarmEstimate | undefined, extras: SwarmExtras, request: SwarmRequest, output: Output): string[] {
@@ -177,7 +184,7 @@ function swarmLine(swarm: SwarmEstimate, output: Output): string {
 }
 
 function metadataLines({ found, attempts }: NonNullable<SwarmExtras['metadata']>, dn: string | undefined, output: Output): string[] {
-  // The magnet's dn is only what the link's author typed; the metadata's name is SHA-1 checked.
+  // The magnet's dn is only what the link's author typed; the metadata's name is hash-checked.
   const dnLine = dn === undefined ? [] : [`  magnet dn: ${safeText(dn)}${found !== undefined && found.info.name !== dn ? ' (differs from the verified name)' : ''}`];
   if (found === undefined) {
     const reasons = countBy(attempts.filter((a) => a.error !== undefined).map((a) => a.error!.reason));
@@ -190,7 +197,8 @@ function metadataLines({ found, attempts }: NonNullable<SwarmExtras['metadata']>
     ...dnLine,
     `  ${formatBytes(info.totalSize)} in ${info.files.length} file${info.files.length === 1 ? '' : 's'}, ` +
       `${info.pieceCount} pieces of ${formatBytes(info.pieceLength)}${info.private ? ', private' : ''}; ` +
-      `from ${formatEndpoint(found.peer)}${found.client !== undefined ? ` (${safeText(found.client)})` : ''}, SHA-1 verified`,
+      `from ${formatEndpoint(found.peer)}${found.client !== undefined ? ` (${safeText(found.client)})` : ''}, ${VERIFIED_WITH[found.matched]} verified` +
+      (info.version === 'v1' ? '' : ` (BEP 52 ${info.version} torrent)`),
   ];
   for (const file of info.files.slice(0, MAX_FILES_SHOWN)) lines.push(`  ${formatBytes(file.length).padStart(10)}  ${safeText(file.path.join('/'))}`);
   if (info.files.length > MAX_FILES_SHOWN) lines.push(`  ... and ${info.files.length - MAX_FILES_SHOWN} more files (--json lists all)`);

@@ -18,6 +18,7 @@ import {
   encodeUtMetadata,
   errorText,
   parseUtMetadata,
+  type InfoHashMatch,
   type MetadataFailure,
   type UtMetadataMessage,
 } from './ut-metadata.js';
@@ -32,6 +33,11 @@ export interface FetchMetadataOptions extends PeerConnectionOptions {
   peerId?: Uint8Array;
   /** Our BEP 10 `v`. */
   client?: string;
+  /**
+   * BEP 52: the whole SHA-256 info-hash of a v2 or hybrid torrent (a magnet's urn:btmh), so the
+   * metadata is checked against all 32 bytes. Without it, 20 bytes are checked: SHA-1 or cut SHA-256.
+   */
+  infoHashV2?: Uint8Array;
 }
 
 export interface Metadata {
@@ -39,6 +45,8 @@ export interface Metadata {
   /** The info dictionary's bytes, verified against the info-hash. */
   bytes: Uint8Array;
   info: TorrentInfo;
+  /** Which info-hashes the bytes were checked against: SHA-1 (v1), SHA-256 (v2), or both (hybrid). */
+  matched: InfoHashMatch;
   /** The peer that served it, and what it called itself. */
   peer: PeerInfo;
   client: string | undefined;
@@ -114,8 +122,8 @@ async function download(connection: PeerConnection, infoHash: Uint8Array, option
     assembler.add(ut.piece, ut.data);
     outstanding = Math.max(0, outstanding - 1);
     if (assembler.complete) {
-      const bytes = assembler.verified(infoHash);
-      return { infoHash, bytes, info: parseInfoDict(bytes), peer: connection.remote, client };
+      const { bytes, matched } = assembler.verify({ infoHash, ...(options.infoHashV2 !== undefined ? { infoHashV2: options.infoHashV2 } : {}) });
+      return { infoHash, bytes, info: parseInfoDict(bytes), matched, peer: connection.remote, client };
     }
     requestMore();
   }

@@ -18,3 +18,8 @@ function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
 }
+
+/** A bencoded dictionary key (bytes held as a latin1 string, see bencode.ts) as printable text. */
+export function keyText(key: string): string {
+  return peerText(Buffer.from(key, 'latin1'));
+}

@@ -18,7 +18,7 @@ import { idKey } from '../wire/id.js';
 import { WireParser, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, reservedFlags, type Handshake, type PeerMessage, type WireEvent } from './peer-wire.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from './extension-protocol.js';
 import { encodeInfoDict, parseInfoDict } from './torrent-info.js';
-import { METADATA_PIECE_BYTES, encodeUtMetadata, parseUtMetadata, sha1 } from './ut-metadata.js';
+import { METADATA_PIECE_BYTES, encodeUtMetadata, parseUtMetadata, sha1, sha256Of } from './ut-metadata.js';
 
 /** The id we ask peers to use for ut_metadata messages to us (deliberately not 1, as clients differ). */
 const SEEDER_UT_METADATA_ID = 3;
@@ -26,7 +26,10 @@ const SEEDER_UT_METADATA_ID = 3;
 export interface SeededTorrentOptions {
   /** The info dictionary's bytes. */
   info: Uint8Array;
-  /** Default SHA-1(info). Another value makes a liar: its metadata will fail the hash check. */
+  /**
+   * Default: SHA-1(info), or for a v2-only info dictionary its SHA-256 cut to 20 bytes (BEP 52).
+   * Another value makes a liar: its metadata will fail the hash check.
+   */
   infoHash?: Uint8Array;
   /** Fraction of pieces held, 0 to 1. Default 1 (a seed). Rounded to whole pieces. */
   completion?: number;
@@ -102,8 +105,8 @@ export class Seeder {
 
   /** Start seeding one more torrent. Returns what the seeder holds for it. */
   add(options: SeededTorrentOptions): SeededTorrent {
-    const infoHash = options.infoHash ?? sha1(options.info);
-    const pieceCount = parseInfoDict(options.info).pieceCount;
+    const { pieceCount, version } = parseInfoDict(options.info);
+    const infoHash = options.infoHash ?? (version === 'v2' ? sha256Of(options.info).slice(0, 20) : sha1(options.info));
     const bitfield = spreadBitfield(pieceCount, options.completion ?? 1);
     const held = countBits(bitfield);
     const torrent: SeededTorrent = { infoHash, info: options.info, pieceCount, bitfield, held, options };

@@ -2,9 +2,12 @@
  * A torrent's info dictionary and its .torrent file (BEP 3, "metainfo files"): reading a verified
  * info dictionary into names and sizes, writing one for synthetic torrents, and wrapping the exact
  * bytes BEP 9 delivered in a .torrent. Pure: no socket, no file.
+ *
+ * BEP 52 (v2) info dictionaries describe files as a `file tree` instead of `files`/`length`, with
+ * `meta version` 2 and no `pieces`; a hybrid torrent carries both descriptions of the same files.
  */
 import { decodeDict, encode, isDict, type BencodeDict, type BencodeValue, type Encodable } from '../wire/bencode.js';
-import { peerText, utf8 } from './peer-text.js';
+import { keyText, peerText, utf8 } from './peer-text.js';
 import { MetadataError, errorText } from './ut-metadata.js';
 
 export interface TorrentFile {
@@ -22,6 +25,8 @@ export interface TorrentInfo {
   pieceCount: number;
   /** BEP 27: peers must come only from the tracker (a DHT user may want to know). */
   private: boolean;
+  /** BEP 52: a v1 info dictionary, a v2 one (`meta version` 2, `file tree`), or both in one (hybrid). */
+  version: 'v1' | 'v2' | 'hybrid';
 }
 
 /**
@@ -39,6 +44,24 @@ export function parseInfoDict(bytes: Uint8Array): TorrentInfo {
   const name = text(dict['name.utf-8']) ?? text(dict.name);
   if (name === undefined) throw new MetadataError('bad-info', 'the info dictionary has no name');
   const pieceLength = safeInteger(dict['piece length'], 'piece length');
+  const v2 = dict['meta version'] === 2;
+  if (dict['meta version'] !== undefined && !v2) throw new MetadataError('bad-info', 'meta version must be 2 (BEP 52)');
+  const v1 = dict.pieces !== undefined || !v2;
+  const described = v1 ? v1Files(dict, name) : v2Files(dict, name, pieceLength);
+  const totalSize = described.files.reduce((sum, f) => sum + f.length, 0);
+  if (!Number.isSafeInteger(totalSize)) throw new MetadataError('bad-info', 'the total size is too large');
+  if (v1 && v2) v2Files(dict, name, pieceLength); // a hybrid's file tree must be readable too
+  const version = v1 && v2 ? 'hybrid' : v2 ? 'v2' : 'v1';
+  return { name, totalSize, files: described.files, pieceLength, pieceCount: described.pieceCount, private: dict.private === 1, version };
+}
+
+interface DescribedFiles {
+  files: TorrentFile[];
+  pieceCount: number;
+}
+
+/** BEP 3: `pieces` (20-byte SHA-1s) and either `length` (one file) or `files` (a directory). */
+function v1Files(dict: BencodeDict, name: string): DescribedFiles {
   const pieces = dict.pieces;
   if (!(pieces instanceof Uint8Array) || pieces.length % 20 !== 0) {
     throw new MetadataError('bad-info', 'pieces must be a string of 20-byte SHA-1 hashes');
@@ -50,9 +73,45 @@ export function parseInfoDict(bytes: Uint8Array): TorrentInfo {
   } else {
     files = [{ path: [name], length: safeInteger(dict.length, 'length') }];
   }
-  const totalSize = files.reduce((sum, f) => sum + f.length, 0);
-  if (!Number.isSafeInteger(totalSize)) throw new MetadataError('bad-info', 'the total size is too large');
-  return { name, totalSize, files, pieceLength, pieceCount: pieces.length / 20, private: dict.private === 1 };
+  return { files, pieceCount: pieces.length / 20 };
+}
+
+/**
+ * BEP 52: `file tree` maps each path segment to a directory (a dict of children) or, under the
+ * key "", to a file's `length` and `pieces root` (the root of its SHA-256 merkle tree, absent for
+ * an empty file). Pieces never span files in v2, so each file has ceil(length / piece length).
+ * A tree of one file at the top is a single-file torrent; otherwise paths sit under `name`.
+ */
+function v2Files(dict: BencodeDict, name: string, pieceLength: number): DescribedFiles {
+  const tree = dict['file tree'];
+  if (!isDict(tree)) throw new MetadataError('bad-info', 'a v2 info dictionary needs a file tree (BEP 52)');
+  if (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0) {
+    throw new MetadataError('bad-info', 'a v2 piece length must be a power of two of at least 16 KiB (BEP 52)');
+  }
+  const found: TorrentFile[] = [];
+  walkFileTree(tree, [], found);
+  const single = found.length === 1 && found[0]!.path.length === 1;
+  const files = single ? found : found.map((f) => ({ path: [name, ...f.path], length: f.length }));
+  const pieceCount = files.reduce((sum, f) => sum + Math.ceil(f.length / pieceLength), 0);
+  return { files, pieceCount };
+}
+
+function walkFileTree(node: BencodeDict, path: string[], out: TorrentFile[]): void {
+  for (const [key, child] of Object.entries(node)) {
+    const where = [...path, key].join('/');
+    if (!isDict(child)) throw new MetadataError('bad-info', `file tree entry ${keyText(where)} is not a dictionary`);
+    if (key === '') {
+      if (path.length === 0) throw new MetadataError('bad-info', 'the file tree has a file without a name');
+      const length = safeInteger(child.length, `length of ${keyText(path.join('/'))}`);
+      const root = child['pieces root'];
+      if (length > 0 && !(root instanceof Uint8Array && root.length === 32)) {
+        throw new MetadataError('bad-info', `pieces root of ${keyText(path.join('/'))} must be 32 bytes`);
+      }
+      out.push({ path: path.map(keyText), length });
+    } else {
+      walkFileTree(child, [...path, key], out);
+    }
+  }
 }
 
 function parseFileEntry(entry: BencodeValue, index: number, name: string): TorrentFile[] {

@@ -9,11 +9,12 @@
  *
  * Nothing a peer says is trusted: the size is capped before anything is allocated (10 MiB by
  * default, much more than any real info dictionary), every piece must have the exact length BEP 9
- * gives it, and the assembled bytes must hash to the info-hash we asked for.
+ * gives it, and the assembled bytes must hash to the info-hash we asked for: SHA-1 for a v1
+ * torrent, SHA-256 for a v2 one (BEP 52), both for a hybrid whose magnet names both.
  */
 import { createHash } from 'node:crypto';
 import { decodePrefix, encode, isDict, type BencodeValue } from '../wire/bencode.js';
-import { idEquals } from '../wire/id.js';
+import { bytesEqual } from '../wire/id.js';
 import type { ConnectionFailure } from './peer-connection.js';
 
 /** BEP 9: "The metadata is handled in blocks of 16KiB (16384 Bytes)." */
@@ -32,7 +33,7 @@ export type MetadataFailure =
   | 'oversized'
   /** The peer answered a request with reject (BEP 9: it does not have the metadata yet). */
   | 'rejected'
-  /** The assembled bytes do not hash to the info-hash: a lying or broken peer. */
+  /** The assembled bytes do not hash to the info-hash (SHA-1, or SHA-256 for v2): a lying or broken peer. */
   | 'hash-mismatch'
   /** The bytes hash right but are not an info dictionary we can read. */
   | 'bad-info';
@@ -133,22 +134,63 @@ export class MetadataAssembler {
     return this.#receivedCount === this.pieceCount;
   }
 
-  /** The assembled info dictionary, checked: its SHA-1 must be the info-hash (BEP 9). */
-  verified(infoHash: Uint8Array): Uint8Array {
-    if (!this.complete) throw new Error('metadata is not complete');
-    if (!sha1Equals(this.#bytes, infoHash)) {
-      throw new MetadataError('hash-mismatch', `the ${this.size} bytes received do not hash to the info-hash (SHA-1 mismatch)`);
-    }
-    return this.#bytes;
+  /** The assembled info dictionary, checked against the hashes we know of the torrent (see `checkInfoHash`). */
+  verified(expected: Uint8Array | InfoHashes): Uint8Array {
+    return this.verify(expected instanceof Uint8Array ? { infoHash: expected } : expected).bytes;
   }
+
+  /** `verified`, also saying which hashes matched. */
+  verify(expected: InfoHashes): { bytes: Uint8Array; matched: InfoHashMatch } {
+    if (!this.complete) throw new Error('metadata is not complete');
+    return { bytes: this.#bytes, matched: checkInfoHash(this.#bytes, expected) };
+  }
+}
+
+/**
+ * What an info dictionary must hash to. BEP 52 gives a torrent up to two info-hashes: SHA-1 of the
+ * info dictionary (v1) and its SHA-256 (v2); a hybrid torrent's info dictionary has both. The DHT
+ * and the peer handshake use 20 bytes: the SHA-1, or for a v2-only torrent the SHA-256 cut to 20.
+ */
+export interface InfoHashes {
+  /** The 20 bytes the DHT and the handshake use. */
+  infoHash: Uint8Array;
+  /** The whole 32-byte SHA-256 (a magnet's `xt=urn:btmh:1220...`), when known. */
+  infoHashV2?: Uint8Array;
+}
+
+/** Which hashes a verified info dictionary matched. */
+export type InfoHashMatch = 'v1' | 'v2' | 'v1+v2';
+
+/**
+ * Check info bytes against what we know (BEP 9 for v1, BEP 52 for v2). With the whole SHA-256
+ * known, it must match in full, and the 20-byte key must be its prefix or the SHA-1 (hybrid).
+ * With only 20 bytes known, we cannot tell a v1 hash from a cut v2 one: either may match, and the
+ * 160 bits are as hard to forge as a v1 info-hash. Throws 'hash-mismatch' naming what was compared.
+ */
+export function checkInfoHash(bytes: Uint8Array, expected: InfoHashes): InfoHashMatch {
+  const sha256 = sha256Of(bytes);
+  const v1 = bytesEqual(sha1(bytes), expected.infoHash);
+  const v2Prefix = bytesEqual(sha256.subarray(0, expected.infoHash.length), expected.infoHash);
+  if (expected.infoHashV2 !== undefined) {
+    if (!bytesEqual(sha256, expected.infoHashV2)) {
+      throw new MetadataError('hash-mismatch', `the ${bytes.length} bytes received do not hash to the v2 info-hash (SHA-256 mismatch)`);
+    }
+    if (!v1 && !v2Prefix) {
+      throw new MetadataError('hash-mismatch', `the ${bytes.length} bytes received match the v2 info-hash but not the v1 one (SHA-1 mismatch)`);
+    }
+    return v1 ? 'v1+v2' : 'v2';
+  }
+  if (v1) return 'v1';
+  if (v2Prefix) return 'v2';
+  throw new MetadataError('hash-mismatch', `the ${bytes.length} bytes received do not hash to the info-hash (neither SHA-1 nor SHA-256)`);
 }
 
 export function sha1(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha1').update(bytes).digest());
 }
 
-function sha1Equals(bytes: Uint8Array, infoHash: Uint8Array): boolean {
-  return idEquals(sha1(bytes), infoHash);
+export function sha256Of(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
 /** An error's message, for wrapping it in a MetadataError. */

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { decode, encode, type BencodeDict } from '../../src/wire/bencode.js';
+import { decode, encode, type BencodeDict, type Encodable } from '../../src/wire/bencode.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from '../../src/peer/extension-protocol.js';
 import { encodeInfoDict, encodeTorrentFile, parseInfoDict } from '../../src/peer/torrent-info.js';
-import { DEFAULT_MAX_METADATA_BYTES, METADATA_PIECE_BYTES, MetadataAssembler, MetadataError, encodeUtMetadata, parseUtMetadata, sha1 } from '../../src/peer/ut-metadata.js';
+import { DEFAULT_MAX_METADATA_BYTES, METADATA_PIECE_BYTES, MetadataAssembler, MetadataError, checkInfoHash, encodeUtMetadata, parseUtMetadata, sha1, sha256Of } from '../../src/peer/ut-metadata.js';
 import { Prng } from '../helpers/prng.js';
 
 const rng = new Prng(20240607);
@@ -112,7 +112,7 @@ describe('info dictionary (BEP 3)', () => {
     const info = parseInfoDict(encodeInfoDict({ name: 'ubuntu.iso', pieceLength: 262_144, pieces: pieces(12), length: 3_000_000 }));
     expect(info).toEqual({
       name: 'ubuntu.iso', totalSize: 3_000_000, files: [{ path: ['ubuntu.iso'], length: 3_000_000 }],
-      pieceLength: 262_144, pieceCount: 12, private: false,
+      pieceLength: 262_144, pieceCount: 12, private: false, version: 'v1',
     });
   });
 
@@ -146,6 +146,93 @@ describe('info dictionary (BEP 3)', () => {
     expect(reasonOf(() => parseInfoDict(encode({ ...base, name: 'x', length: -1 })))).toBe('bad-info');
     expect(reasonOf(() => parseInfoDict(encode({ name: 'x', 'piece length': 1, pieces: pieces(1), files: [{ length: 1, path: [] }] })))).toBe('bad-info');
     expect(reasonOf(() => parseInfoDict(new Uint8Array([0x69, 0x31])))).toBe('bad-info');
+  });
+});
+
+/** A BEP 52 file tree entry for one file: {"": {length, pieces root}}. */
+function v2File(length: number): Encodable {
+  return { '': { length, 'pieces root': rng.bytes(32) } };
+}
+
+describe('v2 info dictionaries (BEP 52)', () => {
+  const single = encode({ 'file tree': { 'movie.mkv': v2File(100_000) }, 'meta version': 2, name: 'movie.mkv', 'piece length': 16_384 });
+  const multi = encode({
+    'file tree': { cd1: { 'a.flac': v2File(40_000), 'b.flac': v2File(0) }, 'cover.jpg': v2File(16_384) },
+    'meta version': 2, name: 'album', 'piece length': 16_384,
+  });
+
+  test('a single file: the file tree\'s one file, pieces counted per file', () => {
+    expect(parseInfoDict(single)).toEqual({
+      name: 'movie.mkv', totalSize: 100_000, files: [{ path: ['movie.mkv'], length: 100_000 }],
+      pieceLength: 16_384, pieceCount: 7, private: false, version: 'v2',
+    });
+  });
+
+  test('a directory: paths under the torrent\'s name; pieces never span files, so 3 + 0 + 1', () => {
+    const info = parseInfoDict(multi);
+    expect(info.files).toEqual([
+      { path: ['album', 'cd1', 'a.flac'], length: 40_000 },
+      { path: ['album', 'cd1', 'b.flac'], length: 0 },
+      { path: ['album', 'cover.jpg'], length: 16_384 },
+    ]);
+    expect({ totalSize: info.totalSize, pieceCount: info.pieceCount, version: info.version }).toEqual({ totalSize: 56_384, pieceCount: 4, version: 'v2' });
+  });
+
+  test('a hybrid carries both descriptions: read from the v1 one, the file tree checked too', () => {
+    const hybrid = { 'file tree': { 'x.bin': v2File(20_000) }, length: 20_000, 'meta version': 2, name: 'x.bin', 'piece length': 16_384, pieces: pieces(2) };
+    expect(parseInfoDict(encode(hybrid))).toMatchObject({ version: 'hybrid', pieceCount: 2, files: [{ path: ['x.bin'], length: 20_000 }] });
+    expect(reasonOf(() => parseInfoDict(encode({ ...hybrid, 'file tree': { 'x.bin': { '': { length: 1 } } } })))).toBe('bad-info');
+  });
+
+  test('broken v2 dictionaries are bad-info', () => {
+    const base = { 'meta version': 2, name: 'x', 'piece length': 16_384 };
+    expect(reasonOf(() => parseInfoDict(encode(base)))).toBe('bad-info'); // no file tree
+    expect(reasonOf(() => parseInfoDict(encode({ ...base, 'meta version': 3, 'file tree': { x: v2File(1) } })))).toBe('bad-info');
+    expect(reasonOf(() => parseInfoDict(encode({ ...base, 'piece length': 20_000, 'file tree': { x: v2File(1) } })))).toBe('bad-info');
+    expect(reasonOf(() => parseInfoDict(encode({ ...base, 'file tree': { x: { '': { length: 5, 'pieces root': rng.bytes(20) } } } })))).toBe('bad-info');
+    expect(reasonOf(() => parseInfoDict(encode({ ...base, 'file tree': { x: 5 } })))).toBe('bad-info');
+    expect(reasonOf(() => parseInfoDict(encode({ ...base, 'file tree': { '': { length: 5 } } })))).toBe('bad-info');
+  });
+
+  test('file names from the tree cannot carry terminal escapes', () => {
+    const info = parseInfoDict(encode({ 'file tree': { 'a\x1b[31mb': v2File(1), c: v2File(1) }, 'meta version': 2, name: 'n', 'piece length': 16_384 }));
+    expect(info.files.map((f) => f.path.join('/'))).toEqual(['n/a\uFFFD[31mb', 'n/c']);
+  });
+});
+
+describe('checking info bytes against the info-hashes (BEP 9, BEP 52)', () => {
+  const v1 = encodeInfoDict({ name: 'x', pieceLength: 16_384, pieces: pieces(1), length: 1 });
+  const v2 = encode({ 'file tree': { x: v2File(1) }, 'meta version': 2, name: 'x', 'piece length': 16_384 });
+  const flipped = (bytes: Uint8Array): Uint8Array => { const copy = bytes.slice(); copy[copy.length - 1]! ^= 1; return copy; };
+
+  test('v1: the SHA-1 is the info-hash', () => {
+    expect(checkInfoHash(v1, { infoHash: sha1(v1) })).toBe('v1');
+    expect(reasonOf(() => checkInfoHash(v1, { infoHash: flipped(sha1(v1)) }))).toBe('hash-mismatch');
+  });
+
+  test('v2-only, from a urn:btmh magnet: all 32 bytes of the SHA-256 must match', () => {
+    const full = sha256Of(v2);
+    expect(checkInfoHash(v2, { infoHash: full.slice(0, 20), infoHashV2: full })).toBe('v2');
+    // The same 20-byte key with a different tail: the DHT key matches, the torrent is not the one named.
+    const wrongTail = full.slice(); wrongTail[31]! ^= 1;
+    expect(reasonOf(() => checkInfoHash(v2, { infoHash: full.slice(0, 20), infoHashV2: wrongTail }))).toBe('hash-mismatch');
+  });
+
+  test('v2 known by 20 bytes only (a hex info-hash, a crawled one): the SHA-256 cut to 20 bytes', () => {
+    expect(checkInfoHash(v2, { infoHash: sha256Of(v2).slice(0, 20) })).toBe('v2');
+    expect(reasonOf(() => checkInfoHash(v2, { infoHash: sha1(v1) }))).toBe('hash-mismatch');
+  });
+
+  test('hybrid, from a magnet with both btih and btmh: both hashes must match', () => {
+    expect(checkInfoHash(v2, { infoHash: sha1(v2), infoHashV2: sha256Of(v2) })).toBe('v1+v2');
+    expect(reasonOf(() => checkInfoHash(v2, { infoHash: flipped(sha1(v2)), infoHashV2: sha256Of(v2) }))).toBe('hash-mismatch');
+  });
+
+  test('the assembler checks the whole SHA-256 when given it', () => {
+    const assembler = new MetadataAssembler(v2.length);
+    assembler.add(0, v2);
+    expect(assembler.verify({ infoHash: sha256Of(v2).slice(0, 20), infoHashV2: sha256Of(v2) })).toEqual({ bytes: v2, matched: 'v2' });
+    expect(reasonOf(() => assembler.verified(sha1(v1)))).toBe('hash-mismatch');
   });
 });
 
