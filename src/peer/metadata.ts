@@ -25,6 +25,12 @@ import {
 
 /** How many piece requests we keep outstanding: enough to fill the pipe, few enough to be polite. */
 const REQUEST_WINDOW = 8;
+/**
+ * We never offer metadata (no metadata_size in our handshake), so a peer has no reason to ask us
+ * for any (BEP 9). The first few requests get the polite reject; the rest are read and dropped,
+ * so that a peer flooding requests cannot make us write.
+ */
+const MAX_UNINVITED_ANSWERS = 16;
 
 export interface FetchMetadataOptions extends PeerConnectionOptions {
   /** Largest metadata accepted. Default 10 MiB. */
@@ -90,6 +96,7 @@ async function download(connection: PeerConnection, infoHash: Uint8Array, option
   let assembler: MetadataAssembler | undefined;
   let nextRequest = 0;
   let outstanding = 0;
+  let uninvited = 0;
   const requestMore = (): void => {
     while (assembler !== undefined && outstanding < REQUEST_WINDOW && nextRequest < assembler.pieceCount) {
       sendUt(connection, theirId, { type: 'request', piece: nextRequest++ });
@@ -112,7 +119,10 @@ async function download(connection: PeerConnection, infoHash: Uint8Array, option
     }
     if (message.id !== OUR_UT_METADATA_ID) continue;
     const ut = parseUtMetadata(message.payload);
-    if (ut.type === 'request') { sendUt(connection, theirId, { type: 'reject', piece: ut.piece }); continue; }
+    if (ut.type === 'request') {
+      if (uninvited++ < MAX_UNINVITED_ANSWERS) sendUt(connection, theirId, { type: 'reject', piece: ut.piece });
+      continue;
+    }
     if (ut.type === 'unknown') continue;
     if (assembler === undefined) throw new MetadataError('protocol', 'ut_metadata message before the extension handshake');
     if (ut.type === 'reject') throw new MetadataError('rejected', `the peer rejected metadata piece ${ut.piece}`);

@@ -6,6 +6,7 @@
  * A connection lives no longer than its deadline, which is what stops a peer that trickles bytes to
  * keep us waiting forever; `mapBounded` bounds how many are open at once.
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { PeerInfo } from '../wire/compact.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, HANDSHAKE_LENGTH, WireError, WireParser, encodeHandshake, encodePeerMessage, type Handshake, type PeerMessage, type WireEvent } from './peer-wire.js';
@@ -50,6 +51,19 @@ const MAX_QUEUED_EVENTS = 64;
 const MAX_QUEUED_BYTES = 2 * DEFAULT_MAX_MESSAGE_BYTES;
 
 /**
+ * Backpressure on what we send: while more than this many bytes wait in the socket for a peer that
+ * does not read them, we stop reading from it (so it cannot make us answer more). Every answer we
+ * give is caused by something we read, so this bounds what a peer that floods requests and never
+ * reads can make us hold.
+ */
+export const WRITE_BACKLOG_BYTES = 64 * 1024;
+/**
+ * A peer whose unread backlog grows past this (our caller kept writing after reads stopped) is cut
+ * off: holding more for a peer that does not read is memory for nothing.
+ */
+export const MAX_WRITE_BACKLOG_BYTES = 1024 * 1024;
+
+/**
  * One TCP conversation with a peer, read one event at a time with `next()`. Every way it can end
  * (deadline, abort, peer closing, protocol error, `close()`) destroys the socket and makes `next()`
  * reject with a PeerError saying why; nothing outlives the deadline.
@@ -62,6 +76,7 @@ export class PeerConnection {
   readonly #parser: WireParser;
   readonly #queue: WireEvent[] = [];
   #queuedBytes = 0;
+  #peakHeldBytes = 0;
   readonly #timeoutMs: number;
   readonly #started = Date.now();
   readonly #timer: NodeJS.Timeout;
@@ -105,6 +120,7 @@ export class PeerConnection {
     socket.once('connect', () => { this.#connected = true; });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('drain', () => this.#maybeResume());
     socket.on('error', (error: NodeJS.ErrnoException) => this.close(socketError(error, this.#connected)));
     socket.on('close', () => this.close(new PeerError('closed', `peer closed the connection after ${this.bytesReceived} bytes`)));
     if (this.#signal?.aborted === true) this.#onAbort();
@@ -117,6 +133,14 @@ export class PeerConnection {
   /** Why the connection ended, once it has. */
   get error(): PeerError | undefined {
     return this.#error;
+  }
+
+  /**
+   * The most bytes this connection held at once: parsed messages not yet read plus bytes written
+   * and not yet taken by the kernel. The memory one peer can cost us; tests and benches check it.
+   */
+  get peakHeldBytes(): number {
+    return this.#peakHeldBytes;
   }
 
   get elapsedMs(): number {
@@ -136,7 +160,7 @@ export class PeerConnection {
     const event = this.#queue.shift();
     if (event !== undefined) {
       this.#queuedBytes -= eventBytes(event);
-      if (this.#socket.isPaused() && this.#queue.length < MAX_QUEUED_EVENTS / 2 && this.#queuedBytes < MAX_QUEUED_BYTES / 2) this.#socket.resume();
+      this.#maybeResume();
       return Promise.resolve(event);
     }
     if (this.#error) return Promise.reject(this.#error);
@@ -183,6 +207,26 @@ export class PeerConnection {
     if (this.#error) return;
     this.bytesSent += bytes.length;
     this.#socket.write(bytes);
+    const backlog = this.#socket.writableLength;
+    this.#account();
+    if (backlog > MAX_WRITE_BACKLOG_BYTES) {
+      this.close(new PeerError('protocol', `peer does not read what we send (${backlog} bytes unread)`));
+    } else if (backlog > WRITE_BACKLOG_BYTES) {
+      this.#socket.pause();
+    }
+  }
+
+  /** Read again once both the messages waiting for our reader and our unsent bytes are down to half their bound. */
+  #maybeResume(): void {
+    if (this.#error || !this.#socket.isPaused()) return;
+    if (this.#queue.length >= MAX_QUEUED_EVENTS / 2 || this.#queuedBytes >= MAX_QUEUED_BYTES / 2) return;
+    if (this.#socket.writableLength > WRITE_BACKLOG_BYTES / 2) return;
+    this.#socket.resume();
+  }
+
+  #account(): void {
+    const held = this.#queuedBytes + this.#socket.writableLength;
+    if (held > this.#peakHeldBytes) this.#peakHeldBytes = held;
   }
 
   #receive(chunk: Uint8Array): void {
@@ -211,6 +255,7 @@ export class PeerConnection {
         this.#queuedBytes += eventBytes(event);
       }
     }
+    this.#account();
     if (this.#queue.length >= MAX_QUEUED_EVENTS || this.#queuedBytes >= MAX_QUEUED_BYTES) this.#socket.pause();
   }
 
@@ -262,6 +307,9 @@ export async function mapBounded<T, R>(
     }
   };
   const workers = Math.max(1, Math.min(Math.floor(concurrency), items.length));
+  // Each running task listens on the signal (a PeerConnection does): more than 10 at once is by
+  // design, not the leak Node warns of, so the signal's limit grows with the concurrency.
+  if (signal !== undefined && getMaxListeners(signal) < workers + 10) setMaxListeners(workers + 10, signal);
   await Promise.all(Array.from({ length: workers }, worker));
   return results;
 }

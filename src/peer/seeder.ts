@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PeerInfo } from '../wire/compact.js';
 import { idKey } from '../wire/id.js';
+import { WRITE_BACKLOG_BYTES } from './peer-connection.js';
 import { WireParser, encodeHandshake, encodePeerMessage, encodeReserved, makePeerId, reservedFlags, type Handshake, type PeerMessage, type WireEvent } from './peer-wire.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from './extension-protocol.js';
 import { encodeInfoDict, parseInfoDict } from './torrent-info.js';
@@ -77,6 +78,8 @@ export class Seeder {
   /** How many metadata pieces have been served, over all connections: tests check work was done. */
   metadataPiecesServed = 0;
   connectionsAccepted = 0;
+  /** The most unsent bytes one connection held at once: what a peer that never reads cost us. */
+  peakBacklogBytes = 0;
   readonly #server: Server;
   readonly #torrents = new Map<string, SeededTorrent>();
   readonly #sockets = new Set<Socket>();
@@ -132,8 +135,14 @@ export class Seeder {
     const timer = setTimeout(() => socket.destroy(), this.#options.connectionTimeoutMs ?? 30_000);
     timer.unref();
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
+    socket.on('drain', () => session.drained());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => { clearTimeout(timer); session.stop(); this.#sockets.delete(socket); });
+  }
+
+  /** @internal A session's backlog after a write. */
+  noteBacklog(bytes: number): void {
+    if (bytes > this.peakBacklogBytes) this.peakBacklogBytes = bytes;
   }
 
   /** @internal The torrent a handshake asks for. */
@@ -142,13 +151,24 @@ export class Seeder {
   }
 }
 
-/** One accepted connection: read the handshake, answer, then serve metadata requests. */
+/**
+ * One accepted connection: read the handshake, answer, then serve metadata requests.
+ *
+ * Backpressure: a 40-byte request costs a 16 KiB answer, so a peer that floods requests and never
+ * reads would make us hold gigabytes. Messages are handled only while our unsent bytes (in the
+ * socket, or in the trickle outbox) are under WRITE_BACKLOG_BYTES; past it, the rest of what was
+ * read waits and the socket stops reading until the backlog drains.
+ */
 class SeederSession {
   readonly #parser = new WireParser();
   readonly #socket: Socket;
   readonly #seeder: Seeder;
   readonly #options: SeederOptions;
   readonly #outbox: Uint8Array[] = [];
+  #outboxBytes = 0;
+  /** Events read and not handled yet (at most one read's worth: the socket is paused meanwhile). */
+  #pending: WireEvent[] = [];
+  #pendingIndex = 0;
   #trickleTimer: NodeJS.Timeout | undefined;
   #torrent: SeededTorrent | undefined;
   #theirUtMetadata = 0;
@@ -167,15 +187,38 @@ class SeederSession {
       this.#socket.destroy();
       return;
     }
-    for (const event of events) {
-      if (event.kind === 'handshake') this.#onHandshake(event.handshake);
-      else this.#onMessage(event.message);
-    }
+    this.#pending = this.#pending.slice(this.#pendingIndex).concat(events);
+    this.#pendingIndex = 0;
+    this.#handlePending();
+  }
+
+  /** The socket or the trickle outbox took our backlog: handle what was waiting, then read again. */
+  drained(): void {
+    this.#handlePending();
+  }
+
+  /** Bytes we have answered with and the peer has not taken yet: in the socket or the trickle outbox. */
+  get backlogBytes(): number {
+    return this.#socket.writableLength + this.#outboxBytes;
   }
 
   stop(): void {
     if (this.#trickleTimer !== undefined) clearInterval(this.#trickleTimer);
     this.#outbox.length = 0;
+    this.#outboxBytes = 0;
+    this.#pending = [];
+  }
+
+  #handlePending(): void {
+    while (this.#pendingIndex < this.#pending.length && !this.#socket.destroyed) {
+      if (this.backlogBytes > WRITE_BACKLOG_BYTES) { this.#socket.pause(); return; }
+      const event = this.#pending[this.#pendingIndex++]!;
+      if (event.kind === 'handshake') this.#onHandshake(event.handshake);
+      else this.#onMessage(event.message);
+    }
+    this.#pending = [];
+    this.#pendingIndex = 0;
+    if (this.backlogBytes <= WRITE_BACKLOG_BYTES && this.#socket.isPaused()) this.#socket.resume();
   }
 
   /** BEP 3: answer with our handshake for the same torrent, or hang up if we do not have it. */
@@ -245,9 +288,14 @@ class SeederSession {
 
   #send(bytes: Uint8Array): void {
     const trickle = this.#options.trickle;
-    if (trickle === undefined) { this.#socket.write(bytes); return; }
-    this.#outbox.push(bytes);
-    this.#trickleTimer ??= setInterval(() => this.#drip(trickle.bytes), trickle.intervalMs);
+    if (trickle === undefined) {
+      this.#socket.write(bytes);
+    } else {
+      this.#outbox.push(bytes);
+      this.#outboxBytes += bytes.length;
+      this.#trickleTimer ??= setInterval(() => this.#drip(trickle.bytes), trickle.intervalMs);
+    }
+    this.#seeder.noteBacklog(this.backlogBytes);
   }
 
   /** Send the next `count` queued bytes. */
@@ -258,9 +306,11 @@ class SeederSession {
       const part = head.subarray(0, left);
       this.#socket.write(part);
       left -= part.length;
+      this.#outboxBytes -= part.length;
       if (part.length === head.length) this.#outbox.shift();
       else this.#outbox[0] = head.subarray(part.length);
     }
+    if (this.#pending.length > 0 || this.#socket.isPaused()) this.#handlePending();
   }
 }
 

@@ -129,6 +129,23 @@ describe('probing bad peers', () => {
     expect(Math.max(...report.probes.map((p) => p.durationMs))).toBeLessThan(TIMEOUT_MS + SLACK_MS);
   });
 
+  it('probing more than 10 peers at once on one AbortSignal prints no MaxListeners warning (issue 14 item 7)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => { warnings.push(warning); };
+    process.on('warning', onWarning);
+    try {
+      const stop = new AbortController();
+      const peers = Array.from({ length: 24 }, () => silent.local);
+      const report = await probePeers(peers, infoHash, { timeoutMs: 300, concurrency: 16, signal: stop.signal });
+      expect(report.probes).toHaveLength(24);
+      // 'warning' is emitted on the next tick after the listener is added.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('a liar about its bitfield (wrong length for the torrent) is a protocol failure', async () => {
     // The impostor's torrent has 1 piece: its 1-byte bitfield does not fit this torrent's 6,400.
     const report = await probePeers([liar.local], infoHash, { timeoutMs: TIMEOUT_MS, pieceCount: 400 * 16 });
