@@ -521,6 +521,8 @@ export class DhtNode {
     options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn; routers?: readonly Endpoint[] } = {},
   ): Lookup<M, Item> {
     const { seeds: given, query, routers, ...lookupOptions } = options;
+    // A cold scrape asks its bootstrap routers before it joins: they declare the network as well.
+    if (routers !== undefined) this.declareScope(routers);
     const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
     const merged: LookupOptions = { ...scope, ...this.options.lookup, ...lookupOptions, now: this.now };
     const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
@@ -564,8 +566,8 @@ export class DhtNode {
    * Joining through local addresses only (private, loopback, link-local) is how a user says "this
    * network is local": there, many real nodes may share a /24, and the lookup's per-/24 brake is
    * kept for public addresses. Joining through any public address means the Internet's DHT, where
-   * a local address cannot be reached and is dropped. The first join decides; `lookup.addressScope`
-   * overrides it.
+   * a local address cannot be reached and is dropped. The first join, or the first lookup given
+   * routers (a cold scrape asks them before it joins), decides; `lookup.addressScope` overrides it.
    */
   private declareScope(routers: readonly Endpoint[]): void {
     if (this.addressScope !== undefined || this.options.lookup?.addressScope !== undefined || routers.length === 0) return;

@@ -308,6 +308,36 @@ describe('learning from replies, and filling the table on joining', () => {
   });
 });
 
+describe('the network a lookup runs on (the per-/24 brake)', () => {
+  /** A router at 10.0.0.1 that knows 12 nodes of its own /24, all of them answering. */
+  async function sharedSubnet(net: MemoryNetwork): Promise<DhtNode> {
+    const router = await node(net, '10.0.0.1');
+    for (let i = 2; i < 14; i++) {
+      const member = await node(net, `10.0.0.${i}`);
+      router.table.recordResponse({ id: member.id, address: member.local.address, port: member.local.port });
+    }
+    return router;
+  }
+
+  it('a cold lookup asking local routers before any join treats the network as local: more than 4 nodes of one /24 answer', async () => {
+    const net = new MemoryNetwork();
+    const router = await sharedSubnet(net);
+    const seeker = await node(net, '10.0.0.200');
+    const result = await seeker.findPeers(randomId(), { routers: [router.local] }).result;
+    // k = 8 nodes of the /24 answered (the router among them or not): one braked at 4 per /24 stops at 4.
+    expect(result.stats.responses).toBeGreaterThanOrEqual(8);
+    expect(result.closest).toHaveLength(8);
+  });
+
+  it('with the brake asked for (addressScope unknown), the same lookup stops at 4 nodes of the /24', async () => {
+    const net = new MemoryNetwork();
+    const router = await sharedSubnet(net);
+    const seeker = await node(net, '10.0.0.200', { lookup: { addressScope: 'unknown' } });
+    const result = await seeker.findPeers(randomId(), { routers: [router.local] }).result;
+    expect(result.stats.responses).toBe(4);
+  });
+});
+
 describe('injected randomness', () => {
   it('two nodes given the same seeded source get the same ID and send the same transaction IDs', async () => {
     const { Prng } = await import('../helpers/prng.js');
