@@ -49,6 +49,7 @@ export {
 
 // table: a node's pure state (routing table, tokens, peers and items it stores).
 export * from './table/routing-table.js';
+export { renderTable, tableView, type BucketView, type ContactView, type TableView } from './table/routing-table-view.js';
 export * from './table/token.js';
 export * from './table/peer-store.js';
 export * from './table/item-store.js';

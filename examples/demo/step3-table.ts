@@ -2,10 +2,10 @@
  * Step 3: the routing table (BEP 5, "Routing Table"). Our node joins the local network through one
  * bootstrap node; every node that answers enters its table. The same nodes are then replayed, in
  * the order they answered, into an empty table, to watch the bucket that holds our ID split. The
- * table is drawn as a tree, one line per bucket; `--verbose` adds RoutingTable.dump(), every contact.
+ * table is drawn as a tree, one line per bucket; `--verbose` adds renderTable(), every contact.
  */
 import { EXTENDED_FAR_BUCKETS, RoutingTable, decodeMessage, findNode, idToHex, sharedPrefixLength, type NodeInfo } from '../../src/index.js';
-import { tableView } from '../../src/cli/web/table-view.js';
+import { renderTable, tableView } from '../../src/table/routing-table-view.js';
 import { TREE_LEGEND, tableTree } from '../lib/table-tree.js';
 import type { DemoContext } from './context.js';
 
@@ -72,7 +72,7 @@ export async function tableStep({ net, me, out, watch, lookupOptions, verbose }:
       'far away (every contact: --verbose).',
   );
   out.block([TREE_LEGEND, ...tableTree(view)]);
-  if (verbose) out.block(me.table.dump({ perBucket: Number.POSITIVE_INFINITY }).split('\n'));
+  if (verbose) out.block(renderTable(me.table, { perBucket: Number.POSITIVE_INFINITY }).split('\n'));
   const stats = me.table.stats();
   const same = replay.size === me.table.size && replay.buckets().length === stats.buckets;
   out.result(

@@ -3,7 +3,7 @@
  * the prefix the bucket covers, how full it is and its contacts by state. Each bucket but the last
  * branches off the path of our own ID; the last one holds our ID.
  */
-import type { TableView } from '../../src/cli/web/table-view.js';
+import type { TableView } from '../../src/table/routing-table-view.js';
 
 const MARK = { good: '●', questionable: '○', bad: '×', heard: '·' } as const;
 /** Prefixes longer than this show their tail (the head is our ID's, as in every line above). */

@@ -28,7 +28,6 @@ import {
   compareDistance,
   idEquals,
   idKey,
-  idToHex,
   isId,
   randomIdWithPrefix,
   sharedPrefixLength,
@@ -115,6 +114,9 @@ export interface TableGap {
 /** Counts for displays: contacts by state, buckets, and replacement-cache entries. */
 export interface TableStats { nodes: number; buckets: number; good: number; questionable: number; bad: number; replacements: number }
 
+/** What a reader of the table may call (a view, a report): nothing that changes it. */
+export type TableReader = Pick<RoutingTable, 'ownId' | 'k' | 'farBucketSizes' | 'now' | 'size' | 'get' | 'stateOf' | 'closest' | 'all' | 'buckets' | 'stats'>;
+
 /** BEP 5: "Each bucket can only hold K nodes, currently eight". */
 const DEFAULT_K = 8;
 /**
@@ -149,16 +151,20 @@ type Activity = 'response' | 'query' | 'heard';
 
 /**
  * One node's k-bucket table. Feed it what happens (recordResponse, recordQuery, recordFailure) and
- * act on what it returns; read it with closest(), all(), buckets(), stats() and dump().
+ * act on what it returns; read it with closest(), all(), buckets() and stats() (routing-table-view.ts
+ * draws it).
  */
 export class RoutingTable {
   readonly ownId: NodeId;
-  private readonly k: number;
-  private readonly farBucketSizes: readonly number[];
+  /** BEP 5's k: the size of a bucket (a far bucket of an extended table may hold more). */
+  readonly k: number;
+  /** The sizes of the far buckets, farthest first (libtorrent's extended table; empty: all k). */
+  readonly farBucketSizes: readonly number[];
   private readonly maxReplacements: number;
   private readonly questionableAfterMs: number;
   private readonly badAfterFailures: number;
-  private readonly now: () => number;
+  /** The table's clock: states (stateOf) and ages are read against it. */
+  readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
   private readonly sharedLoopback: boolean;
   private readonly restrictHosts: boolean;
@@ -379,49 +385,6 @@ export class RoutingTable {
       }
     }
     return stats;
-  }
-
-  /**
-   * A readable multi-line picture of the buckets (used by the demo and for debugging). A bucket
-   * lists at most `perBucket` contacts (and as many cached ones), then says how many more it holds.
-   */
-  dump(options: { perBucket?: number } = {}): string {
-    const perBucket = options.perBucket ?? DUMP_PER_BUCKET;
-    const now = this.now();
-    const s = this.stats();
-    const last = this.table.length - 1;
-    const labels = this.table.map((_, index) => prefixLabel(this.ownId, index, index === last));
-    const labelWidth = Math.max(...labels.map((label) => label.length));
-    const listed = this.table.flatMap((bucket) => [...bucket.contacts, ...bucket.replacements]);
-    const endpointWidth = Math.max(0, ...listed.map((c) => formatEndpoint(c).length));
-    const lines = [
-      `routing table  own ${idToHex(this.ownId)}  k=${this.k}` +
-        (this.farBucketSizes.length > 0 ? `, far buckets ${this.table.map((_, i) => this.capacityOf(i)).slice(0, this.farBucketSizes.length).join('/')}` : ''),
-      `${s.nodes} nodes in ${s.buckets} bucket${s.buckets === 1 ? '' : 's'}: ` +
-        `${s.good} good, ${s.questionable} questionable, ${s.bad} bad, ${s.replacements} cached`,
-      `legend: ${STATE_MARK.good} good  ${STATE_MARK.questionable} questionable  ${STATE_MARK.bad} bad  ${FREE_MARK} free slot`,
-    ];
-    this.table.forEach((bucket, index) => {
-      const capacity = this.capacityOf(index);
-      lines.push(
-        `bucket ${String(index).padStart(3)}  prefix ${labels[index]!.padEnd(labelWidth)}  ` +
-          `[${bucket.contacts.length}/${capacity}] ${this.slots(bucket.contacts, capacity)}  ` +
-          `repl ${bucket.replacements.length}${index === last ? '  (holds our ID)' : ''}`,
-      );
-      for (const c of bucket.contacts.slice(0, perBucket)) lines.push(`  ${this.describe(c, now, endpointWidth)}`);
-      if (bucket.contacts.length > perBucket) lines.push(`  … ${bucket.contacts.length - perBucket} more`);
-      for (const r of bucket.replacements.slice(0, perBucket)) lines.push(`  ${CACHED_MARK} ${shortId(r.id)} ${formatEndpoint(r).padEnd(endpointWidth)}  cached`);
-      if (bucket.replacements.length > perBucket) lines.push(`  … ${bucket.replacements.length - perBucket} more cached`);
-    });
-    return lines.join('\n');
-  }
-
-  /** One mark per slot (●●○◌); for a big bucket, a count per kind of mark instead (●90 ○7 ◌31). */
-  private slots(contacts: readonly Contact[], capacity: number): string {
-    const marks = contacts.map((c) => STATE_MARK[this.stateOf(c)]);
-    if (capacity <= DUMP_MAX_SLOT_MARKS) return marks.join('') + FREE_MARK.repeat(capacity - contacts.length);
-    const counts = [STATE_MARK.good, STATE_MARK.questionable, STATE_MARK.bad].map((mark) => [mark, marks.filter((m) => m === mark).length] as const);
-    return [...counts, [FREE_MARK, capacity - contacts.length] as const].filter(([, n]) => n > 0).map(([mark, n]) => `${mark}${n}`).join(' ');
   }
 
   // ---- insertion -------------------------------------------------------------------------------
@@ -709,26 +672,10 @@ export class RoutingTable {
     }
     return id;
   }
-
-  private describe(c: Contact, now: number, endpointWidth: number): string {
-    const state = this.stateOf(c);
-    const notes = isHeardOnly(c) ? ['heard of, not yet asked'] : [`seen ${formatAge(now - lastSeen(c))} ago`];
-    if (c.lastResponse === 0 && !isHeardOnly(c)) notes.push('never answered');
-    if (c.failures > 0) notes.push(`${c.failures} failed`);
-    return `${STATE_MARK[state]} ${shortId(c.id)} ${formatEndpoint(c).padEnd(endpointWidth)}  ${state.padEnd(12)}  ${notes.join(', ')}`;
-  }
 }
 
-const STATE_MARK: Readonly<Record<NodeState, string>> = { good: '●', questionable: '○', bad: '×' };
-const FREE_MARK = '◌';
-const CACHED_MARK = '┈';
 /** A gap is a slot expected to hold about 2^2 = 4 nodes (see gaps). */
 const GAP_NODES_BITS = 2;
-/** Past this many slots a bucket's marks are counted rather than drawn one by one. */
-const DUMP_MAX_SLOT_MARKS = 16;
-const DUMP_PER_BUCKET = 16;
-/** Long prefixes are shown by their tail: the head is our ID's, which the header already prints. */
-const MAX_LABEL_BITS = 24;
 
 const IGNORED: InsertResult = { kind: 'ignored' };
 
@@ -750,7 +697,7 @@ function nearest(contacts: readonly Contact[], target: NodeId, count: number, fi
 }
 
 /** Named by another node's reply, and never heard from itself. */
-function isHeardOnly(c: Contact): boolean {
+export function isHeardOnly(c: Contact): boolean {
   return c.lastResponse === 0 && c.lastQuery === 0;
 }
 
@@ -775,7 +722,8 @@ function isValidNode(node: NodeInfo): boolean {
 }
 
 
-function lastSeen(c: Contact): number {
+/** When we last heard from the contact itself (0: never). */
+export function lastSeen(c: Contact): number {
   return Math.max(c.lastResponse, c.lastQuery);
 }
 
@@ -809,24 +757,3 @@ function withBits(id: NodeId, from: number, width: number, value: number): NodeI
   return out;
 }
 
-/** The bits every ID in bucket `index` starts with, then `*` for "anything". */
-function prefixLabel(ownId: NodeId, index: number, isLast: boolean): string {
-  let bits = '';
-  for (let i = 0; i < index; i++) bits += String(bitAt(ownId, i));
-  if (!isLast) bits += String(1 - bitAt(ownId, index));
-  if (bits.length > MAX_LABEL_BITS) bits = `…${bits.slice(-(MAX_LABEL_BITS - 1))}`;
-  return `${bits}*`;
-}
-
-function shortId(id: NodeId): string {
-  const hex = idToHex(id);
-  return `${hex.slice(0, 6)}…${hex.slice(-2)}`;
-}
-
-function formatAge(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
-  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}

@@ -3,13 +3,13 @@
  * traced event by event, its convergence hop by hop, and the candidate list at the moment the
  * termination rule stopped it.
  */
-import { idToHex, sharedPrefixLength, type LookupEvent, type PeerInfo } from '../../../src/index.js';
+import { idToHex, renderTable, sharedPrefixLength, type LookupEvent, type PeerInfo } from '../../../src/index.js';
 import { barChart } from '../../lib/chart.js';
 import type { Scenario } from '../scenario.js';
 import type { Sections } from './packets.js';
 
 export async function lookupSections({ learner, torrents }: Scenario, out: Sections): Promise<void> {
-  out.set('lookup/table', fence(learner.table.dump().split('\n')));
+  out.set('lookup/table', fence(renderTable(learner.table).split('\n')));
 
   // The torrent farthest from our ID: the lookup has the most ground to cover.
   const torrent = [...torrents].sort((a, b) => sharedPrefixLength(a.infoHash, learner.id) - sharedPrefixLength(b.infoHash, learner.id))[0]!;

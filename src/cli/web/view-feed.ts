@@ -11,7 +11,7 @@ import { formatEndpoint } from '../../wire/address.js';
 import type { DhtNode } from '../../dht/node.js';
 import type { Lookup, LookupEvent, LookupMethod } from '../../dht/lookup.js';
 import type { Crawler, FoundInfoHash } from '../../crawl/crawl.js';
-import { tableView, type TableView } from './table-view.js';
+import { tableView, type TableView } from '../../table/routing-table-view.js';
 
 /** One step of a lookup, with IDs in hex and shared bits counted against the lookup's target. */
 export type LookupStep =
