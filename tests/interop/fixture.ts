@@ -43,7 +43,10 @@ export interface LtSession {
 
 /** The seeded torrent as libtorrent built it. */
 export interface LtTorrent {
+  /** libtorrent's name for the torrent: for a v2 torrent of one file, that file's name. */
   name: string;
+  /** The info dictionary's `name` (BEP 52 calls it a display name, purely advisory). */
+  info_name: string;
   total_size: number;
   piece_length: number;
   pieces: number;
@@ -67,7 +70,11 @@ export interface ReadyEvent {
   t: number;
   version: string;
   python: string;
+  /** The 20-byte DHT key in hex: the v1 info-hash, or for a v2-only torrent the SHA-256 cut to 20 bytes. */
   infohash: string;
+  /** BEP 52: the whole SHA-256 info-hash (64 hex digits) of a v2 or hybrid torrent, else null. */
+  infohash_v2: string | null;
+  torrent_version: TorrentVersion;
   seeder: number;
   sessions: LtSession[];
   torrent: LtTorrent;
@@ -88,6 +95,9 @@ export type FixtureCommand =
   | { cmd: 'get_mutable'; session: number; public_key: string; salt?: string }
   | { cmd: 'quit' };
 
+/** The seeded torrent's kind (BEP 52): v1 only, v2 only, or hybrid (both hashes). */
+export type TorrentVersion = 'v1' | 'v2' | 'hybrid';
+
 export interface FixtureOptions {
   sessions?: number;
   /** Session K listens on 127.0.(subnet+K).1. */
@@ -96,6 +106,8 @@ export interface FixtureOptions {
   ttlSeconds?: number;
   /** Sessions 1..leechers hold part of the torrent and announce as downloaders. Default 0. */
   leechers?: number;
+  /** Default v1. */
+  torrentVersion?: TorrentVersion;
   verbose?: boolean;
 }
 
@@ -113,6 +125,7 @@ export class LibtorrentFixture extends LineFixture<FixtureCommand> {
       '--ttl', String(options.ttlSeconds ?? 120),
     ];
     if (options.leechers !== undefined) args.push('--leechers', String(options.leechers));
+    if (options.torrentVersion !== undefined) args.push('--torrent-version', options.torrentVersion);
     if (options.verbose === true) args.push('--verbose');
     const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const fixture = new LibtorrentFixture(child);

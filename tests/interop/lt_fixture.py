@@ -81,15 +81,20 @@ def node_id_of(ses):
 PIECE_BYTES = 16384
 
 
-def make_payload(directory, data):
-    """A torrent of one file, v1 only (a hybrid torrent would announce two hashes)."""
+TORRENT_FLAGS = {"v1": "v1_only", "v2": "v2_only", "hybrid": None}
+
+
+def make_payload(directory, data, version="v1"):
+    """A torrent of one file: v1 only by default (a hybrid torrent announces two hashes);
+    `v2` (BEP 52, announced under its SHA-256 cut to 20 bytes) or `hybrid` when asked."""
     payload = os.path.join(directory, "payload")
     os.makedirs(payload)
     with open(os.path.join(payload, "data.bin"), "wb") as f:
         f.write(data)
     fs = lt.file_storage()
     lt.add_files(fs, payload)
-    ct = lt.create_torrent(fs, PIECE_BYTES, flags=lt.create_torrent.v1_only)
+    flag = TORRENT_FLAGS[version]
+    ct = lt.create_torrent(fs, PIECE_BYTES, flags=getattr(lt.create_torrent, flag)) if flag else lt.create_torrent(fs, PIECE_BYTES)
     lt.set_piece_hashes(ct, directory)
     return lt.torrent_info(ct.generate())
 
@@ -97,7 +102,9 @@ def make_payload(directory, data):
 def describe_torrent(info):
     """The torrent as libtorrent built it, for tests to compare with what a peer served."""
     fs = info.files()
-    return {"name": info.name(), "total_size": info.total_size(), "piece_length": info.piece_length(),
+    # libtorrent names a v2 torrent of one file after that file; `info_name` is the dictionary's own `name`.
+    return {"name": info.name(), "info_name": lt.bdecode(info.info_section())[b"name"].decode(),
+            "total_size": info.total_size(), "piece_length": info.piece_length(),
             "pieces": info.num_pieces(), "metadata_size": len(info.info_section()),
             "files": [{"path": fs.file_path(i).replace(os.sep, "/"), "size": fs.file_size(i)}
                       for i in range(fs.num_files())]}
@@ -138,7 +145,8 @@ class Fixture:
         self.tmp = tempfile.mkdtemp(prefix="dht-scrape-lt-")
         self.sessions = []
         self.addresses = []
-        self.seed_hash = None
+        self.seed_hash = None  # the 20-byte DHT key: the v1 hash, or the cut v2 hash of a v2-only torrent
+        self.seed_hash_v2 = None  # BEP 52: the whole SHA-256, for v2 and hybrid torrents
         self.torrent = None
         self.holders = {}  # session index -> its handle of the seeded torrent
         self.stored = set()  # holders whose announce another session has stored
@@ -158,8 +166,10 @@ class Fixture:
                 if i != j:
                     ses.add_dht_node((self.addresses[j], other.listen_port()))
         data = os.urandom(self.args.payload_bytes)
-        info = make_payload(self.tmp, data)
-        self.seed_hash = str(info.info_hashes().v1)
+        info = make_payload(self.tmp, data, self.args.torrent_version)
+        hashes = info.info_hashes()
+        self.seed_hash = str(hashes.v1) if hashes.has_v1() else str(hashes.get_best())
+        self.seed_hash_v2 = str(hashes.v2) if hashes.has_v2() else None
         self.torrent = describe_torrent(info)
         self.holders[0] = self.sessions[0].add_torrent({"ti": info, "save_path": self.tmp})
         for i in range(1, self.args.leechers + 1):
@@ -256,6 +266,7 @@ class Fixture:
             if not self.ready and self.stored == set(self.holders):
                 self.ready = True
                 emit("ready", version=lt.__version__, python=sys.executable, infohash=self.seed_hash,
+                     infohash_v2=self.seed_hash_v2, torrent_version=self.args.torrent_version,
                      seeder=0, sessions=self.describe(), torrent=self.torrent, swarm=self.swarm())
         elif isinstance(a, lt.listen_succeeded_alert):
             emit("listening", session=i, address=str(a.address), port=a.port, socket=str(a.socket_type))
@@ -340,6 +351,8 @@ def main():
     parser.add_argument("--payload-bytes", type=int, default=64 * 1024)
     parser.add_argument("--leechers", type=int, default=0,
                         help="sessions 1..N hold part of the torrent in upload mode (announce as downloaders)")
+    parser.add_argument("--torrent-version", choices=sorted(TORRENT_FLAGS), default="v1",
+                        help="the seeded torrent: v1 only, v2 only (BEP 52) or hybrid")
     parser.add_argument("--verbose", action="store_true", help="also emit every DHT packet and log line")
     args = parser.parse_args()
     if not 2 <= args.sessions <= 16 or not 1 <= args.subnet <= 254 - args.sessions:
