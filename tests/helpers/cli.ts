@@ -2,17 +2,27 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
 
 export interface CliRun { code: number | null; stdout: string; stderr: string; ms: number }
 
-/** Run `dht-scrape args`, killed if it outlives its own --timeout by far; `env` is added to the environment. */
-export function runCli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/** `node bin/dht-scrape.js args`, behind `prefix` (e.g. `ip netns exec NS`, which execs what follows). */
+function spawnCli(args: string[], prefix: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { stdout: Readable; stderr: Readable } {
+  const [command, ...rest] = [...prefix, process.execPath, BIN, ...args];
+  return spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+}
+
+/**
+ * Run `dht-scrape args`, killed if it outlives its own --timeout by far; `env` is added to the
+ * environment; `prefix` runs it through another command (`ip netns exec NS` runs it in a namespace).
+ */
+export function runCli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}, prefix: readonly string[] = []): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawnCli(args, prefix, env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -29,10 +39,10 @@ export interface CliProcess {
   done: Promise<CliRun>;
 }
 
-/** A long-running CLI (the crawler), read line by line as it prints. */
-export function startCli(args: string[], timeoutMs = 60_000): CliProcess {
+/** A long-running CLI (the crawler), read line by line as it prints; `prefix` as for runCli. */
+export function startCli(args: string[], timeoutMs = 60_000, prefix: readonly string[] = []): CliProcess {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnCli(args, prefix);
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let stdout = '';

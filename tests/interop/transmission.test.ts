@@ -1,0 +1,143 @@
+/**
+ * Interop with transmission (Debian's transmission-daemon 3.00, whose DHT is jech/dht).
+ *
+ * jech/dht drops every datagram from 127.0.0.0/8, so transmission cannot join a loopback network:
+ * the test builds two network namespaces joined by a veth (netns.ts: 10.x addresses, no default
+ * route, removed afterwards), runs our local network and our tools in one (the Testnet on
+ * 10.77.0.0/16, netns_lab.mjs, and the CLI), transmission in the other, and checks the four things
+ * the interop suite checks for every client:
+ *   - it joins a network made only of our nodes, through the one node it was given;
+ *   - it finds ours: it connects to a peer we announced (our listener reads its `-TR3000-` handshake);
+ *   - our crawler records its get_peers and announce_peer;
+ *   - our scrape finds its announce.
+ * One transmission session serves all four (it is slow to join: about 40 s), driven by two magnet
+ * links added at once: one whose info-hash sits next to our crawler's ID, so that its lookup ends
+ * at the crawler (and nobody else looks it up first), one that our peer announced.
+ *
+ * Needs root, iproute2 and transmission-daemon: without them the suite is skipped and says so
+ * loudly; with DHT_SCRAPE_REQUIRE_TRANSMISSION=1 (set by .ci/run when it installed the package)
+ * it fails instead.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { CLIENT_ADDRESS, NamespaceLab, netnsUnavailable } from './netns.js';
+import { LabFixture, TransmissionDaemon, findTransmission } from './transmission-fixture.js';
+
+const transmission = findTransmission();
+const missing = 'missing' in transmission ? transmission.missing : netnsUnavailable();
+const required = process.env.DHT_SCRAPE_REQUIRE_TRANSMISSION === '1';
+
+if (missing !== undefined) {
+  console.warn([
+    '',
+    '#'.repeat(78),
+    '# SKIPPED: transmission interop tests (they run transmission-daemon in network namespaces).',
+    `# ${missing}`,
+    '#'.repeat(78),
+    '',
+  ].join('\n'));
+  describe('transmission interop', () => {
+    const name = required ? 'FAILED: DHT_SCRAPE_REQUIRE_TRANSMISSION=1 but it cannot run' : 'SKIPPED: transmission cannot run here';
+    it.skipIf(!required)(`${name} (${missing})`, () => {
+      throw new Error(`DHT_SCRAPE_REQUIRE_TRANSMISSION=1 but the transmission interop tests cannot run: ${missing}`);
+    });
+  });
+}
+
+/** Our local network's range in the lab namespace, and the addresses our tools bind there. */
+const RANGE = '10.77.0.0/16';
+const CRAWLER = '10.77.100.1';
+const SCRAPER = '10.77.101.1';
+const OUR_PEER = '10.77.102.1';
+const OUR_PEER_PORT = 7001;
+/** transmission's peer port, which is also its DHT's UDP port. */
+const TR_PORT = 51413;
+const RPC_PORT = 9091;
+/** Nothing in the suite may outlive this (the lab fixture, transmission and the crawler stop by themselves). */
+const TTL_SECONDS = 170;
+const ONE_SHOT = ['--port', '0', '--no-state', '--json', '--timeout', '10'];
+
+describe.skipIf(missing !== undefined)(`${'version' in transmission ? transmission.version : 'transmission'} interop, in network namespaces`, () => {
+  let lab: NamespaceLab | undefined;
+  let net: LabFixture;
+  let daemon: TransmissionDaemon;
+  let crawl: CliProcess | undefined;
+  /** Next to the crawler's ID: transmission's lookup and announce of it end at the crawler. */
+  let infohash: string;
+  /** Random: the one our peer announced before transmission looks it up. */
+  let ours: string;
+  let magnetAddedAt = 0;
+
+  beforeAll(async () => {
+    lab = NamespaceLab.create(RANGE);
+    net = await LabFixture.start(lab, { nodes: 30, ttlSeconds: TTL_SECONDS });
+    // transmission first: it takes longest to join, and joins while we set the rest up.
+    daemon = TransmissionDaemon.start(lab, { bootstrap: net.endpoint(0), peerPort: TR_PORT, rpcPort: RPC_PORT, ttlSeconds: TTL_SECONDS });
+    crawl = startCli(['crawl', '--bootstrap', net.endpoint(1), '--bind', CRAWLER, '--port', '6881', '--no-state', '--json', '--timeout', String(TTL_SECONDS - 20), '--top', '20'], TTL_SECONDS * 1000, lab.exec(lab.lab));
+    // An info-hash one bit from the crawler's ID: every lookup for it ends at the crawler.
+    const crawlerId = await net.idOf(CRAWLER, 15_000);
+    infohash = `${crawlerId.slice(0, 38)}${(Number.parseInt(crawlerId.slice(38), 16) ^ 1).toString(16).padStart(2, '0')}`;
+
+    // Our peer: a listener that reads handshakes, announced with our CLI (read-only scrape + announce).
+    ours = randomBytes(20).toString('hex');
+    await net.listen(OUR_PEER, OUR_PEER_PORT);
+    const announce = await runCli([ours, '--announce', String(OUR_PEER_PORT), '--bootstrap', net.endpoint(2), '--bind', OUR_PEER, ...ONE_SHOT], 30_000, {}, lab.exec(lab.lab));
+    expect(announce.code, announce.stderr).toBe(1); // nobody had it before us
+    expect((JSON.parse(announce.stdout) as { stats: { announced_to?: number } }).stats.announced_to, announce.stdout).toBeGreaterThanOrEqual(1);
+
+    await daemon.waitForLog(/RPC Server Started listening|Serving RPC/, 10_000, 'its RPC server started');
+    for (const hash of [infohash, ours]) {
+      const added = await net.rpc(daemon.rpcUrl, 'torrent-add', { filename: `magnet:?xt=urn:btih:${hash}` });
+      expect(added.result, JSON.stringify(added)).toBe('success');
+    }
+    magnetAddedAt = Date.now();
+  }, 60_000);
+
+  afterAll(async () => {
+    crawl?.child.kill('SIGKILL');
+    await daemon?.stop();
+    await net?.close();
+    lab?.destroy();
+    if (lab?.exists() === true) throw new Error(`the namespaces ${lab.lab} and ${lab.client} are still there`);
+  }, 20_000);
+
+  const since = (): string => `${((Date.now() - magnetAddedAt) / 1000).toFixed(1)} s after the magnet was added, ${daemon.uptime().toFixed(1)} s after it started`;
+
+  it('joins a network made only of our nodes, through the one node it was given', async () => {
+    expect(lab!.clientRoutes(), 'its namespace has no way out').not.toMatch(/default/);
+    // jech/dht announces once it knows >= 4 good and > 8 nodes (status "poor" or better).
+    const started = await daemon.waitForLog(/Starting IPv4 DHT announce \((\w+), (\d+) nodes\)/, 110_000, 'the start of its DHT announce');
+    expect(['poor', 'firewalled', 'good']).toContain(started[1]);
+    const queried = new Set(net.queries().map((q) => q.node as number));
+    queried.delete(0);
+    console.info(`transmission: announce started (${started[1]}, ${started[2]} nodes) ${since()}; queried ${queried.size} of our nodes besides the one it was given`);
+    expect(queried.size, `our nodes it queried besides node 0: ${[...queried].join(', ')}`).toBeGreaterThanOrEqual(4);
+  }, 120_000);
+
+  it('finds ours: connects to the peer we announced, with its -TR3000- handshake', async () => {
+    const handshake = await net.waitFor((e) => e.event === 'handshake' && e.infohash === ours, 90_000, `transmission's handshake for ${ours}`);
+    console.info(`transmission: handshake with our peer ${since()}`);
+    expect(handshake).toMatchObject({ protocol: 'BitTorrent protocol', client: '-TR3000-' });
+    expect(String(handshake.from)).toMatch(new RegExp(`^${CLIENT_ADDRESS.replaceAll('.', '\\.')}:`));
+  }, 100_000);
+
+  it('our crawler records its get_peers and announce_peer', async () => {
+    const line = await crawl!.line((l) => l.infohash === infohash, 90_000, `transmission's lookup of ${infohash}`);
+    expect(line).toMatchObject({ source: 'get_peers', from: `${CLIENT_ADDRESS}:${TR_PORT}` });
+    await daemon.waitForLog(/IPv4 DHT announce done/, 90_000, 'the end of its DHT announce');
+    console.info(`transmission: announce done ${since()}`);
+    crawl!.child.kill('SIGTERM');
+    const done = await crawl!.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr.split('\n').find((l) => l.includes(infohash)), done.stderr).toMatch(/get_peers\+announce_peer|announce_peer\+get_peers/);
+  }, 100_000);
+
+  it('our scrape finds its announce', async () => {
+    await daemon.waitForLog(/IPv4 DHT announce done/, 90_000, 'the end of its DHT announce');
+    const run = await runCli([infohash, '--bootstrap', net.endpoint(3), '--bind', SCRAPER, ...ONE_SHOT], 30_000, {}, lab!.exec(lab!.lab));
+    expect(run.code, run.stderr).toBe(0);
+    const peers = (JSON.parse(run.stdout) as { peers: { address: string; port: number }[] }).peers.map((p) => `${p.address}:${p.port}`);
+    expect(peers).toContain(`${CLIENT_ADDRESS}:${TR_PORT}`);
+  }, 100_000);
+});
