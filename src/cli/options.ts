@@ -44,6 +44,8 @@ Scraper and crawler options:
   --no-state           do not read or write the state file
   --alpha N            parallel queries per lookup (default 3)
   --rate N             packets per second we may send (default 500)
+  --enforce-secure-ids keep nodes whose ID does not fit their address (BEP 42) out of our routing
+                       table and lookups (off by default, as in libtorrent; local addresses exempt)
   --web [PORT]         show the run live in the browser: routing table, lookups, crawl (the URL
                        is printed; any free port unless PORT)
   --web-bind ADDR      the address the live view binds (default 127.0.0.1)
@@ -116,6 +118,8 @@ export interface CommonOptions {
   quiet: boolean;
   /** --trace: every KRPC packet on stderr. */
   trace: boolean;
+  /** --enforce-secure-ids: BEP 42 enforcement in our table and lookups. */
+  enforceSecureIds: boolean;
 }
 
 /** The queries `dht-scrape query` can send, and what its TARGET is for each. */
@@ -149,7 +153,7 @@ const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json',
 /** Options of the one-node commands (ping, query). */
 const NODE_COMMAND_OPTIONS = ['bind', 'port', 'timeout', 'json', 'quiet', 'trace', 'raw'];
 /** Options of `scrape -` besides the lookup's own. */
-const BATCH_OPTIONS = ['from', 'concurrency', 'no-read-only', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'conditions', 'seed', 'alpha', 'rate', 'quiet', 'trace'];
+const BATCH_OPTIONS = ['from', 'concurrency', 'no-read-only', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'conditions', 'seed', 'alpha', 'rate', 'quiet', 'trace', 'enforce-secure-ids'];
 
 /** How a local network behaves (--conditions, a preset name or a JSON file) and its --seed. */
 export interface LabOptions {
@@ -199,12 +203,13 @@ const OPTIONS = {
   salt: { type: 'string' },
   tracker: { type: 'string', multiple: true },
   'no-trackers': { type: 'boolean' },
+  'enforce-secure-ids': { type: 'boolean' },
 } as const;
 
 /** The commands named by a first word; anything else there is an info-hash or magnet. */
 const COMMAND_WORDS = ['crawl', 'testnet', 'scrape', 'ping', 'query', 'put', 'get'];
 /** Options of put and get besides the lookup's own. */
-const ITEM_OPTIONS = ['key', 'salt', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace'];
+const ITEM_OPTIONS = ['key', 'salt', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace', 'enforce-secure-ids'];
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -354,6 +359,7 @@ function commonOptions(values: Values): CommonOptions {
     rate: values.rate === undefined ? undefined : number(values.rate, 'rate', 1, 1_000_000),
     quiet: values.quiet === true,
     trace: values.trace === true,
+    enforceSecureIds: values['enforce-secure-ids'] === true,
   };
   if (common.testnet === undefined && (values.conditions !== undefined || values.seed !== undefined)) {
     throw new UsageError(`--${values.conditions !== undefined ? 'conditions' : 'seed'} shapes a local network: use it with --testnet N or 'dht-scrape testnet'`);

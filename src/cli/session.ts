@@ -71,6 +71,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   if (saved !== undefined) nodeOptions.id = saved.id;
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
   if (common.alpha !== undefined) nodeOptions.lookup = { ...nodeOptions.lookup, alpha: common.alpha };
+  if (common.enforceSecureIds) nodeOptions.enforceSecureIds = true;
   if (testnet?.sharedAddress === true) Object.assign(nodeOptions, SHARED_ADDRESS_OPTIONS, { lookup: { ...nodeOptions.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
 
   let node: DhtNode;

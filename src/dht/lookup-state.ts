@@ -11,7 +11,7 @@
 import { formatEndpoint, subnetOf } from '../wire/address.js';
 import { familyOf, type NodeInfo } from '../wire/compact.js';
 import { compareDistance, idEquals, idKey, sharedPrefixLength, type NodeId } from '../wire/id.js';
-import { isExemptAddress } from '../wire/secure-id.js';
+import { isExemptAddress, isSecureId } from '../wire/secure-id.js';
 
 /**
  * Where a candidate stands: not asked yet, asked and waiting, waiting past the soft timeout (no
@@ -63,6 +63,12 @@ export interface LookupStateOptions {
    * referrals are dropped unasked, as long as fewer than one in three of them answered. Default 3.
    */
   distrustAfter?: number;
+  /**
+   * BEP 42 "Enforcement" for the lookup: candidates whose ID does not fit their address are never
+   * asked (exempt local addresses pass). A node that enforces keeps such nodes out of its table;
+   * this keeps them out of its lookups too, where a Sybil would otherwise pick IDs next to a target.
+   */
+  secureIdsOnly?: boolean;
 }
 
 /**
@@ -97,6 +103,7 @@ export class LookupState {
   private readonly distrustAfter: number;
   private readonly self: NodeId | undefined;
   private readonly scope: AddressScope;
+  private readonly secureIdsOnly: boolean;
   /** By the responder's ID key. At most one entry per responder, so bounded by the query count. */
   private readonly referrals = new Map<string, Referrals>();
   private readonly referredBy = new WeakMap<Candidate, Referrals>();
@@ -116,6 +123,7 @@ export class LookupState {
     this.self = options.self;
     this.scope = options.addressScope ?? 'unknown';
     this.distrustAfter = options.distrustAfter ?? 3;
+    this.secureIdsOnly = options.secureIdsOnly === true;
   }
 
   /**
@@ -150,6 +158,7 @@ export class LookupState {
     const addressKey = formatEndpoint(node);
     if (this.byId.has(key) || this.byAddress.has(addressKey) || node.port === 0) return undefined;
     if (this.self !== undefined && idEquals(node.id, this.self)) return undefined;
+    if (this.secureIdsOnly && !isSecureId(node.id, node.address)) return undefined;
     const braked = this.braked(node.address);
     if (braked === undefined) return undefined;
     const subnet = subnetOf(node.address);

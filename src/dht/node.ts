@@ -63,7 +63,10 @@ export interface DhtNodeOptions {
    * (keeping ours if it already is). Default true; loopback and private addresses are exempt.
    */
   secureId?: boolean;
-  /** BEP 42 "Enforcement": keep nodes whose ID is not secure for their address out of the table. Default false, as libtorrent. */
+  /**
+   * BEP 42 "Enforcement": keep nodes whose ID is not secure for their address out of the table, and
+   * out of our lookups (LookupStateOptions.secureIdsOnly). Default false, as libtorrent.
+   */
   enforceSecureIds?: boolean;
   /**
    * Contacts in a find_node reply. Default 8 (BEP 5's k). webtorrent's bittorrent-dht answers with
@@ -524,7 +527,8 @@ export class DhtNode {
     // A cold scrape asks its bootstrap routers before it joins: they declare the network as well.
     if (routers !== undefined) this.declareScope(routers);
     const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
-    const merged: LookupOptions = { ...scope, ...this.options.lookup, ...lookupOptions, now: this.now };
+    const enforce: LookupOptions = this.options.enforceSecureIds === true ? { secureIdsOnly: true } : {};
+    const merged: LookupOptions = { ...scope, ...enforce, ...this.options.lookup, ...lookupOptions, now: this.now };
     const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
     const asRouters = routers === undefined || routers.length === 0

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { idToHex, randomId } from '../../src/wire/id.js';
 import { isSecureId, secureIdFor } from '../../src/wire/secure-id.js';
 import { DhtNode } from '../../src/dht/node.js';
+import { findNode } from '../../src/dht/lookup.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
 
 const nodes: DhtNode[] = [];
@@ -62,5 +63,23 @@ describe('BEP 42 in the node', () => {
     expect((await me.query(honest.local, 'ping', { id: me.id })).kind).toBe('response');
     expect((await me.query(forger.local, 'ping', { id: me.id })).kind).toBe('response');
     expect(me.table.all().map((c) => c.address)).toEqual(['198.51.100.7']);
+  });
+
+  it('enforceSecureIds: a lookup never asks a node whose ID does not fit its address, though a reply names it', async () => {
+    const net = new MemoryNetwork();
+    const me = await node(net, '203.0.113.5', { enforceSecureIds: true, secureId: false });
+    const router = await node(net, '198.51.100.7', { id: secureIdFor('198.51.100.7'), secureId: false });
+    const honest = await node(net, '198.51.100.20', { id: secureIdFor('198.51.100.20'), secureId: false });
+    const forger = await node(net, '198.51.100.30', { id: randomId(), secureId: false });
+    // The router knows both (it does not enforce): its find_node replies name the forger too.
+    for (const other of [honest, forger]) expect((await router.query(other.local, 'ping', { id: router.id })).kind).toBe('response');
+    const asked: string[] = [];
+    const lookup = me.lookup(randomId(), findNode, {
+      seeds: [{ id: router.id, ...router.local }],
+      query: (to, method, args, options) => { asked.push(to.address); return me.query(to, method, args, options); },
+    });
+    await lookup.result;
+    expect(asked).toContain('198.51.100.20');
+    expect(asked).not.toContain('198.51.100.30');
   });
 });

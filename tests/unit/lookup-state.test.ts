@@ -6,6 +6,7 @@ import { subnetOf } from '../../src/wire/address.js';
 import { RoutingTable } from '../../src/table/routing-table.js';
 import { Prng } from '../helpers/prng.js';
 import { idNear } from '../helpers/ids.js';
+import { isSecureId, secureIdFor } from '../../src/wire/secure-id.js';
 
 const prng = new Prng(20261121);
 let nextHost = 1;
@@ -191,6 +192,24 @@ describe('the node running the lookup', () => {
     const state = new LookupState(prng.bytes(20), { self: me.id });
     expect(state.add([me, node()], 0)).toBe(1);
     expect(state.get(me.id)).toBeUndefined();
+  });
+});
+
+describe('BEP 42 "Enforcement" in the lookup (secureIdsOnly)', () => {
+  const target = prng.bytes(20);
+  const secure: NodeInfo = { id: secureIdFor('203.0.113.7', 1, (n) => prng.bytes(n)), address: '203.0.113.7', port: 6881 };
+  const insecure: NodeInfo = { id: prng.bytes(20), address: '198.51.100.9', port: 6881 };
+  const local: NodeInfo = { id: prng.bytes(20), address: '10.1.2.3', port: 6881 };
+
+  it('asks only nodes whose ID fits their address; local addresses are exempt, as the BEP says', () => {
+    expect(isSecureId(insecure.id, insecure.address)).toBe(false);
+    const state = new LookupState(target, { secureIdsOnly: true, addressScope: 'unknown' });
+    expect(state.add([secure, insecure, local], 0)).toBe(2);
+    expect(state.next().map((c) => c.node.address).sort()).toEqual(['10.1.2.3', '203.0.113.7']);
+  });
+
+  it('without it, every node is a candidate (libtorrent\'s default too)', () => {
+    expect(new LookupState(target).add([secure, insecure, local], 0)).toBe(3);
   });
 });
 

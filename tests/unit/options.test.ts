@@ -109,3 +109,23 @@ describe('torrentFileName (--save-torrent DIR)', () => {
     expect(name).toBe(`${'é'.repeat(100)}.torrent`);
   });
 });
+
+describe('--enforce-secure-ids (BEP 42 "Enforcement")', () => {
+  const hash = '0123456789abcdef0123456789abcdef01234567';
+  const common = (argv: string[]): unknown => {
+    const command = parseCommand(argv);
+    return 'common' in command ? command.common.enforceSecureIds : undefined;
+  };
+
+  it('is off by default, as in libtorrent, and on when asked, for scrapes, crawls, batches and items', () => {
+    expect(common([hash])).toBe(false);
+    expect(common([hash, '--enforce-secure-ids'])).toBe(true);
+    expect(common(['crawl', '--enforce-secure-ids'])).toBe(true);
+    expect(common(['scrape', '-', '--enforce-secure-ids'])).toBe(true);
+    expect(common(['get', hash, '--enforce-secure-ids'])).toBe(true);
+  });
+
+  it('a local network has no node to enforce it on: testnet refuses it', () => {
+    expect(usageError(['testnet', '--enforce-secure-ids'])).toMatch(/enforce-secure-ids/);
+  });
+});
