@@ -40,13 +40,13 @@ export async function runBatch(command: BatchCommand, output: Output, signal: Ab
   try {
     output.err(`Joining ${describe(session)}...`);
     await session.node.bootstrap(session.bootstrap, { timeoutMs: JOIN_TIMEOUT_MS, signal });
-    if (session.node.table.size === 0) {
+    if (session.node.tableSize === 0) {
       if (signal.aborted) return 0;
       output.err(`dht-scrape: network error: no bootstrap node answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ') || 'none resolved'}).\n` +
         'Check the internet connection or --bootstrap, or try the local network: dht-scrape scrape - --testnet 200');
       return EXIT.network;
     }
-    output.err(`Joined (${session.node.table.size} nodes); looking up the torrents, ${command.concurrency} at a time`);
+    output.err(`Joined (${session.node.tableSize} nodes); looking up the torrents, ${command.concurrency} at a time`);
     const tally = await lookUpAll(input, command, session, output, signal);
     output.err(`${tally.torrents} torrent(s) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${tally.withPeers} with peers, ` +
       `${tally.torrents - tally.withPeers} without${tally.invalid > 0 ? `; ${tally.invalid} line(s) were not an info-hash or magnet` : ''}`);

@@ -100,7 +100,7 @@ async function withJoinedNode(common: CommonOptions, output: Output, signal: Abo
   const session = await openSession(common, output);
   try {
     const joined = await session.node.bootstrap(session.bootstrap, { timeoutMs: Math.min((common.timeoutSeconds ?? 30) * 1000, 10_000), signal });
-    if (session.node.table.size === 0) {
+    if (session.node.tableSize === 0) {
       output.err(`dht-scrape: network error: none of ${session.bootstrap.length} bootstrap node(s) answered (${joined.routersAnswered} did)`);
       return NETWORK;
     }

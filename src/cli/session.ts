@@ -95,7 +95,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   }
 
   const rateLimitedBy: Endpoint[] = [];
-  node.rpc.onErrorReply((error, from) => {
+  node.onErrorReply((error, from) => {
     if (error.e.code === 202 && !rateLimitedBy.some((e) => e.address === from.address && e.port === from.port)) rateLimitedBy.push(from);
   });
   return {
@@ -105,7 +105,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     usingPublicRouters,
     rateLimitedBy,
     async close() {
-      if (useState && node.table.size > 0) {
+      if (useState && node.tableSize > 0) {
         await saveState(statePath, network, { id: node.id, nodes: node.goodNodes(200) }).catch((error: unknown) => {
           output.err(`dht-scrape: the state was not saved: ${error instanceof Error ? error.message : String(error)}`);
         });

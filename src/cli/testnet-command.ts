@@ -53,7 +53,7 @@ export async function answersLookups(testnet: Testnet): Promise<boolean> {
   const probe = await DhtNode.create({ address: testnet.clientAddress, port: 0, ...(testnet.sharedAddress ? SHARED_ADDRESS_OPTIONS : {}) });
   try {
     await probe.bootstrap(testnet.bootstrap.slice(0, 1), { timeoutMs: 5_000 });
-    if (torrent === undefined) return probe.table.size > 0;
+    if (torrent === undefined) return probe.tableSize > 0;
     const result = await probe.findPeers(torrent.infoHash, { timeoutMs: 10_000 }).result;
     return result.stats.itemsFound > 0;
   } finally {

@@ -179,8 +179,7 @@ export class Crawler {
     this.running = true;
     this.startedAt = this.now();
     this.lastYieldAt = this.startedAt;
-    this.baselineIn = { ...this.node.rpc.counters.queriesIn };
-    this.baselineOut = { ...this.node.rpc.counters.queriesOut };
+    ({ queriesIn: this.baselineIn, queriesOut: this.baselineOut } = this.node.counters());
     const unsubscribe = this.node.onIncomingQuery(this.onQuery);
     const ended = this.whenStopped();
     let rounds: NodeJS.Timeout | undefined;
@@ -192,10 +191,10 @@ export class Crawler {
         timeoutMs: timeoutMs > 0 ? Math.min(MAX_BOOTSTRAP_MS, Math.max(1, timeoutMs / 2)) : MAX_BOOTSTRAP_MS,
         signal: this.halt.signal,
       });
-      joined = bootstrap.routersAnswered > 0 || this.node.table.size > 0;
+      joined = bootstrap.routersAnswered > 0 || this.node.tableSize > 0;
       if (!joined) this.halt.abort('no-bootstrap');
       else if (!this.halt.signal.aborted) {
-        for (const contact of this.node.table.all()) {
+        for (const contact of this.node.contacts()) {
           this.learn(contact);
           if (contact.lastResponse > 0) this.schedule.heard(contact);
         }
@@ -215,6 +214,7 @@ export class Crawler {
 
   /** Live figures for a status line. */
   progress(): CrawlProgress {
+    const counters = this.node.counters();
     const elapsedMs = Math.max(0, this.now() - this.startedAt);
     return {
       elapsedMs,
@@ -222,9 +222,9 @@ export class Crawler {
       discovered: this.discovered,
       perMinute: elapsedMs > 0 ? (this.discovered * 60_000) / elapsedMs : 0,
       nodesKnown: this.schedule.size,
-      tableSize: this.node.table.size,
-      queriesIn: sumCounts(delta(this.node.rpc.counters.queriesIn, this.baselineIn)),
-      queriesOut: sumCounts(delta(this.node.rpc.counters.queriesOut, this.baselineOut)),
+      tableSize: this.node.tableSize,
+      queriesIn: sumCounts(delta(counters.queriesIn, this.baselineIn)),
+      queriesOut: sumCounts(delta(counters.queriesOut, this.baselineOut)),
       dropped: this.store.dropped,
     };
   }
@@ -390,6 +390,7 @@ export class Crawler {
   }
 
   private report(bootstrap: BootstrapResult | undefined, joined: boolean, ended: CrawlReport['ended']): CrawlReport {
+    const counters = this.node.counters();
     return {
       bootstrap,
       joined,
@@ -398,8 +399,8 @@ export class Crawler {
       discovered: this.discovered,
       discoveredBy: { ...this.discoveredBy },
       counts: this.store.counts(),
-      queriesIn: delta(this.node.rpc.counters.queriesIn, this.baselineIn),
-      queriesOut: delta(this.node.rpc.counters.queriesOut, this.baselineOut),
+      queriesIn: delta(counters.queriesIn, this.baselineIn),
+      queriesOut: delta(counters.queriesOut, this.baselineOut),
       sampleReplies: this.sampleReplies,
       samplesReceived: this.samplesReceived,
       nodes: this.schedule.stats(),

@@ -28,8 +28,8 @@ import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type
 import { ItemStore, type ItemStoreOptions } from '../table/item-store.js';
 import { PeerStore, type PeerStoreOptions } from '../table/peer-store.js';
 import { RecentQueriers } from '../table/recent-queriers.js';
-import { EXTENDED_FAR_BUCKETS, RoutingTable, type InsertResult, type RoutingTableOptions } from '../table/routing-table.js';
-import { MAX_REPLY_BYTES, Rpc, type QueryOptions, type QueryOutcome, type RpcOptions } from '../net/rpc.js';
+import { EXTENDED_FAR_BUCKETS, RoutingTable, type Contact, type InsertResult, type RoutingTableOptions, type TableReader } from '../table/routing-table.js';
+import { MAX_REPLY_BYTES, Rpc, type ErrorReplyListener, type QueryOptions, type QueryOutcome, type RpcCounters, type RpcOptions } from '../net/rpc.js';
 import { SourceLimiter, type SourceLimiterOptions } from '../net/source-limiter.js';
 import { CpuBudget, type CpuBudgetOptions } from '../net/cpu-budget.js';
 import { BanNotices } from '../net/ban-notice.js';
@@ -118,7 +118,11 @@ const MAX_PENDING_PINGS = 16;
 /**
  * One DHT node. Create it with `DhtNode.create()`, join with `bootstrap()`, then look things up
  * (`findPeers`, `lookup`), `announce`, or just listen (`onIncomingQuery`). `close()` releases
- * the socket and every timer. Its parts are public for reading: `table`, `peers`, `rpc.counters`.
+ * the socket and every timer.
+ *
+ * Above the dht layer (crawler, modes, CLI) a node is read through its accessors: `counters()`,
+ * `contacts()`, `tableSize`, `tableReader`. Its parts `rpc` and `table` are public for this layer
+ * and for white-box tests; tests/architecture/node-access.test.ts keeps the layers above out of them.
  */
 export class DhtNode {
   /** Our node ID. It changes once, to a BEP 42 ID, when the network agrees on our external address. */
@@ -127,7 +131,7 @@ export class DhtNode {
   }
   private currentId: NodeId;
   readonly rpc: Rpc;
-  /** Our routing table (built anew, with the same contacts, when our ID changes). */
+  /** Our routing table (built anew, with the same contacts, when our ID changes). The node changes it; others read it through tableReader. */
   get table(): RoutingTable {
     return this.currentTable;
   }
@@ -196,6 +200,41 @@ export class DhtNode {
   /** Where we are bound. */
   get local(): Endpoint {
     return this.rpc.local;
+  }
+
+  /** A snapshot of the KRPC counters (packets, bytes, queries by method, drops): copies that do not move on. */
+  counters(): RpcCounters {
+    const c = this.rpc.counters;
+    return { ...c, queriesIn: { ...c.queriesIn }, queriesOut: { ...c.queriesOut }, dropped: { ...c.dropped } };
+  }
+
+  /** Every contact of our routing table, farthest bucket first (copies). */
+  contacts(): Contact[] {
+    return this.currentTable.all().map((c) => ({ ...c }));
+  }
+
+  /** How many contacts our routing table holds. */
+  get tableSize(): number {
+    return this.currentTable.size;
+  }
+
+  /** Our routing table, to read only (a view, a report): no method that changes it. */
+  get tableReader(): TableReader {
+    return this.currentTable;
+  }
+
+  /**
+   * Take nodes known to answer into the table, as if each had just answered us: a simulator's
+   * ready-made mesh, a restarted node's old contacts. The table's admission rules apply; a full
+   * bucket stays as it is (no ping: these nodes are not news).
+   */
+  addContacts(nodes: Iterable<NodeInfo>): void {
+    for (const node of nodes) this.currentTable.recordResponse(node);
+  }
+
+  /** Listen to the KRPC error replies we receive (a 202 "rate limited", say). Returns an unsubscribe function. */
+  onErrorReply(listener: ErrorReplyListener): () => void {
+    return this.rpc.onErrorReply(listener);
   }
 
   /** Listen to every valid query we receive (after it has been answered). Returns an unsubscribe function. */

@@ -89,7 +89,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     // Nothing answered the lookup (every router silent, even asked again): the join may still
     // bring nodes in. Wait for it, then look up once more from the table.
     await join.result;
-    if (node.table.size > 0 && options.signal?.aborted !== true) {
+    if (node.tableSize > 0 && options.signal?.aborted !== true) {
       result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
       stats = sumStats(stats, result.stats);
     }

@@ -49,12 +49,12 @@ export class Churn {
   private async replace(i: number): Promise<void> {
     const old = this.nodes[i];
     if (this.stopped || old === undefined || old.isClosed) return;
-    const contacts = old.table.all();
+    const contacts = old.contacts();
     await old.close();
     if (this.stopped) return;
     const fresh = await this.respawn(i, old.id);
     if (this.stopped) { await fresh.close(); return; }
-    for (const c of contacts) fresh.table.recordResponse(c);
+    fresh.addContacts(contacts);
     this.nodes[i] = fresh;
     this.count++;
     for (const c of contacts.slice(0, HELLOS)) void fresh.query(c, 'ping', { id: fresh.id });

@@ -312,12 +312,14 @@ function mesh(nodes: readonly DhtNode[], answering: readonly DhtNode[], unreacha
   const contacts: NodeInfo[] = [...answering.map((n) => ({ id: n.id, ...n.local })), ...unreachable];
   const sorted = [...contacts].sort((a, b) => compareBytes(a.id, b.id));
   nodes.forEach((node) => {
+    const offers: NodeInfo[] = [];
     const offer = (other: NodeInfo | undefined): void => {
-      if (other !== undefined && other.id !== node.id) node.table.recordResponse(other);
+      if (other !== undefined && other.id !== node.id) offers.push(other);
     };
     const index = insertionPoint(sorted, node.id);
     for (let d = -NEIGHBOURS / 2; d <= NEIGHBOURS / 2; d++) offer(sorted[index + d]);
     for (let r = 0; r < RANDOM_CONTACTS; r++) offer(contacts[random.int(contacts.length)]);
+    node.addContacts(offers);
   });
 }
 

@@ -81,7 +81,7 @@ export class ViewFeed {
     this.publish(this.hello);
     let signature = '';
     const look = (): void => {
-      const view = tableView(node.table);
+      const view = tableView(node.tableReader);
       const next = JSON.stringify(view.buckets.map((b) => [b.contacts.length, b.counts]));
       if (next === signature) return;
       signature = next;
