@@ -380,6 +380,16 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
 
+/** The byte-wise mutations, for the other parsers' fuzzing (tests/fuzz/parsers.ts). */
+export const BYTE_MUTATIONS: ReadonlyArray<{ name: string; mutate: (rng: Prng, base: Uint8Array) => Uint8Array }> = [
+  { name: 'bit-flips', mutate: bitFlips },
+  { name: 'byte-edits', mutate: byteEdits },
+  { name: 'truncation', mutate: truncate },
+  { name: 'insert-delete', mutate: insertOrDelete },
+  { name: 'length-prefix', mutate: lengthEdit },
+  { name: 'integer-edit', mutate: integerEdit },
+];
+
 // ---------------------------------------------------------------------------------------------
 // The menu.
 // ---------------------------------------------------------------------------------------------
