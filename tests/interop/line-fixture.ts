@@ -2,7 +2,8 @@
  * A fixture process spoken to in JSON lines: events on its stdout (each with a name and its clock
  * in ms), commands on its stdin. lt_fixture.py (libtorrent) and bdht_fixture.mjs (bittorrent-dht)
  * both work this way; this keeps every event, lets a test wait for one, and makes sure the process
- * is gone when the tests end.
+ * is gone when the tests end. A client that only writes a log (aria2) is read the same way through
+ * a `parse` that turns its log lines into events.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -24,10 +25,15 @@ export class LineFixture<Command extends { cmd: string }> {
   readonly events: FixtureEvent[] = [];
   private readonly waiters = new Set<Waiter>();
   protected stderr = '';
-  private exited = false;
+  protected exited = false;
   private readonly exitedPromise: Promise<void>;
 
-  constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly quiet: (e: FixtureEvent) => boolean = () => false) {
+  constructor(
+    protected readonly child: ChildProcessWithoutNullStreams,
+    private readonly quiet: (e: FixtureEvent) => boolean = () => false,
+    /** One stdout line as an event, or undefined to skip it. Default: the line is a JSON event. */
+    private readonly parse: (line: string) => FixtureEvent | undefined = parseJsonEvent,
+  ) {
     createInterface({ input: child.stdout }).on('line', (line) => this.onLine(line));
     child.stderr.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-8_000); });
     this.exitedPromise = new Promise((resolve) => {
@@ -38,8 +44,8 @@ export class LineFixture<Command extends { cmd: string }> {
   }
 
   private onLine(line: string): void {
-    let event: FixtureEvent;
-    try { event = JSON.parse(line) as FixtureEvent; } catch { return; }
+    const event = this.parse(line);
+    if (event === undefined) return;
     this.events.push(event);
     for (const waiter of this.waiters) {
       if (waiter.match(event)) { this.waiters.delete(waiter); waiter.resolve(event); }
@@ -95,4 +101,8 @@ export class LineFixture<Command extends { cmd: string }> {
     await this.exitedPromise;
     clearTimeout(killer);
   }
+}
+
+function parseJsonEvent(line: string): FixtureEvent | undefined {
+  try { return JSON.parse(line) as FixtureEvent; } catch { return undefined; }
 }
