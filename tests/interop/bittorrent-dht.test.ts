@@ -59,15 +59,21 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
       const announced = announcers.map((i) => `${net.nodes[i]!.address}:${7_000 + i}`);
       const port = 20_000 + prng.int(40_000);
 
+      // Where bittorrent-dht stored each announce, as ranks by distance to the info-hash (0 = closest):
+      // said when a peer is missed, since a scrape can only find what the nodes near the target hold.
+      const byDistance = net.nodes.slice().sort((a, b) => (xorDistance(a.id, infohash) < xorDistance(b.id, infohash) ? -1 : 1)).map((n) => n.index);
+      const storedBefore = await net.stored(infohash);
+      const where = announced.map((peer) => `${peer} at ranks ${[...storedBefore].filter(([, peers]) => peers.includes(peer)).map(([i]) => byDistance.indexOf(i)).sort((a, b) => a - b).join(',')}`).join('; ');
+
       const run = await runCli([infohash, '--announce', String(port), '--bootstrap', net.endpoint(0), '--bind', bind, ...ONE_SHOT]);
       expect(run.code, run.stderr).toBe(0);
       const doc = JSON.parse(run.stdout) as { peers: { address: string; port: number }[]; stats: { announced_to?: number } };
       const stats = JSON.stringify(doc.stats);
-      expect(doc.peers.map((p) => `${p.address}:${p.port}`).sort(), stats).toEqual(expect.arrayContaining(announced));
+      expect(doc.peers.map((p) => `${p.address}:${p.port}`).sort(), `${stats}\nstored: ${where}`).toEqual(expect.arrayContaining(announced));
 
       // The nodes that now hold our peer are the 8 closest to the info-hash of all 200 (BEP 5's k).
       // A lookup held to 4 nodes of the /24 (the per-/24 brake) would hold 4 of them, no more.
-      const closest = net.nodes.slice().sort((a, b) => (xorDistance(a.id, infohash) < xorDistance(b.id, infohash) ? -1 : 1)).slice(0, 8).map((n) => n.index);
+      const closest = byDistance.slice(0, 8);
       const stored = await net.stored(infohash);
       const holders = [...stored].filter(([, peers]) => peers.includes(`${bind}:${port}`)).map(([i]) => i);
       expect(holders.sort((a, b) => a - b), stats).toEqual(closest.sort((a, b) => a - b));
