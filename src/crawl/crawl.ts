@@ -33,6 +33,7 @@ import { idEquals, randomId, sharedPrefixLength, type NodeId } from '../wire/id.
 import { InfoHashStore, type InfoHashCounts, type SourceKind } from './infohash-store.js';
 import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from '../wire/krpc.js';
 import { EventQueue } from '../dht/event-queue.js';
+import { watchStop } from '../dht/stop-reason.js';
 import { findNode, sampleInfohashes, type LookupMethod, type QueryFn } from '../dht/lookup.js';
 import type { BootstrapResult, DhtNode } from '../dht/node.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
@@ -233,14 +234,9 @@ export class Crawler {
   private whenStopped(): Promise<CrawlReport['ended']> {
     return new Promise((resolve) => {
       const timeoutMs = this.options.timeoutMs ?? 60_000;
-      const timer = timeoutMs > 0 ? setTimeout(() => this.halt.abort('timeout'), timeoutMs) : undefined;
-      const onAbort = (): void => this.halt.abort('aborted');
-      const { signal } = this.options;
-      if (signal?.aborted) this.halt.abort('aborted');
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const dispose = watchStop({ timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, signal: this.options.signal }, (reason) => this.halt.abort(reason));
       const finish = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        dispose();
         const reason: unknown = this.halt.signal.reason;
         resolve(reason === 'timeout' || reason === 'no-bootstrap' ? reason : 'aborted');
       };
@@ -442,8 +438,7 @@ const STREAM_BUFFER = 100_000;
 export function crawl(node: DhtNode, options: Omit<CrawlOptions, 'onInfoHash' | 'signal'> & { signal?: AbortSignal }): CrawlRun {
   const stopper = new AbortController();
   const stop = (): void => stopper.abort();
-  options.signal?.addEventListener('abort', stop, { once: true });
-  if (options.signal?.aborted) stop();
+  const unfollow = watchStop({ timeoutMs: undefined, signal: options.signal }, stop);
   const found = new EventQueue<FoundInfoHash>(STREAM_BUFFER);
   const crawler = new Crawler(node, {
     ...options,
@@ -451,7 +446,7 @@ export function crawl(node: DhtNode, options: Omit<CrawlOptions, 'onInfoHash' | 
     onInfoHash: (sighting) => found.push(sighting),
   });
   const result = crawler.run().finally(() => {
-    options.signal?.removeEventListener('abort', stop);
+    unfollow();
     found.close();
   });
   return {

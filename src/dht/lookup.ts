@@ -6,6 +6,7 @@
  * the crawler's keyspace walk are all this one loop.
  */
 import { EventQueue } from './event-queue.js';
+import { watchStop } from './stop-reason.js';
 import type { NodeInfo, PeerInfo } from '../wire/compact.js';
 import { sharedPrefixLength, type NodeId } from '../wire/id.js';
 import type { QueryArgsByMethod, ResponseBody } from '../wire/krpc.js';
@@ -162,11 +163,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     const { signal } = this.options;
     let ended: LookupStats['ended'] | undefined;
     const stop = (reason: LookupStats['ended']): void => { ended ??= reason; this.wakeRun(); };
-    const timer = setTimeout(() => stop('timeout'), this.options.timeoutMs ?? 30_000);
-    timer.unref();
-    const onAbort = (): void => stop('aborted');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) ended = 'aborted';
+    const stopWatch = watchStop({ timeoutMs: this.options.timeoutMs ?? 30_000, signal, unref: true }, stop);
     for (const router of this.routers?.endpoints ?? []) {
       if (ended !== undefined || this.stats.queries >= maxQueries) break;
       void this.askRouter(router);
@@ -182,8 +179,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    stopWatch();
     this.stats.ended = ended;
     // Queries still unanswered past their soft timeout when the lookup ends count as timed out.
     this.stats.timeouts += this.state.snapshot().filter((c) => c.state === 'slow').length;
