@@ -8,11 +8,10 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseTarget, type TorrentTarget } from '../wire/magnet.js';
 import { scrape } from '../modes/scrape.js';
-import { formatEndpoint } from '../wire/address.js';
 import { readLines } from './line-reader.js';
 import { EXIT, type Command } from './options.js';
 import { jsonReport } from './scrape-command.js';
-import { openSession, type Session } from './session.js';
+import { describeNetwork, noBootstrapMessage, openSession, type Session } from './session.js';
 import type { Output } from './terminal.js';
 
 type BatchCommand = Extract<Command, { kind: 'batch' }>;
@@ -38,12 +37,11 @@ export async function runBatch(command: BatchCommand, output: Output, signal: Ab
   const session = await openSession(common, output, { node: { readOnly: command.readOnly } });
   const started = Date.now();
   try {
-    output.err(`Joining ${describe(session)}...`);
+    output.err(`Joining ${describeNetwork(session)}...`);
     await session.node.bootstrap(session.bootstrap, { timeoutMs: JOIN_TIMEOUT_MS, signal });
     if (session.node.tableSize === 0) {
       if (signal.aborted) return 0;
-      output.err(`dht-scrape: network error: no bootstrap node answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ') || 'none resolved'}).\n` +
-        'Check the internet connection or --bootstrap, or try the local network: dht-scrape scrape - --testnet 200');
+      output.err(noBootstrapMessage(session, { tryLocal: 'dht-scrape scrape - --testnet 200' }));
       return EXIT.network;
     }
     output.err(`Joined (${session.node.tableSize} nodes); looking up the torrents, ${command.concurrency} at a time`);
@@ -112,8 +110,3 @@ function openFile(path: string): Promise<Readable> {
   });
 }
 
-function describe(session: Session): string {
-  if (session.testnet !== undefined) return `the local network (${session.testnet.nodes.length} nodes)`;
-  if (session.usingPublicRouters) return 'the DHT through the public routers';
-  return `the DHT through ${session.bootstrap.map(formatEndpoint).join(', ')}`;
-}

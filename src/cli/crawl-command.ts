@@ -10,7 +10,7 @@ import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } fr
 import { NameResolver } from '../modes/name-resolver.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
-import { openSession, rateLimitedMessage, type Session } from './session.js';
+import { describeNetwork, noBootstrapMessage, openSession, type Session } from './session.js';
 import { nameFields, namesSummary } from './swarm-report.js';
 import type { Output } from './terminal.js';
 import type { ViewFeed } from './web/view-feed.js';
@@ -107,7 +107,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     const writeError = writer?.close();
     // Stopped (by the user, or a failed write) before any node answered: not a network error.
     if (!report.joined && report.ended !== 'aborted') {
-      output.err(noBootstrapMessage(session, timeoutSeconds));
+      output.err(noBootstrapMessage(session, { waited: timeoutSeconds > 0 ? ` within ${timeoutSeconds} s` : '', tryLocal: 'dht-scrape crawl --testnet 300' }));
       return EXIT.network;
     }
     output.err(summary(report, crawler.store, command.top, session, output));
@@ -140,13 +140,6 @@ async function loadResume(path: string, store: InfoHashStore, repair: boolean, o
     read.invalid > 0 ? `skipped ${read.invalid} malformed line(s)` : '',
   ].filter((note) => note !== '');
   output.err(`Resumed ${store.size} info_hashes from ${path}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
-}
-
-function describeNetwork(session: Session): string {
-  const { testnet } = session;
-  if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes, ${testnet.torrents.length} torrents)`;
-  if (session.usingPublicRouters) return 'the DHT (joining through the public routers)';
-  return `the DHT (joining through ${session.bootstrap.map(formatEndpoint).join(', ')})`;
 }
 
 function statusLine(p: CrawlProgress, output: Output): string {
@@ -200,16 +193,6 @@ function topList(title: string, entries: InfoHashEntry[]): string[] {
 function byMethod(counts: Record<string, number>): string {
   const parts = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([method, n]) => `${method} ${count(n)}`);
   return `${count(sumCounts(counts))}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
-}
-
-function noBootstrapMessage(session: Session, timeoutSeconds: number): string {
-  const limited = rateLimitedMessage(session);
-  if (limited !== undefined) return limited;
-  const tried = session.bootstrap.length === 0
-    ? 'no bootstrap address could be resolved'
-    : `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
-  return `dht-scrape: network error: ${tried}${timeoutSeconds > 0 ? ` within ${timeoutSeconds} s` : ''}.\n` +
-    'Check the internet connection or --bootstrap, or crawl the local network: dht-scrape crawl --testnet 300';
 }
 
 function formatDuration(ms: number): string {

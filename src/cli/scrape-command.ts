@@ -4,7 +4,7 @@ import { scrape, type ScrapeReport } from '../modes/scrape.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { newFileProblem } from './output-file.js';
-import { openSession, rateLimitedMessage, type Session } from './session.js';
+import { describeNetwork, noBootstrapMessage, openSession, type Session } from './session.js';
 import { queryTrackers } from '../tracker/tracker.js';
 import { trackerLines, trackersJson, trackersToAsk } from './tracker-report.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
@@ -43,7 +43,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       return EXIT.usage;
     }
     const hex = idToHex(target.infoHash);
-    output.err(`Looking up ${hex}${target.name !== undefined ? ` (${safeText(target.name)})` : ''} from ${describeBootstrap(session)}`);
+    output.err(`Looking up ${hex}${target.name !== undefined ? ` (${safeText(target.name)})` : ''} from ${describeNetwork(session)}`);
     const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
     // Trackers (the magnet's tr= and --tracker) are asked beside the DHT, within the same budget.
     const trackerUrls = trackersToAsk(command.trackers, command.target?.trackers, command.noTrackers);
@@ -79,7 +79,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
           'before the lookup; try a longer --timeout');
         return EXIT.noPeers;
       }
-      output.err(noBootstrapMessage(session, seconds));
+      output.err(noBootstrapMessage(session, { waited: `; gave up after ${seconds} s`, tryLocal: 'dht-scrape --testnet 200' }));
       return EXIT.network;
     }
     let extras: SwarmExtras = {};
@@ -107,25 +107,6 @@ function pickTestnetTorrent(session: Session): { infoHash: Uint8Array; name?: st
   const torrents = session.testnet?.torrents ?? [];
   const torrent = torrents[Math.floor(Math.random() * torrents.length)];
   return torrent === undefined ? undefined : { infoHash: torrent.infoHash, name: `local network torrent, ${torrent.peers.length} peers` };
-}
-
-function describeBootstrap(session: Session): string {
-  if (session.testnet !== undefined) return `the local network (${session.testnet.nodes.length} nodes)`;
-  if (session.usingPublicRouters) return 'the public DHT routers';
-  return session.bootstrap.map(formatEndpoint).join(', ');
-}
-
-/** What happened, with the time it took (`seconds`, as waited), not the --timeout asked for. */
-function noBootstrapMessage(session: Session, seconds: string): string {
-  const limited = rateLimitedMessage(session);
-  if (limited !== undefined) return limited;
-  if (session.bootstrap.length === 0) {
-    return 'dht-scrape: network error: no bootstrap host could be resolved (is there an internet connection?).\n' +
-      'Check --bootstrap, or try the local network: dht-scrape --testnet 200';
-  }
-  const tried = `none of ${session.bootstrap.length} bootstrap node(s) answered (${session.bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${session.bootstrap.length > 4 ? ', ...' : ''})`;
-  return `dht-scrape: network error: ${tried}; gave up after ${seconds} s.\n` +
-    'Check the internet connection or --bootstrap, or try the local network: dht-scrape --testnet 200';
 }
 
 /** The stable --json document: new fields may be added, none renamed. */

@@ -121,6 +121,32 @@ function ipv6Range(bind: string): string {
   return bind === '::' || bind === '::1' ? '::1/128' : `${bind}/128`;
 }
 
+/** Where the session joins, for the line a command prints as it starts ("Crawling ...", "Looking up ... from ..."). */
+export function describeNetwork(session: Session): string {
+  const { testnet } = session;
+  if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes, ${testnet.torrents.length} torrents)`;
+  if (session.usingPublicRouters) return 'the DHT through the public routers';
+  return `the DHT through ${session.bootstrap.map(formatEndpoint).join(', ')}`;
+}
+
+/**
+ * Why joining failed, for every command: a node that refused us (KRPC 202) is named; else no
+ * address resolved, or which bootstrap nodes did not answer (`waited`: for how long, as the command
+ * says it). `tryLocal`: the same job on the local network, to suggest.
+ */
+export function noBootstrapMessage(session: Session, options: { waited?: string; tryLocal?: string } = {}): string {
+  const limited = rateLimitedMessage(session);
+  if (limited !== undefined) return limited;
+  const local = options.tryLocal !== undefined ? `, or try the local network: ${options.tryLocal}` : '';
+  const { bootstrap } = session;
+  if (bootstrap.length === 0) {
+    return `dht-scrape: network error: no bootstrap address could be resolved (is there an internet connection?).\nCheck --bootstrap${local}`;
+  }
+  const listed = `${bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${bootstrap.length > 4 ? ', ...' : ''}`;
+  return `dht-scrape: network error: none of ${bootstrap.length} bootstrap node(s) answered (${listed})${options.waited ?? ''}.\n` +
+    `Check the internet connection or --bootstrap${local}`;
+}
+
 /** "rate-limited by <node>" when a node we asked refused us with KRPC 202, instead of blaming the network. */
 export function rateLimitedMessage(session: Session): string | undefined {
   const [first, ...more] = session.rateLimitedBy;
