@@ -34,16 +34,22 @@ export interface Scenario {
   close(): Promise<void>;
 }
 
-/** Options that make a node deterministic here: the frozen clock, no timers, no per-source limit. */
+/** Options that make a node deterministic here: the frozen clock, no timers, no per-source or CPU limit. */
 export function docsNodeOptions(transport: DhtNodeOptions['transport']): DhtNodeOptions {
   return {
     id: randomId(),
     ...(transport !== undefined ? { transport } : {}),
     now: () => DOCS_CLOCK,
-    rpc: { softTimeoutMs: NEVER_MS, hardTimeoutMs: 2 * NEVER_MS, sendBurst: 1_000_000_000, sendRate: 1_000_000_000 },
+    // The soft timeout follows the measured round trips down to minSoftTimeoutMs, and round trips
+    // on a frozen clock are 0 ms: without a floor this high, a busy machine would see real 250 ms
+    // timeouts fire in some runs and not others, and the docs would change from run to run.
+    rpc: { softTimeoutMs: NEVER_MS, minSoftTimeoutMs: NEVER_MS, hardTimeoutMs: 2 * NEVER_MS, sendBurst: 1_000_000_000, sendRate: 1_000_000_000 },
     lookup: { timeoutMs: NEVER_MS },
     // With a frozen clock a rate limiter never refills; the docs' network has no flooders to stop.
     sourceLimit: false,
+    // The CPU budget times each answer with the real clock (performance.now): on a busy machine a
+    // node would shed some queries and not others, and the docs would change from run to run.
+    cpuBudget: false,
     maintenanceIntervalMs: NEVER_MS,
   };
 }
