@@ -100,6 +100,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     }
     output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);
     statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
+    const crawlStarted = Date.now();
     const report = await crawler.run();
     await names?.stop();
     clearInterval(statusTimer);
@@ -107,7 +108,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     const writeError = writer?.close();
     // Stopped (by the user, or a failed write) before any node answered: not a network error.
     if (!report.joined && report.ended !== 'aborted') {
-      output.err(noBootstrapMessage(session, { waited: timeoutSeconds > 0 ? ` within ${timeoutSeconds} s` : '', tryLocal: 'dht-scrape crawl --testnet 300' }));
+      output.err(noBootstrapMessage(session, { waited: `; gave up after ${((Date.now() - crawlStarted) / 1000).toFixed(1)} s`, tryLocal: 'dht-scrape crawl --testnet 300' }));
       return EXIT.network;
     }
     output.err(summary(report, crawler.store, command.top, session, output));

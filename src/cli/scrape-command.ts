@@ -79,7 +79,8 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
           'before the lookup; try a longer --timeout');
         return EXIT.noPeers;
       }
-      output.err(noBootstrapMessage(session, { waited: `; gave up after ${seconds} s`, tryLocal: 'dht-scrape --testnet 200' }));
+      const ranOut = Date.now() - started >= timeoutMs ? ` (--timeout ${timeoutMs / 1000} s ran out; a slow network may need longer)` : '';
+      output.err(noBootstrapMessage(session, { waited: `; gave up after ${seconds} s${ranOut}`, tryLocal: 'dht-scrape --testnet 200' }));
       return EXIT.network;
     }
     let extras: SwarmExtras = {};

@@ -130,8 +130,13 @@ export interface CrawlReport {
 /** A walk that has not converged by then is stopped: the keyspace is big, and there are more walks. */
 const WALK_TIMEOUT_MS = 15_000;
 const SPREAD_EVERY = 3;
-/** How long joining may take at most, of the crawl's time. */
+/** How long joining may take at most, of the crawl's time (half of it, up to this) ... */
 const MAX_BOOTSTRAP_MS = 10_000;
+/**
+ * ... and at least this long, when the crawl's timeout allows: a router's reply is waited for up
+ * to the RPC layer's hard timeout (3 s), and a short crawl on a slow link must still hear it.
+ */
+const MIN_BOOTSTRAP_MS = 3_000;
 /** With no new node or info-hash for this long, the network is covered: walks back off. */
 const DRY_AFTER_MS = 10_000;
 const FIRST_BACKOFF_MS = 2_000;
@@ -189,7 +194,7 @@ export class Crawler {
     try {
       const timeoutMs = this.options.timeoutMs ?? 60_000;
       bootstrap = await this.node.bootstrap(this.options.bootstrap, {
-        timeoutMs: timeoutMs > 0 ? Math.min(MAX_BOOTSTRAP_MS, Math.max(1, timeoutMs / 2)) : MAX_BOOTSTRAP_MS,
+        timeoutMs: timeoutMs > 0 ? Math.min(MAX_BOOTSTRAP_MS, Math.max(timeoutMs / 2, Math.min(timeoutMs, MIN_BOOTSTRAP_MS))) : MAX_BOOTSTRAP_MS,
         signal: this.halt.signal,
       });
       joined = bootstrap.routersAnswered > 0 || this.node.tableSize > 0;

@@ -97,13 +97,26 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
   // A lost datagram must not leave us alone: ask the silent routers again, up to three times,
   // each time once its soft timeout has passed (a late reply still enters the table).
   const replies: (QueryOutcome | undefined)[] = routers.map(() => undefined);
-  const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, 3_000));
+  const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, ROUTER_REPLY_MS));
+  // Every query sent to a router, with its final outcome (not its soft timeout): a reply later than
+  // the soft timeout, within the budget, is still an answer (a slow link is not a dead router).
+  const late: { router: number; outcome: Promise<QueryOutcome> }[] = [];
   for (let attempt = 0; attempt < BOOTSTRAP_TRIES && !options.signal?.aborted; attempt++) {
     const silent = routers.map((_, i) => i).filter((i) => replies[i]?.kind !== 'response');
     if (silent.length === 0 || (attempt > 0 && replies.some((r) => r?.kind === 'response'))) break;
     if (node.now() - started + perTry > budget && attempt > 0) break;
-    const outcomes = await firstReplies(silent.map((i) => askRouter(node, routers[i]!, perTry)), BOOTSTRAP_GRACE_MS);
+    const hardTimeoutMs = Math.max(1, Math.min(ROUTER_REPLY_MS, budget - (node.now() - started)));
+    const asked = silent.map((i) => askRouter(node, routers[i]!, hardTimeoutMs));
+    asked.forEach(({ outcome }, j) => late.push({ router: silent[j]!, outcome }));
+    const outcomes = await firstReplies(asked.map((a) => a.soft), BOOTSTRAP_GRACE_MS);
     outcomes.forEach((outcome, j) => { if (outcome !== undefined) replies[silent[j]!] = outcome; });
+    counted.routersAnswered = replies.filter((r) => r?.kind === 'response').length;
+  }
+  if (!replies.some((r) => r?.kind === 'response') && !options.signal?.aborted) {
+    // Nobody answered within a soft timeout: wait for a late answer to a query still out (each ends
+    // by its hard timeout, within the budget), so that a slow network is not reported as silent.
+    const first = await firstResponse(late.map((l) => l.outcome), options.signal);
+    if (first !== undefined) replies[late[first.index]!.router] = first.outcome;
     counted.routersAnswered = replies.filter((r) => r?.kind === 'response').length;
   }
   const seeds: NodeInfo[] = [];
@@ -185,11 +198,36 @@ function fillPace(node: JoiningNode): TokenBucket {
   return new TokenBucket(FILL_SHARE * rate, Math.max(1, FILL_BURST_SHARE * burst), node.now());
 }
 
-/** find_node for our own ID, given up on at its soft timeout: a lost datagram is asked again sooner. */
-function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number): Promise<QueryOutcome> {
+/**
+ * find_node for our own ID. `soft` gives up at the soft timeout, so that a lost datagram is asked
+ * again sooner; `outcome` is the query's real end (a reply, or its hard timeout).
+ */
+function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number): { soft: Promise<QueryOutcome>; outcome: Promise<QueryOutcome> } {
+  let giveUp: (outcome: QueryOutcome) => void = () => {};
+  const soft = new Promise<QueryOutcome>((resolve) => { giveUp = resolve; });
+  const args = { id: node.id, target: node.id };
+  const outcome = node.query(router, 'find_node', args, { hardTimeoutMs, onSoftTimeout: () => giveUp({ kind: 'timeout' }) });
+  void outcome.then(giveUp);
+  return { soft, outcome };
+}
+
+/** The first of `outcomes` that is a response (with its index), or undefined once all have ended or `signal` aborts. */
+function firstResponse(outcomes: Promise<QueryOutcome>[], signal: AbortSignal | undefined): Promise<{ index: number; outcome: QueryOutcome } | undefined> {
   return new Promise((resolve) => {
-    const args = { id: node.id, target: node.id };
-    void node.query(router, 'find_node', args, { hardTimeoutMs, onSoftTimeout: () => resolve({ kind: 'timeout' }) }).then(resolve);
+    let left = outcomes.length;
+    const done = (value: { index: number; outcome: QueryOutcome } | undefined): void => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(value);
+    };
+    const onAbort = (): void => done(undefined);
+    if (left === 0) return done(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    outcomes.forEach((outcome, index) => {
+      void outcome.then((o) => {
+        if (o.kind === 'response') done({ index, outcome: o });
+        else if (--left === 0) done(undefined);
+      });
+    });
   });
 }
 
@@ -203,6 +241,8 @@ export function askOnce(node: JoiningNode, to: NodeInfo, args: QueryArgsByMethod
 /** After the first bootstrap reply, how long to wait for the others before starting the lookup. */
 const BOOTSTRAP_GRACE_MS = 500;
 const BOOTSTRAP_TRIES = 3;
+/** How long a router's reply is waited for at most (the RPC layer's default hard timeout). */
+const ROUTER_REPLY_MS = 3_000;
 /** Filling the table while joining (see fillTable): queries at once, in all, per gap, per node asked, shares of the send budget. */
 const FILL_PARALLEL = 32;
 const MAX_FILL_QUERIES = 256;

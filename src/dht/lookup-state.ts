@@ -309,9 +309,12 @@ export class LookupState {
    * is unasked or still active. With fewer, done when nothing is left to ask and nothing active.
    * A slow query (past its soft timeout) does not hold the lookup open: on a lossy network one
    * lost packet would otherwise cost every lookup a full hard timeout. Its late reply is still
-   * used while the lookup runs.
+   * used while the lookup runs. Until some node has answered, though, a slow query is all the
+   * lookup has: it waits for it (up to its hard timeout), or a network slower than the soft
+   * timeout would never be heard at all.
    */
   get done(): boolean {
+    if (this.responders === 0 && this.count('slow') > 0) return false;
     const bound = this.kthResponderIndex();
     for (let i = 0; i < this.candidates.length && i <= bound; i++) {
       const s = this.candidates[i]!.state;

@@ -5,11 +5,14 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Testnet } from '../../src/modes/testnet.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { formatEndpoint } from '../../src/wire/address.js';
+import { idFromHex } from '../../src/wire/id.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/dht-scrape.js', import.meta.url));
@@ -105,6 +108,55 @@ describe('dht-scrape <infohash> (scraper mode)', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('a short --timeout on a slow network (issue 13, item 3)', () => {
+  // One node whose every reply leaves 2 s late (a slow link), holding the torrent's 3 peers. A
+  // --timeout of 5 s leaves time for its answer, but not if half of it goes to joining alone.
+  const DELAY_MS = 2_000;
+  let slow: DhtNode;
+  beforeAll(async () => {
+    slow = await DhtNode.create({ address: '127.0.0.1', port: 0, faults: { latencyMs: [DELAY_MS, DELAY_MS] }, sourceLimit: false });
+    for (let i = 1; i <= 3; i++) slow.peers.announce(idFromHex(HASH), { address: `127.0.3.${i}`, port: 6881 }, false);
+  });
+  afterAll(async () => { await slow?.close(); });
+
+  it('a node that answered is no network error: its peers are printed, exit 0', async () => {
+    const r = await run([HASH, '--bootstrap', formatEndpoint(slow.local), '--timeout', '5', '--no-state', '--port', '0', '--bind', '127.0.0.1', '--json']);
+    expect(r.stderr).not.toContain('network error');
+    expect(r.code).toBe(EXIT.peersFound);
+    const report = JSON.parse(r.stdout) as { peers: { address: string }[]; stats: { responses: number; bootstrap_answered: number } };
+    expect(report.peers.map((p) => p.address).sort()).toEqual(['127.0.3.1', '127.0.3.2', '127.0.3.3']);
+    expect(report.stats.bootstrap_answered).toBe(1);
+  });
+
+  it('a --timeout shorter than the node\'s delay is a network error that names the --timeout', async () => {
+    const r = await run([HASH, '--bootstrap', formatEndpoint(slow.local), '--timeout', '1', '--no-state', '--port', '0', '--bind', '127.0.0.1']);
+    expect(r.code).toBe(EXIT.network);
+    expect(r.stderr).toMatch(/--timeout 1 s ran out/);
+  });
+
+  it('many torrents (scrape --from): the slow node\'s peers are found', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dht-scrape-slow-'));
+    try {
+      const list = join(dir, 'hashes.txt');
+      await writeFile(list, `${HASH}\n`);
+      const r = await run(['scrape', '--from', list, '--bootstrap', formatEndpoint(slow.local), '--timeout', '5', '--no-state', '--port', '0', '--bind', '127.0.0.1']);
+      expect(r.stderr).not.toContain('network error');
+      expect(r.code).toBe(EXIT.peersFound);
+      const line = JSON.parse(r.stdout.trim()) as { peers: unknown[] };
+      expect(line.peers).toHaveLength(3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Last: a crawler is no read-only node, so the slow node keeps it in its table afterwards.
+  it('a crawl joins through it with --timeout 4 (its join waits 3 s for a router, not half of 4), exit 0', async () => {
+    const r = await run(['crawl', '--bootstrap', formatEndpoint(slow.local), '--timeout', '4', '--no-state', '--port', '0', '--bind', '127.0.0.1']);
+    expect(r.stderr).not.toContain('network error');
+    expect(r.code).toBe(EXIT.peersFound);
   });
 });
 

@@ -192,17 +192,35 @@ describe('Lookup: the driver of one iterative lookup', () => {
 
   it('ignores a reply that comes after it has ended', async () => {
     const slow = node(10);
-    const net = new FakeNetwork().set(slow, { late: { nodes: [node(40)] } });
-    const lookup = peersLookup(net, [slow]);
+    const other = node(8);
+    const net = new FakeNetwork().set(slow, { late: { nodes: [node(40)] } }).set(other, { reply: {} });
+    const lookup = peersLookup(net, [slow, other]);
     const seen = await events(lookup);
     const { stats } = await lookup.result;
-    // Past its soft timeout, the only node no longer holds the lookup open.
+    // Once a node has answered, a query past its soft timeout no longer holds the lookup open.
     expect(stats.ended).toBe('exhausted');
     expect(stats.timeouts).toBe(1);
     net.release(slow);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(seen.map((e) => e.type)).toEqual(['query']);
-    expect(net.asked).toHaveLength(1);
+    expect(seen.map((e) => e.type)).toEqual(['query', 'query', 'response']);
+    expect(net.asked).toHaveLength(2);
+  });
+
+  it('while nobody has answered, a query past its soft timeout holds the lookup open: a slow network is heard', async () => {
+    const slow = node(10);
+    const closer = node(30);
+    const net = new FakeNetwork().set(slow, { late: { nodes: [closer] } }).set(closer, { reply: {} });
+    const lookup = peersLookup(net, [slow]);
+    const seen: string[] = [];
+    for await (const e of lookup) {
+      seen.push(e.type);
+      // Its soft timeout has passed (FakeNetwork fires it at once): the lookup is still waiting.
+      if (e.type === 'query' && seen.length === 1) setImmediate(() => setImmediate(() => net.release(slow)));
+    }
+    const { stats } = await lookup.result;
+    expect(seen).toEqual(['query', 'response', 'query', 'response']);
+    expect(net.asked).toEqual([at(slow), at(closer)]);
+    expect(stats.responses).toBe(2);
   });
 
   it('asks its routers first, and a router that answers becomes a responder at hop 0', async () => {
