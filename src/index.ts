@@ -60,6 +60,7 @@ export * from './net/rpc.js';
 export * from './net/rate-limit.js';
 export * from './net/rtt-estimator.js';
 export * from './net/source-limiter.js';
+export * from './net/outbound-guard.js';
 
 // peer: the peer protocol over TCP (BEP 3 wire and connection, BEP 10, BEP 9, probe, seeder).
 export * from './peer/peer-wire.js';

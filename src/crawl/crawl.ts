@@ -309,9 +309,9 @@ export class Crawler {
     if (method === 'sample_infohashes') {
       const { target } = args as SampleInfohashesArgs;
       if (!idEquals(to.id, this.node.id) && this.schedule.claim(to, this.now())) return this.sample(to, target, options);
-      return this.observe(to, this.node.query(to, 'find_node', { id: this.node.id, target }, options));
+      return this.observe(to, this.node.query(to, 'find_node', { id: this.node.id, target }, { ...options, named: true }));
     }
-    return this.observe(to, this.node.query(to, method, args, options));
+    return this.observe(to, this.node.query(to, method, args, { ...options, named: true }));
   };
 
   private async observe(to: NodeInfo, query: Promise<QueryOutcome>): Promise<QueryOutcome> {
@@ -326,7 +326,7 @@ export class Crawler {
 
   /** Ask one claimed node for a sample, and put it back in the schedule by what came of it. */
   private async sample(to: NodeInfo, target: NodeId, options: QueryOptions): Promise<QueryOutcome> {
-    const outcome = await this.node.query(to, 'sample_infohashes', { id: this.node.id, target }, options);
+    const outcome = await this.node.query(to, 'sample_infohashes', { id: this.node.id, target }, { ...options, named: true });
     if (this.stopped) return outcome;
     const now = this.now();
     switch (outcome.kind) {

@@ -231,10 +231,13 @@ function firstResponse(outcomes: Promise<QueryOutcome>[], signal: AbortSignal | 
   });
 }
 
-/** One find_node, waited for until its soft timeout at most (a late reply still teaches the table). */
-export function askOnce(node: JoiningNode, to: NodeInfo, args: QueryArgsByMethod['find_node']): Promise<void> {
+/**
+ * One find_node, waited for until its soft timeout at most (a late reply still teaches the table).
+ * `named`: the node has not answered us yet, so the outbound guard applies (QueryOptions.named).
+ */
+export function askOnce(node: JoiningNode, to: NodeInfo, args: QueryArgsByMethod['find_node'], named = true): Promise<void> {
   return new Promise((resolve) => {
-    void node.query(to, 'find_node', args, { onSoftTimeout: resolve }).then(() => resolve());
+    void node.query(to, 'find_node', args, { onSoftTimeout: resolve, named }).then(() => resolve());
   });
 }
 

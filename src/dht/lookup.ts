@@ -196,6 +196,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.emit({ type: 'query', to: node, hop, prefixBits });
     const outcome = await this.query(node, this.strategy.method, this.strategy.args(this.ownId, this.target), {
       onSoftTimeout: () => { this.state.markSlow(node.id); this.wakeRun(); },
+      named: true,
     });
     if (!this.finished) this.record(candidate, outcome);
     this.wakeRun();
@@ -291,7 +292,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     if (this.stats.queries >= (this.options.maxQueries ?? 1_000)) return;
     this.stats.queries++;
     this.followUps++;
-    void this.query(node, 'find_node', { id: this.ownId, target: this.target }, {}).then((outcome) => {
+    void this.query(node, 'find_node', { id: this.ownId, target: this.target }, { named: true }).then((outcome) => {
       this.followUps--;
       if (!this.finished && outcome.kind === 'response') {
         const body = outcome.response.r;

@@ -493,7 +493,7 @@ export class DhtNode {
     const key = `${contact.address}:${contact.port}`;
     if (this.pendingPings.has(key) || this.pendingPings.size >= MAX_PENDING_PINGS) return;
     this.pendingPings.add(key);
-    void this.query(contact, 'ping', { id: this.id }).finally(() => this.pendingPings.delete(key));
+    void this.query(contact, 'ping', { id: this.id }, { named: true }).finally(() => this.pendingPings.delete(key));
   }
 
   /**
@@ -539,13 +539,13 @@ export class DhtNode {
       void this.lookup(target, findNode).result;
     }
     for (const contact of this.table.questionable(4)) {
-      void this.query(contact, 'ping', { id: this.id });
+      void this.query(contact, 'ping', { id: this.id }, { named: contact.lastResponse === 0 });
     }
     // libtorrent's refresh tick, a few gaps at a time: the far buckets keep their spread through churn.
     for (const gap of this.table.gaps().slice(0, 4)) {
       const target = this.table.targetIn(gap);
       const [to] = this.table.closest(target, 1);
-      if (to !== undefined) void askOnce(this.joining(), to, { id: this.id, target });
+      if (to !== undefined) void askOnce(this.joining(), to, { id: this.id, target }, to.lastResponse === 0);
     }
     this.peers.expire();
   }

@@ -23,6 +23,7 @@ import {
   type Response,
   type ResponseBody,
 } from '../wire/krpc.js';
+import { OutboundGuard, guardKey, type OutboundGuardOptions } from './outbound-guard.js';
 import { TokenBucket } from './rate-limit.js';
 import { RttEstimator } from './rtt-estimator.js';
 import type { Endpoint, Transport } from './transport.js';
@@ -43,6 +44,13 @@ export interface QueryOptions {
    * scrape's lookup runs: the lookup's queries must never queue behind the join's).
    */
   priority?: 'low';
+  /**
+   * The address was named by another node (a `nodes` list, a querier's source) rather than chosen
+   * by our caller: the outbound guard may make the query wait or refuse it (outbound-guard.ts), so
+   * that hostile replies cannot aim our queries at a third party. Lookups, the crawler and table
+   * upkeep set it; a router, or an address a user typed, is queried as asked.
+   */
+  named?: boolean;
 }
 
 export interface RpcOptions {
@@ -77,6 +85,12 @@ export interface RpcOptions {
   version?: Uint8Array;
   /** BEP 43: mark our queries read-only, so others keep us out of their tables. */
   readOnly?: boolean;
+  /**
+   * Per-host limits on querying addresses that never answered us (outbound-guard.ts): what keeps
+   * hostile `nodes` lists from aiming our queries at a third party. `false` turns it off (a
+   * benchmark flooding one address on purpose). Default on, with OutboundGuard's defaults.
+   */
+  outboundGuard?: OutboundGuardOptions | false;
   now?: () => number;
   /** Random bytes for transaction IDs. Default node:crypto randomBytes. */
   random?: (size: number) => Uint8Array;
@@ -126,6 +140,8 @@ export interface RpcCounters {
   errors: number;
   timeouts: number;
   dropped: Record<DropReason, number>;
+  /** Queries the outbound guard made wait for a slot at their host, and refused (a silent host). */
+  guarded: { held: number; refused: number };
 }
 
 export type QueryListener = (query: Query, from: Endpoint) => void;
@@ -142,11 +158,22 @@ interface Queued {
 
 interface Pending {
   to: Endpoint;
+  /** Whether the outbound guard counted it as a query to a port that never answered us. */
+  stranger: boolean;
   sentAt: number;
   soft: NodeJS.Timeout | undefined;
   /** Both timers start when the query is actually sent. */
   hard: NodeJS.Timeout | undefined;
   settle: (outcome: QueryOutcome) => void;
+}
+
+/** Queries that may wait for a slot at one host; more are refused like queries to a silent host. */
+const MAX_HELD_PER_HOST = 64;
+
+interface Held {
+  to: Endpoint;
+  go: () => void;
+  fail: (outcome: QueryOutcome) => void;
 }
 
 const DEFAULT_VERSION = new Uint8Array([0x44, 0x53, 0x00, 0x01]); // "DS" 0.1
@@ -162,12 +189,16 @@ export class Rpc {
     responses: 0,
     errors: 0,
     timeouts: 0,
+    guarded: { held: 0, refused: 0 },
     dropped: {
       oversized: 0, undecodable: 0, invalid: 0, unmatched: 0, 'wrong-source': 0,
       'send-queue-full': 0, 'send-error': 0, lost: 0, refused: 0, 'reply-too-large': 0, 'handler-error': 0, shed: 0,
     },
   };
   private readonly pending = new Map<number, Pending>();
+  private readonly guardian: OutboundGuard | undefined;
+  /** Queries waiting for a slot at their host (the outbound guard said 'hold'), by guardKey. */
+  private readonly held = new Map<string, Held[]>();
   /** Open queries by host: a host we are waiting on is not held to the admit filter (we asked it to send). */
   private readonly awaiting = new Map<string, number>();
   /** Open queries by host and port: only these may send us more than maxPacketBytes. */
@@ -177,7 +208,7 @@ export class Rpc {
   private readonly lowQueue: Queued[] = [];
   private queueTimer: NodeJS.Timeout | undefined;
   private readonly bucket: TokenBucket;
-  private readonly options: Required<Omit<RpcOptions, 'version' | 'readOnly' | 'now' | 'random'>>;
+  private readonly options: Required<Omit<RpcOptions, 'version' | 'readOnly' | 'now' | 'random' | 'outboundGuard'>>;
   private readonly envelope: Omit<Envelope, 't'>;
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
@@ -210,6 +241,7 @@ export class Rpc {
     this.rtt = new RttEstimator(this.options.minSoftTimeoutMs, this.options.softTimeoutMs);
     this.envelope = { v: options.version ?? DEFAULT_VERSION, ...(options.readOnly ? { ro: true } : {}) };
     this.bucket = new TokenBucket(this.options.sendRate, this.options.sendBurst, this.now());
+    this.guardian = options.outboundGuard === false ? undefined : new OutboundGuard({ now: this.now, ...options.outboundGuard });
     transport.onMessage((bytes, from) => this.receive(bytes, from));
     transport.onSendError(() => { this.counters.dropped['send-error']++; });
   }
@@ -253,13 +285,72 @@ export class Rpc {
     options: QueryOptions = {},
   ): Promise<QueryOutcome> {
     if (this.closed) return Promise.resolve({ kind: 'failed', reason: 'closed' });
+    const verdict = options.named === true ? this.guardian?.verdict(to.address, to.port) ?? 'send' : 'send';
+    if (verdict === 'refuse') return Promise.resolve(this.refuseSilent());
+    if (verdict === 'hold') return this.hold(to, () => this.send(to, method, args, options), options);
+    return this.send(to, method, args, options);
+  }
+
+  private refuseSilent(): QueryOutcome {
+    this.counters.guarded.refused++;
+    return { kind: 'failed', reason: 'address silent: one query per 10 s to ports of it that never answered' };
+  }
+
+  /**
+   * Wait for a slot at the query's host: sent when a query to that host settles and the guard
+   * agrees, failed if none comes before the hard timeout. The soft timeout runs meanwhile, so a
+   * lookup moves on as it would from a slow node.
+   */
+  private hold(to: Endpoint, go: () => Promise<QueryOutcome>, options: QueryOptions): Promise<QueryOutcome> {
+    const key = guardKey(to.address);
+    if ((this.held.get(key)?.length ?? 0) >= MAX_HELD_PER_HOST) return Promise.resolve(this.refuseSilent());
+    this.counters.guarded.held++;
+    return new Promise<QueryOutcome>((resolve) => {
+      const soft = options.onSoftTimeout !== undefined ? setTimeout(options.onSoftTimeout, this.rtt.timeoutMs).unref() : undefined;
+      const waiter: Held = {
+        to,
+        go: () => { clear(); void go().then(resolve); },
+        fail: (outcome) => { clear(); resolve(outcome); },
+      };
+      const hard = setTimeout(() => {
+        const list = this.held.get(key);
+        const at = list?.indexOf(waiter) ?? -1;
+        if (at >= 0) list!.splice(at, 1);
+        if (list?.length === 0) this.held.delete(key);
+        waiter.fail({ kind: 'failed', reason: 'no slot at a host that has not answered yet' });
+      }, options.hardTimeoutMs ?? this.options.hardTimeoutMs).unref();
+      const clear = (): void => { clearTimeout(hard); if (soft !== undefined) clearTimeout(soft); };
+      const list = this.held.get(key);
+      if (list === undefined) this.held.set(key, [waiter]);
+      else list.push(waiter);
+    });
+  }
+
+  /** A query to `key` settled: let the queries waiting for that host go, as far as the guard allows. */
+  private wake(key: string): void {
+    const list = this.held.get(key);
+    if (list === undefined || this.guardian === undefined) return;
+    while (list.length > 0) {
+      const next = list[0]!;
+      const verdict = this.guardian.verdict(next.to.address, next.to.port);
+      if (verdict === 'hold') break;
+      list.shift();
+      if (verdict === 'send') next.go();
+      else next.fail(this.refuseSilent());
+    }
+    if (list.length === 0) this.held.delete(key);
+  }
+
+  private send<M extends QueryMethod>(to: Endpoint, method: M, args: QueryArgsByMethod[M], options: QueryOptions): Promise<QueryOutcome> {
+    if (this.closed) return Promise.resolve({ kind: 'failed', reason: 'closed' });
     if (this.pending.size >= this.options.maxPending) return Promise.resolve({ kind: 'failed', reason: 'too many queries in flight' });
     const key = this.freeTransactionKey();
     const t = new Uint8Array([key >> 8, key & 0xff]);
     const bytes = encodeMessage(makeQuery(t, method, args, this.envelope));
     this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
+    const stranger = this.guardian?.sent(to.address, to.port) ?? false;
     return new Promise<QueryOutcome>((resolve) => {
-      const entry: Pending = { to, sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
+      const entry: Pending = { to, stranger, sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
       this.pending.set(key, entry);
       countUp(this.awaiting, hostKey(to.address));
       countUp(this.awaitingEndpoints, endpointKey(to));
@@ -392,6 +483,8 @@ export class Rpc {
     if (this.closed) return;
     this.closed = true;
     for (const key of [...this.pending.keys()]) this.settle(key, { kind: 'failed', reason: 'closed' });
+    for (const list of [...this.held.values()]) for (const waiter of list) waiter.fail({ kind: 'failed', reason: 'closed' });
+    this.held.clear();
     if (this.queueTimer !== undefined) clearTimeout(this.queueTimer);
     this.queue.length = 0;
     this.lowQueue.length = 0;
@@ -420,7 +513,12 @@ export class Rpc {
     countDown(this.awaitingEndpoints, endpointKey(entry.to));
     clearTimeout(entry.hard);
     if (entry.soft !== undefined) clearTimeout(entry.soft);
+    if (this.guardian !== undefined) {
+      const answered = outcome.kind === 'response' || outcome.kind === 'error';
+      this.guardian.settled(entry.to.address, entry.to.port, entry.stranger, answered, outcome.kind === 'timeout');
+    }
     entry.settle(outcome);
+    if (this.held.size > 0) this.wake(guardKey(entry.to.address));
   }
 
   /**
