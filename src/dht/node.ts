@@ -439,12 +439,15 @@ export class DhtNode {
 
   // ---- The routing table's upkeep (BEP 5, "Routing Table") ----
 
-  /** A querier enters the table unconfirmed; one ping tells whether it also answers. */
+  /**
+   * A querier we know is refreshed; a new one is pinged, and enters the table only by answering
+   * (DhtNode.query records the response). A querier that never answers (a one-shot client, a
+   * crawler, a forged source) would otherwise hold a slot until our own lookups had timed out on it.
+   */
   private noteQuerier(node: NodeInfo): void {
     if (this.recentQueriers.isRecent(node) || !this.admissible(node)) return;
-    const result = this.table.recordQuery(node);
-    if (result.kind === 'added' && result.contact.lastResponse === 0) this.ping(result.contact);
-    else this.handleInsert(result);
+    if (this.table.get(node.id) !== undefined) { this.handleInsert(this.table.recordQuery(node)); return; }
+    this.ping(node);
   }
 
   /** A full bucket asked us to check an old node: ping it; its answer or silence settles it. */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomId, type NodeId } from '../../src/wire/id.js';
 import { decodeMessage, encodeMessage, makeQuery, type Message, type QueryArgsByMethod, type QueryMethod } from '../../src/wire/krpc.js';
 import { DhtNode, MAX_REPLY_BYTES } from '../../src/dht/node.js';
+import { findNode } from '../../src/dht/lookup.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
 
 const open: DhtNode[] = [];
@@ -154,8 +155,10 @@ describe('BEP 43 read-only nodes', () => {
     const { reply } = await ask(net, dht, 'ping', { id: randomId() }, '10.9.9.1', { ro: true });
     expect(reply?.y).toBe('r');
     expect(dht.table.size).toBe(0);
+    expect(dht.rpc.counters.queriesOut.ping ?? 0).toBe(0);
+    // Another querier is pinged, to enter the table if it answers (this one does not).
     await ask(net, dht, 'ping', { id: randomId() }, '10.9.9.2');
-    expect(dht.table.size).toBe(1);
+    expect(dht.rpc.counters.queriesOut.ping).toBe(1);
   });
 
   it('a read-only node answers nothing and marks its queries ro', async () => {
@@ -179,6 +182,34 @@ describe('table upkeep', () => {
     // a heard b's query: b enters a's table unconfirmed, a pings it, b answers.
     await vi.waitFor(() => expect(a.table.get(b.id)?.lastResponse).toBeGreaterThan(0));
     expect(a.rpc.counters.queriesOut.ping).toBe(1);
+  });
+
+  it('silent one-shot queriers never take a table slot, so our lookups never wait on them (issue 14 item 7)', async () => {
+    const net = new MemoryNetwork();
+    const a = await node(net, '10.0.0.1');
+    // 12 honest nodes a knows, then 40 queriers that each send one find_node and never answer.
+    const honest: DhtNode[] = [];
+    for (let i = 0; i < 12; i++) {
+      const h = await node(net, `10.0.1.${i + 1}`);
+      honest.push(h);
+      for (const other of honest) if (other !== h) h.table.recordResponse({ id: other.id, address: other.local.address, port: other.local.port });
+      a.table.recordResponse({ id: h.id, address: h.local.address, port: h.local.port });
+    }
+    const silentIds: NodeId[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = randomId();
+      silentIds.push(id);
+      const me = net.transport(`10.0.2.${i + 1}`, 6881); // receives our ping, never answers
+      me.send(encodeMessage(makeQuery(new Uint8Array([0, i]), 'find_node', { id, target: randomId() })), a.local);
+    }
+    await vi.waitFor(() => expect(a.rpc.counters.queriesIn.find_node).toBe(40));
+    for (const id of silentIds) expect(a.table.get(id)).toBeUndefined();
+    const asked = new Set<string>();
+    const lookup = a.lookup(randomId(), findNode);
+    for await (const event of lookup) if (event.type === 'query') asked.add(`${event.to.address}`);
+    const result = await lookup.result;
+    expect([...asked].filter((address) => address.startsWith('10.0.2.'))).toEqual([]);
+    expect(result.closest.length).toBeGreaterThan(0);
   });
 
   it('every maintenance tick refreshes stale buckets and pings questionable nodes', async () => {
