@@ -285,10 +285,13 @@ export class Rpc {
     options: QueryOptions = {},
   ): Promise<QueryOutcome> {
     if (this.closed) return Promise.resolve({ kind: 'failed', reason: 'closed' });
+    // The transaction ID is drawn now, whatever the guard says, so that a seeded random source is
+    // read in the order queries are asked (a local network with a seed stays reproducible).
+    const drawn = this.freeTransactionKey();
     const verdict = options.named === true ? this.guardian?.verdict(to.address, to.port) ?? 'send' : 'send';
     if (verdict === 'refuse') return Promise.resolve(this.refuseSilent());
-    if (verdict === 'hold') return this.hold(to, () => this.send(to, method, args, options), options);
-    return this.send(to, method, args, options);
+    if (verdict === 'hold') return this.hold(to, () => this.send(to, method, args, options, drawn), options);
+    return this.send(to, method, args, options, drawn);
   }
 
   private refuseSilent(): QueryOutcome {
@@ -341,10 +344,10 @@ export class Rpc {
     if (list.length === 0) this.held.delete(key);
   }
 
-  private send<M extends QueryMethod>(to: Endpoint, method: M, args: QueryArgsByMethod[M], options: QueryOptions): Promise<QueryOutcome> {
+  private send<M extends QueryMethod>(to: Endpoint, method: M, args: QueryArgsByMethod[M], options: QueryOptions, drawn: number): Promise<QueryOutcome> {
     if (this.closed) return Promise.resolve({ kind: 'failed', reason: 'closed' });
     if (this.pending.size >= this.options.maxPending) return Promise.resolve({ kind: 'failed', reason: 'too many queries in flight' });
-    const key = this.freeTransactionKey();
+    const key = this.pending.has(drawn) ? this.freeTransactionKey() : drawn;
     const t = new Uint8Array([key >> 8, key & 0xff]);
     const bytes = encodeMessage(makeQuery(t, method, args, this.envelope));
     this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
