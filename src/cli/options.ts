@@ -55,9 +55,11 @@ Output (any command):
 Scraper only:
   --announce PORT      also announce that we are a peer on PORT
   --scrape             estimate seeds and leechers from the nodes' BEP 33 bloom filters
-  --metadata           fetch name, size and files from the peers (BEP 9), SHA-1 checked
-  --save-torrent PATH  write the fetched metadata as a .torrent file (implies --metadata); PATH
-                       a directory: the file is named after the torrent, never overwriting one
+  --metadata           fetch name, size and files from the peers (BEP 9), checked against the
+                       info-hash (SHA-1; SHA-256 for a v2 torrent, BEP 52)
+  --save-torrent PATH  write the fetched metadata as a .torrent file (implies --metadata; a v2
+                       torrent with its piece layers); PATH a directory: the file is named after
+                       the torrent, never overwriting one
   --tracker URL        also ask this tracker (udp://, http://, https://; repeatable), beside the
                        trackers a magnet names (tr=): seeders, leechers, completed, peers
   --no-trackers        ask no tracker, not even the magnet's

@@ -43,6 +43,8 @@ export interface SwarmExtras {
   torrentFile?: string;
   /** Why the .torrent could not be written (the rest of the report still stands). */
   torrentFileError?: string;
+  /** Written, but a v2 or hybrid torrent without the BEP 52 piece layers the peer did not give. */
+  torrentFileWarning?: string;
   probe?: ProbeReport;
 }
 
@@ -57,6 +59,7 @@ export async function runSwarmExtras(report: ScrapeReport, target: InfoHashes, r
       timeoutMs: METADATA_PEER_TIMEOUT_MS,
       signal: phaseSignal(signal, deadline),
       ...(infoHashV2 !== undefined ? { infoHashV2 } : {}),
+      pieceLayers: request.saveTorrent !== undefined,
     });
     extras.metadata = { found: metadata, attempts };
     if (metadata !== undefined && request.saveTorrent !== undefined) {
@@ -64,8 +67,10 @@ export async function runSwarmExtras(report: ScrapeReport, target: InfoHashes, r
       const inDirectory = await isDirectory(request.saveTorrent);
       const path = inDirectory ? join(request.saveTorrent, torrentFileName(metadata.info.name, infoHash)) : request.saveTorrent;
       try {
-        await writeFile(path, encodeTorrentFile(metadata.bytes, { createdBy: 'dht-scrape', creationDate: Math.floor(Date.now() / 1000) }), inDirectory ? { flag: 'wx' } : {});
+        const layers = metadata.pieceLayers !== undefined ? { pieceLayers: metadata.pieceLayers } : {};
+        await writeFile(path, encodeTorrentFile(metadata.bytes, { createdBy: 'dht-scrape', creationDate: Math.floor(Date.now() / 1000), ...layers }), inDirectory ? { flag: 'wx' } : {});
         extras.torrentFile = path;
+        if (metadata.pieceLayersError !== undefined) extras.torrentFileWarning = `saved without the BEP 52 piece layers: ${safeText(metadata.pieceLayersError)}`;
       } catch (error) {
         extras.torrentFileError = `cannot write ${safeText(path)}: ${error instanceof Error ? error.message : String(error)}`;
       }
@@ -124,6 +129,7 @@ export function swarmJson(swarm: SwarmEstimate | undefined, extras: SwarmExtras)
   }
   if (extras.torrentFile !== undefined) out.torrent_file = extras.torrentFile;
   if (extras.torrentFileError !== undefined) out.torrent_file_error = extras.torrentFileError;
+  if (extras.torrentFileWarning !== undefined) out.torrent_file_warning = extras.torrentFileWarning;
   if (extras.probe !== undefined) out.probe = probeJson(extras.probe);
   return out;
 }
@@ -172,6 +178,7 @@ export function swarmSummary(swarm: SwarmEstimate | undefined, extras: SwarmExtr
   }
   if (extras.torrentFile !== undefined) lines.push(`  saved ${safeText(extras.torrentFile)}`);
   if (extras.torrentFileError !== undefined) lines.push(`  ${output.paint('red', extras.torrentFileError)}`);
+  if (extras.torrentFileWarning !== undefined) lines.push(`  ${output.paint('yellow', extras.torrentFileWarning)}`);
   if (extras.probe !== undefined) lines.push(...probeLines(extras.probe, output));
   return lines;
 }

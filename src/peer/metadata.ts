@@ -5,10 +5,11 @@
  * dictionary that hashes to the info-hash; `resolveMetadata` tries peers until one delivers.
  */
 import type { PeerInfo } from '../wire/compact.js';
-import { idEquals } from '../wire/id.js';
+import { idEquals, idKey } from '../wire/id.js';
+import { PieceLayerError, checkHashes, filesNeedingLayers, pieceLayerRequests, type MerkleFile, type PieceLayer } from './piece-layers.js';
 import { encodeExtendedHandshake, parseExtendedHandshake } from './extension-protocol.js';
 import { PeerConnection, PeerError, mapBounded, type PeerConnectionOptions } from './peer-connection.js';
-import { encodeReserved, makePeerId, reservedFlags, type PeerMessage } from './peer-wire.js';
+import { encodeReserved, makePeerId, reservedFlags, type HashRequest, type PeerMessage } from './peer-wire.js';
 import { parseInfoDict, type TorrentInfo } from './torrent-info.js';
 import {
   DEFAULT_MAX_METADATA_BYTES,
@@ -44,6 +45,11 @@ export interface FetchMetadataOptions extends PeerConnectionOptions {
    * metadata is checked against all 32 bytes. Without it, 20 bytes are checked: SHA-1 or cut SHA-256.
    */
   infoHashV2?: Uint8Array;
+  /**
+   * BEP 52: after the metadata of a v2 or hybrid torrent, also ask the same peer for the piece
+   * layers of its files (hash requests), which a v2 .torrent must carry. Default false.
+   */
+  pieceLayers?: boolean;
 }
 
 export interface Metadata {
@@ -53,6 +59,10 @@ export interface Metadata {
   info: TorrentInfo;
   /** Which info-hashes the bytes were checked against: SHA-1 (v1), SHA-256 (v2), or both (hybrid). */
   matched: InfoHashMatch;
+  /** BEP 52 piece layers, when asked for and served (none needed: an empty list). */
+  pieceLayers?: PieceLayer[];
+  /** Why the piece layers asked for are missing (the metadata itself stands). */
+  pieceLayersError?: string;
   /** The peer that served it, and what it called itself. */
   peer: PeerInfo;
   client: string | undefined;
@@ -79,9 +89,14 @@ export async function fetchMetadata(peer: PeerInfo, infoHash: Uint8Array, option
 }
 
 async function download(connection: PeerConnection, infoHash: Uint8Array, options: FetchMetadataOptions): Promise<Metadata> {
-  connection.sendHandshake({ reserved: encodeReserved({ extensions: true }), infoHash, peerId: options.peerId ?? makePeerId() });
+  // BEP 52's v2 bit says we speak v2 too. On a hybrid's v1 hash it invites the peer to answer with
+  // the v2 hash instead ("upgrade the connection"), which a peer needs before it answers hash requests.
+  const v2Key = options.infoHashV2?.subarray(0, 20);
+  connection.sendHandshake({ reserved: encodeReserved({ extensions: true, v2: v2Key !== undefined }), infoHash, peerId: options.peerId ?? makePeerId() });
   const handshake = await connection.handshake();
-  if (!idEquals(handshake.infoHash, infoHash)) throw new MetadataError('wrong-torrent', 'the peer answered for another info-hash');
+  if (!idEquals(handshake.infoHash, infoHash) && !(v2Key !== undefined && idEquals(handshake.infoHash, v2Key))) {
+    throw new MetadataError('wrong-torrent', 'the peer answered for another info-hash');
+  }
   if (!reservedFlags(handshake.reserved).extensions) {
     throw new MetadataError('no-metadata-support', 'the peer does not support the extension protocol (BEP 10)');
   }
@@ -133,10 +148,63 @@ async function download(connection: PeerConnection, infoHash: Uint8Array, option
     outstanding = Math.max(0, outstanding - 1);
     if (assembler.complete) {
       const { bytes, matched } = assembler.verify({ infoHash, ...(options.infoHashV2 !== undefined ? { infoHashV2: options.infoHashV2 } : {}) });
-      return { infoHash, bytes, info: parseInfoDict(bytes), matched, peer: connection.remote, client };
+      const metadata: Metadata = { infoHash, bytes, info: parseInfoDict(bytes), matched, peer: connection.remote, client };
+      if (options.pieceLayers === true) await addPieceLayers(connection, metadata);
+      return metadata;
     }
     requestMore();
   }
+}
+
+/** The most piece-layer bytes we collect for one torrent: 32 MiB is a million pieces. */
+const MAX_PIECE_LAYER_BYTES = 32 * 1024 * 1024;
+
+/**
+ * BEP 52: ask the peer that served the metadata for the piece layers of its files, a few requests
+ * at a time, each answer checked against its file's pieces root as it comes. A refusal or a bad
+ * answer leaves `pieceLayersError` and keeps the metadata; a broken connection too.
+ */
+async function addPieceLayers(connection: PeerConnection, metadata: Metadata): Promise<void> {
+  const { pieceLength, merkleFiles } = metadata.info;
+  const files = filesNeedingLayers(merkleFiles, pieceLength);
+  const bytes = files.reduce((n, f) => n + Math.ceil(f.length / pieceLength) * 32, 0);
+  if (bytes > MAX_PIECE_LAYER_BYTES) {
+    metadata.pieceLayersError = `the piece layers would take ${bytes} bytes, more than the ${MAX_PIECE_LAYER_BYTES} we collect`;
+    return;
+  }
+  const queue = files.flatMap((file) => pieceLayerRequests(file, pieceLength).map((request) => ({ file, request })));
+  const pending = new Map<string, (typeof queue)[number]>();
+  const parts = new Map<MerkleFile, { index: number; hashes: Uint8Array }[]>(files.map((f) => [f, []]));
+  const keyOf = (r: HashRequest): string => `${idKey(r.piecesRoot)}/${r.index}`;
+  const sendMore = (): void => {
+    while (pending.size < REQUEST_WINDOW && queue.length > 0) {
+      const next = queue.shift()!;
+      pending.set(keyOf(next.request), next);
+      connection.send({ type: 'hash-request', request: next.request });
+    }
+  };
+  try {
+    sendMore();
+    while (pending.size > 0) {
+      const message = await connection.message();
+      if (message.type !== 'hashes' && message.type !== 'hash-reject') continue;
+      const asked = pending.get(keyOf(message.request));
+      if (asked === undefined) throw new PieceLayerError('an answer to a hash request we did not send');
+      if (message.type === 'hash-reject') throw new PieceLayerError(`the peer rejected the hash request for piece ${message.request.index} and on`);
+      parts.get(asked.file)!.push({ index: asked.request.index, hashes: checkHashes(asked.request, message, asked.file, pieceLength) });
+      pending.delete(keyOf(message.request));
+      sendMore();
+    }
+  } catch (error) {
+    metadata.pieceLayersError = errorText(error);
+    return;
+  }
+  metadata.pieceLayers = files.map((file) => ({ piecesRoot: file.piecesRoot, hashes: joinInOrder(parts.get(file)!) }));
+}
+
+/** Answers may come in any order: a file's chunks are put back in index order. */
+function joinInOrder(chunks: { index: number; hashes: Uint8Array }[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(chunks.sort((a, b) => a.index - b.index).map((c) => c.hashes)));
 }
 
 function sendUt(connection: PeerConnection, theirId: number, message: Exclude<UtMetadataMessage, { type: 'unknown' } | { type: 'data' }>): void {

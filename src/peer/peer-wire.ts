@@ -40,6 +40,8 @@ export interface ReservedFlags {
   dht: boolean;
   /** BEP 6 fast extension (have_all / have_none). Byte 7, bit 0x04. */
   fast: boolean;
+  /** BEP 52: the peer also speaks v2 (hash requests; a hybrid's v2 info-hash). Byte 7, bit 0x10. */
+  v2: boolean;
 }
 
 export function reservedFlags(reserved: Uint8Array): ReservedFlags {
@@ -47,6 +49,7 @@ export function reservedFlags(reserved: Uint8Array): ReservedFlags {
     extensions: ((reserved[5] ?? 0) & 0x10) !== 0,
     dht: ((reserved[7] ?? 0) & 0x01) !== 0,
     fast: ((reserved[7] ?? 0) & 0x04) !== 0,
+    v2: ((reserved[7] ?? 0) & 0x10) !== 0,
   };
 }
 
@@ -55,6 +58,7 @@ export function encodeReserved(flags: Partial<ReservedFlags>): Uint8Array {
   if (flags.extensions === true) reserved[5]! |= 0x10;
   if (flags.dht === true) reserved[7]! |= 0x01;
   if (flags.fast === true) reserved[7]! |= 0x04;
+  if (flags.v2 === true) reserved[7]! |= 0x10;
   return reserved;
 }
 
@@ -67,7 +71,7 @@ export function makePeerId(prefix: string = OUR_PEER_ID_PREFIX): Uint8Array {
   return id;
 }
 
-/** BEP 3 message ids, plus BEP 5's `port`, BEP 6's have_all/have_none and BEP 10's `extended`. */
+/** BEP 3 message ids, plus BEP 5's `port`, BEP 6's have_all/have_none, BEP 10's `extended` and BEP 52's hash messages. */
 export const MessageId = {
   choke: 0,
   unchoke: 1,
@@ -82,7 +86,27 @@ export const MessageId = {
   haveAll: 14,
   haveNone: 15,
   extended: 20,
+  hashRequest: 21,
+  hashes: 22,
+  hashReject: 23,
 } as const;
+
+/**
+ * BEP 52 "hash request": hashes of one layer of a file's merkle tree. `baseLayer` counts layers up
+ * from the 16 KiB leaves (the piece layer is log2(piece length / 16 KiB)); `index` is a multiple of
+ * `length`, a power of two of at least 2; `proofLayers` asks for the uncle hashes up towards the root.
+ */
+export interface HashRequest {
+  /** The file's `pieces root`, 32 bytes. */
+  piecesRoot: Uint8Array;
+  baseLayer: number;
+  index: number;
+  length: number;
+  proofLayers: number;
+}
+
+/** The fixed part of the three BEP 52 hash messages: pieces root and four 32-bit integers. */
+const HASH_REQUEST_BYTES = 32 + 16;
 
 export type PeerMessage =
   | { type: 'keep-alive' }
@@ -100,6 +124,11 @@ export type PeerMessage =
   | { type: 'have-none' }
   /** BEP 10: `id` 0 is the extension handshake, others are the ids the receiver chose in its `m`. */
   | { type: 'extended'; id: number; payload: Uint8Array }
+  /** BEP 52: a request for merkle tree hashes, and its two answers. */
+  | { type: 'hash-request'; request: HashRequest }
+  /** `hashes`: the base layer's hashes, then the uncles towards the root, 32 bytes each. */
+  | { type: 'hashes'; request: HashRequest; hashes: Uint8Array }
+  | { type: 'hash-reject'; request: HashRequest }
   /** A message id we do not know. BEP 3 peers must ignore those, so it is not an error. */
   | { type: 'unknown'; id: number; payload: Uint8Array };
 
@@ -146,8 +175,16 @@ export function encodePeerMessage(message: PeerMessage): Uint8Array {
     case 'have-all': return frame(MessageId.haveAll);
     case 'have-none': return frame(MessageId.haveNone);
     case 'extended': return frame(MessageId.extended, concat(new Uint8Array([checkByte(message.id)]), message.payload));
+    case 'hash-request': return frame(MessageId.hashRequest, hashRequestBytes(message.request));
+    case 'hashes': return frame(MessageId.hashes, concat(hashRequestBytes(message.request), message.hashes));
+    case 'hash-reject': return frame(MessageId.hashReject, hashRequestBytes(message.request));
     case 'unknown': return frame(checkByte(message.id), message.payload);
   }
+}
+
+function hashRequestBytes(request: HashRequest): Uint8Array {
+  if (request.piecesRoot.length !== 32) throw new RangeError(`a pieces root is 32 bytes, got ${request.piecesRoot.length}`);
+  return concat(request.piecesRoot, uint32s(request.baseLayer, request.index, request.length, request.proofLayers));
 }
 
 function frame(id: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -305,7 +342,20 @@ export function decodePeerMessage(body: Uint8Array): PeerMessage {
     case MessageId.extended:
       if (payload.length < 1) throw new WireError('malformed', 'an extended message needs an extension id');
       return { type: 'extended', id: payload[0]!, payload: payload.subarray(1) };
+    case MessageId.hashRequest:
+    case MessageId.hashReject:
+      sized(HASH_REQUEST_BYTES, id === MessageId.hashRequest ? 'hash request' : 'hash reject');
+      return { type: id === MessageId.hashRequest ? 'hash-request' : 'hash-reject', request: readHashRequest(payload, view) };
+    case MessageId.hashes:
+      if (payload.length < HASH_REQUEST_BYTES || (payload.length - HASH_REQUEST_BYTES) % 32 !== 0) {
+        throw new WireError('malformed', `a hashes message carries ${HASH_REQUEST_BYTES} bytes and 32-byte hashes, got ${payload.length}`);
+      }
+      return { type: 'hashes', request: readHashRequest(payload, view), hashes: payload.subarray(HASH_REQUEST_BYTES) };
     default:
       return { type: 'unknown', id, payload };
   }
+}
+
+function readHashRequest(payload: Uint8Array, view: DataView): HashRequest {
+  return { piecesRoot: payload.subarray(0, 32), baseLayer: view.getUint32(32), index: view.getUint32(36), length: view.getUint32(40), proofLayers: view.getUint32(44) };
 }

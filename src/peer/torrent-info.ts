@@ -8,6 +8,7 @@
  */
 import { decodeDict, encode, isDict, type BencodeDict, type BencodeValue, type Encodable } from '../wire/bencode.js';
 import { keyText, peerText, utf8 } from './peer-text.js';
+import type { MerkleFile, PieceLayer } from './piece-layers.js';
 import { MetadataError, errorText } from './ut-metadata.js';
 
 export interface TorrentFile {
@@ -27,6 +28,8 @@ export interface TorrentInfo {
   private: boolean;
   /** BEP 52: a v1 info dictionary, a v2 one (`meta version` 2, `file tree`), or both in one (hybrid). */
   version: 'v1' | 'v2' | 'hybrid';
+  /** BEP 52: each file of the `file tree`, in order, with its `pieces root` (none for v1). */
+  merkleFiles: MerkleFile[];
 }
 
 /**
@@ -47,17 +50,21 @@ export function parseInfoDict(bytes: Uint8Array): TorrentInfo {
   const v2 = dict['meta version'] === 2;
   if (dict['meta version'] !== undefined && !v2) throw new MetadataError('bad-info', 'meta version must be 2 (BEP 52)');
   const v1 = dict.pieces !== undefined || !v2;
-  const described = v1 ? v1Files(dict, name) : v2Files(dict, name, pieceLength);
+  const tree = v2 ? v2Files(dict, name, pieceLength) : undefined; // a hybrid's file tree must be readable too
+  const described = v1 ? v1Files(dict, name) : tree!;
   const totalSize = described.files.reduce((sum, f) => sum + f.length, 0);
   if (!Number.isSafeInteger(totalSize)) throw new MetadataError('bad-info', 'the total size is too large');
-  if (v1 && v2) v2Files(dict, name, pieceLength); // a hybrid's file tree must be readable too
   const version = v1 && v2 ? 'hybrid' : v2 ? 'v2' : 'v1';
-  return { name, totalSize, files: described.files, pieceLength, pieceCount: described.pieceCount, private: dict.private === 1, version };
+  return {
+    name, totalSize, files: described.files, pieceLength, pieceCount: described.pieceCount, private: dict.private === 1, version,
+    merkleFiles: tree?.merkle ?? [],
+  };
 }
 
 interface DescribedFiles {
   files: TorrentFile[];
   pieceCount: number;
+  merkle?: MerkleFile[];
 }
 
 /** BEP 3: `pieces` (20-byte SHA-1s) and either `length` (one file) or `files` (a directory). */
@@ -88,15 +95,16 @@ function v2Files(dict: BencodeDict, name: string, pieceLength: number): Describe
   if (pieceLength < 16384 || (pieceLength & (pieceLength - 1)) !== 0) {
     throw new MetadataError('bad-info', 'a v2 piece length must be a power of two of at least 16 KiB (BEP 52)');
   }
-  const found: TorrentFile[] = [];
+  const found: (TorrentFile & MerkleFile)[] = [];
   walkFileTree(tree, [], found);
   const single = found.length === 1 && found[0]!.path.length === 1;
-  const files = single ? found : found.map((f) => ({ path: [name, ...f.path], length: f.length }));
+  const files = found.map((f) => ({ path: single ? f.path : [name, ...f.path], length: f.length }));
   const pieceCount = files.reduce((sum, f) => sum + Math.ceil(f.length / pieceLength), 0);
-  return { files, pieceCount };
+  const merkle = found.map((f): MerkleFile => (f.piecesRoot === undefined ? { length: f.length } : { length: f.length, piecesRoot: f.piecesRoot }));
+  return { files, pieceCount, merkle };
 }
 
-function walkFileTree(node: BencodeDict, path: string[], out: TorrentFile[]): void {
+function walkFileTree(node: BencodeDict, path: string[], out: (TorrentFile & MerkleFile)[]): void {
   for (const [key, child] of Object.entries(node)) {
     const where = [...path, key].join('/');
     if (!isDict(child)) throw new MetadataError('bad-info', `file tree entry ${keyText(where)} is not a dictionary`);
@@ -107,7 +115,7 @@ function walkFileTree(node: BencodeDict, path: string[], out: TorrentFile[]): vo
       if (length > 0 && !(root instanceof Uint8Array && root.length === 32)) {
         throw new MetadataError('bad-info', `pieces root of ${keyText(path.join('/'))} must be 32 bytes`);
       }
-      out.push({ path: path.map(keyText), length });
+      out.push({ path: path.map(keyText), length, ...(root instanceof Uint8Array && length > 0 ? { piecesRoot: root } : {}) });
     } else {
       walkFileTree(child, [...path, key], out);
     }
@@ -135,13 +143,15 @@ export interface TorrentFileOptions {
   createdBy?: string;
   /** Seconds since the epoch. */
   creationDate?: number;
+  /** BEP 52: the piece layer of each v2 file larger than one piece, written as `piece layers`. */
+  pieceLayers?: readonly PieceLayer[];
 }
 
 /**
  * A .torrent file (BEP 3, "metainfo files") around verified info bytes. `info` is spliced in as is:
- * its SHA-1 is the info-hash, so it must not be decoded and re-encoded. Every other key sorts before
- * "info" ("announce", "announce-list", "created by", "creation date"), so the dictionary is
- * written as those keys, then "info", then the closing "e".
+ * its SHA-1 (or SHA-256) is the info-hash, so it must not be decoded and re-encoded. Keys sort as
+ * raw bytes: "announce", "announce-list", "created by", "creation date", then "info", then BEP 52's
+ * "piece layers"; so the dictionary is written as those before, "info", those after, and "e".
  */
 export function encodeTorrentFile(info: Uint8Array, options: TorrentFileOptions = {}): Uint8Array {
   const trackers = options.trackers ?? [];
@@ -151,13 +161,18 @@ export function encodeTorrentFile(info: Uint8Array, options: TorrentFileOptions 
     'created by': options.createdBy,
     'creation date': options.creationDate,
   };
+  const layers = options.pieceLayers ?? [];
+  const tail = layers.length === 0 ? new Uint8Array([0x64, 0x65]) // "de": nothing after info
+    : encode({ 'piece layers': new Map(layers.map((l) => [l.piecesRoot, l.hashes])) });
   const encodedHead = encode(head);
   const infoKey = new TextEncoder().encode('4:info');
-  const out = new Uint8Array(encodedHead.length - 1 + infoKey.length + info.length + 1);
-  out.set(encodedHead.subarray(0, encodedHead.length - 1)); // without its closing "e"
-  out.set(infoKey, encodedHead.length - 1);
-  out.set(info, encodedHead.length - 1 + infoKey.length);
-  out[out.length - 1] = 0x65; // "e"
+  return concatBytes(encodedHead.subarray(0, encodedHead.length - 1), infoKey, info, tail.subarray(1));
+}
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
   return out;
 }
 

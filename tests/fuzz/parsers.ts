@@ -90,6 +90,7 @@ export const TARGETS: readonly Target[] = [
       encodePeerMessage({ type: 'bitfield', bits: rng.bytes(1 + rng.int(8)) }),
       encodePeerMessage({ type: 'extended', id: rng.int(4), payload: rng.bytes(rng.int(40)) }),
       encodePeerMessage({ type: 'have', piece: rng.int(1000) }),
+      encodePeerMessage({ type: 'hashes', request: { piecesRoot: rng.bytes(32), baseLayer: rng.int(3), index: 0, length: 2, proofLayers: rng.int(4) }, hashes: rng.bytes(32 * (2 + rng.int(3))) }),
     ),
     parse: (bytes) => {
       const parser = new WireParser({ maxMessageBytes: 1 << 16 });

@@ -67,10 +67,10 @@ async function failure(peer: PeerInfo): Promise<{ reason: MetadataFailure; messa
 }
 
 describe('fetching metadata from bad peers', () => {
-  it('wrong metadata: the SHA-1 check catches it', async () => {
+  it('wrong metadata: the hash check catches it (SHA-1, or the SHA-256 of a v2 torrent)', async () => {
     const f = await failure(liar.local);
     expect(f.reason).toBe('hash-mismatch');
-    expect(f.message).toMatch(/SHA-1 mismatch/);
+    expect(f.message).toMatch(/neither SHA-1 nor SHA-256/);
   });
 
   it('oversized metadata: refused from the handshake, before any piece is requested', async () => {

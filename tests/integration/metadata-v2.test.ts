@@ -43,6 +43,13 @@ describe('BEP 52: metadata of a v2-only torrent', () => {
     expect(sha1(metadata.bytes)).not.toEqual(v2Key);
   });
 
+  it('piece layers asked of a peer that does not answer hash requests: the metadata stands, the reason is given', async () => {
+    const metadata = await fetchMetadata(seeder.local, v2Key, { infoHashV2: v2Hash, pieceLayers: true, timeoutMs: 1_500 });
+    expect(Buffer.compare(metadata.bytes, v2Info)).toBe(0);
+    expect(metadata.pieceLayers).toBeUndefined();
+    expect(metadata.pieceLayersError).toMatch(/time|closed/i);
+  });
+
   it('a magnet whose SHA-256 differs past the 20 bytes is not this torrent: hash-mismatch', async () => {
     const other = v2Hash.slice();
     other[31]! ^= 0xff;

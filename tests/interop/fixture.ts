@@ -47,6 +47,8 @@ export interface LtTorrent {
   name: string;
   /** The info dictionary's `name` (BEP 52 calls it a display name, purely advisory). */
   info_name: string;
+  /** BEP 52 `piece layers` of the .torrent libtorrent made, pieces root -> layer hashes, in hex. */
+  piece_layers: Record<string, string>;
   total_size: number;
   piece_length: number;
   pieces: number;
@@ -108,6 +110,8 @@ export interface FixtureOptions {
   leechers?: number;
   /** Default v1. */
   torrentVersion?: TorrentVersion;
+  /** Size of the seeded torrent's one file (16 KiB pieces). Default 64 KiB. */
+  payloadBytes?: number;
   verbose?: boolean;
 }
 
@@ -126,6 +130,7 @@ export class LibtorrentFixture extends LineFixture<FixtureCommand> {
     ];
     if (options.leechers !== undefined) args.push('--leechers', String(options.leechers));
     if (options.torrentVersion !== undefined) args.push('--torrent-version', options.torrentVersion);
+    if (options.payloadBytes !== undefined) args.push('--payload-bytes', String(options.payloadBytes));
     if (options.verbose === true) args.push('--verbose');
     const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const fixture = new LibtorrentFixture(child);

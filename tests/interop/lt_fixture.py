@@ -96,7 +96,9 @@ def make_payload(directory, data, version="v1"):
     flag = TORRENT_FLAGS[version]
     ct = lt.create_torrent(fs, PIECE_BYTES, flags=getattr(lt.create_torrent, flag)) if flag else lt.create_torrent(fs, PIECE_BYTES)
     lt.set_piece_hashes(ct, directory)
-    return lt.torrent_info(ct.generate())
+    entry = ct.generate()
+    layers = entry.get(b"piece layers", {})
+    return lt.torrent_info(entry), {bytes(k).hex(): bytes(v).hex() for k, v in layers.items()}
 
 
 def describe_torrent(info):
@@ -166,11 +168,12 @@ class Fixture:
                 if i != j:
                     ses.add_dht_node((self.addresses[j], other.listen_port()))
         data = os.urandom(self.args.payload_bytes)
-        info = make_payload(self.tmp, data, self.args.torrent_version)
+        info, piece_layers = make_payload(self.tmp, data, self.args.torrent_version)
         hashes = info.info_hashes()
         self.seed_hash = str(hashes.v1) if hashes.has_v1() else str(hashes.get_best())
         self.seed_hash_v2 = str(hashes.v2) if hashes.has_v2() else None
         self.torrent = describe_torrent(info)
+        self.torrent["piece_layers"] = piece_layers
         self.holders[0] = self.sessions[0].add_torrent({"ti": info, "save_path": self.tmp})
         for i in range(1, self.args.leechers + 1):
             self.holders[i] = self.sessions[i].add_torrent(self.leecher_params(info, data, i))

@@ -8,11 +8,12 @@
  * Skipped loudly without Python's libtorrent binding; a failure when DHT_SCRAPE_REQUIRE_LIBTORRENT=1.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode, type BencodeDict } from '../../src/wire/bencode.js';
 import { findLibtorrentPython, LibtorrentFixture, type ReadyEvent, type TorrentVersion } from './fixture.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 
@@ -21,9 +22,11 @@ const libtorrent = findLibtorrentPython();
 const required = process.env.DHT_SCRAPE_REQUIRE_LIBTORRENT === '1';
 
 /** Each case on its own /24s (the other interop files use 127.0.60-110.x). */
-const CASES: { version: Exclude<TorrentVersion, 'v1'>; subnet: number; bind: string; verifiedWith: string }[] = [
-  { version: 'v2', subnet: 150, bind: '127.0.160.1', verifiedWith: 'SHA-256' },
-  { version: 'hybrid', subnet: 154, bind: '127.0.161.1', verifiedWith: 'SHA-1 and SHA-256' },
+const CASES: { version: Exclude<TorrentVersion, 'v1'>; pieces: number; subnet: number; bind: string; verifiedWith: string }[] = [
+  { version: 'v2', pieces: 4, subnet: 150, bind: '127.0.160.1', verifiedWith: 'SHA-256' },
+  { version: 'hybrid', pieces: 4, subnet: 154, bind: '127.0.161.1', verifiedWith: 'SHA-1 and SHA-256' },
+  // Over 512 pieces: the piece layer takes two hash requests, each proven by uncle hashes (BEP 52).
+  { version: 'v2', pieces: 600, subnet: 158, bind: '127.0.162.1', verifiedWith: 'SHA-256' },
 ];
 
 if ('missing' in libtorrent) {
@@ -36,7 +39,7 @@ if ('missing' in libtorrent) {
   });
 }
 
-describe.skipIf('missing' in libtorrent).each(CASES)('BEP 52: a libtorrent seeder of a $version torrent', ({ version, subnet, bind, verifiedWith }) => {
+describe.skipIf('missing' in libtorrent).each(CASES)('BEP 52: a libtorrent seeder of a $version torrent of $pieces pieces', ({ version, pieces, subnet, bind, verifiedWith }) => {
   let fixture: LibtorrentFixture | undefined;
   let ready: ReadyEvent;
   let seederTcp: string;
@@ -47,7 +50,7 @@ describe.skipIf('missing' in libtorrent).each(CASES)('BEP 52: a libtorrent seede
   beforeAll(async () => {
     if (!('python' in libtorrent)) return;
     expect(existsSync(BUILT_CLI), 'the CLI is not built: run `npm run build` (npm test does it first)').toBe(true);
-    ({ fixture, ready } = await LibtorrentFixture.start(libtorrent.python, { sessions: 2, subnet, ttlSeconds: 60, torrentVersion: version }));
+    ({ fixture, ready } = await LibtorrentFixture.start(libtorrent.python, { sessions: 2, subnet, ttlSeconds: 60, torrentVersion: version, payloadBytes: pieces * 16_384 }));
     const listening = await fixture.waitFor((e) => e.event === 'listening' && e.session === 0 && e.socket === 'tcp', 5_000, 'the seeder\'s TCP endpoint');
     seederTcp = `${String(listening.address)}:${String(listening.port)}`;
     scratch = mkdtempSync(join(tmpdir(), `dht-scrape-lt-${version}-`));
@@ -63,6 +66,7 @@ describe.skipIf('missing' in libtorrent).each(CASES)('BEP 52: a libtorrent seede
 
   it('the fixture seeds the torrent kind asked for, with both hashes for a hybrid', () => {
     expect(ready.torrent_version).toBe(version);
+    expect(ready.torrent.pieces).toBe(pieces);
     expect(ready.infohash_v2).toMatch(/^[0-9a-f]{64}$/);
     if (version === 'v2') expect(ready.infohash).toBe(ready.infohash_v2!.slice(0, 40));
     else expect(ready.infohash).not.toBe(ready.infohash_v2!.slice(0, 40));
@@ -89,6 +93,15 @@ describe.skipIf('missing' in libtorrent).each(CASES)('BEP 52: a libtorrent seede
     expect(JSON.parse(read.stdout)).toEqual({
       v2: ready.infohash_v2, v1: version === 'hybrid' ? ready.infohash : null, name: ready.torrent.name, pieces: ready.torrent.pieces,
     });
+  });
+
+  it('the saved .torrent carries the BEP 52 piece layers, fetched with hash requests: the same as libtorrent\'s own .torrent', () => {
+    expect(Object.keys(ready.torrent.piece_layers)).toHaveLength(1);
+    expect(JSON.parse(run.stdout).torrent_file_warning, run.stderr).toBeUndefined();
+    const saved = decode(readFileSync(torrentFile), { lenient: true }) as BencodeDict;
+    const layers = saved['piece layers'] as BencodeDict;
+    const asHex = Object.fromEntries(Object.entries(layers).map(([root, hashes]) => [Buffer.from(root, 'latin1').toString('hex'), Buffer.from(hashes as Uint8Array).toString('hex')]));
+    expect(asHex).toEqual(ready.torrent.piece_layers);
   });
 });
 

@@ -112,7 +112,7 @@ describe('info dictionary (BEP 3)', () => {
     const info = parseInfoDict(encodeInfoDict({ name: 'ubuntu.iso', pieceLength: 262_144, pieces: pieces(12), length: 3_000_000 }));
     expect(info).toEqual({
       name: 'ubuntu.iso', totalSize: 3_000_000, files: [{ path: ['ubuntu.iso'], length: 3_000_000 }],
-      pieceLength: 262_144, pieceCount: 12, private: false, version: 'v1',
+      pieceLength: 262_144, pieceCount: 12, private: false, version: 'v1', merkleFiles: [],
     });
   });
 
@@ -164,7 +164,7 @@ describe('v2 info dictionaries (BEP 52)', () => {
   test('a single file: the file tree\'s one file, pieces counted per file', () => {
     expect(parseInfoDict(single)).toEqual({
       name: 'movie.mkv', totalSize: 100_000, files: [{ path: ['movie.mkv'], length: 100_000 }],
-      pieceLength: 16_384, pieceCount: 7, private: false, version: 'v2',
+      pieceLength: 16_384, pieceCount: 7, private: false, version: 'v2', merkleFiles: [{ length: 100_000, piecesRoot: expect.any(Uint8Array) }],
     });
   });
 
@@ -176,6 +176,8 @@ describe('v2 info dictionaries (BEP 52)', () => {
       { path: ['album', 'cover.jpg'], length: 16_384 },
     ]);
     expect({ totalSize: info.totalSize, pieceCount: info.pieceCount, version: info.version }).toEqual({ totalSize: 56_384, pieceCount: 4, version: 'v2' });
+    // The empty file has no pieces root (BEP 52: "For non-empty files").
+    expect(info.merkleFiles.map((f) => [f.length, f.piecesRoot?.length])).toEqual([[40_000, 32], [0, undefined], [16_384, 32]]);
   });
 
   test('a hybrid carries both descriptions: read from the v1 one, the file tree checked too', () => {

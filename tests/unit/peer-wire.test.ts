@@ -49,11 +49,27 @@ describe('handshake (BEP 3)', () => {
     expect(decodeHandshake(bytes)).toEqual(hs);
   });
 
-  test('reserved flags: BEP 10 is byte 5 bit 0x10, DHT byte 7 bit 0x01, fast byte 7 bit 0x04', () => {
+  test('reserved flags: BEP 10 is byte 5 bit 0x10, DHT byte 7 bit 0x01, fast byte 7 bit 0x04, BEP 52 v2 byte 7 bit 0x10', () => {
     const reserved = encodeReserved({ extensions: true, fast: true });
     expect([...reserved]).toEqual([0, 0, 0, 0, 0, 0x10, 0, 0x04]);
-    expect(reservedFlags(reserved)).toEqual({ extensions: true, dht: false, fast: true });
-    expect(reservedFlags(new Uint8Array(8))).toEqual({ extensions: false, dht: false, fast: false });
+    expect(reservedFlags(reserved)).toEqual({ extensions: true, dht: false, fast: true, v2: false });
+    expect(reservedFlags(new Uint8Array(8))).toEqual({ extensions: false, dht: false, fast: false, v2: false });
+    // BEP 52: "the 4th most significant bit in the last byte of the reserved bitfield".
+    expect([...encodeReserved({ v2: true })]).toEqual([0, 0, 0, 0, 0, 0, 0, 0x10]);
+    expect(reservedFlags(encodeReserved({ v2: true })).v2).toBe(true);
+  });
+
+  test('BEP 52 hash request, hashes and hash reject: a pieces root and four integers, then 32-byte hashes', () => {
+    const request = { piecesRoot: new Uint8Array(32).fill(9), baseLayer: 2, index: 512, length: 512, proofLayers: 10 };
+    const bytes = encodePeerMessage({ type: 'hash-request', request });
+    expect(bytes.length).toBe(4 + 1 + 48);
+    expect(bytes[4]).toBe(21);
+    expect(decodePeerMessage(bytes.subarray(4))).toEqual({ type: 'hash-request', request });
+    const hashes = new Uint8Array(64).fill(3);
+    expect(decodePeerMessage(encodePeerMessage({ type: 'hashes', request, hashes }).subarray(4))).toEqual({ type: 'hashes', request, hashes });
+    expect(decodePeerMessage(encodePeerMessage({ type: 'hash-reject', request }).subarray(4))).toEqual({ type: 'hash-reject', request });
+    expect(() => decodePeerMessage(new Uint8Array([22, ...new Uint8Array(48 + 31)]))).toThrow(WireError); // a ragged hash
+    expect(() => decodePeerMessage(new Uint8Array([21, ...new Uint8Array(47)]))).toThrow(WireError);
   });
 
   test('another protocol is refused', () => {
