@@ -88,46 +88,46 @@ const U32_MAX = 0xffff_ffff;
 
 export class InfoHashStore {
   readonly maxEntries: number;
-  #size = 0;
-  #dropped = 0;
-  #capacity: number;
-  #keys: Uint8Array;
-  #requests: Uint32Array;
-  #firstSeen: Uint32Array;
-  #lastSeen: Uint32Array;
+  private entryCount = 0;
+  private droppedCount = 0;
+  private capacity: number;
+  private keys: Uint8Array;
+  private requests: Uint32Array;
+  private firstSeen: Uint32Array;
+  private lastSeen: Uint32Array;
   /** Two 32-bit words of the 64-bit source sketch per entry. */
-  #sketch: Uint32Array;
-  #learned: Uint8Array;
+  private sketch: Uint32Array;
+  private learned: Uint8Array;
   /** Open-addressing slots: 0 is empty, otherwise entry number + 1. Length is a power of two. */
-  #slots: Uint32Array;
-  readonly #seed: number;
-  readonly #firstBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
-  readonly #learnedBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
-  #getPeersOnly = 0;
+  private slots: Uint32Array;
+  private readonly seed: number;
+  private readonly firstBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
+  private readonly learnedBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
+  private getPeersOnly = 0;
 
   constructor(options: InfoHashStoreOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_INFOHASHES;
     if (!(Number.isInteger(this.maxEntries) && this.maxEntries >= 1)) throw new RangeError('maxEntries must be a positive integer');
-    this.#seed = (options.seed ?? Math.floor(Math.random() * U32_MAX)) >>> 0;
-    this.#capacity = Math.max(1, Math.min(this.maxEntries, options.initialCapacity ?? 1_024));
-    this.#keys = new Uint8Array(this.#capacity * ID_LENGTH);
-    this.#requests = new Uint32Array(this.#capacity);
-    this.#firstSeen = new Uint32Array(this.#capacity);
-    this.#lastSeen = new Uint32Array(this.#capacity);
-    this.#sketch = new Uint32Array(this.#capacity * 2);
-    this.#learned = new Uint8Array(this.#capacity);
-    this.#slots = new Uint32Array(slotCountFor(this.#capacity));
+    this.seed = (options.seed ?? Math.floor(Math.random() * U32_MAX)) >>> 0;
+    this.capacity = Math.max(1, Math.min(this.maxEntries, options.initialCapacity ?? 1_024));
+    this.keys = new Uint8Array(this.capacity * ID_LENGTH);
+    this.requests = new Uint32Array(this.capacity);
+    this.firstSeen = new Uint32Array(this.capacity);
+    this.lastSeen = new Uint32Array(this.capacity);
+    this.sketch = new Uint32Array(this.capacity * 2);
+    this.learned = new Uint8Array(this.capacity);
+    this.slots = new Uint32Array(slotCountFor(this.capacity));
   }
 
-  get size(): number { return this.#size; }
+  get size(): number { return this.entryCount; }
   /** New info-hashes refused because the store was full. */
-  get dropped(): number { return this.#dropped; }
-  get full(): boolean { return this.#size >= this.maxEntries; }
+  get dropped(): number { return this.droppedCount; }
+  get full(): boolean { return this.entryCount >= this.maxEntries; }
 
   /** Bytes held by the typed arrays: what the store costs, whatever the engine adds around it. */
   get byteLength(): number {
-    return this.#keys.byteLength + this.#requests.byteLength + this.#firstSeen.byteLength + this.#lastSeen.byteLength +
-      this.#sketch.byteLength + this.#learned.byteLength + this.#slots.byteLength;
+    return this.keys.byteLength + this.requests.byteLength + this.firstSeen.byteLength + this.lastSeen.byteLength +
+      this.sketch.byteLength + this.learned.byteLength + this.slots.byteLength;
   }
 
   /**
@@ -137,45 +137,45 @@ export class InfoHashStore {
   record(infoHash: Uint8Array, kind: SourceKind, sourceAddress: string, timeMs: number): RecordOutcome {
     if (infoHash.length !== ID_LENGTH) throw new RangeError(`an info-hash is ${ID_LENGTH} bytes, got ${infoHash.length}`);
     const seconds = Math.max(0, Math.min(U32_MAX, Math.floor(timeMs / 1000)));
-    let entry = this.#find(infoHash);
+    let entry = this.find(infoHash);
     let outcome: RecordOutcome = 'known';
     if (entry < 0) {
-      if (this.full) { this.#dropped++; return 'dropped'; }
-      entry = this.#insert(infoHash, seconds);
-      this.#firstBy[kind]++;
+      if (this.full) { this.droppedCount++; return 'dropped'; }
+      entry = this.insert(infoHash, seconds);
+      this.firstBy[kind]++;
       outcome = 'new';
     }
-    if ((kind === 'get_peers' || kind === 'announce_peer') && this.#requests[entry]! < U32_MAX) this.#requests[entry]!++;
-    if (seconds > this.#lastSeen[entry]!) this.#lastSeen[entry] = seconds;
-    if (seconds < this.#firstSeen[entry]!) this.#firstSeen[entry] = seconds;
-    this.#noteKind(entry, KIND_BIT[kind]);
-    const bit = hashString(sourceAddress, this.#seed) & 63;
-    this.#sketch[entry * 2 + (bit >> 5)]! |= 1 << (bit & 31);
+    if ((kind === 'get_peers' || kind === 'announce_peer') && this.requests[entry]! < U32_MAX) this.requests[entry]!++;
+    if (seconds > this.lastSeen[entry]!) this.lastSeen[entry] = seconds;
+    if (seconds < this.firstSeen[entry]!) this.firstSeen[entry] = seconds;
+    this.noteKind(entry, KIND_BIT[kind]);
+    const bit = hashString(sourceAddress, this.seed) & 63;
+    this.sketch[entry * 2 + (bit >> 5)]! |= 1 << (bit & 31);
     return outcome;
   }
 
   has(infoHash: Uint8Array): boolean {
-    return infoHash.length === ID_LENGTH && this.#find(infoHash) >= 0;
+    return infoHash.length === ID_LENGTH && this.find(infoHash) >= 0;
   }
 
   get(infoHash: Uint8Array): InfoHashEntry | undefined {
     if (infoHash.length !== ID_LENGTH) return undefined;
-    const entry = this.#find(infoHash);
-    return entry < 0 ? undefined : this.#read(entry);
+    const entry = this.find(infoHash);
+    return entry < 0 ? undefined : this.read(entry);
   }
 
   /** Every entry, in the order first seen. Each is read out as a fresh object: use for export, not in hot loops. */
   *entries(): IterableIterator<InfoHashEntry> {
-    for (let entry = 0; entry < this.#size; entry++) yield this.#read(entry);
+    for (let entry = 0; entry < this.entryCount; entry++) yield this.read(entry);
   }
 
   counts(): InfoHashCounts {
     return {
-      unique: this.#size,
-      firstLearnedBy: { ...this.#firstBy },
-      learnedBy: { ...this.#learnedBy },
-      getPeersOnly: this.#getPeersOnly,
-      dropped: this.#dropped,
+      unique: this.entryCount,
+      firstLearnedBy: { ...this.firstBy },
+      learnedBy: { ...this.learnedBy },
+      getPeersOnly: this.getPeersOnly,
+      dropped: this.droppedCount,
     };
   }
 
@@ -185,89 +185,89 @@ export class InfoHashStore {
    */
   top(n: number, by: 'requests' | 'sources'): InfoHashEntry[] {
     const score = by === 'requests'
-      ? (entry: number): number => this.#requests[entry]!
-      : (entry: number): number => sketchEstimate(this.#sketch[entry * 2]!, this.#sketch[entry * 2 + 1]!);
+      ? (entry: number): number => this.requests[entry]!
+      : (entry: number): number => sketchEstimate(this.sketch[entry * 2]!, this.sketch[entry * 2 + 1]!);
     // A min-heap of entry numbers: the weakest of the current top n sits at the root.
     const heap: number[] = [];
     const weaker = (a: number, b: number): boolean => score(a) < score(b) || (score(a) === score(b) && a > b);
-    for (let entry = 0; entry < this.#size && n > 0; entry++) {
+    for (let entry = 0; entry < this.entryCount && n > 0; entry++) {
       if (score(entry) === 0) continue;
       if (heap.length < n) { heap.push(entry); siftUp(heap, heap.length - 1, weaker); continue; }
       if (weaker(heap[0]!, entry)) { heap[0] = entry; siftDown(heap, 0, weaker); }
     }
-    return heap.sort((a, b) => (weaker(a, b) ? 1 : weaker(b, a) ? -1 : 0)).map((entry) => this.#read(entry));
+    return heap.sort((a, b) => (weaker(a, b) ? 1 : weaker(b, a) ? -1 : 0)).map((entry) => this.read(entry));
   }
 
-  #noteKind(entry: number, bit: number): void {
-    const before = this.#learned[entry]!;
+  private noteKind(entry: number, bit: number): void {
+    const before = this.learned[entry]!;
     if ((before & bit) !== 0) return;
     const after = before | bit;
-    this.#learned[entry] = after;
-    for (const kind of SOURCE_KINDS) if ((KIND_BIT[kind] & bit) !== 0) this.#learnedBy[kind]++;
-    if (after === KIND_BIT.get_peers) this.#getPeersOnly++;
-    else if (before === KIND_BIT.get_peers) this.#getPeersOnly--;
+    this.learned[entry] = after;
+    for (const kind of SOURCE_KINDS) if ((KIND_BIT[kind] & bit) !== 0) this.learnedBy[kind]++;
+    if (after === KIND_BIT.get_peers) this.getPeersOnly++;
+    else if (before === KIND_BIT.get_peers) this.getPeersOnly--;
   }
 
-  #read(entry: number): InfoHashEntry {
-    const learned = this.#learned[entry]!;
+  private read(entry: number): InfoHashEntry {
+    const learned = this.learned[entry]!;
     return {
-      infoHash: this.#keys.slice(entry * ID_LENGTH, (entry + 1) * ID_LENGTH),
-      requests: this.#requests[entry]!,
-      sources: sketchEstimate(this.#sketch[entry * 2]!, this.#sketch[entry * 2 + 1]!),
-      firstSeenMs: this.#firstSeen[entry]! * 1000,
-      lastSeenMs: this.#lastSeen[entry]! * 1000,
+      infoHash: this.keys.slice(entry * ID_LENGTH, (entry + 1) * ID_LENGTH),
+      requests: this.requests[entry]!,
+      sources: sketchEstimate(this.sketch[entry * 2]!, this.sketch[entry * 2 + 1]!),
+      firstSeenMs: this.firstSeen[entry]! * 1000,
+      lastSeenMs: this.lastSeen[entry]! * 1000,
       kinds: SOURCE_KINDS.filter((kind) => (learned & KIND_BIT[kind]) !== 0),
     };
   }
 
   /** The entry number of `key`, or -1. */
-  #find(key: Uint8Array): number {
-    const mask = this.#slots.length - 1;
-    for (let slot = hashKey(key, this.#seed) & mask; ; slot = (slot + 1) & mask) {
-      const held = this.#slots[slot]!;
+  private find(key: Uint8Array): number {
+    const mask = this.slots.length - 1;
+    for (let slot = hashKey(key, this.seed) & mask; ; slot = (slot + 1) & mask) {
+      const held = this.slots[slot]!;
       if (held === 0) return -1;
-      if (this.#keyEquals(held - 1, key)) return held - 1;
+      if (this.keyEquals(held - 1, key)) return held - 1;
     }
   }
 
-  #insert(key: Uint8Array, seconds: number): number {
-    if (this.#size === this.#capacity) this.#grow();
-    const entry = this.#size++;
-    this.#keys.set(key, entry * ID_LENGTH);
-    this.#firstSeen[entry] = seconds;
-    this.#lastSeen[entry] = seconds;
-    if (this.#size > this.#slots.length * MAX_LOAD) this.#rehash(this.#slots.length * 2);
-    else this.#place(entry);
+  private insert(key: Uint8Array, seconds: number): number {
+    if (this.entryCount === this.capacity) this.grow();
+    const entry = this.entryCount++;
+    this.keys.set(key, entry * ID_LENGTH);
+    this.firstSeen[entry] = seconds;
+    this.lastSeen[entry] = seconds;
+    if (this.entryCount > this.slots.length * MAX_LOAD) this.rehash(this.slots.length * 2);
+    else this.place(entry);
     return entry;
   }
 
-  #place(entry: number): void {
-    const mask = this.#slots.length - 1;
-    const key = this.#keys.subarray(entry * ID_LENGTH, (entry + 1) * ID_LENGTH);
-    let slot = hashKey(key, this.#seed) & mask;
-    while (this.#slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.#slots[slot] = entry + 1;
+  private place(entry: number): void {
+    const mask = this.slots.length - 1;
+    const key = this.keys.subarray(entry * ID_LENGTH, (entry + 1) * ID_LENGTH);
+    let slot = hashKey(key, this.seed) & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = entry + 1;
   }
 
-  #rehash(slotCount: number): void {
-    this.#slots = new Uint32Array(slotCount);
-    for (let entry = 0; entry < this.#size; entry++) this.#place(entry);
+  private rehash(slotCount: number): void {
+    this.slots = new Uint32Array(slotCount);
+    for (let entry = 0; entry < this.entryCount; entry++) this.place(entry);
   }
 
   /** Double every column (never past maxEntries); the index keeps its entry numbers. */
-  #grow(): void {
-    const capacity = Math.min(this.maxEntries, this.#capacity * 2);
-    this.#keys = resized(this.#keys, capacity * ID_LENGTH);
-    this.#requests = resized(this.#requests, capacity);
-    this.#firstSeen = resized(this.#firstSeen, capacity);
-    this.#lastSeen = resized(this.#lastSeen, capacity);
-    this.#sketch = resized(this.#sketch, capacity * 2);
-    this.#learned = resized(this.#learned, capacity);
-    this.#capacity = capacity;
+  private grow(): void {
+    const capacity = Math.min(this.maxEntries, this.capacity * 2);
+    this.keys = resized(this.keys, capacity * ID_LENGTH);
+    this.requests = resized(this.requests, capacity);
+    this.firstSeen = resized(this.firstSeen, capacity);
+    this.lastSeen = resized(this.lastSeen, capacity);
+    this.sketch = resized(this.sketch, capacity * 2);
+    this.learned = resized(this.learned, capacity);
+    this.capacity = capacity;
   }
 
-  #keyEquals(entry: number, key: Uint8Array): boolean {
-    const keys = this.#keys;
+  private keyEquals(entry: number, key: Uint8Array): boolean {
+    const keys = this.keys;
     const at = entry * ID_LENGTH;
     for (let i = 0; i < ID_LENGTH; i++) if (keys[at + i] !== key[i]) return false;
     return true;

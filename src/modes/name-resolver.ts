@@ -56,47 +56,47 @@ interface Job<T> {
 
 export class NameResolver<T> {
   readonly stats: NameResolverStats = { named: 0, failed: 0, skipped: 0, reasons: {} };
-  readonly #node: DhtNode;
-  readonly #onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void;
-  readonly #options: NameResolverOptions;
-  readonly #queue: Job<T>[] = [];
-  readonly #running = new Set<Promise<void>>();
-  readonly #inFlight = new Set<Job<T>>();
-  readonly #stop = new AbortController();
-  #paused: boolean;
+  private readonly node: DhtNode;
+  private readonly onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void;
+  private readonly options: NameResolverOptions;
+  private readonly queue: Job<T>[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Job<T>>();
+  private readonly stopper = new AbortController();
+  private paused: boolean;
 
   constructor(node: DhtNode, onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void, options: NameResolverOptions = {}) {
-    this.#node = node;
-    this.#onOutcome = onOutcome;
-    this.#options = options;
-    this.#paused = options.paused === true;
+    this.node = node;
+    this.onOutcome = onOutcome;
+    this.options = options;
+    this.paused = options.paused === true;
   }
 
   /** Start resolving (after `paused`): the node's table now has nodes to look up from. */
   resume(): void {
-    this.#paused = false;
-    this.#pump();
+    this.paused = false;
+    this.pump();
   }
 
   /** Queue an info-hash; `item` comes back with its outcome. */
   add(infoHash: NodeId, item: T): void {
     const job: Job<T> = { infoHash, item, reported: false };
-    if (this.#stop.signal.aborted) return this.#report(job, { kind: 'skipped', reason: 'stopped' });
-    if (this.#queue.length >= (this.#options.maxQueued ?? 1_000)) return this.#report(job, { kind: 'skipped', reason: 'queue-full' });
-    this.#queue.push(job);
-    this.#pump();
+    if (this.stopper.signal.aborted) return this.report(job, { kind: 'skipped', reason: 'stopped' });
+    if (this.queue.length >= (this.options.maxQueued ?? 1_000)) return this.report(job, { kind: 'skipped', reason: 'queue-full' });
+    this.queue.push(job);
+    this.pump();
   }
 
   /** Info-hashes waiting or being resolved. */
   get pending(): number {
-    return this.#queue.length + this.#inFlight.size;
+    return this.queue.length + this.inFlight.size;
   }
 
   /** Stop: cut the resolutions in progress short, report everything not named as skipped, and wait for the connections to close. */
   async stop(): Promise<void> {
-    this.#stop.abort();
-    this.#skipQueued();
-    await Promise.all([...this.#running]);
+    this.stopper.abort();
+    this.skipQueued();
+    await Promise.all([...this.running]);
   }
 
   /**
@@ -104,59 +104,59 @@ export class NameResolver<T> {
    * (a second Ctrl+C), which cannot wait for connections to close.
    */
   flushPending(): void {
-    this.#stop.abort();
-    this.#skipQueued();
-    for (const job of this.#inFlight) this.#report(job, { kind: 'skipped', reason: 'stopped' });
+    this.stopper.abort();
+    this.skipQueued();
+    for (const job of this.inFlight) this.report(job, { kind: 'skipped', reason: 'stopped' });
   }
 
-  #skipQueued(): void {
-    for (const job of this.#queue.splice(0)) this.#report(job, { kind: 'skipped', reason: 'stopped' });
+  private skipQueued(): void {
+    for (const job of this.queue.splice(0)) this.report(job, { kind: 'skipped', reason: 'stopped' });
   }
 
-  #pump(): void {
-    while (!this.#paused && this.#inFlight.size < (this.#options.concurrency ?? 8) && this.#queue.length > 0 && !this.#stop.signal.aborted) {
-      const job = this.#queue.shift()!;
-      this.#inFlight.add(job);
-      const run = this.#resolve(job).then(
-        (outcome) => this.#report(job, outcome),
-        () => this.#report(job, { kind: 'failed', reason: 'protocol' }),
+  private pump(): void {
+    while (!this.paused && this.inFlight.size < (this.options.concurrency ?? 8) && this.queue.length > 0 && !this.stopper.signal.aborted) {
+      const job = this.queue.shift()!;
+      this.inFlight.add(job);
+      const run = this.resolve(job).then(
+        (outcome) => this.report(job, outcome),
+        () => this.report(job, { kind: 'failed', reason: 'protocol' }),
       ).finally(() => {
-        this.#inFlight.delete(job);
-        this.#running.delete(run);
-        this.#pump();
+        this.inFlight.delete(job);
+        this.running.delete(run);
+        this.pump();
       });
-      this.#running.add(run);
+      this.running.add(run);
     }
   }
 
-  async #resolve(job: Job<T>): Promise<NameOutcome> {
-    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#options.deadlineMs ?? 20_000)]);
-    const { peers, responses } = await this.#findPeers(job.infoHash, signal);
-    if (this.#stop.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
+  private async resolve(job: Job<T>): Promise<NameOutcome> {
+    const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.options.deadlineMs ?? 20_000)]);
+    const { peers, responses } = await this.findPeers(job.infoHash, signal);
+    if (this.stopper.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
     if (peers.length === 0) return { kind: 'failed', reason: signal.aborted ? 'timeout' : responses === 0 ? 'no-nodes' : 'no-peers' };
     const { metadata, attempts } = await resolveMetadata(peers, job.infoHash, {
       signal,
-      maxPeers: this.#options.maxPeers ?? 8,
-      concurrency: this.#options.connectionsPerTorrent ?? 2,
-      timeoutMs: this.#options.peerTimeoutMs ?? 6_000,
+      maxPeers: this.options.maxPeers ?? 8,
+      concurrency: this.options.connectionsPerTorrent ?? 2,
+      timeoutMs: this.options.peerTimeoutMs ?? 6_000,
     });
     if (metadata !== undefined) return { kind: 'named', metadata };
-    if (this.#stop.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
+    if (this.stopper.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
     return { kind: 'failed', reason: mostCommon(attempts.flatMap((a) => (a.error !== undefined ? [a.error.reason] : []))) ?? 'timeout' };
   }
 
   /** Peers from a get_peers lookup, after the ones announced to our own node. */
-  async #findPeers(infoHash: NodeId, signal: AbortSignal): Promise<{ peers: PeerInfo[]; responses: number }> {
+  private async findPeers(infoHash: NodeId, signal: AbortSignal): Promise<{ peers: PeerInfo[]; responses: number }> {
     const found = new Map<string, PeerInfo>();
     const add = (p: PeerInfo): void => { found.set(`${p.address}:${p.port}`, { address: p.address, port: p.port }); };
-    this.#node.peers.peers(infoHash).forEach(add);
-    const lookup = this.#node.findPeers(infoHash, { timeoutMs: this.#options.lookupTimeoutMs ?? 8_000, signal });
+    this.node.peers.peers(infoHash).forEach(add);
+    const lookup = this.node.findPeers(infoHash, { timeoutMs: this.options.lookupTimeoutMs ?? 8_000, signal });
     for await (const event of lookup) if (event.type === 'item') add(event.item);
     const { stats } = await lookup.result;
     return { peers: [...found.values()], responses: stats.responses };
   }
 
-  #report(job: Job<T>, outcome: NameOutcome): void {
+  private report(job: Job<T>, outcome: NameOutcome): void {
     if (job.reported) return;
     job.reported = true;
     if (outcome.kind === 'named') this.stats.named++;
@@ -165,7 +165,7 @@ export class NameResolver<T> {
       else this.stats.skipped++;
       this.stats.reasons[outcome.reason] = (this.stats.reasons[outcome.reason] ?? 0) + 1;
     }
-    this.#onOutcome(job.item, outcome, job.infoHash);
+    this.onOutcome(job.item, outcome, job.infoHash);
   }
 }
 

@@ -34,9 +34,9 @@ export interface SwarmEstimate {
 }
 
 export class SwarmScrape {
-  readonly #seeds = new ScrapeBloom();
-  readonly #leechers = new ScrapeBloom();
-  readonly #responders = new Set<string>();
+  private readonly seeds = new ScrapeBloom();
+  private readonly leechers = new ScrapeBloom();
+  private readonly responderKeys = new Set<string>();
 
   /**
    * Merge the filters of one get_peers reply. Returns whether it carried any. The KRPC schema has
@@ -44,29 +44,29 @@ export class SwarmScrape {
    */
   add(body: ResponseBody, from: Endpoint): boolean {
     if (body.BFsd === undefined && body.BFpe === undefined) return false;
-    if (body.BFsd !== undefined) this.#seeds.merge(ScrapeBloom.fromBytes(body.BFsd));
-    if (body.BFpe !== undefined) this.#leechers.merge(ScrapeBloom.fromBytes(body.BFpe));
-    this.#responders.add(`${from.address}:${from.port}`);
+    if (body.BFsd !== undefined) this.seeds.merge(ScrapeBloom.fromBytes(body.BFsd));
+    if (body.BFpe !== undefined) this.leechers.merge(ScrapeBloom.fromBytes(body.BFpe));
+    this.responderKeys.add(`${from.address}:${from.port}`);
     return true;
   }
 
   get responders(): number {
-    return this.#responders.size;
+    return this.responderKeys.size;
   }
 
   /** The merged filters, for a caller that wants the unrounded estimates or the bits. */
   get filters(): { seeds: ScrapeBloom; leechers: ScrapeBloom } {
-    return { seeds: this.#seeds, leechers: this.#leechers };
+    return { seeds: this.seeds, leechers: this.leechers };
   }
 
   estimate(): SwarmEstimate {
-    const seeds = this.#seeds.estimate();
-    const leechers = this.#leechers.estimate();
+    const seeds = this.seeds.estimate();
+    const leechers = this.leechers.estimate();
     return {
       seeds: Math.round(seeds),
       leechers: Math.round(leechers),
-      responders: this.#responders.size,
-      saturated: seeds > SATURATION_ESTIMATE || leechers > SATURATION_ESTIMATE || isFull(this.#seeds) || isFull(this.#leechers),
+      responders: this.responderKeys.size,
+      saturated: seeds > SATURATION_ESTIMATE || leechers > SATURATION_ESTIMATE || isFull(this.seeds) || isFull(this.leechers),
     };
   }
 }

@@ -23,33 +23,33 @@ export class CpuBudget {
   readonly share: number;
   readonly burstMs: number;
   /** Milliseconds of work still allowed; may go below 0 by the cost of the answer that overran it. */
-  #allowance: number;
-  #last: number;
+  private allowance: number;
+  private last: number;
 
   constructor(options: CpuBudgetOptions = {}, now = 0) {
     this.share = options.share ?? CPU_BUDGET_DEFAULTS.share;
     this.burstMs = options.burstMs ?? CPU_BUDGET_DEFAULTS.burstMs;
     if (!(this.share > 0 && this.share <= 1)) throw new RangeError(`share must be in (0, 1], got ${this.share}`);
     if (!(this.burstMs > 0)) throw new RangeError(`burstMs must be > 0, got ${this.burstMs}`);
-    this.#allowance = this.burstMs;
-    this.#last = now;
+    this.allowance = this.burstMs;
+    this.last = now;
   }
 
   /** Count `workMs` of work done at time `now` (ms, monotonic). */
   spend(workMs: number, now: number): void {
-    this.#refill(now);
-    this.#allowance -= Math.max(0, workMs);
+    this.refill(now);
+    this.allowance -= Math.max(0, workMs);
   }
 
   /** Whether the work done lately is over the share: strangers' queries should wait. */
   exhausted(now: number): boolean {
-    this.#refill(now);
-    return this.#allowance <= 0;
+    this.refill(now);
+    return this.allowance <= 0;
   }
 
-  #refill(now: number): void {
-    if (now <= this.#last) return;
-    this.#allowance = Math.min(this.burstMs, this.#allowance + (now - this.#last) * this.share);
-    this.#last = now;
+  private refill(now: number): void {
+    if (now <= this.last) return;
+    this.allowance = Math.min(this.burstMs, this.allowance + (now - this.last) * this.share);
+    this.last = now;
   }
 }

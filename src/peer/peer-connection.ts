@@ -72,20 +72,20 @@ export class PeerConnection {
   readonly remote: PeerInfo;
   bytesReceived = 0;
   bytesSent = 0;
-  readonly #socket: Socket;
-  readonly #parser: WireParser;
-  readonly #queue: WireEvent[] = [];
-  #queuedBytes = 0;
-  #peakHeldBytes = 0;
-  readonly #timeoutMs: number;
-  readonly #started = Date.now();
-  readonly #timer: NodeJS.Timeout;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = (): void => this.close(new PeerError('aborted', 'stopped by the caller'));
-  #waiter: { resolve: (event: WireEvent) => void; reject: (error: PeerError) => void } | undefined;
-  #error: PeerError | undefined;
+  private readonly socket: Socket;
+  private readonly parser: WireParser;
+  private readonly queue: WireEvent[] = [];
+  private queuedBytes = 0;
+  private peakHeld = 0;
+  private readonly timeoutMs: number;
+  private readonly started = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = (): void => this.close(new PeerError('aborted', 'stopped by the caller'));
+  private waiter: { resolve: (event: WireEvent) => void; reject: (error: PeerError) => void } | undefined;
+  private closedWith: PeerError | undefined;
   /** Whether TCP connected (accepted sockets are): a failure before that means the peer is unreachable. */
-  #connected: boolean;
+  private connected: boolean;
 
   /** Connect to a peer. Rejects with a PeerError ('unreachable', 'timeout' or 'aborted'). */
   static connect(peer: PeerInfo, options: PeerConnectionOptions = {}): Promise<PeerConnection> {
@@ -96,7 +96,7 @@ export class PeerConnection {
     });
     const connection = new PeerConnection(socket, peer, options);
     return new Promise((resolve, reject) => {
-      const fail = (): void => reject(connection.#error ?? new PeerError('unreachable', 'connection failed'));
+      const fail = (): void => reject(connection.closedWith ?? new PeerError('unreachable', 'connection failed'));
       socket.once('connect', () => { socket.off('close', fail); resolve(connection); });
       socket.once('close', fail);
     });
@@ -109,30 +109,30 @@ export class PeerConnection {
 
   private constructor(socket: Socket, remote: PeerInfo, options: PeerConnectionOptions) {
     this.remote = remote;
-    this.#socket = socket;
-    this.#parser = new WireParser(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {});
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
-    this.#timer = setTimeout(() => this.close(this.#timeoutError()), this.#timeoutMs);
-    this.#timer.unref();
-    this.#signal = options.signal;
-    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-    this.#connected = !socket.connecting;
-    socket.once('connect', () => { this.#connected = true; });
+    this.socket = socket;
+    this.parser = new WireParser(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {});
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.timer = setTimeout(() => this.close(this.timeoutError()), this.timeoutMs);
+    this.timer.unref();
+    this.signal = options.signal;
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.connected = !socket.connecting;
+    socket.once('connect', () => { this.connected = true; });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('drain', () => this.#maybeResume());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.close(socketError(error, this.#connected)));
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', (error: NodeJS.ErrnoException) => this.close(socketError(error, this.connected)));
     socket.on('close', () => this.close(new PeerError('closed', `peer closed the connection after ${this.bytesReceived} bytes`)));
-    if (this.#signal?.aborted === true) this.#onAbort();
+    if (this.signal?.aborted === true) this.onAbort();
   }
 
   get closed(): boolean {
-    return this.#error !== undefined;
+    return this.closedWith !== undefined;
   }
 
   /** Why the connection ended, once it has. */
   get error(): PeerError | undefined {
-    return this.#error;
+    return this.closedWith;
   }
 
   /**
@@ -140,44 +140,44 @@ export class PeerConnection {
    * and not yet taken by the kernel. The memory one peer can cost us; tests and benches check it.
    */
   get peakHeldBytes(): number {
-    return this.#peakHeldBytes;
+    return this.peakHeld;
   }
 
   get elapsedMs(): number {
-    return Date.now() - this.#started;
+    return Date.now() - this.started;
   }
 
   sendHandshake(handshake: Handshake): void {
-    this.#write(encodeHandshake(handshake));
+    this.write(encodeHandshake(handshake));
   }
 
   send(message: PeerMessage): void {
-    this.#write(encodePeerMessage(message));
+    this.write(encodePeerMessage(message));
   }
 
   /** The next handshake or message. Rejects with the PeerError that ended the connection. */
   next(): Promise<WireEvent> {
-    const event = this.#queue.shift();
+    const event = this.queue.shift();
     if (event !== undefined) {
-      this.#queuedBytes -= eventBytes(event);
-      this.#maybeResume();
+      this.queuedBytes -= eventBytes(event);
+      this.maybeResume();
       return Promise.resolve(event);
     }
-    if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => { this.#waiter = { resolve, reject }; });
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
   }
 
   /** The peer's handshake, which must come first. */
   async handshake(): Promise<Handshake> {
     const event = await this.next();
-    if (event.kind !== 'handshake') throw this.#protocol('expected the handshake first');
+    if (event.kind !== 'handshake') throw this.protocol('expected the handshake first');
     return event.handshake;
   }
 
   /** The next message (after the handshake). */
   async message(): Promise<PeerMessage> {
     const event = await this.next();
-    if (event.kind !== 'message') throw this.#protocol('a second handshake');
+    if (event.kind !== 'message') throw this.protocol('a second handshake');
     return event.message;
   }
 
@@ -186,83 +186,83 @@ export class PeerConnection {
    * without one, the reason is 'aborted' (we hung up). Idempotent: the first reason sticks.
    */
   close(error: PeerError = new PeerError('aborted', 'closed by us')): void {
-    if (this.#error) return;
-    this.#error = error;
-    clearTimeout(this.#timer);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#socket.destroy();
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
+    if (this.closedWith) return;
+    this.closedWith = error;
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.socket.destroy();
+    const waiter = this.waiter;
+    this.waiter = undefined;
     waiter?.reject(error);
   }
 
   /** Protocol errors found by the caller (wrong torrent, bad extension message) end the connection too. */
-  #protocol(message: string): PeerError {
+  private protocol(message: string): PeerError {
     const error = new PeerError('protocol', message);
     this.close(error);
     return error;
   }
 
-  #write(bytes: Uint8Array): void {
-    if (this.#error) return;
+  private write(bytes: Uint8Array): void {
+    if (this.closedWith) return;
     this.bytesSent += bytes.length;
-    this.#socket.write(bytes);
-    const backlog = this.#socket.writableLength;
-    this.#account();
+    this.socket.write(bytes);
+    const backlog = this.socket.writableLength;
+    this.account();
     if (backlog > MAX_WRITE_BACKLOG_BYTES) {
       this.close(new PeerError('protocol', `peer does not read what we send (${backlog} bytes unread)`));
     } else if (backlog > WRITE_BACKLOG_BYTES) {
-      this.#socket.pause();
+      this.socket.pause();
     }
   }
 
   /** Read again once both the messages waiting for our reader and our unsent bytes are down to half their bound. */
-  #maybeResume(): void {
-    if (this.#error || !this.#socket.isPaused()) return;
-    if (this.#queue.length >= MAX_QUEUED_EVENTS / 2 || this.#queuedBytes >= MAX_QUEUED_BYTES / 2) return;
-    if (this.#socket.writableLength > WRITE_BACKLOG_BYTES / 2) return;
-    this.#socket.resume();
+  private maybeResume(): void {
+    if (this.closedWith || !this.socket.isPaused()) return;
+    if (this.queue.length >= MAX_QUEUED_EVENTS / 2 || this.queuedBytes >= MAX_QUEUED_BYTES / 2) return;
+    if (this.socket.writableLength > WRITE_BACKLOG_BYTES / 2) return;
+    this.socket.resume();
   }
 
-  #account(): void {
-    const held = this.#queuedBytes + this.#socket.writableLength;
-    if (held > this.#peakHeldBytes) this.#peakHeldBytes = held;
+  private account(): void {
+    const held = this.queuedBytes + this.socket.writableLength;
+    if (held > this.peakHeld) this.peakHeld = held;
   }
 
-  #receive(chunk: Uint8Array): void {
-    if (this.#error) return;
+  private receive(chunk: Uint8Array): void {
+    if (this.closedWith) return;
     this.bytesReceived += chunk.length;
     let events: WireEvent[];
     let failure: PeerError | undefined;
     try {
-      events = this.#parser.push(chunk);
+      events = this.parser.push(chunk);
     } catch (error) {
       events = error instanceof WireError ? error.events : [];
       failure = new PeerError('protocol', error instanceof Error ? error.message : String(error));
     }
-    this.#deliver(events);
+    this.deliver(events);
     if (failure !== undefined) this.close(failure);
   }
 
-  #deliver(events: readonly WireEvent[]): void {
+  private deliver(events: readonly WireEvent[]): void {
     for (const event of events) {
-      const waiter = this.#waiter;
+      const waiter = this.waiter;
       if (waiter !== undefined) {
-        this.#waiter = undefined;
+        this.waiter = undefined;
         waiter.resolve(event);
       } else {
-        this.#queue.push(event);
-        this.#queuedBytes += eventBytes(event);
+        this.queue.push(event);
+        this.queuedBytes += eventBytes(event);
       }
     }
-    this.#account();
-    if (this.#queue.length >= MAX_QUEUED_EVENTS || this.#queuedBytes >= MAX_QUEUED_BYTES) this.#socket.pause();
+    this.account();
+    if (this.queue.length >= MAX_QUEUED_EVENTS || this.queuedBytes >= MAX_QUEUED_BYTES) this.socket.pause();
   }
 
-  #timeoutError(): PeerError {
-    if (!this.#connected) return new PeerError('unreachable', `no TCP connection within ${this.#timeoutMs} ms`);
+  private timeoutError(): PeerError {
+    if (!this.connected) return new PeerError('unreachable', `no TCP connection within ${this.timeoutMs} ms`);
     const what = this.bytesReceived === 0 ? 'peer sent nothing' : `peer sent only ${this.bytesReceived} bytes (too slow)`;
-    return new PeerError('timeout', `timed out after ${this.#timeoutMs} ms: ${what}`);
+    return new PeerError('timeout', `timed out after ${this.timeoutMs} ms: ${what}`);
   }
 }
 

@@ -237,35 +237,35 @@ export interface WireParserOptions {
  * is held. After a WireError it stays failed: the stream has no boundaries left to resync on.
  */
 export class WireParser {
-  readonly #maxMessageBytes: number;
+  private readonly maxMessageBytes: number;
   /** What the bytes being read are: the handshake, a length prefix, or a message body. */
-  #state: 'handshake' | 'length' | 'body';
-  #buffer: Uint8Array;
-  #filled = 0;
-  #failed: WireError | undefined;
+  private state: 'handshake' | 'length' | 'body';
+  private buffer: Uint8Array;
+  private filled = 0;
+  private failed: WireError | undefined;
 
   constructor(options: WireParserOptions = {}) {
-    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.#state = options.handshake === false ? 'length' : 'handshake';
-    this.#buffer = new Uint8Array(this.#state === 'handshake' ? HANDSHAKE_LENGTH : 4);
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.state = options.handshake === false ? 'length' : 'handshake';
+    this.buffer = new Uint8Array(this.state === 'handshake' ? HANDSHAKE_LENGTH : 4);
   }
 
   push(chunk: Uint8Array): WireEvent[] {
-    if (this.#failed) throw this.#failed;
+    if (this.failed) throw this.failed;
     const events: WireEvent[] = [];
     let at = 0;
     while (at < chunk.length) {
-      const take = Math.min(chunk.length - at, this.#buffer.length - this.#filled);
-      this.#buffer.set(chunk.subarray(at, at + take), this.#filled);
-      this.#filled += take;
+      const take = Math.min(chunk.length - at, this.buffer.length - this.filled);
+      this.buffer.set(chunk.subarray(at, at + take), this.filled);
+      this.filled += take;
       at += take;
-      if (this.#filled === this.#buffer.length) {
+      if (this.filled === this.buffer.length) {
         try {
-          const event = this.#complete();
+          const event = this.complete();
           if (event) events.push(event);
         } catch (error) {
-          this.#failed = error instanceof WireError ? error : new WireError('malformed', String(error));
-          const failure = new WireError(this.#failed.reason, this.#failed.message);
+          this.failed = error instanceof WireError ? error : new WireError('malformed', String(error));
+          const failure = new WireError(this.failed.reason, this.failed.message);
           failure.events = events;
           throw failure;
         }
@@ -275,34 +275,34 @@ export class WireParser {
   }
 
   /** The current buffer is full: interpret it and set up the next read. */
-  #complete(): WireEvent | undefined {
-    const bytes = this.#buffer;
-    switch (this.#state) {
+  private complete(): WireEvent | undefined {
+    const bytes = this.buffer;
+    switch (this.state) {
       case 'handshake':
-        this.#expect('length', 4);
+        this.expect('length', 4);
         return { kind: 'handshake', handshake: decodeHandshake(bytes) };
       case 'length': {
         const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
         if (length === 0) {
-          this.#expect('length', 4);
+          this.expect('length', 4);
           return { kind: 'message', message: { type: 'keep-alive' } };
         }
-        if (length > this.#maxMessageBytes) {
-          throw new WireError('too-large', `message of ${length} bytes exceeds the ${this.#maxMessageBytes}-byte limit`);
+        if (length > this.maxMessageBytes) {
+          throw new WireError('too-large', `message of ${length} bytes exceeds the ${this.maxMessageBytes}-byte limit`);
         }
-        this.#expect('body', length);
+        this.expect('body', length);
         return undefined;
       }
       case 'body':
-        this.#expect('length', 4);
+        this.expect('length', 4);
         return { kind: 'message', message: decodePeerMessage(bytes) };
     }
   }
 
-  #expect(state: 'handshake' | 'length' | 'body', length: number): void {
-    this.#state = state;
-    this.#buffer = new Uint8Array(length);
-    this.#filled = 0;
+  private expect(state: 'handshake' | 'length' | 'body', length: number): void {
+    this.state = state;
+    this.buffer = new Uint8Array(length);
+    this.filled = 0;
   }
 }
 

@@ -157,23 +157,23 @@ function describeFailure(error: unknown): { reason: ProbeFailure; message: strin
  * have_all / have_none. Bits are most significant first: piece 0 is the high bit of byte 0.
  */
 export class PieceTracker {
-  #bits = new Uint8Array(0);
-  #all = false;
-  #bitfieldBytes: number | undefined;
+  private bits = new Uint8Array(0);
+  private all = false;
+  private bitfieldBytes: number | undefined;
   /** Whether the peer said anything about its pieces yet. */
   heard = false;
 
   add(message: PeerMessage): void {
     switch (message.type) {
       case 'bitfield':
-        this.#bits = message.bits.slice();
-        this.#bitfieldBytes = message.bits.length;
-        this.#all = false;
+        this.bits = message.bits.slice();
+        this.bitfieldBytes = message.bits.length;
+        this.all = false;
         this.heard = true;
         return;
-      case 'have-all': this.#all = true; this.heard = true; return;
-      case 'have-none': this.#bits = new Uint8Array(0); this.#all = false; this.heard = true; return;
-      case 'have': this.#setBit(message.piece); return;
+      case 'have-all': this.all = true; this.heard = true; return;
+      case 'have-none': this.bits = new Uint8Array(0); this.all = false; this.heard = true; return;
+      case 'have': this.setBit(message.piece); return;
       default: return;
     }
   }
@@ -184,15 +184,15 @@ export class PieceTracker {
    * point in its last byte is read as a seed of exactly that many pieces.
    */
   count(pieceCount?: number): PieceCount {
-    if (this.#all) return { held: pieceCount, total: pieceCount, exact: pieceCount !== undefined, completion: 1, seed: true };
+    if (this.all) return { held: pieceCount, total: pieceCount, exact: pieceCount !== undefined, completion: 1, seed: true };
     if (pieceCount !== undefined) {
-      const held = countBits(this.#bits, pieceCount);
+      const held = countBits(this.bits, pieceCount);
       return { held, total: pieceCount, exact: true, completion: pieceCount === 0 ? 1 : held / pieceCount, seed: held === pieceCount };
     }
-    const held = countBits(this.#bits, this.#bits.length * 8);
+    const held = countBits(this.bits, this.bits.length * 8);
     if (held === 0) return { held, total: undefined, exact: false, completion: 0, seed: false };
-    if (looksComplete(this.#bits, held)) return { held, total: held, exact: false, completion: 1, seed: true };
-    const total = this.#bits.length * 8;
+    if (looksComplete(this.bits, held)) return { held, total: held, exact: false, completion: 1, seed: true };
+    const total = this.bits.length * 8;
     return { held, total, exact: false, completion: held / total, seed: false };
   }
 
@@ -201,24 +201,24 @@ export class PieceTracker {
    * the piece count known, say what is wrong, or return undefined if nothing is.
    */
   misfit(pieceCount?: number): string | undefined {
-    if (pieceCount === undefined || this.#bitfieldBytes === undefined) return undefined;
+    if (pieceCount === undefined || this.bitfieldBytes === undefined) return undefined;
     const expected = Math.ceil(pieceCount / 8);
-    if (this.#bitfieldBytes !== expected) {
-      return `bitfield of ${this.#bitfieldBytes} bytes for ${pieceCount} pieces (BEP 3 wants ${expected})`;
+    if (this.bitfieldBytes !== expected) {
+      return `bitfield of ${this.bitfieldBytes} bytes for ${pieceCount} pieces (BEP 3 wants ${expected})`;
     }
-    if (countBits(this.#bits, this.#bits.length * 8) !== countBits(this.#bits, pieceCount)) return 'bitfield has spare bits set';
+    if (countBits(this.bits, this.bits.length * 8) !== countBits(this.bits, pieceCount)) return 'bitfield has spare bits set';
     return undefined;
   }
 
-  #setBit(piece: number): void {
+  private setBit(piece: number): void {
     // A have past the end of what we know grows the field; 2^20 pieces (128 KiB) is the most we keep.
     if (piece >= 1 << 20) return;
-    if ((piece >> 3) >= this.#bits.length) {
+    if ((piece >> 3) >= this.bits.length) {
       const grown = new Uint8Array((piece >> 3) + 1);
-      grown.set(this.#bits);
-      this.#bits = grown;
+      grown.set(this.bits);
+      this.bits = grown;
     }
-    this.#bits[piece >> 3]! |= 0x80 >> (piece & 7);
+    this.bits[piece >> 3]! |= 0x80 >> (piece & 7);
     this.heard = true;
   }
 }

@@ -80,10 +80,10 @@ export class Seeder {
   connectionsAccepted = 0;
   /** The most unsent bytes one connection held at once: what a peer that never reads cost us. */
   peakBacklogBytes = 0;
-  readonly #server: Server;
-  readonly #torrents = new Map<string, SeededTorrent>();
-  readonly #sockets = new Set<Socket>();
-  readonly #options: SeederOptions;
+  private readonly server: Server;
+  private readonly byInfoHash = new Map<string, SeededTorrent>();
+  private readonly sockets = new Set<Socket>();
+  private readonly options: SeederOptions;
 
   static async start(options: SeederOptions = {}): Promise<Seeder> {
     const server = createServer();
@@ -96,14 +96,14 @@ export class Seeder {
   }
 
   private constructor(server: Server, options: SeederOptions) {
-    this.#server = server;
-    this.#options = options;
+    this.server = server;
+    this.options = options;
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('the seeder is not listening on TCP');
     this.local = { address: address.address, port: address.port };
     this.peerId = options.peerId ?? makePeerId();
     for (const torrent of options.torrents ?? []) this.add(torrent);
-    server.on('connection', (socket) => this.#accept(socket));
+    server.on('connection', (socket) => this.accept(socket));
   }
 
   /** Start seeding one more torrent. Returns what the seeder holds for it. */
@@ -113,31 +113,31 @@ export class Seeder {
     const bitfield = spreadBitfield(pieceCount, options.completion ?? 1);
     const held = countBits(bitfield);
     const torrent: SeededTorrent = { infoHash, info: options.info, pieceCount, bitfield, held, options };
-    this.#torrents.set(idKey(infoHash), torrent);
+    this.byInfoHash.set(idKey(infoHash), torrent);
     return torrent;
   }
 
   get torrents(): SeededTorrent[] {
-    return [...this.#torrents.values()];
+    return [...this.byInfoHash.values()];
   }
 
   async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  #accept(socket: Socket): void {
+  private accept(socket: Socket): void {
     this.connectionsAccepted++;
-    this.#sockets.add(socket);
+    this.sockets.add(socket);
     socket.setNoDelay(true);
-    const session = new SeederSession(socket, this, this.#options);
-    const timer = setTimeout(() => socket.destroy(), this.#options.connectionTimeoutMs ?? 30_000);
+    const session = new SeederSession(socket, this, this.options);
+    const timer = setTimeout(() => socket.destroy(), this.options.connectionTimeoutMs ?? 30_000);
     timer.unref();
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
     socket.on('drain', () => session.drained());
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => { clearTimeout(timer); session.stop(); this.#sockets.delete(socket); });
+    socket.on('close', () => { clearTimeout(timer); session.stop(); this.sockets.delete(socket); });
   }
 
   /** @internal A session's backlog after a write. */
@@ -147,7 +147,7 @@ export class Seeder {
 
   /** @internal The torrent a handshake asks for. */
   lookup(infoHash: Uint8Array): SeededTorrent | undefined {
-    return this.#torrents.get(idKey(infoHash));
+    return this.byInfoHash.get(idKey(infoHash));
   }
 }
 
@@ -160,110 +160,110 @@ export class Seeder {
  * read waits and the socket stops reading until the backlog drains.
  */
 class SeederSession {
-  readonly #parser = new WireParser();
-  readonly #socket: Socket;
-  readonly #seeder: Seeder;
-  readonly #options: SeederOptions;
-  readonly #outbox: Uint8Array[] = [];
-  #outboxBytes = 0;
+  private readonly parser = new WireParser();
+  private readonly socket: Socket;
+  private readonly seeder: Seeder;
+  private readonly options: SeederOptions;
+  private readonly outbox: Uint8Array[] = [];
+  private outboxBytes = 0;
   /** Events read and not handled yet (at most one read's worth: the socket is paused meanwhile). */
-  #pending: WireEvent[] = [];
-  #pendingIndex = 0;
-  #trickleTimer: NodeJS.Timeout | undefined;
-  #torrent: SeededTorrent | undefined;
-  #theirUtMetadata = 0;
+  private pending: WireEvent[] = [];
+  private pendingIndex = 0;
+  private trickleTimer: NodeJS.Timeout | undefined;
+  private torrent: SeededTorrent | undefined;
+  private theirUtMetadata = 0;
 
   constructor(socket: Socket, seeder: Seeder, options: SeederOptions) {
-    this.#socket = socket;
-    this.#seeder = seeder;
-    this.#options = options;
+    this.socket = socket;
+    this.seeder = seeder;
+    this.options = options;
   }
 
   receive(chunk: Uint8Array): void {
     let events: WireEvent[];
     try {
-      events = this.#parser.push(chunk);
+      events = this.parser.push(chunk);
     } catch {
-      this.#socket.destroy();
+      this.socket.destroy();
       return;
     }
-    this.#pending = this.#pending.slice(this.#pendingIndex).concat(events);
-    this.#pendingIndex = 0;
-    this.#handlePending();
+    this.pending = this.pending.slice(this.pendingIndex).concat(events);
+    this.pendingIndex = 0;
+    this.handlePending();
   }
 
   /** The socket or the trickle outbox took our backlog: handle what was waiting, then read again. */
   drained(): void {
-    this.#handlePending();
+    this.handlePending();
   }
 
   /** Bytes we have answered with and the peer has not taken yet: in the socket or the trickle outbox. */
   get backlogBytes(): number {
-    return this.#socket.writableLength + this.#outboxBytes;
+    return this.socket.writableLength + this.outboxBytes;
   }
 
   stop(): void {
-    if (this.#trickleTimer !== undefined) clearInterval(this.#trickleTimer);
-    this.#outbox.length = 0;
-    this.#outboxBytes = 0;
-    this.#pending = [];
+    if (this.trickleTimer !== undefined) clearInterval(this.trickleTimer);
+    this.outbox.length = 0;
+    this.outboxBytes = 0;
+    this.pending = [];
   }
 
-  #handlePending(): void {
-    while (this.#pendingIndex < this.#pending.length && !this.#socket.destroyed) {
-      if (this.backlogBytes > WRITE_BACKLOG_BYTES) { this.#socket.pause(); return; }
-      const event = this.#pending[this.#pendingIndex++]!;
-      if (event.kind === 'handshake') this.#onHandshake(event.handshake);
-      else this.#onMessage(event.message);
+  private handlePending(): void {
+    while (this.pendingIndex < this.pending.length && !this.socket.destroyed) {
+      if (this.backlogBytes > WRITE_BACKLOG_BYTES) { this.socket.pause(); return; }
+      const event = this.pending[this.pendingIndex++]!;
+      if (event.kind === 'handshake') this.onHandshake(event.handshake);
+      else this.onMessage(event.message);
     }
-    this.#pending = [];
-    this.#pendingIndex = 0;
-    if (this.backlogBytes <= WRITE_BACKLOG_BYTES && this.#socket.isPaused()) this.#socket.resume();
+    this.pending = [];
+    this.pendingIndex = 0;
+    if (this.backlogBytes <= WRITE_BACKLOG_BYTES && this.socket.isPaused()) this.socket.resume();
   }
 
   /** BEP 3: answer with our handshake for the same torrent, or hang up if we do not have it. */
-  #onHandshake(theirs: Handshake): void {
-    const torrent = this.#seeder.lookup(theirs.infoHash);
-    if (torrent === undefined) { this.#socket.destroy(); return; }
-    this.#torrent = torrent;
-    const ours: Handshake = { reserved: encodeReserved({ extensions: true }), infoHash: theirs.infoHash, peerId: this.#seeder.peerId };
-    this.#send(encodeHandshake(ours));
+  private onHandshake(theirs: Handshake): void {
+    const torrent = this.seeder.lookup(theirs.infoHash);
+    if (torrent === undefined) { this.socket.destroy(); return; }
+    this.torrent = torrent;
+    const ours: Handshake = { reserved: encodeReserved({ extensions: true }), infoHash: theirs.infoHash, peerId: this.seeder.peerId };
+    this.send(encodeHandshake(ours));
     // BEP 10: the extension handshake goes only to peers that set the bit too.
-    if (reservedFlags(theirs.reserved).extensions) this.#sendExtendedHandshake(torrent);
-    this.#sendPieces(torrent);
+    if (reservedFlags(theirs.reserved).extensions) this.sendExtendedHandshake(torrent);
+    this.sendPieces(torrent);
   }
 
-  #sendExtendedHandshake(torrent: SeededTorrent): void {
-    this.#send(encodePeerMessage({
+  private sendExtendedHandshake(torrent: SeededTorrent): void {
+    this.send(encodePeerMessage({
       type: 'extended',
       id: 0,
       payload: encodeExtendedHandshake({
         m: new Map([['ut_metadata', SEEDER_UT_METADATA_ID]]),
         metadataSize: torrent.options.advertisedSize ?? torrent.info.length,
-        client: this.#options.client ?? 'dht-scrape seeder',
-        port: this.#seeder.local.port,
+        client: this.options.client ?? 'dht-scrape seeder',
+        port: this.seeder.local.port,
       }),
     }));
   }
 
   /** The bitfield, minus the pieces kept back for `have` messages (a "lazy bitfield", as some clients send). */
-  #sendPieces(torrent: SeededTorrent): void {
+  private sendPieces(torrent: SeededTorrent): void {
     const held = heldPieces(torrent.bitfield, torrent.pieceCount);
     const late = held.slice(held.length - Math.min(held.length, torrent.options.lateHaves ?? 0));
     const bits = torrent.bitfield.slice();
     for (const piece of late) bits[piece >> 3]! &= ~(0x80 >> (piece & 7));
-    if (late.length < held.length) this.#send(encodePeerMessage({ type: 'bitfield', bits }));
-    for (const piece of late) this.#send(encodePeerMessage({ type: 'have', piece }));
+    if (late.length < held.length) this.send(encodePeerMessage({ type: 'bitfield', bits }));
+    for (const piece of late) this.send(encodePeerMessage({ type: 'have', piece }));
   }
 
-  #onMessage(message: PeerMessage): void {
-    const torrent = this.#torrent;
+  private onMessage(message: PeerMessage): void {
+    const torrent = this.torrent;
     if (torrent === undefined || message.type !== 'extended') return;
     if (message.id === 0) {
-      this.#theirUtMetadata = extensionId(message.payload);
+      this.theirUtMetadata = extensionId(message.payload);
       return;
     }
-    if (message.id !== SEEDER_UT_METADATA_ID || this.#theirUtMetadata === 0) return;
+    if (message.id !== SEEDER_UT_METADATA_ID || this.theirUtMetadata === 0) return;
     let request;
     try {
       request = parseUtMetadata(message.payload);
@@ -271,46 +271,46 @@ class SeederSession {
       return;
     }
     if (request.type !== 'request') return;
-    this.#answerRequest(torrent, request.piece);
+    this.answerRequest(torrent, request.piece);
   }
 
   /** BEP 9 data message for one piece, or reject if the piece does not exist or we are told to refuse. */
-  #answerRequest(torrent: SeededTorrent, piece: number): void {
+  private answerRequest(torrent: SeededTorrent, piece: number): void {
     const size = torrent.info.length;
     const start = piece * METADATA_PIECE_BYTES;
     const refuse = torrent.options.rejectMetadata === true || start >= size;
     const payload = refuse
       ? encodeUtMetadata({ type: 'reject', piece })
       : encodeUtMetadata({ type: 'data', piece, totalSize: size, data: torrent.info.subarray(start, Math.min(size, start + METADATA_PIECE_BYTES)) });
-    if (!refuse) this.#seeder.metadataPiecesServed++;
-    this.#send(encodePeerMessage({ type: 'extended', id: this.#theirUtMetadata, payload }));
+    if (!refuse) this.seeder.metadataPiecesServed++;
+    this.send(encodePeerMessage({ type: 'extended', id: this.theirUtMetadata, payload }));
   }
 
-  #send(bytes: Uint8Array): void {
-    const trickle = this.#options.trickle;
+  private send(bytes: Uint8Array): void {
+    const trickle = this.options.trickle;
     if (trickle === undefined) {
-      this.#socket.write(bytes);
+      this.socket.write(bytes);
     } else {
-      this.#outbox.push(bytes);
-      this.#outboxBytes += bytes.length;
-      this.#trickleTimer ??= setInterval(() => this.#drip(trickle.bytes), trickle.intervalMs);
+      this.outbox.push(bytes);
+      this.outboxBytes += bytes.length;
+      this.trickleTimer ??= setInterval(() => this.drip(trickle.bytes), trickle.intervalMs);
     }
-    this.#seeder.noteBacklog(this.backlogBytes);
+    this.seeder.noteBacklog(this.backlogBytes);
   }
 
   /** Send the next `count` queued bytes. */
-  #drip(count: number): void {
+  private drip(count: number): void {
     let left = count;
-    while (left > 0 && this.#outbox.length > 0) {
-      const head = this.#outbox[0]!;
+    while (left > 0 && this.outbox.length > 0) {
+      const head = this.outbox[0]!;
       const part = head.subarray(0, left);
-      this.#socket.write(part);
+      this.socket.write(part);
       left -= part.length;
-      this.#outboxBytes -= part.length;
-      if (part.length === head.length) this.#outbox.shift();
-      else this.#outbox[0] = head.subarray(part.length);
+      this.outboxBytes -= part.length;
+      if (part.length === head.length) this.outbox.shift();
+      else this.outbox[0] = head.subarray(part.length);
     }
-    if (this.#pending.length > 0 || this.#socket.isPaused()) this.#handlePending();
+    if (this.pending.length > 0 || this.socket.isPaused()) this.handlePending();
   }
 }
 

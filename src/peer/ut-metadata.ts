@@ -93,9 +93,9 @@ export function parseUtMetadata(payload: Uint8Array): UtMetadataMessage {
 export class MetadataAssembler {
   readonly size: number;
   readonly pieceCount: number;
-  readonly #bytes: Uint8Array;
-  readonly #received: boolean[];
-  #receivedCount = 0;
+  private readonly bytes: Uint8Array;
+  private readonly received: boolean[];
+  private receivedCount = 0;
 
   /** Throws 'oversized' for sizes over `maxBytes` or that are not positive integers. */
   constructor(size: number, maxBytes: number = DEFAULT_MAX_METADATA_BYTES) {
@@ -103,8 +103,8 @@ export class MetadataAssembler {
     if (size > maxBytes) throw new MetadataError('oversized', `metadata of ${size} bytes exceeds the ${maxBytes}-byte limit`);
     this.size = size;
     this.pieceCount = Math.ceil(size / METADATA_PIECE_BYTES);
-    this.#bytes = new Uint8Array(size);
-    this.#received = new Array<boolean>(this.pieceCount).fill(false);
+    this.bytes = new Uint8Array(size);
+    this.received = new Array<boolean>(this.pieceCount).fill(false);
   }
 
   /** BEP 9: every piece is 16 KiB except the last, which holds what is left. */
@@ -120,18 +120,18 @@ export class MetadataAssembler {
     if (data.length !== this.pieceLength(piece)) {
       throw new MetadataError('protocol', `metadata piece ${piece} is ${data.length} bytes, expected ${this.pieceLength(piece)}`);
     }
-    if (this.#received[piece] === true) return;
-    this.#bytes.set(data, piece * METADATA_PIECE_BYTES);
-    this.#received[piece] = true;
-    this.#receivedCount++;
+    if (this.received[piece] === true) return;
+    this.bytes.set(data, piece * METADATA_PIECE_BYTES);
+    this.received[piece] = true;
+    this.receivedCount++;
   }
 
   has(piece: number): boolean {
-    return this.#received[piece] === true;
+    return this.received[piece] === true;
   }
 
   get complete(): boolean {
-    return this.#receivedCount === this.pieceCount;
+    return this.receivedCount === this.pieceCount;
   }
 
   /** The assembled info dictionary, checked against the hashes we know of the torrent (see `checkInfoHash`). */
@@ -142,7 +142,7 @@ export class MetadataAssembler {
   /** `verified`, also saying which hashes matched. */
   verify(expected: InfoHashes): { bytes: Uint8Array; matched: InfoHashMatch } {
     if (!this.complete) throw new Error('metadata is not complete');
-    return { bytes: this.#bytes, matched: checkInfoHash(this.#bytes, expected) };
+    return { bytes: this.bytes, matched: checkInfoHash(this.bytes, expected) };
   }
 }
 

@@ -19,20 +19,20 @@ export interface AddressVotesOptions {
 }
 
 export class AddressVotes {
-  readonly #minVoters: number;
-  readonly #maxVoters: number;
+  private readonly minVoters: number;
+  private readonly maxVoters: number;
   /** Voter IP -> the address it says we have. A Map keeps insertion order: oldest first. */
-  readonly #votes = new Map<string, string>();
-  #leader: string | undefined;
+  private readonly votes = new Map<string, string>();
+  private leader: string | undefined;
 
   constructor(options: AddressVotesOptions = {}) {
-    this.#minVoters = options.minVoters ?? 5;
-    this.#maxVoters = options.maxVoters ?? 64;
+    this.minVoters = options.minVoters ?? 5;
+    this.maxVoters = options.maxVoters ?? 64;
   }
 
   /** The address a majority of at least minVoters voters agrees on, if any. */
   get address(): string | undefined {
-    return this.#leader;
+    return this.leader;
   }
 
   /**
@@ -48,21 +48,21 @@ export class AddressVotes {
     } catch {
       return false; // not an address: no vote
     }
-    this.#votes.delete(key);
-    if (this.#votes.size >= this.#maxVoters) this.#votes.delete(this.#votes.keys().next().value!);
-    this.#votes.set(key, said);
-    const before = this.#leader;
-    this.#leader = this.#count();
-    return this.#leader !== before;
+    this.votes.delete(key);
+    if (this.votes.size >= this.maxVoters) this.votes.delete(this.votes.keys().next().value!);
+    this.votes.set(key, said);
+    const before = this.leader;
+    this.leader = this.count();
+    return this.leader !== before;
   }
 
-  #count(): string | undefined {
+  private count(): string | undefined {
     const tally = new Map<string, number>();
-    for (const address of this.#votes.values()) tally.set(address, (tally.get(address) ?? 0) + 1);
+    for (const address of this.votes.values()) tally.set(address, (tally.get(address) ?? 0) + 1);
     let best: string | undefined;
     let most = 0;
     for (const [address, count] of tally) if (count > most) { best = address; most = count; }
     // A new winner needs enough voters and more than half of all votes; a split vote keeps the old one.
-    return most >= this.#minVoters && most * 2 > this.#votes.size ? best : this.#leader;
+    return most >= this.minVoters && most * 2 > this.votes.size ? best : this.leader;
   }
 }

@@ -37,32 +37,32 @@ export interface ItemPut {
 export type PutOutcome = { ok: true; target: NodeId } | { ok: false; code: number; message: string };
 
 export class ItemStore {
-  readonly #ttlMs: number;
-  readonly #maxItems: number;
-  readonly #now: () => number;
-  readonly #items = new Map<string, { item: StoredItem; at: number }>();
+  private readonly ttlMs: number;
+  private readonly maxItems: number;
+  private readonly now: () => number;
+  private readonly items = new Map<string, { item: StoredItem; at: number }>();
 
   constructor(options: ItemStoreOptions = {}) {
-    this.#ttlMs = options.ttlMs ?? ITEM_TTL_MS;
-    this.#maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS;
-    this.#now = options.now ?? Date.now;
+    this.ttlMs = options.ttlMs ?? ITEM_TTL_MS;
+    this.maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS;
+    this.now = options.now ?? Date.now;
   }
 
   get size(): number {
-    this.#expire();
-    return this.#items.size;
+    this.expire();
+    return this.items.size;
   }
 
   /** The item stored under `target`, if any and not expired. */
   get(target: NodeId): StoredItem | undefined {
-    this.#expire();
-    return this.#items.get(idKey(target))?.item;
+    this.expire();
+    return this.items.get(idKey(target))?.item;
   }
 
   /** Check and store a put (BEP 44, "put message"); the caller has already checked its token. */
   put(request: ItemPut): PutOutcome {
     if (request.v.length > MAX_ITEM_VALUE_BYTES) return refuse(ItemErrorCode.ValueTooBig, 'message (v field) too big');
-    if (request.mutable === undefined) return this.#store(immutableTarget(request.v), { kind: 'immutable', v: request.v });
+    if (request.mutable === undefined) return this.store(immutableTarget(request.v), { kind: 'immutable', v: request.v });
     const { cas, ...signed } = request.mutable;
     if (signed.salt.length > MAX_SALT_BYTES) return refuse(ItemErrorCode.SaltTooBig, 'salt (salt field) too big');
     const item: MutableItem = { ...signed, v: request.v };
@@ -76,23 +76,23 @@ export class ItemStore {
         return refuse(ItemErrorCode.SequenceTooOld, 'sequence number less than current');
       }
     }
-    return this.#store(target, { kind: 'mutable', ...item });
+    return this.store(target, { kind: 'mutable', ...item });
   }
 
-  #store(target: NodeId, item: StoredItem): PutOutcome {
+  private store(target: NodeId, item: StoredItem): PutOutcome {
     const key = idKey(target);
-    this.#items.delete(key);
-    if (this.#items.size >= this.#maxItems) this.#items.delete(this.#items.keys().next().value!);
-    this.#items.set(key, { item, at: this.#now() });
+    this.items.delete(key);
+    if (this.items.size >= this.maxItems) this.items.delete(this.items.keys().next().value!);
+    this.items.set(key, { item, at: this.now() });
     return { ok: true, target };
   }
 
   /** Forget what was not put again within the TTL: the oldest entries are first. */
-  #expire(): void {
-    const cutoff = this.#now() - this.#ttlMs;
-    for (const [key, entry] of this.#items) {
+  private expire(): void {
+    const cutoff = this.now() - this.ttlMs;
+    for (const [key, entry] of this.items) {
       if (entry.at > cutoff) break;
-      this.#items.delete(key);
+      this.items.delete(key);
     }
   }
 }

@@ -13,7 +13,7 @@
  *
  * Two orders do the bookkeeping. JavaScript Maps iterate in insertion order, and every announce
  * deletes and re-inserts what it touches, so:
- * - #torrents runs from least to most recently announced-to info-hash;
+ * - `torrents` runs from least to most recently announced-to info-hash;
  * - each torrent's peers run from least to most recently announced peer.
  * The oldest entry is therefore always the first one: eviction is O(1), and torrents whose last
  * announce is older than ttlMs (all their peers expired) are found at the front.
@@ -149,32 +149,32 @@ interface Torrent {
 }
 
 export class PeerStore {
-  readonly #ttlMs: number;
-  readonly #maxTorrents: number;
-  readonly #maxPeersPerTorrent: number;
-  readonly #maxPeers: number;
-  readonly #maxPortsPerHost: number;
-  readonly #maxPeersPerNetwork: number;
-  readonly #now: () => number;
-  readonly #random: RandomPool;
+  private readonly ttlMs: number;
+  private readonly maxTorrents: number;
+  private readonly maxPeersPerTorrent: number;
+  private readonly maxPeers: number;
+  private readonly maxPortsPerHost: number;
+  private readonly maxPeersPerNetwork: number;
+  private readonly now: () => number;
+  private readonly random: RandomPool;
   /**
    * Keyed by the info-hash's 20 bytes as a latin1 string: one char per byte, so the key is exact,
    * short and cheap to make (hex would be twice as long), and convertible back for sample().
    */
-  readonly #torrents = new Map<string, Torrent>();
+  private readonly torrents = new Map<string, Torrent>();
   /** Peers over all torrents, kept up to date so the maxPeers check is O(1). */
-  #peerCount = 0;
+  private peerCount = 0;
 
   constructor(options: PeerStoreOptions = {}) {
-    this.#ttlMs = positive('ttlMs', options.ttlMs ?? PEER_TTL_MS);
-    this.#maxTorrents = positiveInteger('maxTorrents', options.maxTorrents ?? 10_000);
-    this.#maxPeersPerTorrent = positiveInteger('maxPeersPerTorrent', options.maxPeersPerTorrent ?? 1_000);
-    this.#maxPeers = positiveInteger('maxPeers', options.maxPeers ?? 100_000);
-    this.#maxPortsPerHost = positiveInteger('maxPortsPerHost', options.maxPortsPerHost ?? DEFAULT_MAX_PORTS_PER_HOST);
-    const networkDefault = Math.max(this.#maxPortsPerHost, Math.ceil(this.#maxPeersPerTorrent * NETWORK_SHARE));
-    this.#maxPeersPerNetwork = positiveInteger('maxPeersPerNetwork', options.maxPeersPerNetwork ?? networkDefault);
-    this.#now = options.now ?? Date.now;
-    this.#random = new RandomPool(options.random ?? ((n) => new Uint8Array(randomBytes(n))));
+    this.ttlMs = positive('ttlMs', options.ttlMs ?? PEER_TTL_MS);
+    this.maxTorrents = positiveInteger('maxTorrents', options.maxTorrents ?? 10_000);
+    this.maxPeersPerTorrent = positiveInteger('maxPeersPerTorrent', options.maxPeersPerTorrent ?? 1_000);
+    this.maxPeers = positiveInteger('maxPeers', options.maxPeers ?? 100_000);
+    this.maxPortsPerHost = positiveInteger('maxPortsPerHost', options.maxPortsPerHost ?? DEFAULT_MAX_PORTS_PER_HOST);
+    const networkDefault = Math.max(this.maxPortsPerHost, Math.ceil(this.maxPeersPerTorrent * NETWORK_SHARE));
+    this.maxPeersPerNetwork = positiveInteger('maxPeersPerNetwork', options.maxPeersPerNetwork ?? networkDefault);
+    this.now = options.now ?? Date.now;
+    this.random = new RandomPool(options.random ?? ((n) => new Uint8Array(randomBytes(n))));
   }
 
   /**
@@ -191,26 +191,26 @@ export class PeerStore {
     checkPort(peer.port);
     // One spelling per host (`::ffff:1.2.3.4` is `1.2.3.4`), so the same peer is not stored twice.
     const address = normalizeAddress(peer.address);
-    const now = this.#now();
-    this.#dropDeadTorrents(now);
+    const now = this.now();
+    this.dropDeadTorrents(now);
 
     const peerKey = `${address}:${peer.port}`;
-    let torrent = this.#torrents.get(key);
+    let torrent = this.torrents.get(key);
     const known = torrent?.peers.get(peerKey);
     if (torrent !== undefined && known !== undefined) {
-      this.#renew(torrent, peerKey, known, seed, now);
+      this.renew(torrent, peerKey, known, seed, now);
     } else {
       const stored: StoredPeer = {
         address, port: peer.port, family: familyOf(address), bits: packBits(scrapeBitIndexes(address)),
-        seed, expires: now + this.#ttlMs, slot: 0,
+        seed, expires: now + this.ttlMs, slot: 0,
       };
-      this.#makeRoom(key, stored, now);
-      torrent = this.#torrents.get(key) ?? newTorrent(now); // making room may have emptied it
-      this.#addPeer(torrent, peerKey, stored);
+      this.makeRoom(key, stored, now);
+      torrent = this.torrents.get(key) ?? newTorrent(now); // making room may have emptied it
+      this.addPeer(torrent, peerKey, stored);
     }
     torrent.lastAnnounce = now;
-    this.#torrents.delete(key); // re-insert: it becomes the most recently announced torrent
-    this.#torrents.set(key, torrent);
+    this.torrents.delete(key); // re-insert: it becomes the most recently announced torrent
+    this.torrents.set(key, torrent);
   }
 
   /**
@@ -220,19 +220,19 @@ export class PeerStore {
    */
   peers(infoHash: NodeId, query: PeersQuery = {}): PeerInfo[] {
     const max = Math.max(0, Math.floor(query.max ?? DEFAULT_MAX_PEERS_REPLY));
-    const torrent = this.#live(infoHashKey(infoHash));
+    const torrent = this.live(infoHashKey(infoHash));
     if (!torrent) return [];
     const lists: StoredPeer[][] = [];
     for (const family of query.family === undefined ? [4, 6] as const : [query.family]) {
       lists.push(torrent.lists[listIndex(family, false)]);
       if (query.noseed !== true) lists.push(torrent.lists[listIndex(family, true)]);
     }
-    return pickFrom(lists, max, this.#random).map((p) => ({ address: p.address, port: p.port }));
+    return pickFrom(lists, max, this.random).map((p) => ({ address: p.address, port: p.port }));
   }
 
   /** Whether we hold unexpired peers for the info-hash: get_peers answers "values" if so, else "nodes". */
   has(infoHash: NodeId): boolean {
-    return this.#live(infoHashKey(infoHash)) !== undefined;
+    return this.live(infoHashKey(infoHash)) !== undefined;
   }
 
   /**
@@ -241,7 +241,7 @@ export class PeerStore {
    * The filters are the store's own: read them (toBytes copies), don't insert into them.
    */
   scrape(infoHash: NodeId): ScrapeFilters {
-    const torrent = this.#live(infoHashKey(infoHash));
+    const torrent = this.live(infoHashKey(infoHash));
     if (!torrent) return { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
     if (torrent.filters === undefined) {
       const filters: ScrapeFilters = { seeds: new ScrapeBloom(), peers: new ScrapeBloom() };
@@ -257,49 +257,49 @@ export class PeerStore {
    * caching one for a while, which the caller can do.
    */
   sample(max: number): Uint8Array[] {
-    this.#dropDeadTorrents(this.#now());
-    const keys = [...this.#torrents.keys()];
-    return pickFrom([keys], Math.max(0, Math.floor(max)), this.#random).map(infoHashFromKey);
+    this.dropDeadTorrents(this.now());
+    const keys = [...this.torrents.keys()];
+    return pickFrom([keys], Math.max(0, Math.floor(max)), this.random).map(infoHashFromKey);
   }
 
   /** How many info-hashes are stored (BEP 51's "num" field). */
   get numInfoHashes(): number {
-    this.#dropDeadTorrents(this.#now());
-    return this.#torrents.size;
+    this.dropDeadTorrents(this.now());
+    return this.torrents.size;
   }
 
   /** Drop every expired peer, and every torrent left without peers. */
   expire(): void {
-    const now = this.#now();
-    for (const [key, torrent] of this.#torrents) this.#prune(key, torrent, now);
+    const now = this.now();
+    for (const [key, torrent] of this.torrents) this.prune(key, torrent, now);
   }
 
   stats(): PeerStoreStats {
     this.expire();
     let seeds = 0;
-    for (const torrent of this.#torrents.values()) {
+    for (const torrent of this.torrents.values()) {
       seeds += torrent.lists[listIndex(4, true)].length + torrent.lists[listIndex(6, true)].length;
     }
-    return { infoHashes: this.#torrents.size, peers: this.#peerCount, seeds };
+    return { infoHashes: this.torrents.size, peers: this.peerCount, seeds };
   }
 
   /** The torrent under `key` with its expired peers dropped, or undefined if none are left. */
-  #live(key: string): Torrent | undefined {
-    const now = this.#now();
-    this.#dropDeadTorrents(now);
-    const torrent = this.#torrents.get(key);
-    if (torrent) this.#prune(key, torrent, now);
-    return this.#torrents.get(key);
+  private live(key: string): Torrent | undefined {
+    const now = this.now();
+    this.dropDeadTorrents(now);
+    const torrent = this.torrents.get(key);
+    if (torrent) this.prune(key, torrent, now);
+    return this.torrents.get(key);
   }
 
   /**
    * Drop the torrents whose last announce is older than the TTL: every one of their peers has
-   * expired. They sit at the front of #torrents, so this stops at the first live one.
+   * expired. They sit at the front of `torrents`, so this stops at the first live one.
    */
-  #dropDeadTorrents(now: number): void {
-    for (const [key, torrent] of this.#torrents) {
-      if (torrent.lastAnnounce + this.#ttlMs > now) return;
-      this.#removeTorrent(key, torrent);
+  private dropDeadTorrents(now: number): void {
+    for (const [key, torrent] of this.torrents) {
+      if (torrent.lastAnnounce + this.ttlMs > now) return;
+      this.removeTorrent(key, torrent);
     }
   }
 
@@ -307,18 +307,18 @@ export class PeerStore {
    * Drop the torrent's expired peers; drop the torrent if that empties it. Peers run in announce
    * order and every announce lasts ttlMs, so the expired ones are at the front.
    */
-  #prune(key: string, torrent: Torrent, now: number): void {
+  private prune(key: string, torrent: Torrent, now: number): void {
     for (const [peerKey, peer] of torrent.peers) {
       if (peer.expires > now) return;
-      this.#removePeer(key, torrent, peerKey);
+      this.removePeer(key, torrent, peerKey);
     }
   }
 
   /** A known peer announced again: fresh TTL, new seed status, and it becomes the torrent's newest. */
-  #renew(torrent: Torrent, peerKey: string, peer: StoredPeer, seed: boolean, now: number): void {
+  private renew(torrent: Torrent, peerKey: string, peer: StoredPeer, seed: boolean, now: number): void {
     torrent.peers.delete(peerKey);
     torrent.peers.set(peerKey, peer);
-    peer.expires = now + this.#ttlMs;
+    peer.expires = now + this.ttlMs;
     if (peer.seed !== seed) {
       unlist(torrent, peer);
       peer.seed = seed;
@@ -327,13 +327,13 @@ export class PeerStore {
     }
   }
 
-  #addPeer(torrent: Torrent, peerKey: string, peer: StoredPeer): void {
+  private addPeer(torrent: Torrent, peerKey: string, peer: StoredPeer): void {
     torrent.peers.set(peerKey, peer);
     enlist(torrent, peer);
     count(torrent.perGroup, hostOf(peer), 1);
     count(torrent.perGroup, networkKey(peer.address), 1);
     if (torrent.filters !== undefined) (peer.seed ? torrent.filters.seeds : torrent.filters.peers).insertBits(unpackBits(peer.bits));
-    this.#peerCount++;
+    this.peerCount++;
   }
 
   /**
@@ -341,29 +341,29 @@ export class PeerStore {
    * its host's and its network's first, which only ever cost that host or network one of its own
    * peers; then the torrent's, the store's torrents and the store's peers.
    */
-  #makeRoom(key: string, newcomer: StoredPeer, now: number): void {
-    const torrent = this.#torrents.get(key);
+  private makeRoom(key: string, newcomer: StoredPeer, now: number): void {
+    const torrent = this.torrents.get(key);
     if (torrent) {
-      this.#prune(key, torrent, now);
-      const own = this.#ownOldest(torrent, newcomer);
+      this.prune(key, torrent, now);
+      const own = this.ownOldest(torrent, newcomer);
       if (own !== undefined) {
-        this.#removePeer(key, torrent, peerKeyOf(own));
-      } else if (torrent.peers.size >= this.#maxPeersPerTorrent) {
-        this.#removeOldestPeer(key, torrent);
+        this.removePeer(key, torrent, peerKeyOf(own));
+      } else if (torrent.peers.size >= this.maxPeersPerTorrent) {
+        this.removeOldestPeer(key, torrent);
       }
     }
-    if (!this.#torrents.has(key) && this.#torrents.size >= this.#maxTorrents) {
-      const oldest = firstEntry(this.#torrents);
-      if (oldest) this.#removeTorrent(...oldest);
+    if (!this.torrents.has(key) && this.torrents.size >= this.maxTorrents) {
+      const oldest = firstEntry(this.torrents);
+      if (oldest) this.removeTorrent(...oldest);
     }
-    // Each round removes at least one peer, so this ends (the counted peers are all in #torrents).
-    while (this.#peerCount >= this.#maxPeers) {
-      const stalest = firstEntry(this.#torrents);
+    // Each round removes at least one peer, so this ends (the counted peers are all in `torrents`).
+    while (this.peerCount >= this.maxPeers) {
+      const stalest = firstEntry(this.torrents);
       if (!stalest) break;
       const [staleKey, stale] = stalest;
-      const before = this.#peerCount;
-      this.#prune(staleKey, stale, now);
-      if (this.#peerCount === before) this.#removeOldestPeer(staleKey, stale);
+      const before = this.peerCount;
+      this.prune(staleKey, stale, now);
+      if (this.peerCount === before) this.removeOldestPeer(staleKey, stale);
     }
   }
 
@@ -371,24 +371,24 @@ export class PeerStore {
    * The peer the newcomer replaces because its host or its network is at its cap: their own
    * oldest, found by walking the announce order (only when a cap is reached).
    */
-  #ownOldest(torrent: Torrent, newcomer: StoredPeer): StoredPeer | undefined {
+  private ownOldest(torrent: Torrent, newcomer: StoredPeer): StoredPeer | undefined {
     const host = hostOf(newcomer);
-    if ((torrent.perGroup.get(host) ?? 0) >= this.#maxPortsPerHost) {
+    if ((torrent.perGroup.get(host) ?? 0) >= this.maxPortsPerHost) {
       for (const peer of torrent.peers.values()) if (hostOf(peer) === host) return peer;
     }
     const network = networkKey(newcomer.address);
-    if ((torrent.perGroup.get(network) ?? 0) >= this.#maxPeersPerNetwork) {
+    if ((torrent.perGroup.get(network) ?? 0) >= this.maxPeersPerNetwork) {
       for (const peer of torrent.peers.values()) if (networkKey(peer.address) === network) return peer;
     }
     return undefined;
   }
 
-  #removeOldestPeer(key: string, torrent: Torrent): void {
+  private removeOldestPeer(key: string, torrent: Torrent): void {
     const oldest = firstEntry(torrent.peers);
-    if (oldest) this.#removePeer(key, torrent, oldest[0]);
+    if (oldest) this.removePeer(key, torrent, oldest[0]);
   }
 
-  #removePeer(key: string, torrent: Torrent, peerKey: string): void {
+  private removePeer(key: string, torrent: Torrent, peerKey: string): void {
     const peer = torrent.peers.get(peerKey);
     if (peer === undefined) return;
     torrent.peers.delete(peerKey);
@@ -396,13 +396,13 @@ export class PeerStore {
     count(torrent.perGroup, hostOf(peer), -1);
     count(torrent.perGroup, networkKey(peer.address), -1);
     torrent.filters = undefined; // a bloom filter cannot forget: rebuilt at the next scrape
-    this.#peerCount--;
-    if (torrent.peers.size === 0) this.#torrents.delete(key);
+    this.peerCount--;
+    if (torrent.peers.size === 0) this.torrents.delete(key);
   }
 
-  #removeTorrent(key: string, torrent: Torrent): void {
-    this.#peerCount -= torrent.peers.size;
-    this.#torrents.delete(key);
+  private removeTorrent(key: string, torrent: Torrent): void {
+    this.peerCount -= torrent.peers.size;
+    this.torrents.delete(key);
   }
 }
 
@@ -515,8 +515,8 @@ function pickFrom<T>(lists: readonly (readonly T[])[], count: number, random: Ra
  * per 1,024 draws, not a syscall per peer picked (randomBytes(4) per peer cost most of a get_peers).
  */
 class RandomPool {
-  #bytes: Uint8Array = new Uint8Array(0);
-  #at = 0;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private at = 0;
 
   constructor(private readonly source: (size: number) => Uint8Array) {}
 
@@ -527,13 +527,13 @@ class RandomPool {
   below(n: number): number {
     const limit = Math.floor(2 ** 32 / n) * n;
     for (;;) {
-      if (this.#at + 4 > this.#bytes.length) {
-        this.#bytes = this.source(4096);
-        this.#at = 0;
+      if (this.at + 4 > this.bytes.length) {
+        this.bytes = this.source(4096);
+        this.at = 0;
       }
-      const b = this.#bytes;
-      const i = this.#at;
-      this.#at += 4;
+      const b = this.bytes;
+      const i = this.at;
+      this.at += 4;
       const value = ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
       if (value < limit) return value % n;
     }

@@ -38,31 +38,31 @@ export interface TokenIssuerOptions {
 }
 
 export class TokenIssuer {
-  readonly #now: () => number;
-  readonly #random: (size: number) => Uint8Array;
-  readonly #rotateMs: number;
+  private readonly now: () => number;
+  private readonly random: (size: number) => Uint8Array;
+  private readonly rotateMs: number;
   /** The secret tokens are issued with now. */
-  #current: Uint8Array;
+  private current: Uint8Array;
   /** The secret of the period before: its tokens are still accepted (up to ten minutes old). */
-  #previous: Uint8Array;
-  /** When #current becomes #previous. Kept on a fixed grid (start + n * rotateMs), see #rotate. */
-  #nextRotation: number;
+  private previous: Uint8Array;
+  /** When `current` becomes `previous`. Kept on a fixed grid (start + n * rotateMs), see rotate(). */
+  private nextRotation: number;
 
   constructor(options: TokenIssuerOptions = {}) {
-    this.#now = options.now ?? Date.now;
-    this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
-    this.#rotateMs = options.rotateMs ?? TOKEN_ROTATE_MS;
-    if (!(this.#rotateMs > 0)) throw new RangeError(`rotateMs must be > 0, got ${this.#rotateMs}`);
-    this.#current = this.#freshSecret();
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.rotateMs = options.rotateMs ?? TOKEN_ROTATE_MS;
+    if (!(this.rotateMs > 0)) throw new RangeError(`rotateMs must be > 0, got ${this.rotateMs}`);
+    this.current = this.freshSecret();
     // No token was ever issued with this one; it only fills the slot until the first rotation.
-    this.#previous = this.#freshSecret();
-    this.#nextRotation = this.#now() + this.#rotateMs;
+    this.previous = this.freshSecret();
+    this.nextRotation = this.now() + this.rotateMs;
   }
 
   /** The token to put in a get_peers reply to `address` (an IPv4 or IPv6 address, no port). */
   issue(address: string): Uint8Array {
-    this.#rotate();
-    return tokenFor(this.#current, encodeAddress(address));
+    this.rotate();
+    return tokenFor(this.current, encodeAddress(address));
   }
 
   /**
@@ -72,11 +72,11 @@ export class TokenIssuer {
   check(token: Uint8Array, address: string): boolean {
     // Length is not secret (all our tokens have the same one); timingSafeEqual needs equal lengths.
     if (token.length !== TOKEN_LENGTH) return false;
-    this.#rotate();
+    this.rotate();
     const ip = encodeAddress(address);
     // Compute both comparisons, so the time taken does not reveal which secret matched.
-    const current = timingSafeEqual(token, tokenFor(this.#current, ip));
-    const previous = timingSafeEqual(token, tokenFor(this.#previous, ip));
+    const current = timingSafeEqual(token, tokenFor(this.current, ip));
+    const previous = timingSafeEqual(token, tokenFor(this.previous, ip));
     return current || previous;
   }
 
@@ -89,17 +89,17 @@ export class TokenIssuer {
    * happened to notice, so a token is never accepted for longer than 2 * rotateMs (BEP 5: ten
    * minutes).
    */
-  #rotate(): void {
-    const now = this.#now();
-    if (now < this.#nextRotation) return;
-    const periods = Math.floor((now - this.#nextRotation) / this.#rotateMs) + 1;
-    this.#previous = periods === 1 ? this.#current : this.#freshSecret();
-    this.#current = this.#freshSecret();
-    this.#nextRotation += periods * this.#rotateMs;
+  private rotate(): void {
+    const now = this.now();
+    if (now < this.nextRotation) return;
+    const periods = Math.floor((now - this.nextRotation) / this.rotateMs) + 1;
+    this.previous = periods === 1 ? this.current : this.freshSecret();
+    this.current = this.freshSecret();
+    this.nextRotation += periods * this.rotateMs;
   }
 
-  #freshSecret(): Uint8Array {
-    return this.#random(SECRET_LENGTH).slice(0, SECRET_LENGTH);
+  private freshSecret(): Uint8Array {
+    return this.random(SECRET_LENGTH).slice(0, SECRET_LENGTH);
   }
 }
 

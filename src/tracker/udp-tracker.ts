@@ -81,43 +81,43 @@ interface Endpoint { address: string; port: number }
 
 /** One socket talking to one tracker, with the connection ID it was given. */
 class UdpTrackerSession {
-  readonly #to: Endpoint;
-  readonly #family: Family;
-  readonly #socket: Socket;
-  readonly #retryBaseMs: number;
-  readonly #maxRetries: number;
-  readonly #signal: AbortSignal | undefined;
-  #connection: { id: bigint; at: number } | undefined;
-  #waiting: { transactionId: number; settle: (reply: UdpTrackerReply) => void } | undefined;
+  private readonly to: Endpoint;
+  private readonly family: Family;
+  private readonly socket: Socket;
+  private readonly retryBaseMs: number;
+  private readonly maxRetries: number;
+  private readonly signal: AbortSignal | undefined;
+  private connection: { id: bigint; at: number } | undefined;
+  private waiting: { transactionId: number; settle: (reply: UdpTrackerReply) => void } | undefined;
   /** Datagrams ignored: from elsewhere, with another transaction ID, or malformed. */
-  #ignored = 0;
-  #malformed: string | undefined;
+  private ignored = 0;
+  private malformed: string | undefined;
 
   constructor(to: Endpoint, options: UdpTrackerOptions, signal: AbortSignal | undefined) {
-    this.#to = to;
-    this.#family = familyOf(to.address);
-    this.#retryBaseMs = options.retryBaseMs ?? BEP15_RETRY_BASE_MS;
-    this.#maxRetries = Math.min(options.maxRetries ?? BEP15_MAX_RETRIES, BEP15_MAX_RETRIES);
-    this.#signal = signal;
-    this.#socket = createSocket(this.#family === 4 ? 'udp4' : 'udp6');
-    this.#socket.on('message', (bytes, from) => this.#receive(bytes, from));
-    this.#socket.on('error', () => {});
+    this.to = to;
+    this.family = familyOf(to.address);
+    this.retryBaseMs = options.retryBaseMs ?? BEP15_RETRY_BASE_MS;
+    this.maxRetries = Math.min(options.maxRetries ?? BEP15_MAX_RETRIES, BEP15_MAX_RETRIES);
+    this.signal = signal;
+    this.socket = createSocket(this.family === 4 ? 'udp4' : 'udp6');
+    this.socket.on('message', (bytes, from) => this.receive(bytes, from));
+    this.socket.on('error', () => {});
   }
 
   async open(): Promise<void> {
     await new Promise<void>((done, fail) => {
-      this.#socket.once('error', fail);
-      this.#socket.bind(0, () => { this.#socket.off('error', fail); done(); });
+      this.socket.once('error', fail);
+      this.socket.bind(0, () => { this.socket.off('error', fail); done(); });
     });
   }
 
   close(): void {
-    this.#socket.close();
+    this.socket.close();
   }
 
   async announce(request: TrackerRequest, event: AnnounceEventName): Promise<AnnounceReply> {
     const connectionId = await this.connect();
-    const reply = await this.#exchange((transactionId) => encodeAnnounce({
+    const reply = await this.exchange((transactionId) => encodeAnnounce({
       connectionId,
       transactionId,
       infoHash: request.infoHash,
@@ -136,7 +136,7 @@ class UdpTrackerSession {
 
   async scrape(request: TrackerRequest): Promise<ScrapeCounts> {
     const connectionId = await this.connect();
-    const reply = await this.#exchange((transactionId) => encodeScrape(connectionId, transactionId, [request.infoHash]), 'scrape');
+    const reply = await this.exchange((transactionId) => encodeScrape(connectionId, transactionId, [request.infoHash]), 'scrape');
     if (reply.action !== 'scrape') throw unexpected(reply);
     const counts = reply.counts[0];
     if (counts === undefined) throw new TrackerError('the scrape reply names no info-hash');
@@ -145,43 +145,43 @@ class UdpTrackerSession {
 
   /** Get a connection ID (BEP 15: proof that our address is not spoofed), or reuse one under a minute old. */
   async connect(): Promise<bigint> {
-    if (this.#connection !== undefined && Date.now() - this.#connection.at < CONNECTION_ID_LIFETIME_MS) return this.#connection.id;
-    const reply = await this.#exchange(encodeConnect, 'connect');
+    if (this.connection !== undefined && Date.now() - this.connection.at < CONNECTION_ID_LIFETIME_MS) return this.connection.id;
+    const reply = await this.exchange(encodeConnect, 'connect');
     if (reply.action !== 'connect') throw unexpected(reply);
-    this.#connection = { id: reply.connectionId, at: Date.now() };
+    this.connection = { id: reply.connectionId, at: Date.now() };
     return reply.connectionId;
   }
 
   /** Send a request and wait for its reply, sending again after 15 * 2^n s (BEP 15). */
-  async #exchange(make: (transactionId: number) => Uint8Array, what: string): Promise<UdpTrackerReply> {
+  private async exchange(make: (transactionId: number) => Uint8Array, what: string): Promise<UdpTrackerReply> {
     const transactionId = randomBytes(4).readUInt32BE(0);
     const packet = make(transactionId);
-    const answered = new Promise<UdpTrackerReply>((settle) => { this.#waiting = { transactionId, settle }; });
+    const answered = new Promise<UdpTrackerReply>((settle) => { this.waiting = { transactionId, settle }; });
     try {
-      for (let n = 0; n <= this.#maxRetries; n++) {
-        this.#socket.send(packet, this.#to.port, this.#to.address);
-        const reply = await firstOf(answered, this.#retryBaseMs * 2 ** n, this.#signal);
+      for (let n = 0; n <= this.maxRetries; n++) {
+        this.socket.send(packet, this.to.port, this.to.address);
+        const reply = await firstOf(answered, this.retryBaseMs * 2 ** n, this.signal);
         if (reply !== undefined) {
           if (reply.action === 'error') throw new TrackerError(`the tracker refused the ${what}: ${printable(reply.message)}`);
           return reply;
         }
       }
     } finally {
-      this.#waiting = undefined;
+      this.waiting = undefined;
     }
-    const ignored = this.#ignored === 0 ? '' : `; ${this.#ignored} datagram(s) ignored${this.#malformed !== undefined ? ` (${this.#malformed})` : ' (wrong source or transaction ID)'}`;
-    throw new TrackerError(`no ${what} reply after ${this.#maxRetries + 1} tries${ignored}`);
+    const ignored = this.ignored === 0 ? '' : `; ${this.ignored} datagram(s) ignored${this.malformed !== undefined ? ` (${this.malformed})` : ' (wrong source or transaction ID)'}`;
+    throw new TrackerError(`no ${what} reply after ${this.maxRetries + 1} tries${ignored}`);
   }
 
-  #receive(bytes: Buffer, from: { address: string; port: number }): void {
-    const waiting = this.#waiting;
-    if (waiting === undefined || normalizeAddress(from.address) !== this.#to.address || from.port !== this.#to.port) {
-      this.#ignored++;
+  private receive(bytes: Buffer, from: { address: string; port: number }): void {
+    const waiting = this.waiting;
+    if (waiting === undefined || normalizeAddress(from.address) !== this.to.address || from.port !== this.to.port) {
+      this.ignored++;
       return;
     }
     let reply: UdpTrackerReply;
     try {
-      reply = decodeReply(bytes, this.#family);
+      reply = decodeReply(bytes, this.family);
     } catch (error) {
       if (!(error instanceof UdpTrackerError)) throw error;
       const malformed = `${error.message} at byte ${error.offset}`;
@@ -191,12 +191,12 @@ class UdpTrackerSession {
         waiting.settle({ action: 'error', transactionId: waiting.transactionId, message: malformed });
         return;
       }
-      this.#ignored++;
-      this.#malformed = malformed;
+      this.ignored++;
+      this.malformed = malformed;
       return;
     }
     if (reply.transactionId !== waiting.transactionId) {
-      this.#ignored++;
+      this.ignored++;
       return;
     }
     waiting.settle(reply);

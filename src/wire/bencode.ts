@@ -387,7 +387,7 @@ type MapEntry = [key: string, value: unknown];
 /** Walks a value depth first, checking it and writing it in canonical order. */
 class ValueWriter {
   /** Containers on the path from the root to the current value, to detect cycles. */
-  readonly #ancestors: object[] = [];
+  private readonly ancestors: object[] = [];
 
   constructor(readonly writer: BencodeWriter) {}
 
@@ -406,26 +406,26 @@ class ValueWriter {
       case 'object':
         if (value === null) throw new UnencodableError('null');
         if (value instanceof Uint8Array) this.writer.bytes(value);
-        else this.#container(value);
+        else this.container(value);
         return;
       default:
         throw new UnencodableError(describeType(value));
     }
   }
 
-  #container(value: object): void {
-    const ancestors = this.#ancestors;
+  private container(value: object): void {
+    const ancestors = this.ancestors;
     if (ancestors.includes(value)) throw new UnencodableError('a circular reference');
     if (ancestors.length >= MAX_ENCODE_DEPTH) throw new UnencodableError(`nesting deeper than ${MAX_ENCODE_DEPTH}`);
     ancestors.push(value);
-    if (Array.isArray(value)) this.#list(value);
-    else if (value instanceof Map) this.#map(value);
-    else if (isPlainObject(value)) this.#object(value);
+    if (Array.isArray(value)) this.list(value);
+    else if (value instanceof Map) this.map(value);
+    else if (isPlainObject(value)) this.object(value);
     else throw new UnencodableError(`an instance of ${value.constructor?.name ?? 'an unknown class'}`);
     ancestors.pop();
   }
 
-  #list(list: readonly unknown[]): void {
+  private list(list: readonly unknown[]): void {
     this.writer.list();
     let i = 0;
     try {
@@ -436,7 +436,7 @@ class ValueWriter {
     this.writer.end();
   }
 
-  #object(object: { readonly [key: string]: unknown }): void {
+  private object(object: { readonly [key: string]: unknown }): void {
     const keys: string[] = [];
     for (const key of Object.keys(object)) {
       if (object[key] === undefined) continue;
@@ -445,11 +445,11 @@ class ValueWriter {
     }
     sortKeys(keys);
     this.writer.dict();
-    for (const key of keys) this.#entry(key, object[key]);
+    for (const key of keys) this.entry(key, object[key]);
     this.writer.end();
   }
 
-  #map(map: ReadonlyMap<unknown, unknown>): void {
+  private map(map: ReadonlyMap<unknown, unknown>): void {
     const entries: MapEntry[] = [];
     for (const [key, value] of map) {
       if (value === undefined) continue;
@@ -461,11 +461,11 @@ class ValueWriter {
       if (key === entries[i - 1]![0]) throw new UnencodableError(`a Map with the key ${JSON.stringify(key)} twice`);
     }
     this.writer.dict();
-    for (const [key, value] of entries) this.#entry(key, value);
+    for (const [key, value] of entries) this.entry(key, value);
     this.writer.end();
   }
 
-  #entry(key: string, value: unknown): void {
+  private entry(key: string, value: unknown): void {
     this.writer.key(key);
     try {
       this.write(value);

@@ -23,7 +23,7 @@ export const BLOOM_HASHES = 2;
 
 export class ScrapeBloom {
   /** Bit i is bit (i % 8) of byte (i / 8), counting from the least significant bit (BEP 33). */
-  readonly #bits = new Uint8Array(BLOOM_BYTES);
+  private readonly bits = new Uint8Array(BLOOM_BYTES);
 
   /** A filter received in a get_peers reply ("BFsd" or "BFpe"). Anything but 256 bytes is malformed. */
   static fromBytes(bytes: Uint8Array): ScrapeBloom {
@@ -31,7 +31,7 @@ export class ScrapeBloom {
       throw new RangeError(`a BEP 33 bloom filter is ${BLOOM_BYTES} bytes, got ${bytes.length}`);
     }
     const bloom = new ScrapeBloom();
-    bloom.#bits.set(bytes);
+    bloom.bits.set(bytes);
     return bloom;
   }
 
@@ -46,12 +46,12 @@ export class ScrapeBloom {
    * announce, not once per peer per scrape.
    */
   insertBits(indexes: readonly [number, number]): void {
-    for (const index of indexes) this.#bits[index >> 3]! |= 1 << (index & 7);
+    for (const index of indexes) this.bits[index >> 3]! |= 1 << (index & 7);
   }
 
   /** Whether the address may be in the set. False is certain; true may be a false positive. */
   has(address: string): boolean {
-    return bitIndexes(encodeAddress(address)).every((index) => (this.#bits[index >> 3]! & (1 << (index & 7))) !== 0);
+    return bitIndexes(encodeAddress(address)).every((index) => (this.bits[index >> 3]! & (1 << (index & 7))) !== 0);
   }
 
   /**
@@ -59,15 +59,15 @@ export class ScrapeBloom {
    * combines the replies of all the nodes near an info-hash. Returns this, for chaining.
    */
   merge(other: ScrapeBloom): this {
-    const theirs = other.#bits;
-    for (let i = 0; i < BLOOM_BYTES; i++) this.#bits[i]! |= theirs[i]!;
+    const theirs = other.bits;
+    for (let i = 0; i < BLOOM_BYTES; i++) this.bits[i]! |= theirs[i]!;
     return this;
   }
 
   /** Bits still 0; c in BEP 33's formula. */
   zeroBits(): number {
     let set = 0;
-    for (const byte of this.#bits) set += popcount8(byte);
+    for (const byte of this.bits) set += popcount8(byte);
     return BLOOM_BITS - set;
   }
 
@@ -92,7 +92,7 @@ export class ScrapeBloom {
 
   /** The 256 bytes to send as "BFsd"/"BFpe" (a copy: later inserts do not change it). */
   toBytes(): Uint8Array {
-    return this.#bits.slice();
+    return this.bits.slice();
   }
 }
 
