@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { DhtNode } from '../../src/dht/node.js';
-import { encodeMessage, makeQuery } from '../../src/wire/krpc.js';
+import { decodeMessage, encodeMessage, makeQuery, makeResponse } from '../../src/wire/krpc.js';
 import { Prng } from '../helpers/prng.js';
 
 /**
@@ -19,10 +19,16 @@ afterAll(async () => {
   for (const n of nodes.splice(0)) await n.close();
 });
 
+/** One attacker "node": a port with its own ID that answers the pings it gets (so it can enter a table). */
 async function bind(address: string): Promise<dgram.Socket> {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, address, resolve));
   sockets.push(socket);
+  const id = rng.bytes(20);
+  socket.on('message', (bytes, from) => {
+    const parsed = decodeMessage(bytes);
+    if (parsed.ok && parsed.message.y === 'q') socket.send(encodeMessage(makeResponse(parsed.message.t, { id })), from.port, from.address);
+  });
   return socket;
 }
 
@@ -36,6 +42,8 @@ describe('the routing table per host, not per port (issue 14.3)', () => {
       socket.send(encodeMessage(makeQuery(new Uint8Array([0, port]), 'ping', { id: rng.bytes(20) })), target.local.port, target.local.address);
       await answered;
     }
+    // A querier enters the table by answering our ping: wait for the 40 answers.
+    await vi.waitFor(() => expect(target.rpc.counters.responses).toBeGreaterThanOrEqual(40), { timeout: 10_000 });
     const perBucket = target.table.buckets().map((b) => b.contacts.filter((c) => c.address === '127.72.0.1').length);
     expect(Math.max(...perBucket)).toBe(1);
     // 40 random IDs land mostly in the two farthest buckets: old code gave them 40 slots.
@@ -52,6 +60,6 @@ describe('the routing table per host, not per port (issue 14.3)', () => {
       socket.send(encodeMessage(makeQuery(new Uint8Array([1, port]), 'ping', { id: rng.bytes(20) })), target.local.port, target.local.address);
       await answered;
     }
-    expect(target.table.size).toBe(10);
+    await vi.waitFor(() => expect(target.table.size).toBe(10), { timeout: 10_000 });
   });
 });
