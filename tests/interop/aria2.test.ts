@@ -133,7 +133,7 @@ describe.skipIf('missing' in aria2)(`aria2 ${'version' in aria2 ? aria2.version 
       // The crawler's ID, from its first query to one of our nodes; then an info-hash next to it,
       // so that aria2's lookup ends at the crawler once our nodes list it in their replies.
       const crawlerId = await firstQueryFrom(crawler, 15_000);
-      await until(() => testnet.live.some((n) => n.table.all().some((c) => c.address === CRAWLER && c.port === port)), 15_000, 'our nodes to keep the crawler in their tables');
+      await until(() => testnet.live.some((n) => n.contacts().some((c) => c.address === CRAWLER && c.port === port)), 15_000, 'our nodes to keep the crawler in their tables');
       const infohash = `${crawlerId.slice(0, 38)}${(Number.parseInt(crawlerId.slice(38), 16) ^ 1).toString(16).padStart(2, '0')}`;
       const client = await start({ bind: '127.0.120.4', entry: endpoint(1), infohash });
 

@@ -21,6 +21,7 @@
  * Events it reports on its own: {"event":"query","node":i,"q":...,"infohash":hex,"from":"a:p"} for
  * every get_peers and announce_peer a node receives, when started with --queries.
  */
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
@@ -134,12 +135,24 @@ try {
     await Promise.all(batch);
   }
   // A network that has just started is not the steady state of a real one: early nodes never heard
-  // of the late ones near them. Each node looks its own ID up once more (what bittorrent-dht's
-  // bucket refresh would do in time), so that every node's neighbours know it.
+  // of the late ones near them, and a node's table holds only the nodes it exchanged packets with
+  // (bittorrent-dht 11 never looks a bucket's range up to refill it: its 15-minute check only pings
+  // the contacts it has). Seen without the second step here: nodes knowing 9-24 others, all next to
+  // their own ID, whose lookups never left that neighbourhood (4 announces in 72 stored only at
+  // ranks 54-152 of 200). So each node looks its own ID up once more, so that its neighbours know
+  // it, and is told of 16 others at random, as the queries of a live network would fill its far
+  // buckets (addNode with an ID: no packet).
   for (let i = 0; i < count; i += 20) {
     await Promise.all(nodes.slice(i, i + 20).map((dht) => new Promise((resolve) => {
       dht._rpc.populate(dht._rpc.id, { q: 'find_node', a: { id: dht._rpc.id, target: dht._rpc.id } }, resolve);
     })));
+  }
+  const contacts = nodes.map((_, i) => describe(i));
+  for (const dht of nodes) {
+    for (let j = 0; j < 16; j++) {
+      const c = contacts[randomInt(count)];
+      if (c.id !== Buffer.from(dht.nodeId).toString('hex')) dht.addNode({ id: c.id, host: c.address, port: c.port });
+    }
   }
   emit({ event: 'ready', version, k: K, nodes: nodes.map((_, i) => describe(i)) });
 } catch (error) {

@@ -55,15 +55,22 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
     it('our scrape finds every announced peer, and announces to the 8 closest of the 200', async () => {
       const infohash = hex();
       const announcers = [3, 50, 99, 120, 150, 199];
-      await Promise.all(announcers.map((i) => net.announce(i, infohash, 7_000 + i)));
-      const announced = announcers.map((i) => `${net.nodes[i]!.address}:${7_000 + i}`);
+      const peerOf = (i: number): string => `${net.nodes[i]!.address}:${7_000 + i}`;
+      const announced = announcers.map(peerOf);
       const port = 20_000 + prng.int(40_000);
-
-      // Where bittorrent-dht stored each announce, as ranks by distance to the info-hash (0 = closest):
-      // said when a peer is missed, since a scrape can only find what the nodes near the target hold.
       const byDistance = net.nodes.slice().sort((a, b) => (xorDistance(a.id, infohash) < xorDistance(b.id, infohash) ? -1 : 1)).map((n) => n.index);
+      const closest = byDistance.slice(0, 8);
+
+      await Promise.all(announcers.map((i) => net.announce(i, infohash, 7_000 + i)));
+
+      // Where bittorrent-dht stored each announce, as ranks by distance to the info-hash (0 = closest).
+      // Our lookup asks every node closer than its 8th responder, so a peer held by any of ranks 0-7
+      // must be found; one held by none of them is bittorrent-dht's announce gone astray (a node
+      // whose table knows only its own neighbourhood: see bdht_fixture.mjs), not ours to find.
       const storedBefore = await net.stored(infohash);
-      const where = announced.map((peer) => `${peer} at ranks ${[...storedBefore].filter(([, peers]) => peers.includes(peer)).map(([i]) => byDistance.indexOf(i)).sort((a, b) => a - b).join(',')}`).join('; ');
+      const ranksOf = (peer: string): number[] => [...storedBefore].filter(([, peers]) => peers.includes(peer)).map(([i]) => byDistance.indexOf(i)).sort((a, b) => a - b);
+      const where = announced.map((peer) => `${peer} at ranks ${ranksOf(peer).join(',')}`).join('; ');
+      expect(announced.filter((peer) => !(ranksOf(peer)[0]! < 8)), `bittorrent-dht stored every announce near the info-hash: ${where}`).toEqual([]);
 
       const run = await runCli([infohash, '--announce', String(port), '--bootstrap', net.endpoint(0), '--bind', bind, ...ONE_SHOT]);
       expect(run.code, run.stderr).toBe(0);
@@ -73,7 +80,6 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
 
       // The nodes that now hold our peer are the 8 closest to the info-hash of all 200 (BEP 5's k).
       // A lookup held to 4 nodes of the /24 (the per-/24 brake) would hold 4 of them, no more.
-      const closest = byDistance.slice(0, 8);
       const stored = await net.stored(infohash);
       const holders = [...stored].filter(([, peers]) => peers.includes(`${bind}:${port}`)).map(([i]) => i);
       expect(holders.sort((a, b) => a - b), stats).toEqual(closest.sort((a, b) => a - b));
