@@ -23,6 +23,8 @@ export interface PutCommand {
   keyFile: string | undefined;
   salt: string | undefined;
   common: CommonOptions;
+  /** BEP 43: a one-shot command is a read-only node unless --no-read-only (see options.ts). */
+  readOnly: boolean;
 }
 
 export interface GetCommand {
@@ -31,6 +33,7 @@ export interface GetCommand {
   target: string;
   salt: string | undefined;
   common: CommonOptions;
+  readOnly: boolean;
 }
 
 /** Exit codes as the rest of the CLI: 0 done, 1 nothing found or stored, 3 no bootstrap node answered. */
@@ -42,7 +45,7 @@ export async function runPut(command: PutCommand, output: Output, signal: AbortS
   const keys = command.keyFile === undefined ? undefined : await loadOrCreateKey(command.keyFile, output);
   const salt = new TextEncoder().encode(command.salt ?? '');
   const v = encode(command.value);
-  return withJoinedNode(command.common, output, signal, async (node) => {
+  return withJoinedNode(command, output, signal, async (node) => {
     let put;
     if (keys === undefined) {
       put = await putItem(node, { v }, { signal });
@@ -67,7 +70,7 @@ export async function runPut(command: PutCommand, output: Output, signal: AbortS
 
 export async function runGet(command: GetCommand, output: Output, signal: AbortSignal): Promise<number> {
   const { target, salt } = parseGetTarget(command.target, command.salt);
-  return withJoinedNode(command.common, output, signal, async (node) => {
+  return withJoinedNode(command, output, signal, async (node) => {
     const copies = await collect(node, target, salt, signal);
     const item = newestItem(copies);
     if (item === undefined) {
@@ -96,8 +99,9 @@ async function collect(node: DhtNode, target: NodeId, salt: Uint8Array, signal: 
   return copies;
 }
 
-async function withJoinedNode(common: CommonOptions, output: Output, signal: AbortSignal, work: (node: DhtNode) => Promise<number>): Promise<number> {
-  const session = await openSession(common, output);
+async function withJoinedNode(command: PutCommand | GetCommand, output: Output, signal: AbortSignal, work: (node: DhtNode) => Promise<number>): Promise<number> {
+  const common = command.common;
+  const session = await openSession(common, output, { node: { readOnly: command.readOnly } });
   try {
     const joined = await session.node.bootstrap(session.bootstrap, { timeoutMs: Math.min((common.timeoutSeconds ?? 30) * 1000, 10_000), signal });
     if (session.node.tableSize === 0) {

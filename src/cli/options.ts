@@ -65,9 +65,9 @@ Scraper only:
   --no-trackers        ask no tracker, not even the magnet's
   --probe              connect to the peers found (at most 200): client, completion, seed or not
                        (--metadata and --probe use what is left of --timeout, at least 10 s each)
-  --no-read-only       answer other nodes' queries; by default a scrape (and scrape -, ping, query)
-                       is a BEP 43 read-only node, which nobody keeps in a table, so it leaves no
-                       dead contact behind when it exits
+  --no-read-only       answer other nodes' queries; by default a scrape (and scrape -, ping,
+                       query, put, get) is a BEP 43 read-only node, which nobody keeps in a
+                       table, so it leaves no dead contact behind when it exits
 Many torrents (dht-scrape scrape -):
   --from FILE          read the info-hashes or magnets from FILE instead of stdin
   --concurrency N      lookups at once on the one node (default 8); each torrent's NDJSON line
@@ -211,7 +211,7 @@ const OPTIONS = {
 /** The commands named by a first word; anything else there is an info-hash or magnet. */
 const COMMAND_WORDS = ['crawl', 'testnet', 'scrape', 'ping', 'query', 'put', 'get'];
 /** Options of put and get besides the lookup's own. */
-const ITEM_OPTIONS = ['key', 'salt', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace', 'enforce-secure-ids'];
+const ITEM_OPTIONS = ['key', 'salt', 'no-read-only', 'bootstrap', 'port', 'bind', 'timeout', 'json', 'state', 'no-state', 'testnet', 'alpha', 'rate', 'quiet', 'trace', 'enforce-secure-ids'];
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -241,9 +241,10 @@ export function parseCommand(argv: readonly string[]): Command {
     onlyThese(ITEM_OPTIONS, `dht-scrape ${first}`);
     const argument = positionals[1];
     if (argument === undefined || positionals.length > 2) throw new UsageError(`'dht-scrape ${first}' takes one ${first === 'put' ? 'value' : 'target or public key'}`);
-    if (first === 'put') return { kind: 'put', value: argument, keyFile: values.key, salt: values.salt, common: commonOptions(values) };
+    const readOnly = values['no-read-only'] !== true;
+    if (first === 'put') return { kind: 'put', value: argument, keyFile: values.key, salt: values.salt, common: commonOptions(values), readOnly };
     if (values.key !== undefined) throw new UsageError("--key belongs to 'dht-scrape put' (get takes the public key itself)");
-    return { kind: 'get', target: argument, salt: values.salt, common: commonOptions(values) };
+    return { kind: 'get', target: argument, salt: values.salt, common: commonOptions(values), readOnly };
   }
   for (const name of ['key', 'salt'] as const) {
     if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'dht-scrape put' and 'dht-scrape get'`);
