@@ -8,7 +8,8 @@
  *
  * Events: {"event":"ready","nodes":[{index,address,port,id}]}
  *         {"event":"query","node":i,"q":...,"from":"a:p","id":hex,"infohash":hex?}   every query a node
- *            of ours receives from the --watch address (the foreign client), after it was answered
+ *            of ours receives from the --watch address (the foreign client), after it was answered;
+ *            an announce_peer also says whether the node now stores the peer ("stored", "port")
  *         {"event":"handshake","from":"a:p","infohash":hex,"peer_id":hex,"client":"-TR3000-"}
  *            a BitTorrent handshake (BEP 3) received on a listener opened by "listen"
  * Commands: {"cmd":"who","address":a}            -> {"event":"who","address":a,"id":hex} the node ID of
@@ -67,7 +68,9 @@ try {
       }
       if (from.address !== args.watch) return;
       const infohash = 'info_hash' in query.a ? hex(query.a.info_hash) : undefined;
-      emit({ event: 'query', node: index, q: query.q, from: `${from.address}:${from.port}`, id, ...(infohash ? { infohash } : {}) });
+      // After an announce_peer (this runs once it was answered): did the node store the peer?
+      const stored = query.q === 'announce_peer' ? { stored: node.peers.peers(query.a.info_hash).some((p) => p.address === from.address), port: query.a.port } : {};
+      emit({ event: 'query', node: index, q: query.q, from: `${from.address}:${from.port}`, id, ...(infohash ? { infohash } : {}), ...stored });
     });
   });
   emit({ event: 'ready', nodes: testnet.nodes.map((n, index) => ({ index, address: n.local.address, port: n.local.port, id: hex(n.id) })) });
