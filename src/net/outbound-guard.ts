@@ -51,25 +51,25 @@ interface HostState {
 }
 
 export class OutboundGuard {
-  readonly #trickleMs: number;
-  readonly #memoryMs: number;
-  readonly #maxHosts: number;
-  readonly #maxKnownPorts: number;
-  readonly #now: () => number;
+  private readonly trickleMs: number;
+  private readonly memoryMs: number;
+  private readonly maxHosts: number;
+  private readonly maxKnownPorts: number;
+  private readonly now: () => number;
   /** In order of last query: the first is the one to forget. */
-  readonly #hosts = new Map<string, HostState>();
+  private readonly hosts = new Map<string, HostState>();
 
   constructor(options: OutboundGuardOptions = {}) {
-    this.#trickleMs = options.trickleMs ?? 10_000;
-    this.#memoryMs = options.memoryMs ?? 10 * 60_000;
-    this.#maxHosts = options.maxHosts ?? 4_096;
-    this.#maxKnownPorts = options.maxKnownPorts ?? 256;
-    this.#now = options.now ?? Date.now;
+    this.trickleMs = options.trickleMs ?? 10_000;
+    this.memoryMs = options.memoryMs ?? 10 * 60_000;
+    this.maxHosts = options.maxHosts ?? 4_096;
+    this.maxKnownPorts = options.maxKnownPorts ?? 256;
+    this.now = options.now ?? Date.now;
   }
 
   /** Hosts remembered now. */
   get size(): number {
-    return this.#hosts.size;
+    return this.hosts.size;
   }
 
   /**
@@ -77,23 +77,23 @@ export class OutboundGuard {
    * query to an unknown port already being asked waits too: one probe at a time tells us as much.
    */
   verdict(address: string, port: number): OutboundVerdict {
-    const host = this.#host(address, this.#now());
+    const host = this.host(address, this.now());
     if (host === undefined || host.known.has(port)) return 'send';
-    if (this.#silent(host)) return this.#now() - host.lastStrangerSent >= this.#trickleMs && host.strangersInFlight.size === 0 ? 'send' : 'refuse';
+    if (this.silent(host)) return this.now() - host.lastStrangerSent >= this.trickleMs && host.strangersInFlight.size === 0 ? 'send' : 'refuse';
     return !host.strangersInFlight.has(port) && host.strangersInFlight.size < 1 + host.known.size ? 'send' : 'hold';
   }
 
   /** A query to `address:port` went out. Returns whether it went to an unknown port (pass it to `settled`). */
   sent(address: string, port: number): boolean {
-    const now = this.#now();
+    const now = this.now();
     const key = guardKey(address);
-    let host = this.#host(address, now);
+    let host = this.host(address, now);
     if (host === undefined) {
       host = { known: new Set(), strangersInFlight: new Map(), strangerTimeouts: 0, lastStrangerSent: 0, lastQueried: now };
-      while (this.#hosts.size >= this.#maxHosts) this.#hosts.delete(this.#hosts.keys().next().value!);
+      while (this.hosts.size >= this.maxHosts) this.hosts.delete(this.hosts.keys().next().value!);
     }
-    this.#hosts.delete(key); // re-inserted last: most recently queried
-    this.#hosts.set(key, host);
+    this.hosts.delete(key); // re-inserted last: most recently queried
+    this.hosts.set(key, host);
     host.lastQueried = now;
     if (host.known.has(port)) return false;
     host.strangersInFlight.set(port, (host.strangersInFlight.get(port) ?? 0) + 1);
@@ -103,7 +103,7 @@ export class OutboundGuard {
 
   /** A query that `sent` counted settled: `answered` for a response or a KRPC error, else it timed out or failed. */
   settled(address: string, port: number, stranger: boolean, answered: boolean, timedOut: boolean): void {
-    const host = this.#hosts.get(guardKey(address));
+    const host = this.hosts.get(guardKey(address));
     if (host === undefined) return;
     if (stranger) {
       const left = (host.strangersInFlight.get(port) ?? 1) - 1;
@@ -111,20 +111,20 @@ export class OutboundGuard {
       else host.strangersInFlight.delete(port);
       if (timedOut) host.strangerTimeouts++;
     }
-    if (answered && host.known.size < this.#maxKnownPorts) host.known.add(port);
+    if (answered && host.known.size < this.maxKnownPorts) host.known.add(port);
   }
 
   /** A silent host: its unknown ports time out more than twice as often as ports of it answer. */
-  #silent(host: HostState): boolean {
+  private silent(host: HostState): boolean {
     return host.strangerTimeouts > 2 * host.known.size;
   }
 
   /** The host's state, forgetting it first if we have not queried it for `memoryMs`. */
-  #host(address: string, now: number): HostState | undefined {
+  private host(address: string, now: number): HostState | undefined {
     const key = guardKey(address);
-    const host = this.#hosts.get(key);
-    if (host !== undefined && now - host.lastQueried > this.#memoryMs) {
-      this.#hosts.delete(key);
+    const host = this.hosts.get(key);
+    if (host !== undefined && now - host.lastQueried > this.memoryMs) {
+      this.hosts.delete(key);
       return undefined;
     }
     return host;
