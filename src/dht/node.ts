@@ -21,6 +21,7 @@ import {
   type Query,
   type QueryArgsByMethod,
   type ResponseBody,
+  type Want,
 } from '../wire/krpc.js';
 import type { AddressScope, Candidate } from './lookup-state.js';
 import { askOnce, join, type BootstrapOptions, type BootstrapResult, type Join, type JoiningNode } from './bootstrap.js';
@@ -157,6 +158,8 @@ export class DhtNode {
   private readonly cpu: CpuBudget | undefined;
   /** Which network our lookups run on, as the bootstrap addresses declare it (see declareScope). */
   private addressScope: AddressScope | undefined;
+  /** Our node of the other address family in a dual-stack host (see pairWith), if any. */
+  private sibling: DhtNode | undefined;
   private closed = false;
 
   /** Bind a UDP socket (or use `options.transport`) and start answering queries. Rejects if it cannot bind. */
@@ -230,6 +233,25 @@ export class DhtNode {
    */
   addContacts(nodes: Iterable<NodeInfo>): void {
     for (const node of nodes) this.currentTable.recordResponse(node);
+  }
+
+  /**
+   * BEP 32, dual stack: one node per address family, each with its own socket and routing table
+   * (a table holds the contacts reachable over its own socket, nothing else), told of each other.
+   * A query's `want: ["n4", "n6"]` is then answered with `nodes` from the IPv4 node's table and
+   * `nodes6` from the IPv6 node's, whichever socket it came in on; and the contacts of the other
+   * family that a reply names are offered to the sibling's table (as "heard of", see learnFrom).
+   * This is how libtorrent does it (one node per socket, each asks the other for the foreign
+   * family). The simpler alternative, one node with two sockets, would need a table that mixes
+   * families, which BEP 32 keeps apart. Unpaired, a `want` for the other family is met with
+   * nothing: we know no such contacts. Pairing is for good: each forgets the other once closed.
+   */
+  pairWith(sibling: DhtNode): void {
+    if (sibling === this || sibling.family === this.family) {
+      throw new RangeError(`a dual-stack pair needs one IPv4 and one IPv6 node; both are IPv${this.family}`);
+    }
+    this.sibling = sibling;
+    sibling.sibling = this;
   }
 
   /** Listen to the KRPC error replies we receive (a 202 "rate limited", say). Returns an unsubscribe function. */
@@ -326,7 +348,7 @@ export class DhtNode {
       case 'ping':
         return this.reply(from, query.t, { id: this.id });
       case 'find_node':
-        return this.reply(from, query.t, { id: this.id, ...this.closestNodes(query.a.target, this.options.findNodeReplySize) });
+        return this.reply(from, query.t, { id: this.id, ...this.closestNodes(query.a.target, query.a.want, this.options.findNodeReplySize) });
       case 'get_peers':
         return this.reply(from, query.t, this.getPeersBody(query.a, from));
       case 'announce_peer':
@@ -334,7 +356,7 @@ export class DhtNode {
       case 'sample_infohashes':
         return this.reply(from, query.t, {
           id: this.id,
-          ...this.closestNodes(query.a.target),
+          ...this.closestNodes(query.a.target, query.a.want),
           samples: this.peers.sample(SAMPLES_PER_REPLY),
           interval: this.options.sampleIntervalSeconds ?? 21_600,
           num: this.peers.numInfoHashes,
@@ -348,7 +370,7 @@ export class DhtNode {
 
   /** BEP 44 get: a token and the closest nodes, like get_peers, and the item when we hold it. */
   private getBody(a: GetArgs, from: Endpoint): ResponseBody {
-    const body: ResponseBody = { id: this.id, token: this.tokens.issue(from.address), ...this.closestNodes(a.target) };
+    const body: ResponseBody = { id: this.id, token: this.tokens.issue(from.address), ...this.closestNodes(a.target, a.want) };
     const item = this.items.get(a.target);
     if (item?.kind === 'immutable') body.v = item.v;
     if (item?.kind === 'mutable') {
@@ -389,7 +411,7 @@ export class DhtNode {
     const body: ResponseBody = {
       id: this.id,
       token: this.tokens.issue(from.address),
-      ...this.closestNodes(a.info_hash),
+      ...this.closestNodes(a.info_hash, a.want),
     };
     if (a.scrape === true && this.peers.has(a.info_hash)) {
       // BEP 33: bloom filters of seeds and downloaders; they replace most of the values' budget.
@@ -428,13 +450,30 @@ export class DhtNode {
    * The nodes we vouch for in a reply: only those that have answered us and are not failing.
    * A querier we never heard answer may be gone already, or never have been reachable (behind a
    * NAT); handing it out would send other lookups into a dead end.
+   *
+   * BEP 32: without `want`, the family of the socket the query came in on (our table's); with it,
+   * `nodes` for "n4" and `nodes6` for "n6", the other family's from our sibling (see pairWith).
    */
-  private closestNodes(target: NodeId, count = NODES_PER_REPLY): { nodes: NodeInfo[] } | { nodes6: NodeInfo[] } {
-    const nodes = this.table
+  private closestNodes(target: NodeId, want: readonly Want[] | undefined, count = NODES_PER_REPLY): { nodes?: NodeInfo[]; nodes6?: NodeInfo[] } {
+    const families: readonly (4 | 6)[] = want === undefined || want.length === 0
+      ? [this.family]
+      : [...(want.includes('n4') ? [4 as const] : []), ...(want.includes('n6') ? [6 as const] : [])];
+    const out: { nodes?: NodeInfo[]; nodes6?: NodeInfo[] } = {};
+    for (const family of families) {
+      const owner = family === this.family ? this : this.sibling !== undefined && !this.sibling.closed ? this.sibling : undefined;
+      if (owner === undefined) continue;
+      const nodes = owner.goodClosest(target, count);
+      if (family === 6) out.nodes6 = nodes;
+      else out.nodes = nodes;
+    }
+    return out;
+  }
+
+  /** Our table's closest contacts that have answered us and are not failing. */
+  private goodClosest(target: NodeId, count: number): NodeInfo[] {
+    return this.table
       .closest(target, count, (c) => c.lastResponse > 0 && c.failures === 0)
       .map(({ id, address, port }) => ({ id, address, port }));
-    // Our table holds the family of our socket; BEP 32 puts IPv6 contacts in `nodes6`.
-    return this.family === 6 ? { nodes6: nodes } : { nodes };
   }
 
   // ---- The routing table's upkeep (BEP 5, "Routing Table") ----
@@ -529,10 +568,16 @@ export class DhtNode {
   /**
    * The nodes a reply names enter free table slots as "heard of" (libtorrent does the same): seeds
    * for our own lookups, which verify them, but never handed out before they answer us (see
-   * closestNodes). At most the k a BEP 5 reply carries, of our own address family.
+   * closestNodes). At most the k a BEP 5 reply carries, of our own address family; those of the
+   * other family go to our dual-stack sibling's table, when we have one (pairWith).
    */
   private learnFrom(body: ResponseBody): void {
-    const named = (this.family === 6 ? body.nodes6 : body.nodes) ?? [];
+    this.hearOf((this.family === 6 ? body.nodes6 : body.nodes) ?? []);
+    const sibling = this.sibling;
+    if (sibling !== undefined && !sibling.closed) sibling.hearOf((sibling.family === 6 ? body.nodes6 : body.nodes) ?? []);
+  }
+
+  private hearOf(named: readonly NodeInfo[]): void {
     for (const node of named.slice(0, NODES_PER_REPLY)) if (this.admissible(node)) this.table.recordHeard(node);
   }
 
@@ -726,6 +771,8 @@ const SAMPLES_PER_REPLY = 20;
  */
 function valuesBudget(body: ResponseBody, to: Endpoint): number {
   const perValue = familyOf(to.address) === 6 ? 21 : 8;
-  const fixed = 200 + ((body.nodes ?? body.nodes6)?.length ?? 0) * 38 + (body.BFsd ? 2 * 270 : 0);
+  // 38 bytes per contact bounds both `nodes` (26) and `nodes6` (38); BEP 32's `want` may ask for both.
+  const nodeBytes = ((body.nodes?.length ?? 0) + (body.nodes6?.length ?? 0)) * 38;
+  const fixed = 200 + nodeBytes + (body.BFsd ? 2 * 270 : 0);
   return Math.max(0, Math.min(100, Math.floor((MAX_REPLY_BYTES - fixed) / perValue)));
 }

@@ -41,3 +41,79 @@ describe('an IPv6 DHT on ::1', () => {
     }
   });
 });
+
+/** BEP 32 dual stack: an IPv4 node and an IPv6 node paired, each answering `want` from both tables. */
+describe('a dual-stack pair answering want: ["n4", "n6"]', () => {
+  const v4: DhtNode[] = [];
+  const v6: DhtNode[] = [];
+  let pair4: DhtNode;
+  let pair6: DhtNode;
+  let asker: DhtNode;
+  beforeAll(async () => {
+    for (let i = 0; i < 4; i++) {
+      v4.push(await DhtNode.create({ address: '127.0.0.1' }));
+      v6.push(await DhtNode.create({ address: '::1' }));
+    }
+    pair4 = await DhtNode.create({ address: '127.0.0.1' });
+    pair6 = await DhtNode.create({ address: '::1' });
+    pair4.pairWith(pair6);
+    for (const n of v4) pair4.table.recordResponse({ id: n.id, ...n.local });
+    for (const n of v6) pair6.table.recordResponse({ id: n.id, ...n.local });
+    asker = await DhtNode.create({ address: '127.0.0.1' });
+  });
+  afterAll(async () => { await Promise.all([...v4, ...v6, pair4, pair6, asker].map((n) => n.close())); });
+
+  const ask = async (want?: ('n4' | 'n6')[]) => {
+    const outcome = await asker.query(pair4.local, 'find_node', { id: asker.id, target: randomId(), ...(want !== undefined ? { want } : {}) });
+    if (outcome.kind !== 'response') throw new Error(`no answer: ${outcome.kind}`);
+    return outcome.response.r;
+  };
+  const endpoints = (nodes: readonly DhtNode[]) => nodes.map((n) => `${n.local.address}:${n.local.port}`).sort();
+  const named = (list: readonly { address: string; port: number }[] | undefined) => (list ?? []).map((n) => `${n.address}:${n.port}`).sort();
+
+  it('answers an IPv4 query without want with IPv4 nodes only (the family of the socket)', async () => {
+    const r = await ask();
+    expect(named(r.nodes)).toEqual(endpoints(v4));
+    expect(r.nodes6).toBeUndefined();
+  });
+
+  it('answers want n4 and n6 with nodes from its own table and nodes6 from its sibling', async () => {
+    const r = await ask(['n4', 'n6']);
+    expect(named(r.nodes)).toEqual(endpoints(v4));
+    expect(named(r.nodes6)).toEqual(endpoints(v6));
+  });
+
+  it('answers want n6 alone with nodes6 only, on the IPv4 socket', async () => {
+    const r = await ask(['n6']);
+    expect(r.nodes).toBeUndefined();
+    expect(named(r.nodes6)).toEqual(endpoints(v6));
+  });
+
+  it('an unpaired node has no IPv6 contacts to give', async () => {
+    const alone = v4[0]!;
+    alone.table.recordResponse({ id: v4[1]!.id, ...v4[1]!.local });
+    const outcome = await asker.query(alone.local, 'find_node', { id: asker.id, target: randomId(), want: ['n4', 'n6'] });
+    expect(outcome.kind).toBe('response');
+    if (outcome.kind !== 'response') return;
+    expect(named(outcome.response.r.nodes)).toEqual([`${v4[1]!.local.address}:${v4[1]!.local.port}`]);
+    expect(outcome.response.r.nodes6).toBeUndefined();
+  });
+
+  it('hands the IPv6 contacts a reply names to its IPv6 sibling', async () => {
+    const learner4 = await DhtNode.create({ address: '127.0.0.1' });
+    const learner6 = await DhtNode.create({ address: '::1' });
+    try {
+      learner4.pairWith(learner6);
+      await learner4.query(pair4.local, 'find_node', { id: learner4.id, target: randomId(), want: ['n4', 'n6'] });
+      expect(learner6.table.all().map((c) => `${c.address}:${c.port}`).sort()).toEqual(endpoints(v6));
+      expect(learner4.table.all().every((c) => c.address === '127.0.0.1')).toBe(true);
+    } finally {
+      await learner4.close();
+      await learner6.close();
+    }
+  });
+
+  it('refuses to pair two nodes of one family', () => {
+    expect(() => v4[2]!.pairWith(v4[3]!)).toThrow(RangeError);
+  });
+});
