@@ -28,21 +28,14 @@ export interface LookupStrategy<M extends LookupMethod, Item> {
   token?(body: ResponseBody): Uint8Array | undefined;
 }
 
+/** One query of a lookup method to `to`, and its outcome. */
+type QueryTo<To> = <M extends LookupMethod>(to: To, method: M, args: QueryArgsByMethod[M], options: QueryOptions) => Promise<QueryOutcome>;
+
 /** How the engine reaches the network: the node supplies this, and records outcomes in its table. */
-export type QueryFn = <M extends LookupMethod>(
-  to: NodeInfo,
-  method: M,
-  args: QueryArgsByMethod[M],
-  options: QueryOptions,
-) => Promise<QueryOutcome>;
+export type QueryFn = QueryTo<NodeInfo>;
 
 /** How a query reaches an address whose node ID we do not know yet: a bootstrap router, a saved endpoint. */
-export type EndpointQueryFn = <M extends LookupMethod>(
-  to: Endpoint,
-  method: M,
-  args: QueryArgsByMethod[M],
-  options: QueryOptions,
-) => Promise<QueryOutcome>;
+export type EndpointQueryFn = QueryTo<Endpoint>;
 
 /**
  * What a lookup reports as it goes, in order: a query sent to a node (`hop`: how many replies led
