@@ -8,13 +8,14 @@
  * everything else it learns, it learns from our network.
  */
 import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { encode } from '../../src/wire/bencode.js';
 import { encodePeer } from '../../src/wire/compact.js';
+import { randomId } from '../../src/wire/id.js';
 import { LineFixture, type FixtureEvent } from './line-fixture.js';
 import { CLIENT_ADDRESS, type NamespaceLab } from './netns.js';
 
@@ -117,7 +118,7 @@ export class TransmissionDaemon {
   static start(lab: NamespaceLab, options: TransmissionOptions): TransmissionDaemon {
     const dir = mkdtempSync(join(tmpdir(), 'dht-scrape-transmission-'));
     writeFileSync(join(dir, 'settings.json'), JSON.stringify(settings(dir, options), null, 2));
-    writeFileSync(join(dir, 'dht.dat'), dhtDat(options.bootstrap));
+    writeFileSync(join(dir, 'dht.dat'), initialDhtDat(options.bootstrap));
     const child = lab.spawn(lab.client, 'timeout', ['-k', '5', String(options.ttlSeconds), 'transmission-daemon', '--foreground', '--config-dir', dir, '--log-info']);
     return new TransmissionDaemon(child, dir, options);
   }
@@ -153,14 +154,23 @@ export class TransmissionDaemon {
     return (Date.now() - this.started) / 1000;
   }
 
-  /** SIGTERM (timeout passes it on), SIGKILL after 5 s; then its config directory goes. */
+  /** SIGTERM (timeout passes it on; transmission then shuts down cleanly), SIGKILL after 5 s. */
   async stop(): Promise<void> {
-    if (!this.exited) {
-      this.child.kill('SIGTERM');
-      const killer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
-      await this.exitedPromise;
-      clearTimeout(killer);
-    }
+    if (this.exited) return;
+    this.child.kill('SIGTERM');
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await this.exitedPromise;
+    clearTimeout(killer);
+  }
+
+  /** The DHT state file it would save on exit (`dht.dat`), as it is now. */
+  dhtDat(): Uint8Array {
+    return readFileSync(join(this.dir, 'dht.dat'));
+  }
+
+  /** Stop it and remove its config directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -200,9 +210,7 @@ function settings(dir: string, options: TransmissionOptions): Record<string, unk
 }
 
 /** dht.dat as transmission reads it: a random ID and one compact node (our bootstrap node). */
-function dhtDat(bootstrap: string): Uint8Array {
+export function initialDhtDat(bootstrap: string, id: Uint8Array = randomId()): Uint8Array {
   const colon = bootstrap.lastIndexOf(':');
-  const id = new Uint8Array(20);
-  crypto.getRandomValues(id);
   return encode({ id, nodes: encodePeer({ address: bootstrap.slice(0, colon), port: Number(bootstrap.slice(colon + 1)) }) });
 }

@@ -10,6 +10,9 @@
  *   - it finds ours: it connects to a peer we announced (our listener reads its `-TR3000-` handshake);
  *   - our crawler records its get_peers and announce_peer;
  *   - our scrape finds its announce.
+ * and documents its known defects with evidence (docs/interop.md): it drops datagrams from
+ * 127.0.0.0/8 (a node of ours on its address, the control, answers them), it sends nothing back to
+ * sample_infohashes, and it saves no routing table on a network of fewer than 40 nodes.
  * One transmission session serves all four (it is slow to join: about 40 s), driven by two magnet
  * links added at once: one whose info-hash sits next to our crawler's ID, so that its lookup ends
  * at the crawler (and nobody else looks it up first), one that our peer announced.
@@ -96,7 +99,7 @@ describe.skipIf(missing !== undefined)(`${'version' in transmission ? transmissi
 
   afterAll(async () => {
     crawl?.child.kill('SIGKILL');
-    await daemon?.stop();
+    await daemon?.dispose();
     await net?.close();
     lab?.destroy();
     if (lab?.exists() === true) throw new Error(`the namespaces ${lab.lab} and ${lab.client} are still there`);
@@ -136,6 +139,17 @@ describe.skipIf(missing !== undefined)(`${'version' in transmission ? transmissi
     const fromLoopback = await ask(lab!.client, '127.0.0.1', ['ping', target]);
     expect(fromLoopback.code, `a ping from 127.0.0.1 got an answer: ${fromLoopback.stdout}`).toBe(3);
     expect(fromLoopback.stderr).toMatch(/no reply/);
+    // The control: in the same namespace, a node of ours on the same address answers that ping, so
+    // the datagram did reach the socket and it is transmission that drops it.
+    const control = startCli(['testnet', '--nodes', '2', '--torrents', '0', '--address-range', `${CLIENT_ADDRESS}/32`, '--ttl', '20', '--json'], 25_000, lab!.exec(lab!.client));
+    try {
+      const ready = await control.line((l) => Array.isArray(l.bootstrap), 15_000, 'a node of ours on its address');
+      const ours = await ask(lab!.client, '127.0.0.1', ['ping', (ready.bootstrap as string[])[0]!]);
+      expect(ours.code, ours.stderr).toBe(0);
+    } finally {
+      control.child.kill('SIGTERM');
+      await control.done;
+    }
     // From our network: find_node answered, BEP 51's sample_infohashes dropped without even an error 204.
     const findNode = await ask(lab!.lab, '10.77.103.1', ['query', target, 'find_node']);
     expect(findNode.code, findNode.stderr).toBe(0);
@@ -170,4 +184,11 @@ describe.skipIf(missing !== undefined)(`${'version' in transmission ? transmissi
     const peers = (JSON.parse(run.stdout) as { peers: { address: string; port: number }[] }).peers.map((p) => `${p.address}:${p.port}`);
     expect(peers, `${run.stderr}\n${announces(infohash)}\n${daemon.log.slice(-20).join('\n')}`).toContain(`${CLIENT_ADDRESS}:${TR_PORT}`);
   }, 100_000);
+
+  it('saves no routing table when it stops on a network under 40 nodes: its dht.dat is still the one node we gave', async () => {
+    const before = daemon.dhtDat();
+    await daemon.stop();
+    expect(daemon.log.join('\n')).toMatch(/Not saving nodes, DHT not ready/);
+    expect(Buffer.from(daemon.dhtDat()).equals(Buffer.from(before))).toBe(true);
+  }, 20_000);
 });
