@@ -8,10 +8,15 @@
  * have them: each node knows its XOR neighbours and a random spread of the rest. Each synthetic
  * torrent's peers are stored at the k nodes closest to its info-hash, exactly where announce_peer
  * would have put them; `start()` then checks with a real lookup over UDP that the network answers.
+ *
+ * Dual stack (BEP 32, `dualStack`): each host runs an IPv4 node and an IPv6 node with the same ID,
+ * paired (DhtNode.pairWith), so that every node answers `want: ["n4", "n6"]`; the IPv6 nodes have
+ * their own mesh, and each torrent has as many IPv6 peers as IPv4 ones, stored at the IPv6 nodes
+ * closest to it (the same hosts, since the IDs are the same).
  */
 import { randomBytes } from 'node:crypto';
 import { formatEndpoint } from '../wire/address.js';
-import type { NodeInfo, PeerInfo } from '../wire/compact.js';
+import { familyOf, type NodeInfo, type PeerInfo } from '../wire/compact.js';
 import { compareDistance, idToHex, type NodeId } from '../wire/id.js';
 import { secureIdFor } from '../wire/secure-id.js';
 import { sha1 } from '../peer/ut-metadata.js';
@@ -63,11 +68,32 @@ export interface TestnetOptions {
   conditions?: PresetName | NetworkConditions;
   /** Seed of every random choice (IDs, roles, torrents, delays, losses): the same seed, the same network. Default: random. */
   seed?: number;
+  /**
+   * BEP 32 dual stack: beside each IPv4 node, an IPv6 node with the same ID and role in
+   * `addressRange6`, paired with it; every torrent gets `peers` IPv6 peers besides its IPv4 ones.
+   * `addressRange` must then be IPv4. Churn and `deadFraction` take both nodes of a host together.
+   */
+  dualStack?: boolean;
+  /** Where the IPv6 nodes of a dual-stack network live. Default ::1/128 (shared, distinct ports). */
+  addressRange6?: string;
+}
+
+/** The IPv6 half of a dual-stack network (Testnet.ipv6). */
+export interface TestnetFamily {
+  /** nodes[i] is the IPv6 sibling of the IPv4 Testnet.nodes[i] (same ID). */
+  readonly nodes: DhtNode[];
+  readonly bootstrap: Endpoint[];
+  /** As Testnet.sharedAddress, for this family's nodes. */
+  readonly sharedAddress: boolean;
+  readonly addressRange: AddressRange;
+  /** The address an IPv6 client of this network should bind. */
+  readonly clientAddress: string;
 }
 
 /** A synthetic torrent, and the peers stored for it at the nodes closest to its info-hash. */
 export interface TestnetTorrent {
   infoHash: NodeId;
+  /** Its peers: IPv4, then (in a dual-stack network) as many IPv6 ones. */
   peers: PeerInfo[];
   /** The info dictionary (when the testnet runs seeders). */
   info?: Uint8Array;
@@ -105,6 +131,8 @@ export class Testnet {
     readonly unreachable: readonly NodeInfo[],
     private readonly churn: Churn | undefined,
     private readonly layout: RangeLayout,
+    /** The IPv6 nodes of a dual-stack network (`dualStack`); undefined otherwise. */
+    readonly ipv6: TestnetFamily | undefined,
   ) {}
 
   /** Nodes replaced by churn so far (each left and came back on a new port). */
@@ -127,8 +155,13 @@ export class Testnet {
     const random = new SeededRandom(seed);
     const bootstrapCount = Math.min(options.bootstrapCount ?? 4, count);
     const roles = assignRoles(count, conditions, random.fork(0), bootstrapCount);
+    const range6 = options.dualStack === true ? parseAddressRange(options.addressRange6 ?? '::1/128') : undefined;
+    if (range6 !== undefined && (range.family !== 4 || range6.family !== 6)) {
+      throw new RangeError(`a dual-stack network needs an IPv4 addressRange and an IPv6 addressRange6 (got ${range.text} and ${range6.text})`);
+    }
     const plan: NodePlan = { base: nodeBase(options, conditions), roles, conditions, random };
     const { nodes, layout } = await startNodes(count, range, plan);
+    const nodes6: DhtNode[] = [];
     let torrents: TestnetTorrent[] = [];
     let churn: Churn | undefined;
     try {
@@ -138,32 +171,56 @@ export class Testnet {
       const seeders = options.seeders ?? 0;
       torrents = makeTorrents(options.torrents ?? 5, options.peers ?? 10, seeders > 0, layout, random.fork(4));
       await startSeeders(torrents, seeders, layout.shared);
-      storeTorrents(answering, torrents, options.replication ?? 8);
+      let ipv6: TestnetFamily | undefined;
+      let layout6: RangeLayout | undefined;
+      if (range6 !== undefined) {
+        // Same IDs, same roles: the IPv6 node is the same host's other socket (BEP 32).
+        const started = await startNodes(count, range6, { ...plan, ids: nodes.map((n) => n.id) });
+        nodes6.push(...started.nodes);
+        layout6 = started.layout;
+        const answering6 = nodes6.filter((_, i) => roles[i] !== 'read-only');
+        const unreachable6 = phantoms(unreachableCount(answering6.length, conditions.unreachable), layout6, count, random.fork(7));
+        mesh(nodes6, answering6, unreachable6, random.fork(8));
+        nodes.forEach((node, i) => node.pairWith(nodes6[i]!));
+        addPeers(torrents, options.peers ?? 10, layout6);
+        ipv6 = {
+          nodes: nodes6,
+          bootstrap: nodes6.slice(0, bootstrapCount).map((n) => n.local),
+          sharedAddress: layout6.sharesSubnets,
+          addressRange: range6,
+          clientAddress: layout6.shared,
+        };
+      }
+      storeTorrents([...answering, ...nodes6.filter((_, i) => roles[i] !== 'read-only')], torrents, options.replication ?? 8);
       const dead = Math.min(Math.floor(count * (options.deadFraction ?? 0)), count - bootstrapCount);
-      // Kill nodes chosen at random among those not handed out as bootstrap addresses.
-      const killable = shuffle(nodes.slice(bootstrapCount), random.fork(5));
-      await Promise.all(killable.slice(0, dead).map((n) => n.close()));
+      // Kill hosts chosen at random among those not handed out as bootstrap addresses (both nodes of a dual-stack host).
+      const killable = shuffle([...nodes.keys()].slice(bootstrapCount), random.fork(5));
+      await Promise.all(killable.slice(0, dead).flatMap((i) => [nodes[i]!, ...(nodes6[i] !== undefined ? [nodes6[i]] : [])]).map((n) => n.close()));
       const bootstrap = nodes.slice(0, bootstrapCount).map((n) => n.local);
       if ((conditions.churnPerMinute ?? 0) > 0) {
-        churn = new Churn(nodes, conditions.churnPerMinute!, bootstrapCount, random.fork(6), (i, id) => spawnNode(i, layout, plan, id));
+        churn = new Churn(nodes, conditions.churnPerMinute!, bootstrapCount, random.fork(6), (i, id) => respawnHost(i, id, layout, plan, nodes6, layout6));
       }
-      return new Testnet(nodes, torrents, bootstrap, layout.sharesSubnets, range, layout.shared, conditions, seed, roles, unreachable, churn, layout);
+      return new Testnet(nodes, torrents, bootstrap, layout.sharesSubnets, range, layout.shared, conditions, seed, roles, unreachable, churn, layout, ipv6);
     } catch (error) {
       await churn?.stop();
-      await Promise.all(nodes.map((n) => n.close()));
+      await Promise.all([...nodes, ...nodes6].map((n) => n.close()));
       await closeSeeders(torrents);
       throw error;
     }
   }
 
   /** One JSON-friendly description: what `dht-scrape testnet` prints. */
-  describe(): { address_range: string; addresses: string; conditions: string; seed: number; bootstrap: string[]; torrents: { infohash: string; peers: string[] }[] } {
+  describe(): {
+    address_range: string; addresses: string; conditions: string; seed: number; bootstrap: string[];
+    address_range6?: string; bootstrap6?: string[]; torrents: { infohash: string; peers: string[] }[];
+  } {
     return {
       address_range: this.addressRange.text,
       conditions: this.conditions.name,
       seed: this.seed,
       addresses: this.addresses(),
       bootstrap: this.bootstrap.map(formatEndpoint),
+      ...(this.ipv6 !== undefined ? { address_range6: this.ipv6.addressRange.text, bootstrap6: this.ipv6.bootstrap.map(formatEndpoint) } : {}),
       torrents: this.torrents.map((t) => ({ infohash: idToHex(t.infoHash), peers: t.peers.map(formatEndpoint) })),
     };
   }
@@ -178,7 +235,7 @@ export class Testnet {
   /** Close every node (and anything else the network started). */
   async close(): Promise<void> {
     await this.churn?.stop();
-    await Promise.all(this.nodes.map((n) => n.close()));
+    await Promise.all([...this.nodes, ...(this.ipv6?.nodes ?? [])].map((n) => n.close()));
     await closeSeeders(this.torrents);
   }
 }
@@ -214,6 +271,8 @@ interface NodePlan {
   roles: readonly NodeRole[];
   conditions: NetworkConditions;
   random: SeededRandom;
+  /** Node i's ID when it is given (the IPv6 nodes of a dual-stack network take their IPv4 twin's). */
+  ids?: readonly NodeId[];
 }
 
 /** Options every node shares: the caller's, plus the faults the caller and the conditions ask for. */
@@ -266,7 +325,7 @@ async function spawnNode(i: number, layout: RangeLayout, plan: NodePlan, id?: No
   const address = layout.node(i);
   const own = random.fork(1_000 + i);
   const options: DhtNodeOptions = { ...base, ...(layout.sharesSubnets ? SHARED_ADDRESS_OPTIONS : {}), address, port: 0 };
-  options.id = id ?? (own.next() < (conditions.nonSecureIds ?? 1) ? own.bytes(20) : secureIdFor(address, undefined, (n) => own.bytes(n)));
+  options.id = id ?? plan.ids?.[i] ?? (own.next() < (conditions.nonSecureIds ?? 1) ? own.bytes(20) : secureIdFor(address, undefined, (n) => own.bytes(n)));
   if (base.faults !== undefined) options.faults = { ...base.faults, random: () => own.next() };
   if (role === 'whole-table') {
     options.findNodeReplySize = WHOLE_TABLE_REPLY;
@@ -278,6 +337,21 @@ async function spawnNode(i: number, layout: RangeLayout, plan: NodePlan, id?: No
     options.transport = lyingTransport(inner, role, own, () => nowhere(layout, plan.roles.length, own));
   }
   return DhtNode.create(options);
+}
+
+/**
+ * Churn on a dual-stack host: both its nodes leave and come back (new ports, same ID), paired
+ * again; `nodes6` is updated in place, as Churn updates the IPv4 nodes.
+ */
+async function respawnHost(i: number, id: NodeId, layout: RangeLayout, plan: NodePlan, nodes6: DhtNode[], layout6: RangeLayout | undefined): Promise<DhtNode> {
+  const fresh = await spawnNode(i, layout, plan, id);
+  const old6 = nodes6[i];
+  if (layout6 === undefined || old6 === undefined) return fresh;
+  await old6.close();
+  const fresh6 = await spawnNode(i, layout6, plan, id);
+  nodes6[i] = fresh6;
+  fresh.pairWith(fresh6);
+  return fresh;
 }
 
 /** webtorrent's bittorrent-dht answers find_node with its table, up to this many in our profile of it. */
@@ -349,13 +423,30 @@ function makeTorrents(torrents: number, peersEach: number, withInfo: boolean, la
   return out;
 }
 
-/** Store each torrent's peers at the nodes closest to it, as announce_peer would; every 3rd peer is a seed. */
+/**
+ * Store each torrent's peers at the nodes closest to it, as announce_peer would (BEP 32: a peer
+ * announces over its own family, so each family's peers go to that family's nodes); every 3rd peer
+ * of a family is a seed.
+ */
 function storeTorrents(nodes: readonly DhtNode[], torrents: readonly TestnetTorrent[], replication: number): void {
-  for (const { infoHash, peers } of torrents) {
-    const holders = [...nodes].sort((a, b) => compareDistance(infoHash, a.id, b.id)).slice(0, replication);
-    for (const holder of holders) {
-      peers.forEach((peer, p) => holder.peers.announce(infoHash, peer, p % 3 === 0));
+  for (const family of [4, 6] as const) {
+    const ofFamily = nodes.filter((n) => n.family === family);
+    for (const { infoHash, peers } of torrents) {
+      const own = peers.filter((p) => familyOf(p.address) === family);
+      if (own.length === 0) continue;
+      const holders = [...ofFamily].sort((a, b) => compareDistance(infoHash, a.id, b.id)).slice(0, replication);
+      for (const holder of holders) {
+        own.forEach((peer, p) => holder.peers.announce(infoHash, peer, p % 3 === 0));
+      }
     }
+  }
+}
+
+/** A dual-stack network's IPv6 peers: `peersEach` more per torrent, in the IPv6 range's peer half. */
+function addPeers(torrents: readonly TestnetTorrent[], peersEach: number, layout: RangeLayout): void {
+  let peerIndex = 0;
+  for (const torrent of torrents) {
+    for (let p = 0; p < peersEach; p++) torrent.peers.push(syntheticPeer(peerIndex++, layout));
   }
 }
 

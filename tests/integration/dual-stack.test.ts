@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomId } from '../../src/wire/id.js';
+import { familyOf } from '../../src/wire/compact.js';
+import { DhtNode } from '../../src/dht/node.js';
+import { scrape } from '../../src/modes/scrape.js';
+import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
+
+const key = (p: { address: string; port: number }): string => `${p.address}:${p.port}`;
+const ofFamily = (peers: readonly { address: string; port: number }[], family: 4 | 6): Set<string> =>
+  new Set(peers.filter((p) => familyOf(p.address) === family).map(key));
+
+/** BEP 32 on the local network: IPv4 nodes on 127.x, their IPv6 siblings on ::1, torrents announced in both. */
+describe('a dual-stack local network', () => {
+  let net: Testnet;
+  beforeAll(async () => { net = await Testnet.start({ nodes: 60, torrents: 2, peers: 6, dualStack: true, seed: 5 }); });
+  afterAll(async () => { await net.close(); });
+
+  it('runs an IPv6 node beside each IPv4 node, with the same ID, and peers of both families per torrent', () => {
+    const ipv6 = net.ipv6!;
+    expect(ipv6.nodes).toHaveLength(60);
+    ipv6.nodes.forEach((n, i) => {
+      expect(n.family).toBe(6);
+      expect(n.id).toEqual(net.nodes[i]!.id);
+    });
+    expect(ipv6.bootstrap.every((e) => e.address === '::1')).toBe(true);
+    for (const torrent of net.torrents) {
+      expect(ofFamily(torrent.peers, 4).size).toBe(6);
+      expect(ofFamily(torrent.peers, 6).size).toBe(6);
+    }
+    expect(net.describe().bootstrap6).toHaveLength(4);
+  });
+
+  it('answers want n4 and n6 with both nodes and nodes6, on either socket', async () => {
+    const asker4 = await DhtNode.create({ address: '127.0.0.1' });
+    const asker6 = await DhtNode.create({ address: '::1' });
+    try {
+      for (const [asker, to] of [[asker4, net.bootstrap[0]!], [asker6, net.ipv6!.bootstrap[0]!]] as const) {
+        const outcome = await asker.query(to, 'find_node', { id: asker.id, target: randomId(), want: ['n4', 'n6'] });
+        expect(outcome.kind).toBe('response');
+        if (outcome.kind !== 'response') return;
+        const { nodes, nodes6 } = outcome.response.r;
+        expect(nodes?.length).toBe(8);
+        expect(nodes6?.length).toBe(8);
+        expect(nodes!.every((n) => familyOf(n.address) === 4)).toBe(true);
+        expect(nodes6!.every((n) => n.address === '::1')).toBe(true);
+      }
+    } finally {
+      await asker4.close();
+      await asker6.close();
+    }
+  });
+
+  it('a scrape in each family finds every peer of that family, and together every peer', async () => {
+    const node4 = await DhtNode.create({ address: '127.0.0.1' });
+    // The IPv6 nodes share ::1: lift the per-address defences, as for any shared-address network.
+    const node6 = await DhtNode.create({ ...SHARED_ADDRESS_OPTIONS, address: '::1' });
+    try {
+      for (const torrent of net.torrents) {
+        const [r4, r6] = await Promise.all([
+          scrape(node4, { infoHash: torrent.infoHash, bootstrap: net.bootstrap.slice(0, 1), timeoutMs: 20_000 }),
+          scrape(node6, { infoHash: torrent.infoHash, bootstrap: net.ipv6!.bootstrap.slice(0, 1), timeoutMs: 20_000 }),
+        ]);
+        expect(new Set(r4.peers.map(key))).toEqual(ofFamily(torrent.peers, 4));
+        expect(new Set(r6.peers.map(key))).toEqual(ofFamily(torrent.peers, 6));
+        expect(new Set([...r4.peers, ...r6.peers].map(key))).toEqual(new Set(torrent.peers.map(key)));
+      }
+    } finally {
+      await node4.close();
+      await node6.close();
+    }
+  });
+
+  it('refuses an IPv6 addressRange for its IPv4 half', async () => {
+    await expect(Testnet.start({ nodes: 4, dualStack: true, addressRange: '::1/128' })).rejects.toThrow(/IPv4 addressRange/);
+  });
+});
+
+describe('an IPv6-only local network on ::1', () => {
+  let net: Testnet;
+  beforeAll(async () => { net = await Testnet.start({ nodes: 40, torrents: 2, peers: 6, addressRange: '::1/128', seed: 9 }); });
+  afterAll(async () => { await net.close(); });
+
+  it('every node, bootstrap address and peer is IPv6, and a scrape over ::1 finds every peer (18-byte values)', async () => {
+    expect(net.nodes.every((n) => n.local.address === '::1')).toBe(true);
+    expect(net.sharedAddress).toBe(true);
+    const node = await DhtNode.create({ ...SHARED_ADDRESS_OPTIONS, address: '::1' });
+    try {
+      for (const torrent of net.torrents) {
+        expect(torrent.peers.every((p) => familyOf(p.address) === 6)).toBe(true);
+        const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: net.bootstrap.slice(0, 1), timeoutMs: 20_000 });
+        expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+      }
+    } finally {
+      await node.close();
+    }
+  });
+});
