@@ -276,6 +276,25 @@ export class LookupState {
     if (referrals === undefined) return;
     referrals.answered++;
     if (this.countedSilent.delete(c)) referrals.silent--;
+    if (referrals.distrusted && !this.untrustworthy(referrals)) this.trustAgain(referrals);
+  }
+
+  /**
+   * A referral that was only slow has answered after all, and its referrer's record is good again:
+   * the referrals dropped unasked are candidates again. On a loaded machine or a slow link, replies
+   * past the soft timeout are not lies; without this, the nodes nearest the target could be dropped
+   * for good by three late replies in the lookup's first wide round.
+   */
+  private trustAgain(referrals: Referrals): void {
+    referrals.distrusted = false;
+    for (const other of this.candidates) {
+      if (other.state === 'distrusted' && this.referredBy.get(other) === referrals) other.state = 'new';
+    }
+  }
+
+  /** Past `distrustAfter` silences, with fewer than one answer per two of them. */
+  private untrustworthy(referrals: Referrals): boolean {
+    return referrals.silent >= this.distrustAfter && referrals.silent > 2 * referrals.answered;
   }
 
   /** Its hard timeout passed, or it answered with an error. */
@@ -291,13 +310,14 @@ export class LookupState {
    * than one answer per two silences, its referrals not yet asked are dropped: a node that hands
    * out addresses where nobody answers (a bogus-node attack, or a broken node) would otherwise cost
    * a soft timeout per address, and a lookup that meets a few such nodes would never finish.
+   * Late answers take their silences back, and can restore the trust (markResponded).
    */
   private noteSilent(c: Candidate): void {
     const referrals = this.referredBy.get(c);
     if (referrals === undefined || this.countedSilent.has(c)) return;
     this.countedSilent.add(c);
     referrals.silent++;
-    if (referrals.distrusted || referrals.silent < this.distrustAfter || referrals.silent <= 2 * referrals.answered) return;
+    if (referrals.distrusted || !this.untrustworthy(referrals)) return;
     referrals.distrusted = true;
     for (const other of this.candidates) {
       if (other.state === 'new' && this.referredBy.get(other) === referrals) other.state = 'distrusted';

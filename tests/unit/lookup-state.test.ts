@@ -281,6 +281,24 @@ describe('LookupState against bogus referrals (the hostile-nodes defences, stepp
     expect(state.snapshot().some((c) => c.state === 'distrusted')).toBe(false);
   });
 
+  it('trusts a responder again when its slow referrals answer after all: the dropped ones are asked', () => {
+    const state = new LookupState(target, { k: 8, alpha: 3, startAlpha: 6 });
+    const responder = node(10, 0);
+    state.add([responder], 0);
+    state.next();
+    state.markResponded(responder.id);
+    state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, responder.id);
+    // A loaded network: the first wide round's replies all come past the soft timeout.
+    const asked = state.next();
+    for (const c of asked.slice(0, 3)) state.markSlow(c.node.id);
+    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(2);
+    // They were only late.
+    for (const c of asked.slice(0, 3)) state.markResponded(c.node.id);
+    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(0);
+    expect(state.next().map((c) => c.node.id)).toHaveLength(2);
+    expect(state.done).toBe(false);
+  });
+
   it('over the candidate cap, forgets distrusted candidates before untried good ones', () => {
     const state = new LookupState(target, { k: 8, alpha: 3, maxCandidates: 12, maxPerSubnet: 100 });
     const liar = node(8, 0);
