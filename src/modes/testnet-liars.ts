@@ -8,7 +8,7 @@
  *  - `fake-peers`: get_peers replies carry peers that do not exist.
  * Done on the wire, below the node, so the node's own code stays the honest one everyone runs.
  */
-import { decode, encode, type BencodeDict, type BencodeValue } from '../wire/bencode.js';
+import { decode, encode, isDict, type BencodeDict } from '../wire/bencode.js';
 import { encodeNodes, encodePeer, familyOf, type NodeInfo, type PeerInfo } from '../wire/compact.js';
 import type { SeededRandom } from '../net/seeded-random.js';
 import type { Transport } from '../net/transport.js';
@@ -87,6 +87,3 @@ function decodeDict(bytes: Uint8Array): BencodeDict | undefined {
   }
 }
 
-function isDict(value: BencodeValue | undefined): value is BencodeDict {
-  return value !== undefined && typeof value === 'object' && !(value instanceof Uint8Array) && !Array.isArray(value);
-}

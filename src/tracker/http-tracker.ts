@@ -10,7 +10,7 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { BencodeError, decode, type BencodeDict, type BencodeValue } from '../wire/bencode.js';
-import { isDict } from '../wire/krpc-schema.js';
+import { isDict } from '../wire/bencode.js';
 import { COMPACT_PEER_LENGTH, decodePeer, normalizeAddress, type PeerInfo } from '../wire/compact.js';
 import type { NodeId } from '../wire/id.js';
 import { DEFAULT_NUM_WANT, printable, TrackerError, withoutUs, type TrackerAnswer, type TrackerRequest } from './tracker-request.js';

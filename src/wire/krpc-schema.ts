@@ -282,10 +282,6 @@ function isSetFlag(raw: BencodeValue | undefined): boolean {
   return typeof raw === 'bigint' && raw !== 0n;
 }
 
-export function isDict(value: BencodeValue | undefined): value is BencodeDict {
-  return typeof value === 'object' && value !== null && !(value instanceof Uint8Array) && !Array.isArray(value);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing.
 // ---------------------------------------------------------------------------------------------

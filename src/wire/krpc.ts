@@ -20,7 +20,7 @@
  *    let anyone bounce our traffic at a third party). A malformed *query* with a readable `t` gives
  *    an error with `t` and `y: 'q'`: BEP 5 says such queries get a 203 reply.
  */
-import { BencodeError, decode, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
+import { BencodeError, decode, isDict, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
 import { BencodeWriter } from './bencode-writer.js';
 import { COMPACT_NODE_LENGTH, COMPACT_PEER_LENGTH, decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
 import { ID_LENGTH, bytesEqual, type NodeId } from './id.js';
@@ -29,7 +29,6 @@ import {
   Fault,
   copy,
   describeValue,
-  isDict,
   optional,
   readField,
   readTable,
