@@ -17,7 +17,7 @@ export interface Layer {
 
 export const LAYERS: readonly Layer[] = [
   { folder: 'wire', level: 0, imports: [], about: 'bytes on the wire: bencode, node IDs and XOR, compact info, KRPC messages, magnets, BEP 42 IDs, BEP 33 blooms' },
-  { folder: 'table', level: 1, imports: ['wire'], about: "a node's pure state: the k-bucket routing table, tokens, the peer store" },
+  { folder: 'table', level: 1, imports: ['wire'], about: "a node's pure state: the k-bucket routing table and its view, tokens, the peer store" },
   { folder: 'net', level: 1, imports: ['wire'], about: 'UDP and KRPC transactions: transport, RPC timeouts and pacing, rate limits, RTT' },
   { folder: 'peer', level: 1, imports: ['wire'], about: 'the peer protocol over TCP: BEP 3 handshake, BEP 10, BEP 9 metadata, probe, seeder' },
   { folder: 'tracker', level: 1, imports: ['wire'], about: 'trackers beside the DHT: UDP (BEP 15) and HTTP (BEP 3, 23, 48) announce and scrape' },

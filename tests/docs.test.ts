@@ -35,6 +35,13 @@ describe('docs/', () => {
   it('a marker that names no section is an error, not silently left alone', () => {
     expect(() => fill('<!-- generated:nope -->\nold\n<!-- /generated:nope -->', new Map(), 'x.md')).toThrow(/nope/);
   });
+
+  it('an empty block (its markers on consecutive lines) is filled, and filling again changes nothing', () => {
+    const sections = new Map([['s', 'a\nb']]);
+    const filled = fill('x\n<!-- generated:s -->\n<!-- /generated:s -->\ny', sections, 'x.md');
+    expect(filled).toBe('x\n<!-- generated:s -->\na\nb\n<!-- /generated:s -->\ny');
+    expect(fill(filled, sections, 'x.md')).toBe(filled);
+  });
 });
 
 /** The generated blocks of a doc, by section name. */

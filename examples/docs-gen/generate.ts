@@ -24,7 +24,8 @@ import { sourceSections } from './sections/source-map.js';
 
 export const DOC_FILES = ['architecture.md', 'protocol.md', 'lookup.md', 'crawling.md', 'bep-coverage.md', 'cli.md'] as const;
 const SEED = 0x5eed_d47;
-const MARKED = /(<!-- generated:([\w/-]+) -->\n)[\s\S]*?(\n<!-- \/generated:\2 -->)/g;
+// The body may be empty (the two markers on consecutive lines, as a new section starts out).
+const MARKED = /(<!-- generated:([\w/-]+) -->\n)(?:[\s\S]*?\n)?(<!-- \/generated:\2 -->)/g;
 
 /** Every generated section, by name. Sections that share the network run in a fixed order. */
 export async function generateSections(root: string): Promise<Sections> {
@@ -49,7 +50,7 @@ export function fill(markdown: string, sections: Sections, file: string): string
   return markdown.replace(MARKED, (_, open: string, name: string, close: string) => {
     const body = sections.get(name);
     if (body === undefined) throw new Error(`${file}: no generated section named "${name}"`);
-    return `${open}${body}${close}`;
+    return `${open}${body}\n${close}`;
   });
 }
 
