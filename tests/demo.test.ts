@@ -152,8 +152,11 @@ describe('npm run demo', () => {
       expect(walk.at(-1)!.left).toBe(0);
     }
     // The chart draws Bob's hops.
-    const chart = [...bobText!.matchAll(/^ {4}hop (\d+) │[█ ]+│ (\d+)$/gm)].map((m) => Number(m[2]));
+    const chart = [...bobText!.matchAll(/^ {4}hop (\d+) │[█ ]+│ (\d+) bits$/gm)].map((m) => Number(m[2]));
     expect(chart).toEqual(bob.map((h) => h.best));
+    // Its numbers are bits, said so; nothing in the chart calls them peers (issue 13, item 15).
+    expect(bobText!.match(/^ {4}hop \d+ │.*$/gm)).toHaveLength(bob.length);
+    expect(bobText!).not.toMatch(/│.*peers? found/);
     // The comparison says what the numbers say.
     const bobJoin = match(bobText!, /\((\d+)\s+packets\s+sent,\s+(\d+)\s+contacts;\s+the\s+best\s+shares\s+(\d+)\s+bits/);
     const carolJoin = match(carolText!, /(\d+)\s+packets\s+sent\s+to\s+join,\s+(\d+)\s+contacts,\s+the\s+best\s+sharing\s+(\d+)\s+bits/);

@@ -50,7 +50,7 @@ export async function lookupStep({ net, out, lookupOptions, view }: DemoContext)
         `${bob.startBits} bits with the torrent), then looks it up with get_peers, 3 queries in flight:`,
     );
     out.block(hopTable(bob, infoHash, population));
-    out.block(barChart(bob.hops.map((h, i) => ({ label: `hop ${i}`, value: h.bestBits })), { width: 40 }));
+    out.block(barChart(bob.hops.map((h, i) => ({ label: `hop ${i}`, value: h.bestBits })), { width: 40, unit: 'bits' }));
     const peak = bob.hops.findIndex((h) => h.bestBits === bob.closestBits);
     out.say(
       `Each hop asks nodes that know the torrent's region better: every bit gained halves the part of ` +

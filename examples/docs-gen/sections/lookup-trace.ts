@@ -51,7 +51,7 @@ export async function lookupSections({ learner, torrents }: Scenario, out: Secti
     label: `hop ${i} (${h.queried} asked)`,
     value: h.best,
     ...(h.peers > 0 ? { note: `${h.peers} peer values` } : {}),
-  })), { width: 30 })));
+  })), { width: 30, unit: 'bits' })));
 
   const snapshot = lookup.state.snapshot();
   const kth = snapshot.indexOf(closest[closest.length - 1]!);
