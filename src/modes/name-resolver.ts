@@ -14,6 +14,7 @@ import type { NodeId } from '../wire/id.js';
 import { resolveMetadata, type Metadata } from '../peer/metadata.js';
 import type { MetadataFailure } from '../peer/ut-metadata.js';
 import type { DhtNode } from '../dht/node.js';
+import { watchStop } from '../dht/stop-reason.js';
 
 export type NameOutcome =
   | { kind: 'named'; metadata: Metadata }
@@ -130,7 +131,18 @@ export class NameResolver<T> {
   }
 
   private async resolve(job: Job<T>): Promise<NameOutcome> {
-    const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.options.deadlineMs ?? 20_000)]);
+    // The job's deadline or stop(), whichever comes first (not AbortSignal.any with the resolver's
+    // long-lived signal, which keeps every job's signal for good: see dht/stop-reason.ts).
+    const deadline = new AbortController();
+    const dispose = watchStop({ timeoutMs: this.options.deadlineMs ?? 20_000, signal: this.stopper.signal, unref: true }, () => deadline.abort());
+    try {
+      return await this.resolveUntil(job, deadline.signal);
+    } finally {
+      dispose();
+    }
+  }
+
+  private async resolveUntil(job: Job<T>, signal: AbortSignal): Promise<NameOutcome> {
     const { peers, responses } = await this.findPeers(job.infoHash, signal);
     if (this.stopper.signal.aborted) return { kind: 'skipped', reason: 'stopped' };
     if (peers.length === 0) return { kind: 'failed', reason: signal.aborted ? 'timeout' : responses === 0 ? 'no-nodes' : 'no-peers' };
