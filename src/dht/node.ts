@@ -499,7 +499,9 @@ export class DhtNode {
     const { random } = this.options;
     const inject = random !== undefined ? { now: this.now, random } : { now: this.now };
     // libtorrent's extended table: big far buckets, so that any lookup starts near its target.
-    return new RoutingTable(id, { farBucketSizes: EXTENDED_FAR_BUCKETS, ...this.options.table, ...inject });
+    // One slot per host in a bucket (libtorrent's restrict_routing_ips): on by default for a node;
+    // a local network sharing loopback addresses declares it (table.sharedLoopback).
+    return new RoutingTable(id, { farBucketSizes: EXTENDED_FAR_BUCKETS, restrictHosts: true, ...this.options.table, ...inject });
   }
 
   /**

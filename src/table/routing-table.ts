@@ -76,9 +76,9 @@ export interface RoutingTableOptions {
   /** Failed queries in a row after which a node is bad. Default 3. */
   badAfterFailures?: number;
   /**
-   * One slot per host and a few per network in each bucket (see crowds). Default false here, as
-   * BEP 5 describes the table; libtorrent has it on (`restrict_routing_ips`): pass
-   * `table: { restrictHosts: true }` to DhtNode (not yet its default: see docs/security.md).
+   * One slot per host and a few per network in each bucket (see crowds). Default false for a bare
+   * table, as BEP 5 describes it; a DhtNode turns it on, as libtorrent does (`restrict_routing_ips`):
+   * `table: { restrictHosts: false }` turns it off there.
    */
   restrictHosts?: boolean;
   /**

@@ -4,8 +4,9 @@ import { DhtNode } from '../../src/dht/node.js';
 
 /** BEP 32 on ::1: IPv6 nodes exchange `nodes6` and 18-byte peers. */
 describe('an IPv6 DHT on ::1', () => {
-  // Every node shares ::1, one /64: lift the per-subnet brake on lookup candidates.
-  const options = { address: '::1', lookup: { maxPerSubnet: 100 } };
+  // Every node shares ::1, one /64: lift the per-subnet brake on lookup candidates, and declare the
+  // shared loopback address to the table (else one slot per host in a bucket).
+  const options = { address: '::1', lookup: { maxPerSubnet: 100 }, table: { sharedLoopback: true } };
   const nodes: DhtNode[] = [];
   beforeAll(async () => {
     for (let i = 0; i < 12; i++) nodes.push(await DhtNode.create(options));

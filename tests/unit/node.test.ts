@@ -47,7 +47,8 @@ function fill(n: DhtNode, count: number): NodeId[] {
   for (let i = 0; i < count; i++) {
     const id = randomId();
     ids.push(id);
-    n.table.recordResponse({ id, address: `10.1.${i >> 8}.${i & 255}`, port: 6881 });
+    // Each on a /24 of its own: a node's table keeps one contact per host and two per /24 in a bucket.
+    n.table.recordResponse({ id, address: `10.${1 + (i >> 8)}.${i & 255}.1`, port: 6881 });
   }
   return ids;
 }
@@ -308,7 +309,8 @@ describe('learning from replies, and filling the table on joining', () => {
 
   it('a router query that got lost is asked again at its soft timeout, not its hard one', async () => {
     const net = new MemoryNetwork();
-    const router = await node(net, '10.0.0.1');
+    // Twelve nodes of one /24 in one table: the table's per-/24 rule is lifted, as a local network would.
+    const router = await node(net, '10.0.0.1', { table: { restrictHosts: false } });
     const joiner = await node(net, '10.0.0.2', { rpc: { softTimeoutMs: 200 } });
     let dropped = 0;
     net.drop = (_bytes, from, to) => from.address === '10.0.0.2' && to.address === '10.0.0.1' && dropped++ === 0;
@@ -342,7 +344,8 @@ describe('learning from replies, and filling the table on joining', () => {
 describe('the network a lookup runs on (the per-/24 brake)', () => {
   /** A router at 10.0.0.1 that knows 12 nodes of its own /24, all of them answering. */
   async function sharedSubnet(net: MemoryNetwork): Promise<DhtNode> {
-    const router = await node(net, '10.0.0.1');
+    // Twelve nodes of one /24 in one table: the table's per-/24 rule is lifted, as a local network would.
+    const router = await node(net, '10.0.0.1', { table: { restrictHosts: false } });
     for (let i = 2; i < 14; i++) {
       const member = await node(net, `10.0.0.${i}`);
       router.table.recordResponse({ id: member.id, address: member.local.address, port: member.local.port });
