@@ -3,7 +3,7 @@
  * the library it is compared with, with the ratio, then one summary of the targets.
  *
  *   npm run bench                          # everything (about 5 minutes; bounded at 12)
- *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, cold, crawl
+ *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, cold, crawl, attacks
  *   npm run bench -- --quick               # fewer rounds and lookups: a smoke test, not figures
  *
  * Loopback only: every socket binds 127.x, the peer library's socket refuses other destinations,
@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { runAttacksBench } from './attacks.js';
 import { runBencodeBench, type BencodeFigure } from './bencode.js';
 import { runColdStartBench } from './cold-start.js';
 import { runHandlerCost } from './handler-cost.js';
@@ -22,7 +23,7 @@ import { runSocketCost } from './socket-cost.js';
 import { heading, num, ratio, table } from './report.js';
 import { pingVerdict, runThroughputBench, type ThroughputSample } from './throughput.js';
 
-const SECTIONS = ['bencode', 'throughput', 'lookup', 'cold', 'crawl'] as const;
+const SECTIONS = ['bencode', 'throughput', 'lookup', 'cold', 'crawl', 'attacks'] as const;
 type Section = (typeof SECTIONS)[number];
 /** The whole run must end by itself; past this, it stops and says so. */
 const BUDGET_MS = 12 * 60_000;
@@ -67,8 +68,10 @@ async function main(): Promise<void> {
   // The warm figure above is lookups from a node that has joined; the cold one is what a user runs.
   await timed('cold', () => runColdStartBench(quick ? { nodes: 300, torrents: 3 } : {}));
   await timed('crawl', runCrawlSection);
+  const attacks = await timed('attacks', () => runAttacksBench({ quick }));
+  if (attacks !== undefined) targets.push(...attacks);
 
-  console.log(heading('Targets (issue 5)'));
+  console.log(heading('Targets (issues 5 and 14)'));
   console.log(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, t.met ? 'met' : 'MISSED'])));
   dnsGuard.restore();
   console.log(`\nDNS lookups of names refused during the run: ${dnsGuard.attempts()} (must be 0).`);
