@@ -13,7 +13,8 @@
  *   first query to a host is a probe; each port that answers opens one more slot, so a real
  *   network on one address (a NAT, a local network on 127.0.0.1) opens up within a round trip.
  *   Past that, a query waits ('hold') until one to that host settles.
- * - A host whose unknown ports timed out more than twice as often as ports answered is silent:
+ * - A host whose unknown ports timed out (on a BEP 5 query every node answers: not BEP 51's
+ *   sample_infohashes, which nodes without it ignore) more than twice as often as ports answered is silent:
  *   one query to an unknown port of it every `trickleMs` (10 s), the rest refused at once.
  *
  * So a host that only hostile replies named gets at most one query per 10 s from us, whatever

@@ -160,12 +160,22 @@ interface Pending {
   to: Endpoint;
   /** Whether the outbound guard counted it as a query to a port that never answered us. */
   stranger: boolean;
+  /**
+   * A BEP 5 method every node answers: only its silence counts against a host. Nodes without BEP
+   * 51 or 44 (bittorrent-dht, for one) leave sample_infohashes, get and put unanswered, so such a
+   * query gives its host's slot back at its soft timeout instead of holding it to the hard one.
+   */
+  core: boolean;
   sentAt: number;
   soft: NodeJS.Timeout | undefined;
   /** Both timers start when the query is actually sent. */
   hard: NodeJS.Timeout | undefined;
+  /** A non-core query to an unknown port gives the guard's slot back at its soft timeout. */
+  release?: NodeJS.Timeout | undefined;
   settle: (outcome: QueryOutcome) => void;
 }
+
+const CORE_METHODS: ReadonlySet<string> = new Set(['ping', 'find_node', 'get_peers', 'announce_peer']);
 
 /** Queries that may wait for a slot at one host; more are refused like queries to a silent host. */
 const MAX_HELD_PER_HOST = 64;
@@ -353,7 +363,7 @@ export class Rpc {
     this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
     const stranger = this.guardian?.sent(to.address, to.port) ?? false;
     return new Promise<QueryOutcome>((resolve) => {
-      const entry: Pending = { to, stranger, sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
+      const entry: Pending = { to, stranger, core: CORE_METHODS.has(method), sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
       this.pending.set(key, entry);
       countUp(this.awaiting, hostKey(to.address));
       countUp(this.awaitingEndpoints, endpointKey(to));
@@ -372,6 +382,16 @@ export class Rpc {
     const hardMs = options.hardTimeoutMs ?? this.options.hardTimeoutMs;
     entry.hard = setTimeout(() => this.expire(key), hardMs).unref();
     const softMs = this.rtt.timeoutMs;
+    if (entry.stranger && !entry.core && this.guardian !== undefined) {
+      const guardian = this.guardian;
+      entry.release = setTimeout(() => {
+        entry.release = undefined;
+        if (this.pending.get(key) !== entry || !entry.stranger) return;
+        entry.stranger = false;
+        guardian.settled(entry.to.address, entry.to.port, true, false, false);
+        if (this.held.size > 0) this.wake(guardKey(entry.to.address));
+      }, softMs).unref();
+    }
     if (options.onSoftTimeout !== undefined && softMs < hardMs) {
       const onSoft = options.onSoftTimeout;
       entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, softMs).unref();
@@ -516,9 +536,10 @@ export class Rpc {
     countDown(this.awaitingEndpoints, endpointKey(entry.to));
     clearTimeout(entry.hard);
     if (entry.soft !== undefined) clearTimeout(entry.soft);
+    if (entry.release !== undefined) clearTimeout(entry.release);
     if (this.guardian !== undefined) {
       const answered = outcome.kind === 'response' || outcome.kind === 'error';
-      this.guardian.settled(entry.to.address, entry.to.port, entry.stranger, answered, outcome.kind === 'timeout');
+      this.guardian.settled(entry.to.address, entry.to.port, entry.stranger, answered, entry.core && outcome.kind === 'timeout');
     }
     entry.settle(outcome);
     if (this.held.size > 0) this.wake(guardKey(entry.to.address));
