@@ -69,7 +69,7 @@ export type NodeRole = 'honest' | 'whole-table' | 'read-only' | 'wrong-id' | 'bo
  */
 export function assignRoles(count: number, conditions: NetworkConditions, random: SeededRandom, keepHonest: number): NodeRole[] {
   const roles: NodeRole[] = new Array<NodeRole>(count).fill('honest');
-  const order = shuffled(Array.from({ length: Math.max(0, count - keepHonest) }, (_, i) => i + keepHonest), random);
+  const order = random.shuffle(Array.from({ length: Math.max(0, count - keepHonest) }, (_, i) => i + keepHonest));
   const deal: [NodeRole, number | undefined][] = [
     ['whole-table', conditions.profiles?.wholeTable],
     ['read-only', conditions.profiles?.readOnly],
@@ -165,10 +165,3 @@ function stringField(value: unknown, where: string): string {
   return value;
 }
 
-function shuffled<T>(items: T[], random: SeededRandom): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = random.int(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}

@@ -194,7 +194,7 @@ export class Testnet {
       storeTorrents([...answering, ...nodes6.filter((_, i) => roles[i] !== 'read-only')], torrents, options.replication ?? 8);
       const dead = Math.min(Math.floor(count * (options.deadFraction ?? 0)), count - bootstrapCount);
       // Kill hosts chosen at random among those not handed out as bootstrap addresses (both nodes of a dual-stack host).
-      const killable = shuffle([...nodes.keys()].slice(bootstrapCount), random.fork(5));
+      const killable = random.fork(5).shuffle([...nodes.keys()].slice(bootstrapCount));
       await Promise.all(killable.slice(0, dead).flatMap((i) => [nodes[i]!, ...(nodes6[i] !== undefined ? [nodes6[i]] : [])]).map((n) => n.close()));
       const bootstrap = nodes.slice(0, bootstrapCount).map((n) => n.local);
       if ((conditions.churnPerMinute ?? 0) > 0) {
@@ -500,10 +500,3 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
-function shuffle<T>(items: T[], random: SeededRandom): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = random.int(i + 1);
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}

@@ -30,6 +30,15 @@ export class SeededRandom {
     return out;
   }
 
+  /** `items` shuffled in place (Fisher-Yates: every order equally likely) and returned. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items;
+  }
+
   /** An independent stream for part `index` of the experiment (node i's delays, say). */
   fork(index: number): SeededRandom {
     return new SeededRandom(Math.imul(this.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35));
