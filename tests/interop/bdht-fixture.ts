@@ -54,7 +54,8 @@ export class BdhtFixture extends LineFixture<BdhtCommand> {
     if (options.spread === true) args.push('--spread');
     if (options.queries === true) args.push('--queries');
     const fixture = new BdhtFixture(spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
-    const ready = await fixture.waitFor((e) => e.event === 'ready' || e.event === 'fatal', 30_000, 'bittorrent-dht to be ready');
+    // 200 nodes at k = 20 take 10-25 s to start on a loaded 2-core machine (whole-table replies).
+    const ready = await fixture.waitFor((e) => e.event === 'ready' || e.event === 'fatal', 60_000, 'bittorrent-dht to be ready');
     if (ready.event !== 'ready') {
       await fixture.close();
       throw new Error(`bittorrent-dht fixture failed: ${JSON.stringify(ready)}\n${fixture.errors}`);

@@ -49,7 +49,7 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
     { k: 8, prefix: '127.0.91', bind: '127.0.96.1' },
   ]) describe(`200 nodes in one /24 (${prefix}.0/24), k = ${k}`, () => {
     let net: BdhtFixture;
-    beforeAll(async () => { net = await BdhtFixture.start({ nodes: 200, k, prefix, ttlSeconds: 90 }); }, 40_000);
+    beforeAll(async () => { net = await BdhtFixture.start({ nodes: 200, k, prefix, ttlSeconds: 150 }); }, 70_000);
     afterAll(async () => { await net?.close(); });
 
     it('our scrape finds every announced peer, and announces to the 8 closest of the 200', async () => {
