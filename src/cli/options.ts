@@ -38,6 +38,10 @@ Scraper and crawler options:
   --bootstrap H:P      a node to join through (repeatable; default: the public routers)
   --port N             UDP port (default 6881; a free one if taken)
   --bind ADDR          address to bind (default 0.0.0.0; an IPv6 address for IPv6)
+  -4, -6               one address family only (default: a scrape runs an IPv4 and an IPv6 node
+                       side by side when the bootstrap offers both, BEP 32)
+  --dual-stack         with --testnet: IPv6 nodes on ::1 beside the IPv4 ones, torrents announced
+                       in both families, and a scrape in both
   --timeout S          seconds to run (default 30 scraping, 60 crawling; 0 crawls until stopped)
   --json               machine-readable output on stdout
   --state FILE         where to remember good nodes between runs (default: the user cache dir)
@@ -107,6 +111,10 @@ export interface CommonOptions {
   port: number;
   portExplicit: boolean;
   bind: string | undefined;
+  /** -4 / -6, or the family of --bind: one address family only. Undefined: both where offered (BEP 32). */
+  family: 4 | 6 | undefined;
+  /** --dual-stack: the local network (--testnet) runs IPv4 and IPv6 nodes. */
+  dualStack: boolean;
   timeoutSeconds: number | undefined;
   json: boolean;
   statePath: string | undefined;
@@ -170,6 +178,9 @@ const OPTIONS = {
   bootstrap: { type: 'string', multiple: true },
   port: { type: 'string' },
   bind: { type: 'string' },
+  ipv4: { type: 'boolean', short: '4' },
+  ipv6: { type: 'boolean', short: '6' },
+  'dual-stack': { type: 'boolean' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   state: { type: 'string' },
@@ -343,6 +354,12 @@ function commonOptions(values: Values): CommonOptions {
   if (bind !== undefined && isIP(bind) === 0) {
     throw new UsageError(`--bind needs an IP address of ours (e.g. 0.0.0.0, 127.0.0.1 or ::), got ${JSON.stringify(bind)}`);
   }
+  if (values.ipv4 === true && values.ipv6 === true) throw new UsageError('-4 and -6 each pick one address family; give neither for both');
+  const picked = values.ipv4 === true ? 4 : values.ipv6 === true ? 6 : undefined;
+  const bindFamily = bind === undefined ? undefined : isIP(bind) === 6 ? 6 : 4;
+  if (picked !== undefined && bindFamily !== undefined && picked !== bindFamily) {
+    throw new UsageError(`-${picked} asks for IPv${picked} but --bind ${bind} is an IPv${bindFamily} address`);
+  }
   const common: CommonOptions = {
     bootstrap: (values.bootstrap ?? []).map((text) => {
       try { return parseHostPort(text); } catch (error) {
@@ -352,6 +369,8 @@ function commonOptions(values: Values): CommonOptions {
     port: integer(values.port, 'port', 6881, 0, 65535),
     portExplicit: values.port !== undefined,
     bind,
+    family: picked ?? bindFamily,
+    dualStack: values['dual-stack'] === true,
     timeoutSeconds: values.timeout === undefined ? undefined : number(values.timeout, 'timeout', 0, 10_000_000),
     json: values.json === true,
     statePath: values.state,
@@ -371,7 +390,14 @@ function commonOptions(values: Values): CommonOptions {
     throw new UsageError('--testnet runs its own network; it cannot be combined with --bootstrap');
   }
   if (common.quiet && common.trace) throw new UsageError('--quiet and --trace contradict each other');
-  checkFamilies(common.bootstrap, bind, '--bootstrap');
+  if (common.dualStack && common.testnet === undefined) {
+    throw new UsageError('--dual-stack shapes a local network: use it with --testnet N (on a real network, both families are the default)');
+  }
+  if (common.dualStack && common.family !== undefined) {
+    throw new UsageError(`--dual-stack runs both address families; it cannot be combined with ${bind !== undefined ? `--bind ${bind}` : `-${common.family}`}`);
+  }
+  // With neither -4/-6 nor --bind, each family's node takes the bootstrap addresses of its own.
+  if (common.family !== undefined) checkFamilies(common.bootstrap, bind, '--bootstrap', common.family);
   return common;
 }
 
@@ -379,13 +405,13 @@ function commonOptions(values: Values): CommonOptions {
  * A socket is IPv4 or IPv6 (BEP 32 runs the two DHTs apart): an address of the other family can
  * never be reached from it, so say so now rather than after a silent timeout.
  */
-function checkFamilies(endpoints: readonly HostPort[], bind: string | undefined, option: string): void {
-  const ours = bind !== undefined && isIP(bind) === 6 ? 6 : 4;
+function checkFamilies(endpoints: readonly HostPort[], bind: string | undefined, option: string, family?: 4 | 6): void {
+  const ours = family ?? (bind !== undefined && isIP(bind) === 6 ? 6 : 4);
   const other = endpoints.find(({ host }) => isIP(host) !== 0 && isIP(host) !== ours);
   if (other === undefined) return;
   const shown = isIP(other.host) === 6 ? `[${other.host}]:${other.port}` : `${other.host}:${other.port}`;
   throw new UsageError(`${option} ${shown} is an IPv${isIP(other.host)} address but the socket is IPv${ours} ` +
-    `(--bind ${bind ?? '0.0.0.0, the default'}): the families differ; ${ours === 4 ? 'use --bind :: (or an IPv6 address of ours) for IPv6 nodes' : 'use --bind 0.0.0.0 for IPv4 nodes'}`);
+    `(${bind !== undefined ? `--bind ${bind}` : family !== undefined ? `-${family}` : '--bind 0.0.0.0, the default'}): the families differ; ${ours === 4 ? 'use --bind :: (or an IPv6 address of ours) for IPv6 nodes' : 'use --bind 0.0.0.0 for IPv4 nodes'}`);
 }
 
 /** `ping HOST:PORT` and `query HOST:PORT METHOD [TARGET]`. */

@@ -1,6 +1,6 @@
 /** `dht-scrape <infohash|magnet>`: print peers as they are found, then a summary. */
 import { idToHex } from '../wire/id.js';
-import { scrape, type ScrapeReport } from '../modes/scrape.js';
+import { mergeReports, scrape, type ScrapeEvent, type ScrapeOptions, type ScrapeReport } from '../modes/scrape.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { newFileProblem } from './output-file.js';
@@ -34,7 +34,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   // BEP 43: a one-shot command is read-only unless told otherwise, so that no node keeps it in its
   // table (and waits on it in its next lookup) after it exits.
   const node = { readOnly: command.readOnly };
-  const session = await openSession(common, output, needsPeers ? { node, testnetSeeders: 7 } : { node });
+  const session = await openSession(common, output, { node, bothFamilies: true, ...(needsPeers ? { testnetSeeders: 7 } : {}) });
   view?.watchNode(session.node);
   try {
     const target = command.target ?? pickTestnetTorrent(session);
@@ -52,7 +52,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       ...(command.announcePort !== undefined ? { port: command.announcePort, stay: true } : {}),
     });
-    const report = await scrape(session.node, {
+    const options: ScrapeOptions = {
       startedAt: started,
       infoHash: target.infoHash,
       bootstrap: session.bootstrap,
@@ -61,13 +61,27 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       ...(command.announcePort !== undefined ? { announcePort: command.announcePort } : {}),
       ...(common.alpha !== undefined ? { alpha: common.alpha } : {}),
       ...(swarm.counts ? { scrape: true } : {}),
-    }, (event) => {
+    };
+    // Dual stack (BEP 32): each family is its own DHT; an IPv4 and an IPv6 scrape run side by side.
+    type Progress = Extract<ScrapeEvent, { type: 'progress' }>;
+    const progress = new Map<4 | 6, Progress>();
+    const onEvent = (family: 4 | 6) => (event: ScrapeEvent): void => {
       if (event.type === 'peer' && !common.json) output.out(formatEndpoint(event.peer));
       else if (event.type === 'progress') {
-        output.status(`${output.paint('dim', event.joining ? 'joining + lookup' : 'lookup')} ${event.queried} queried, ${event.responses} answered, ` +
-          `closest ${event.closestPrefixBits}/160 bits, ${output.paint('green', `${event.peers} peers`)}`);
+        progress.set(family, event);
+        const all = [...progress.values()];
+        const sum = (f: (e: Progress) => number): number => all.reduce((n, e) => n + f(e), 0);
+        output.status(`${output.paint('dim', all.some((e) => e.joining) ? 'joining + lookup' : 'lookup')} ${sum((e) => e.queried)} queried, ${sum((e) => e.responses)} answered, ` +
+          `closest ${Math.max(...all.map((e) => e.closestPrefixBits))}/160 bits, ${output.paint('green', `${sum((e) => e.peers)} peers`)}`);
       }
-    });
+    };
+    const { node6 } = session;
+    const [report4, report6] = await Promise.all([
+      scrape(session.node, options, onEvent(session.node.family)),
+      node6 === undefined ? undefined : scrape(node6, { ...options, bootstrap: session.bootstrap6 }, onEvent(6)),
+    ]);
+    const byFamily: FamilyReports = report6 === undefined ? { [session.node.family]: report4 } : { 4: report4, 6: report6 };
+    const report = report6 === undefined ? report4 : mergeReports(report4, report6);
     const trackerReports = await trackers;
     output.clearStatus();
     if (report.lookup === undefined) {
@@ -92,8 +106,10 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     // The magnet's display name, when the user gave one (not the local network's label).
     const dn = command.target?.name !== undefined ? { dn: command.target.name } : {};
     const trackerJson = trackerReports.length > 0 ? { trackers: trackersJson(trackerReports) } : {};
-    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...dn, ...swarmJson(report.swarm, extras), ...trackerJson }));
+    const families = report6 === undefined ? {} : { families: familiesJson(byFamily) };
+    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...families, ...dn, ...swarmJson(report.swarm, extras), ...trackerJson }));
     output.err(summary(report, output));
+    if (report6 !== undefined) output.err(familyLine(byFamily));
     for (const line of trackerLines(trackerReports, output)) output.err(line);
     for (const line of swarmSummary(report.swarm, extras, { ...swarm, ...dn }, output)) output.err(line);
     if (report.peers.length === 0) return EXIT.noPeers;
@@ -136,6 +152,39 @@ export function jsonReport(report: ScrapeReport): unknown {
       ...(report.announcedTo !== undefined ? { announced_to: report.announcedTo } : {}),
     },
   };
+}
+
+/** The scrape of each address family that ran. */
+type FamilyReports = { 4?: ScrapeReport; 6?: ScrapeReport };
+
+/** --json `families`: each family's own figures, beside the merged ones, in a dual-stack run. */
+function familiesJson(reports: FamilyReports): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const family of [4, 6] as const) {
+    const report = reports[family];
+    if (report === undefined) continue;
+    out[`ipv${family}`] = {
+      peers: report.peers.length,
+      queries: report.lookup?.queries ?? 0,
+      responses: report.lookup?.responses ?? 0,
+      timeouts: report.lookup?.timeouts ?? 0,
+      bootstrap_answered: report.bootstrap.routersAnswered,
+      time_to_first_peer_ms: report.sinceStart.timeToFirstPeerMs,
+      duration_ms: report.sinceStart.durationMs,
+    };
+  }
+  return out;
+}
+
+/** "  IPv4: 10 peers, 23 queries; IPv6: 10 peers, 19 queries" */
+function familyLine(reports: FamilyReports): string {
+  const parts = ([4, 6] as const).flatMap((family) => {
+    const report = reports[family];
+    if (report === undefined) return [];
+    const joined = report.lookup === undefined ? ' (no bootstrap node answered)' : '';
+    return [`IPv${family}: ${report.peers.length} peer${report.peers.length === 1 ? '' : 's'}, ${report.lookup?.queries ?? 0} queries${joined}`];
+  });
+  return `  ${parts.join('; ')}`;
 }
 
 function summary(report: ScrapeReport, output: Output): string {

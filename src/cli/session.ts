@@ -4,7 +4,7 @@
  * and the state file that remembers good nodes between runs (those of the network joined: see
  * state-file.ts).
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { NodeInfo } from '../wire/compact.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
@@ -22,6 +22,14 @@ export interface Session {
   node: DhtNode;
   /** Where to join: saved nodes first, then routers. */
   bootstrap: Endpoint[];
+  /**
+   * Dual stack (BEP 32: each family is its own DHT): an IPv6 node beside the IPv4 `node`, when the
+   * command asked for both families (SessionExtras.bothFamilies), neither -4/-6 nor --bind picked
+   * one, the bootstrap offers IPv6 addresses too and an IPv6 socket can be bound. Else undefined.
+   */
+  node6: DhtNode | undefined;
+  /** Where node6 joins (empty without node6). */
+  bootstrap6: Endpoint[];
   testnet: Testnet | undefined;
   /** True when the public routers are used (so a failure should suggest --testnet). */
   usingPublicRouters: boolean;
@@ -37,6 +45,8 @@ export interface SessionExtras {
   testnetNode?: DhtNodeOptions;
   /** Real seeding peers per local-network torrent (for --metadata and --probe). */
   testnetSeeders?: number;
+  /** The command can run an IPv4 and an IPv6 node side by side (see Session.node6). */
+  bothFamilies?: boolean;
 }
 
 export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
@@ -48,6 +58,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       conditions,
       // --bind ::1 asks for an IPv6 network (BEP 32): its nodes share the IPv6 address on their own ports.
       ...(common.bind !== undefined && isIPv6(common.bind) ? { addressRange: ipv6Range(common.bind) } : {}),
+      ...(common.dualStack ? { dualStack: true } : {}),
       ...(common.lab.seed !== undefined ? { seed: common.lab.seed } : {}),
       nodes: common.testnet,
       torrents: extras.testnetTorrents ?? 3,
@@ -66,7 +77,9 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     if (error instanceof StateFileRefused) throw new UsageError(error.message);
     throw error;
   }
-  const bind = common.bind ?? testnet?.clientAddress ?? '0.0.0.0';
+  // No --bind: the family -4/-6 picked, or IPv6 when every --bootstrap address is IPv6.
+  const onlyIpv6 = common.family === 6 || (common.family === undefined && common.bootstrap.length > 0 && common.bootstrap.every((b) => isIP(b.host) === 6));
+  const bind = common.bind ?? testnet?.clientAddress ?? (onlyIpv6 ? '::' : '0.0.0.0');
   const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
   if (saved !== undefined) nodeOptions.id = saved.id;
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
@@ -75,9 +88,10 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   if (testnet?.sharedAddress === true) Object.assign(nodeOptions, SHARED_ADDRESS_OPTIONS, { lookup: { ...nodeOptions.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
 
   let node: DhtNode;
+  const tap = common.trace ? packetTracer(output) : undefined;
+  const port = testnet !== undefined && !common.portExplicit ? 0 : common.port;
   try {
-    const tap = common.trace ? packetTracer(output) : undefined;
-    node = await bindNode(nodeOptions, testnet !== undefined && !common.portExplicit ? 0 : common.port, output, tap);
+    node = await bindNode(nodeOptions, port, output, tap);
   } catch (error) {
     await testnet?.close();
     throw error;
@@ -86,21 +100,44 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   const family = isIPv6(bind) ? 6 : 4;
   let bootstrap: Endpoint[];
   let usingPublicRouters = false;
+  // A second, IPv6 node is wanted (Session.node6): its bootstrap addresses resolve alongside the first's.
+  const dual = extras.bothFamilies === true && common.family === undefined && family === 4;
+  let bootstrap6: Endpoint[] = [];
   if (testnet !== undefined) {
     bootstrap = testnet.bootstrap.slice(0, 1);
+    if (dual && testnet.ipv6 !== undefined) bootstrap6 = testnet.ipv6.bootstrap.slice(0, 1);
   } else {
     const given = common.bootstrap.length > 0 ? common.bootstrap : PUBLIC_ROUTERS.map((r) => parseHostPort(r));
     usingPublicRouters = common.bootstrap.length === 0;
-    bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...(await resolveEndpoints(given, family))];
+    const [resolved, resolved6] = await Promise.all([resolveEndpoints(given, family), dual ? resolveEndpoints(given, 6) : []]);
+    bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...resolved];
+    bootstrap6 = resolved6;
+  }
+
+  let node6: DhtNode | undefined;
+  if (dual) {
+    const ipv6 = testnet?.ipv6;
+    if (bootstrap6.length > 0) {
+      const options6: DhtNodeOptions = { ...nodeOptions, address: ipv6?.clientAddress ?? '::' };
+      delete options6.id;
+      if (ipv6?.sharedAddress === true) Object.assign(options6, SHARED_ADDRESS_OPTIONS, { lookup: { ...options6.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
+      // No IPv6 here (no address, or the family disabled): the run stays IPv4, as -4 would.
+      node6 = await bindNode(options6, port, output, tap).catch(() => undefined);
+      if (node6 === undefined) bootstrap6 = [];
+    }
   }
 
   const rateLimitedBy: Endpoint[] = [];
-  node.onErrorReply((error, from) => {
-    if (error.e.code === 202 && !rateLimitedBy.some((e) => e.address === from.address && e.port === from.port)) rateLimitedBy.push(from);
-  });
+  for (const each of node6 !== undefined ? [node, node6] : [node]) {
+    each.onErrorReply((error, from) => {
+      if (error.e.code === 202 && !rateLimitedBy.some((e) => e.address === from.address && e.port === from.port)) rateLimitedBy.push(from);
+    });
+  }
   return {
     node,
     bootstrap,
+    node6,
+    bootstrap6,
     testnet,
     usingPublicRouters,
     rateLimitedBy,
@@ -111,6 +148,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
         });
       }
       await node.close();
+      await node6?.close();
       await testnet?.close();
     },
   };
@@ -124,9 +162,10 @@ function ipv6Range(bind: string): string {
 /** Where the session joins, for the line a command prints as it starts ("Crawling ...", "Looking up ... from ..."). */
 export function describeNetwork(session: Session): string {
   const { testnet } = session;
-  if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes, ${testnet.torrents.length} torrents)`;
-  if (session.usingPublicRouters) return 'the DHT through the public routers';
-  return `the DHT through ${session.bootstrap.map(formatEndpoint).join(', ')}`;
+  const both = session.node6 !== undefined ? ', IPv4 and IPv6' : '';
+  if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes${testnet.ipv6 !== undefined ? ` + ${testnet.ipv6.nodes.length} IPv6` : ''}, ${testnet.torrents.length} torrents${both})`;
+  if (session.usingPublicRouters) return `the DHT through the public routers${both}`;
+  return `the DHT through ${[...session.bootstrap, ...session.bootstrap6].map(formatEndpoint).join(', ')}`;
 }
 
 /**

@@ -218,3 +218,60 @@ async function scrapeClosest(node: DhtNode, infoHash: NodeId, closest: readonly 
   }));
   return swarm.estimate();
 }
+
+/**
+ * A dual-stack scrape (BEP 32): an IPv4 node and an IPv6 node each ran their own scrape, since
+ * each family is its own DHT; one report for both. Peers of one family never appear in the other's
+ * report, so the merge is a concatenation (a peer named in both would keep the higher count). Work
+ * figures add up; times are the first peer of either and the longer of the two; a lookup that ran
+ * in one family only is that family's; the swarm estimate is the IPv4 one, when asked for.
+ */
+export function mergeReports(ipv4: ScrapeReport, ipv6: ScrapeReport): ScrapeReport {
+  const peers = new Map<string, FoundPeer>();
+  for (const peer of [...ipv4.peers, ...ipv6.peers]) {
+    const key = `${peer.address}:${peer.port}`;
+    const known = peers.get(key);
+    if (known === undefined || known.seenBy < peer.seenBy) peers.set(key, peer);
+  }
+  const firsts = [ipv4.sinceStart.timeToFirstPeerMs, ipv6.sinceStart.timeToFirstPeerMs].filter((t): t is number => t !== null);
+  const merged: ScrapeReport = {
+    infohash: ipv4.infohash,
+    peers: [...peers.values()],
+    bootstrap: {
+      routersAnswered: ipv4.bootstrap.routersAnswered + ipv6.bootstrap.routersAnswered,
+      tableSize: ipv4.bootstrap.tableSize + ipv6.bootstrap.tableSize,
+      durationMs: Math.max(ipv4.bootstrap.durationMs, ipv6.bootstrap.durationMs),
+      queries: ipv4.bootstrap.queries + ipv6.bootstrap.queries,
+      finished: ipv4.bootstrap.finished && ipv6.bootstrap.finished,
+    },
+    lookup: mergeStats(ipv4.lookup, ipv6.lookup),
+    sinceStart: {
+      timeToFirstPeerMs: firsts.length === 0 ? null : Math.min(...firsts),
+      durationMs: Math.max(ipv4.sinceStart.durationMs, ipv6.sinceStart.durationMs),
+    },
+    announcedTo: ipv4.announcedTo === undefined && ipv6.announcedTo === undefined ? undefined : (ipv4.announcedTo ?? 0) + (ipv6.announcedTo ?? 0),
+  };
+  const swarm = ipv4.swarm ?? ipv6.swarm;
+  if (swarm !== undefined) merged.swarm = swarm;
+  return merged;
+}
+
+function mergeStats(a: LookupStats | undefined, b: LookupStats | undefined): LookupStats | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const firsts = [a.timeToFirstItemMs, b.timeToFirstItemMs].filter((t): t is number => t !== null);
+  return {
+    queries: a.queries + b.queries,
+    responses: a.responses + b.responses,
+    errors: a.errors + b.errors,
+    timeouts: a.timeouts + b.timeouts,
+    nodesContacted: a.nodesContacted + b.nodesContacted,
+    routersAsked: a.routersAsked + b.routersAsked,
+    routersAnswered: a.routersAnswered + b.routersAnswered,
+    closestPrefixBits: Math.max(a.closestPrefixBits, b.closestPrefixBits),
+    itemsFound: a.itemsFound + b.itemsFound,
+    timeToFirstItemMs: firsts.length === 0 ? null : Math.min(...firsts),
+    durationMs: Math.max(a.durationMs, b.durationMs),
+    // The IPv4 lookup's reason, unless only the IPv6 one converged.
+    ended: a.ended === 'converged' || b.ended !== 'converged' ? a.ended : b.ended,
+  };
+}

@@ -3,7 +3,9 @@ import { randomId } from '../../src/wire/id.js';
 import { familyOf } from '../../src/wire/compact.js';
 import { DhtNode } from '../../src/dht/node.js';
 import { scrape } from '../../src/modes/scrape.js';
+import { idToHex } from '../../src/wire/id.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
+import { runCli } from '../helpers/cli.js';
 
 const key = (p: { address: string; port: number }): string => `${p.address}:${p.port}`;
 const ofFamily = (peers: readonly { address: string; port: number }[], family: 4 | 6): Set<string> =>
@@ -69,6 +71,23 @@ describe('a dual-stack local network', () => {
       await node6.close();
     }
   });
+
+  it('the CLI, given an IPv4 and an IPv6 bootstrap node, runs a node of each family and finds every peer of both', async () => {
+    const torrent = net.torrents[0]!;
+    const b4 = net.bootstrap[0]!;
+    const b6 = net.ipv6!.bootstrap[0]!;
+    const r = await runCli([idToHex(torrent.infoHash), '--bootstrap', `${b4.address}:${b4.port}`, '--bootstrap', `[::1]:${b6.port}`,
+      '--no-state', '--timeout', '20', '--json'], 40_000);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { peers: { address: string; port: number }[]; families: Record<string, { peers: number }> };
+    expect(new Set(doc.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+    expect(doc.families.ipv4?.peers).toBe(6);
+    expect(doc.families.ipv6?.peers).toBe(6);
+    // -4 keeps to one family: the IPv6 bootstrap address is then a usage error, said before any packet.
+    const only4 = await runCli([idToHex(torrent.infoHash), '-4', '--bootstrap', `[::1]:${b6.port}`, '--no-state'], 20_000);
+    expect(only4.code).toBe(2);
+    expect(only4.stderr).toMatch(/families differ/);
+  }, 60_000);
 
   it('refuses an IPv6 addressRange for its IPv4 half', async () => {
     await expect(Testnet.start({ nodes: 4, dualStack: true, addressRange: '::1/128' })).rejects.toThrow(/IPv4 addressRange/);

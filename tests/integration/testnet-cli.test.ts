@@ -103,4 +103,27 @@ describe('IPv6 local networks through the CLI', () => {
     for (const line of lines) expect(line).toMatch(/^\[::1\]:\d+$/);
   }, 45_000);
 
+  it('--testnet 50 --dual-stack scrapes in both families at once: every IPv4 and every IPv6 peer, reported per family', async () => {
+    const r = await runCli(['--testnet', '50', '--dual-stack', '--seed', '4', '--timeout', '20', '--json'], 40_000);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { peers: { address: string; port: number }[]; families: Record<string, { peers: number; bootstrap_answered: number }> };
+    const keys = doc.peers.map((p) => `${p.address}:${p.port}`);
+    // Each torrent of the network has 10 peers of each family, and only those are ever stored for it.
+    expect(new Set(keys).size).toBe(20);
+    expect(doc.peers.filter((p) => p.address.startsWith('127.'))).toHaveLength(10);
+    expect(doc.peers.filter((p) => p.address === '::1')).toHaveLength(10);
+    expect(doc.families.ipv4).toMatchObject({ peers: 10, bootstrap_answered: 1 });
+    expect(doc.families.ipv6).toMatchObject({ peers: 10, bootstrap_answered: 1 });
+    expect(r.stderr).toMatch(/IPv4: 10 peers, \d+ queries; IPv6: 10 peers, \d+ queries/);
+  }, 45_000);
+
+  it('-4 and -6 pick one family; --dual-stack with either is a usage error', async () => {
+    const r4 = await runCli(['--testnet', '50', '--dual-stack', '-4', '--timeout', '20'], 40_000);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toMatch(/--dual-stack runs both address families; it cannot be combined with -4/);
+    const both = await runCli(['--testnet', '50', '-4', '-6'], 40_000);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/-4 and -6 each pick one address family/);
+  }, 45_000);
+
 });

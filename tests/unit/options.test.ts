@@ -41,7 +41,12 @@ describe('option errors', () => {
   });
 
   it('an address of the other family than the socket is refused, saying the families differ', () => {
-    expect(usageError(['--bootstrap', '[::1]:6881'])).toMatch(/IPv6 address but the socket is IPv4.*families differ/);
+    expect(usageError(['-4', '--bootstrap', '[::1]:6881'])).toMatch(/IPv6 address but the socket is IPv4 \(-4\).*families differ/);
+    expect(usageError(['-6', '--bootstrap', '127.0.0.1:6881'])).toMatch(/IPv4 address but the socket is IPv6 \(-6\)/);
+    expect(usageError(['-6', '--bind', '127.0.0.1'])).toMatch(/-6 asks for IPv6 but --bind 127\.0\.0\.1 is an IPv4 address/);
+    // Neither -4/-6 nor --bind: both families (BEP 32), each node joining through its own family's addresses.
+    expect(parseCommand(['--bootstrap', '[::1]:6881', '--bootstrap', '127.0.0.1:6881'])).toMatchObject({ kind: 'crawl', common: { family: undefined } });
+    expect(usageError(['--dual-stack'])).toMatch(/--dual-stack shapes a local network: use it with --testnet N/);
     expect(usageError(['--bootstrap', '127.0.0.1:6881', '--bind', '::1'])).toMatch(/IPv4 address but the socket is IPv6/);
     expect(parseCommand(['--bootstrap', '[::1]:6881', '--bind', '::1'])).toMatchObject({ kind: 'crawl' });
   });
