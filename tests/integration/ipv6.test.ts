@@ -55,8 +55,9 @@ describe('a dual-stack pair answering want: ["n4", "n6"]', () => {
       v4.push(await DhtNode.create({ address: '127.0.0.1' }));
       v6.push(await DhtNode.create({ address: '::1' }));
     }
-    pair4 = await DhtNode.create({ address: '127.0.0.1' });
-    pair6 = await DhtNode.create({ address: '::1' });
+    // Every node shares 127.0.0.1 or ::1: the pair's tables are told so (else one slot per host).
+    pair4 = await DhtNode.create({ address: '127.0.0.1', table: { sharedLoopback: true } });
+    pair6 = await DhtNode.create({ address: '::1', table: { sharedLoopback: true } });
     pair4.pairWith(pair6);
     for (const n of v4) pair4.table.recordResponse({ id: n.id, ...n.local });
     for (const n of v6) pair6.table.recordResponse({ id: n.id, ...n.local });
@@ -101,8 +102,8 @@ describe('a dual-stack pair answering want: ["n4", "n6"]', () => {
   });
 
   it('hands the IPv6 contacts a reply names to its IPv6 sibling', async () => {
-    const learner4 = await DhtNode.create({ address: '127.0.0.1' });
-    const learner6 = await DhtNode.create({ address: '::1' });
+    const learner4 = await DhtNode.create({ address: '127.0.0.1', table: { sharedLoopback: true } });
+    const learner6 = await DhtNode.create({ address: '::1', table: { sharedLoopback: true } });
     try {
       learner4.pairWith(learner6);
       await learner4.query(pair4.local, 'find_node', { id: learner4.id, target: randomId(), want: ['n4', 'n6'] });
