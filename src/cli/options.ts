@@ -38,8 +38,9 @@ Scraper and crawler options:
   --bootstrap H:P      a node to join through (repeatable; default: the public routers)
   --port N             UDP port (default 6881; a free one if taken)
   --bind ADDR          address to bind (default 0.0.0.0; an IPv6 address for IPv6)
-  -4, -6               one address family only (default: a scrape runs an IPv4 and an IPv6 node
-                       side by side when the bootstrap offers both, BEP 32)
+  -4                   IPv4 only (default: a scrape runs an IPv4 and an IPv6 node side by side
+                       when the bootstrap offers both, BEP 32; a crawl runs IPv4)
+  -6                   IPv6 only (binds :: unless --bind)
   --dual-stack         with --testnet: IPv6 nodes on ::1 beside the IPv4 ones, torrents announced
                        in both families, and a scrape in both
   --timeout S          seconds to run (default 30 scraping, 60 crawling; 0 crawls until stopped)
