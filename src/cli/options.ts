@@ -41,8 +41,8 @@ Scraper and crawler options:
   -4                   IPv4 only (default: a scrape runs an IPv4 and an IPv6 node side by side
                        when the bootstrap offers both, BEP 32; a crawl runs IPv4)
   -6                   IPv6 only (binds :: unless --bind)
-  --dual-stack         with --testnet: IPv6 nodes on ::1 beside the IPv4 ones, torrents announced
-                       in both families, and a scrape in both
+  --dual-stack         with --testnet or 'dht-scrape testnet': IPv6 nodes on ::1 beside the IPv4
+                       ones, torrents announced in both families (and with --testnet, a scrape in both)
   --timeout S          seconds to run (default 30 scraping, 60 crawling; 0 crawls until stopped)
   --json               machine-readable output on stdout
   --state FILE         where to remember good nodes between runs (default: the user cache dir)
@@ -152,7 +152,7 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'scrape'; target: TorrentTarget | undefined; announcePort: number | undefined; common: CommonOptions; swarm: SwarmOptions; trackers: string[]; noTrackers: boolean; readOnly: boolean }
   | { kind: 'crawl'; output: string | undefined; resume: string | undefined; top: number; queryIntervalSeconds: number; maxInfoHashes: number; common: CommonOptions; metadata: boolean; captureFindNode: boolean }
-  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean; addressRange: string; lab: LabOptions }
+  | { kind: 'testnet'; nodes: number; torrents: number; peers: number; ttlSeconds: number; json: boolean; seeders: number; quiet: boolean; addressRange: string; dualStack: boolean; lab: LabOptions }
   | { kind: 'batch'; from: string; concurrency: number; common: CommonOptions; readOnly: boolean }
   | { kind: 'ping'; to: HostPort; raw: boolean; common: CommonOptions }
   | { kind: 'query'; to: HostPort; method: QueryCommandMethod; target: NodeId | undefined; raw: boolean; common: CommonOptions }
@@ -160,7 +160,7 @@ export type Command =
   | GetCommand;
 
 /** Options `dht-scrape testnet` takes; any other is refused rather than silently ignored. */
-const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json', 'quiet', 'address-range', 'conditions', 'seed'];
+const TESTNET_OPTIONS = ['nodes', 'torrents', 'peers', 'ttl', 'seeders', 'json', 'quiet', 'address-range', 'conditions', 'seed', 'dual-stack'];
 /** Options of the one-node commands (ping, query). */
 const NODE_COMMAND_OPTIONS = ['bind', 'port', 'timeout', 'json', 'quiet', 'trace', 'raw'];
 /** Options of `scrape -` besides the lookup's own. */
@@ -296,6 +296,7 @@ export function parseCommand(argv: readonly string[]): Command {
       seeders: integer(values.seeders, 'seeders', 0, 0, 1_000),
       quiet: values.quiet === true,
       addressRange: addressRange(values['address-range']),
+      dualStack: dualStackRange(values['dual-stack'] === true, values['address-range']),
       lab: labOptions(values.conditions, values.seed),
     };
   }
@@ -445,6 +446,14 @@ function queryTarget(method: QueryCommandMethod, text: string): NodeId {
   }
   if (!/^[0-9a-f]{40}$/i.test(text)) throw new UsageError(`${method} TARGET must be a 40-character hex ID, got ${JSON.stringify(text)}`);
   return idFromHex(text);
+}
+
+/** --dual-stack puts IPv6 nodes on ::1 beside IPv4 ones: the --address-range must then be IPv4. */
+function dualStackRange(dualStack: boolean, range: string | undefined): boolean {
+  if (dualStack && range !== undefined && range.includes(':')) {
+    throw new UsageError(`--dual-stack runs IPv6 nodes on ::1 beside IPv4 ones: --address-range must be IPv4, got ${range}`);
+  }
+  return dualStack;
 }
 
 /** Nodes in one local network: 19,000 fit a limit of 20,000 open files (docs/testnet.md). */

@@ -12,7 +12,7 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
   if (!command.json) output.err(`Starting ${command.nodes} DHT nodes in ${command.addressRange}...`);
   const testnet = await Testnet.start({
     nodes: command.nodes, torrents: command.torrents, peers: command.peers, seeders: command.seeders, addressRange: command.addressRange,
-    conditions, ...(command.lab.seed !== undefined ? { seed: command.lab.seed } : {}),
+    conditions, ...(command.dualStack ? { dualStack: true } : {}), ...(command.lab.seed !== undefined ? { seed: command.lab.seed } : {}),
   });
   try {
     const check = await answersLookups(testnet);
@@ -23,14 +23,16 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
     output.out(JSON.stringify(testnet.describe()));
     if (!command.json) {
       const example = testnet.torrents[0];
-      output.err(`Local DHT up: ${command.nodes} nodes on ${testnet.addresses()} (${testnet.addressRange.text}), ${command.torrents} torrents, ` +
+      const ipv6 = testnet.ipv6 !== undefined ? ` and ${testnet.ipv6.nodes.length} IPv6 nodes on ${testnet.ipv6.clientAddress} (dual stack)` : '';
+      output.err(`Local DHT up: ${command.nodes} nodes on ${testnet.addresses()} (${testnet.addressRange.text})${ipv6}, ${command.torrents} torrents, ` +
         `conditions ${testnet.conditions.name}, seed ${testnet.seed}. ` +
         (command.ttlSeconds > 0 ? `Stops after ${command.ttlSeconds} s or on Ctrl+C.` : 'Stops on Ctrl+C.'));
       output.err(`A lab: loopback sources may send ${LAB_LOOPBACK_LIMIT.rate.toLocaleString('en-US')} packets/s each ` +
         `(bursts of ${LAB_LOOPBACK_LIMIT.burst.toLocaleString('en-US')}), not the real DHT's 5 (docs/limits.md).`);
       if (example !== undefined) {
         const bind = testnet.clientAddress === '127.0.0.1' ? '' : ` --bind ${testnet.clientAddress}`;
-        output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]}${bind} --no-state`);
+        const v6 = testnet.describe().bootstrap6?.[0];
+        output.err(`Try: dht-scrape ${Buffer.from(example.infoHash).toString('hex')} --bootstrap ${testnet.describe().bootstrap[0]}${v6 !== undefined ? ` --bootstrap ${v6}` : ''}${bind} --no-state`);
       }
     }
     let ttl: NodeJS.Timeout | undefined;

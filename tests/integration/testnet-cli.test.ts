@@ -117,6 +117,21 @@ describe('IPv6 local networks through the CLI', () => {
     expect(r.stderr).toMatch(/IPv4: 10 peers, \d+ queries; IPv6: 10 peers, \d+ queries/);
   }, 45_000);
 
+  it("'dht-scrape testnet --dual-stack' hands out IPv6 bootstrap nodes beside the IPv4 ones, and peers of both families", async () => {
+    const r = await runCli(['testnet', '--dual-stack', '--nodes', '20', '--torrents', '1', '--peers', '3', '--ttl', '1', '--json'], 40_000);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout.trim().split('\n')[0]!) as { bootstrap: string[]; bootstrap6: string[]; address_range6: string; torrents: { peers: string[] }[] };
+    expect(doc.address_range6).toBe('::1/128');
+    expect(doc.bootstrap.every((b) => /^127\./.test(b))).toBe(true);
+    expect(doc.bootstrap6.length).toBe(4);
+    for (const b of doc.bootstrap6) expect(b).toMatch(/^\[::1\]:\d+$/);
+    expect(doc.torrents[0]!.peers.filter((p) => p.startsWith('127.'))).toHaveLength(3);
+    expect(doc.torrents[0]!.peers.filter((p) => p.startsWith('[::1]:'))).toHaveLength(3);
+    const v6range = await runCli(['testnet', '--dual-stack', '--address-range', '::1/128'], 20_000);
+    expect(v6range.code).toBe(2);
+    expect(v6range.stderr).toMatch(/--address-range must be IPv4/);
+  }, 45_000);
+
   it('-4 and -6 pick one family; --dual-stack with either is a usage error', async () => {
     const r4 = await runCli(['--testnet', '50', '--dual-stack', '-4', '--timeout', '20'], 40_000);
     expect(r4.code).toBe(2);
