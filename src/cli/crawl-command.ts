@@ -3,6 +3,7 @@
  * NDJSON line (in --output, and on stdout with --json) the moment it is seen; a summary with the
  * most requested ones goes to stderr at the end.
  */
+import { stat } from 'node:fs/promises';
 import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../crawl/crawl.js';
 import { CrawlLogWriter, cutTornTail, formatCrawlLine, notACrawlLog, readCrawlLog } from '../crawl/crawl-log.js';
 import { idToHex } from '../wire/id.js';
@@ -10,6 +11,7 @@ import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } fr
 import { NameResolver } from '../modes/name-resolver.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
+import { newFileProblem } from './output-file.js';
 import { describeNetwork, noBootstrapMessage, openSession, type Session } from './session.js';
 import { nameFields, namesSummary } from './swarm-report.js';
 import type { Output } from './terminal.js';
@@ -42,6 +44,12 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     output.err(`dht-scrape: cannot write ${logPath ?? ''}: ${error.message}; stopping the crawl (the lines written before are kept)`);
     writeFailed.abort();
   };
+  // --output to a file that is there already: append only to a crawl log of ours (never to another file).
+  const outputProblem = command.output === undefined || command.output === command.resume ? undefined : await appendProblem(command.output, output);
+  if (outputProblem !== undefined) {
+    output.err(`dht-scrape: ${outputProblem}`);
+    return EXIT.usage;
+  }
   try {
     if (command.resume !== undefined) await loadResume(command.resume, store, command.resume === logPath, output);
     if (logPath !== undefined) writer = new CrawlLogWriter(logPath, { onError: onWriteError });
@@ -141,6 +149,29 @@ async function loadResume(path: string, store: InfoHashStore, repair: boolean, o
     read.invalid > 0 ? `skipped ${read.invalid} malformed line(s)` : '',
   ].filter((note) => note !== '');
   output.err(`Resumed ${store.size} info_hashes from ${path}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
+}
+
+/**
+ * Why the crawl must not append to `path` (--output), or undefined. Absent: its directory must take
+ * a new file. A directory is refused. A device or a pipe (/dev/stdout, a FIFO) is fine: appending
+ * there destroys nothing. A regular file must be empty or a crawl log by the --resume rule; a torn
+ * last line of ours is cut first, so that the first new line does not glue onto it. The file is
+ * otherwise left as it is.
+ */
+async function appendProblem(path: string, output: Output): Promise<string | undefined> {
+  const found = await stat(path).catch(() => undefined);
+  if (found === undefined) return newFileProblem(path, '--output');
+  if (found.isDirectory()) return `--output ${path}: is a directory (give a file name)`;
+  if (!found.isFile() || found.size === 0) return undefined;
+  const read = await readCrawlLog(path, () => {});
+  const foreign = notACrawlLog(read);
+  if (foreign !== undefined) {
+    return `--output ${path}: the file exists and is not a crawl log (${foreign}); it was left untouched ` +
+      '(dht-scrape appends only to its own logs: choose another name)';
+  }
+  cutTornTail(path, read);
+  output.err(`Appending to ${path} (${read.lines} lines already; --resume ${path} would skip the info_hashes it holds)`);
+  return undefined;
 }
 
 function statusLine(p: CrawlProgress, output: Output): string {

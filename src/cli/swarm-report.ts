@@ -63,12 +63,13 @@ export async function runSwarmExtras(report: ScrapeReport, target: InfoHashes, r
     });
     extras.metadata = { found: metadata, attempts };
     if (metadata !== undefined && request.saveTorrent !== undefined) {
-      // A directory gets a file named after the torrent, created new (an existing one is left alone).
+      // A directory gets a file named after the torrent. Either way the file is created new ('wx'):
+      // one that appeared since the check before the lookup is left alone (torrent_file_error).
       const inDirectory = await isDirectory(request.saveTorrent);
       const path = inDirectory ? join(request.saveTorrent, torrentFileName(metadata.info.name, infoHash)) : request.saveTorrent;
       try {
         const layers = metadata.pieceLayers !== undefined ? { pieceLayers: metadata.pieceLayers } : {};
-        await writeFile(path, encodeTorrentFile(metadata.bytes, { createdBy: 'dht-scrape', creationDate: Math.floor(Date.now() / 1000), ...layers }), inDirectory ? { flag: 'wx' } : {});
+        await writeFile(path, encodeTorrentFile(metadata.bytes, { createdBy: 'dht-scrape', creationDate: Math.floor(Date.now() / 1000), ...layers }), { flag: 'wx' });
         extras.torrentFile = path;
         if (metadata.pieceLayersError !== undefined) extras.torrentFileWarning = `saved without the BEP 52 piece layers: ${safeText(metadata.pieceLayersError)}`;
       } catch (error) {

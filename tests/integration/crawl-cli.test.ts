@@ -198,7 +198,7 @@ describe('dht-scrape crawl: a log file it cannot use', () => {
     const file = join(dir, 'missing-dir', 'crawl.ndjson');
     const r = await cli(['crawl', '--bootstrap', '127.0.0.1:9', '--output', file, '--no-state', '--port', '0', '--bind', '127.0.0.1']).done;
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('the crawl log cannot be used');
+    expect(r.stderr).toContain('does not exist');
     expect(r.stderr).toContain(file);
     expect(r.stderr).not.toContain('bootstrap');
   }, 30_000);
@@ -218,6 +218,28 @@ describe('dht-scrape crawl --resume: a file that is not a crawl log', () => {
     expect(r.stderr).toContain('is not a crawl log');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(readFileSync(file).equals(bytes)).toBe(true);
+  }, 30_000);
+});
+
+describe('dht-scrape crawl --output: a file that is there already (never written over unless ours)', () => {
+  it.each([
+    ['a text file', (): Buffer => Buffer.from('my notes\nline two\n')],
+    ['100 kB of random bytes', (): Buffer => randomBytes(100_000)],
+  ])('%s: refused with one line, exit 2, the file untouched', async (_name, content) => {
+    const file = join(dir, 'notes.txt');
+    const bytes = content();
+    writeFileSync(file, bytes);
+    const r = await cli(['crawl', '--bootstrap', '127.0.0.1:9', '--timeout', '2', '--output', file, '--no-state', '--port', '0', '--bind', '127.0.0.1']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--output ${file}: the file exists and is not a crawl log`);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+  }, 30_000);
+
+  it('a directory: refused with one line, exit 2', async () => {
+    const r = await cli(['crawl', '--bootstrap', '127.0.0.1:9', '--timeout', '2', '--output', dir, '--no-state', '--port', '0', '--bind', '127.0.0.1']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([`dht-scrape: --output ${dir}: is a directory (give a file name)`]);
   }, 30_000);
 });
 
@@ -250,6 +272,19 @@ describe('dht-scrape crawl --resume', () => {
     const torrents = new Set(net.torrents.map((t) => idToHex(t.infoHash)));
     expect(after.hashes.filter((h) => torrents.has(h)).length).toBeGreaterThanOrEqual(0.99 * torrents.size);
     expect(second.stderr).toMatch(new RegExp(`\\(${after.hashes.length - earlier.hashes.length} new, ${earlier.hashes.length} resumed\\)`));
+  }, 60_000);
+
+  it('--output to an earlier crawl log of ours appends to it (its lines kept), and says so', async () => {
+    const file = join(dir, 'crawl.ndjson');
+    const common = ['crawl', '--bootstrap', formatEndpoint(net.bootstrap[0]!), '--no-state', '--port', '0', '--bind', '127.0.0.1'];
+    expect((await cli([...common, '--timeout', '2', '--output', file]).done).code).toBe(0);
+    const earlier = readLog(file);
+    const second = await cli([...common, '--timeout', '2', '--output', file]).done;
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`Appending to ${file} (${earlier.raw.length} lines already`);
+    const after = readLog(file);
+    expect(after.raw.slice(0, earlier.raw.length)).toEqual(earlier.raw);
+    expect(after.raw.length).toBeGreaterThan(earlier.raw.length);
   }, 60_000);
 
   it('keeps a whole last line that lacks only its newline, and adds the newline', async () => {
