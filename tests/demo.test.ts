@@ -184,11 +184,11 @@ describe('npm run demo', () => {
     expect(Number(sampled[1])).toBeGreaterThan(0);
     expect(Number(result[3])).toBeGreaterThan(0);
     expect(Number(passiveBy[1]) + Number(passiveBy[2])).toBe(Number(result[3]));
-    // Each info-hash printed as it arrived: every passive one, and the samples up to 12.
+    // Each info-hash printed as it arrived: every passive one, and the samples up to 6.
     const listed = [...text.matchAll(/^ {4} *\+\d+\.\d+ s {2}([0-9a-f]{16})… {2}(sample|get_peers|announce_peer) /gm)];
     const passive = listed.filter((m) => m[2] !== 'sample');
     expect(passive.length).toBe(Number(result[3]));
-    expect(listed.length - passive.length).toBe(Math.min(Number(result[2]), 12));
+    expect(listed.length - passive.length).toBe(Math.min(Number(result[2]), 6));
     expect(new Set(listed.map((m) => m[1])).size).toBe(listed.length);
   });
 });

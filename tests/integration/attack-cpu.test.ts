@@ -14,7 +14,7 @@ import { Prng } from '../helpers/prng.js';
  */
 
 const QUERIES = 500;
-const ROUNDS = 4;
+const ROUNDS = 10;
 const rng = new Prng(0xc0ffee);
 const nodes: DhtNode[] = [];
 
