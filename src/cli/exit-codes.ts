@@ -18,9 +18,9 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** What each code means, in words (the help text and docs/cli.md print these). */
 export const EXIT_MEANING: Readonly<Record<keyof typeof EXIT, string>> = {
   peersFound: 'success: peers found (scraper); the crawl or local network ended normally',
-  noPeers: 'the lookup ran, but found no peer',
+  noPeers: 'the lookup ran, but found no peer (get: no item)',
   usage: 'usage or input error: bad option or value, bad info-hash, a file it must not touch',
-  network: 'network error: no node answered, or it refused us (KRPC error); cannot bind',
+  network: 'network error: no node answered or took a put, or one refused us; cannot bind',
   notWritten: 'a file asked for was not written (a failed write stops a crawl at once)',
   failure: 'any other failure (a bug: please report it)',
   interrupted: 'a second Ctrl+C (or signal): stopped at once, without the summary',

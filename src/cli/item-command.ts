@@ -13,6 +13,7 @@ import { idFromHex, idToHex, type NodeId } from '../wire/id.js';
 import { getItem, newestItem, putItem, type FoundItem } from '../dht/item-lookup.js';
 import type { DhtNode } from '../dht/node.js';
 import { UsageError, type CommonOptions } from './options.js';
+import { EXIT } from './exit-codes.js';
 import { openSession } from './session.js';
 import { safeText } from './safe-text.js';
 import type { Output } from './terminal.js';
@@ -36,10 +37,13 @@ export interface GetCommand {
   readOnly: boolean;
 }
 
-/** Exit codes as the rest of the CLI: 0 done, 1 nothing found or stored, 3 no bootstrap node answered. */
-const DONE = 0;
-const NOTHING = 1;
-const NETWORK = 3;
+/**
+ * The CLI's exit codes (exit-codes.ts): 0 done; 1 a get that found no item (as a scrape that finds
+ * no peer); 3 no bootstrap node answered, or no node took a put (they refused it, or none answered).
+ */
+const DONE = EXIT.peersFound;
+const NOTHING = EXIT.noPeers;
+const NETWORK = EXIT.network;
 
 export async function runPut(command: PutCommand, output: Output, signal: AbortSignal): Promise<number> {
   const keys = command.keyFile === undefined ? undefined : await loadOrCreateKey(command.keyFile, output);
@@ -64,7 +68,7 @@ export async function runPut(command: PutCommand, output: Output, signal: AbortS
       output.out(idToHex(put.target));
     }
     output.err(`stored by ${put.storedBy} of the ${put.lookup.closest.length} closest nodes${refused === '' ? '' : ` (refused: ${refused})`}`);
-    return put.storedBy > 0 ? DONE : NOTHING;
+    return put.storedBy > 0 ? DONE : NETWORK;
   });
 }
 
