@@ -83,6 +83,8 @@ export interface FoundInfoHash {
   source: SourceKind;
   /** The node that queried us for it, or that sampled it to us. */
   from: Endpoint;
+  /** That node's ID, as it gave it (the `id` of its query or of its sample_infohashes reply). */
+  fromId: NodeId;
 }
 
 export interface CrawlProgress {
@@ -337,7 +339,7 @@ export class Crawler {
         if (body.samples === undefined) { this.schedule.unsupported(to, now); break; }
         this.sampleReplies++;
         this.samplesReceived += body.samples.length;
-        for (const infoHash of body.samples) this.sighting(infoHash, 'sample', to);
+        for (const infoHash of body.samples) this.sighting(infoHash, 'sample', to, body.id);
         this.schedule.answered(to, body.interval, now);
         break;
       }
@@ -358,23 +360,23 @@ export class Crawler {
   /** Passive capture: every valid query our node received (it has answered it already). */
   private readonly onQuery = (query: Query, from: Endpoint): void => {
     if (this.stopped) return;
-    if (query.q === 'get_peers' || query.q === 'announce_peer') this.sighting(query.a.info_hash, query.q, from);
+    if (query.q === 'get_peers' || query.q === 'announce_peer') this.sighting(query.a.info_hash, query.q, from, query.a.id);
     else if (query.q === 'find_node' && this.options.captureFindNode === true && sharedPrefixLength(query.a.target, query.a.id) < SELF_LOOKUP_BITS) {
       // A target next to the querier's own ID is it joining (BEP 5 "find_node for its own ID"), not a torrent.
-      this.sighting(query.a.target, 'find_node', from);
+      this.sighting(query.a.target, 'find_node', from, query.a.id);
     }
     // A querier is a live node; a read-only one (BEP 43) asked not to be treated as one.
     if (query.ro !== true) this.learn({ id: query.a.id, address: from.address, port: from.port });
   };
 
-  private sighting(infoHash: Uint8Array, source: SourceKind, from: Endpoint): void {
+  private sighting(infoHash: Uint8Array, source: SourceKind, from: Endpoint, fromId: NodeId): void {
     const now = this.now();
     const outcome = this.store.record(infoHash, source, from.address, now);
     if (outcome === 'new') {
       this.lastYieldAt = now;
       this.discovered++;
       this.discoveredBy[source]++;
-      this.options.onInfoHash?.({ infoHash: infoHash.slice(), firstSeenMs: now, source, from: { address: from.address, port: from.port } });
+      this.options.onInfoHash?.({ infoHash: infoHash.slice(), firstSeenMs: now, source, from: { address: from.address, port: from.port }, fromId: fromId.slice() });
     } else if (outcome === 'dropped' && !this.storeFullReported) {
       this.storeFullReported = true;
       this.options.onStoreFull?.(this.store.maxEntries);

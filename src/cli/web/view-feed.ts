@@ -135,9 +135,13 @@ export class ViewFeed {
     }, 1_000);
   }
 
-  /** A crawler's onInfoHash: count where in the ID space it lies. */
+  /**
+   * A crawler's onInfoHash: count where in the ID space the node that gave it sits (the sampled
+   * node, or the querier). BEP 51 samples are only as spread as the nodes asked, so this shows
+   * how evenly the crawl walks the space; passive captures show who happens to query us.
+   */
   infoHashFound(found: FoundInfoHash): void {
-    const slot = found.infoHash[0]! >> (8 - SPACE_BITS);
+    const slot = found.fromId[0]! >> (8 - SPACE_BITS);
     this.space[found.source === 'sample' ? 'sample' : 'passive'][slot]!++;
   }
 
