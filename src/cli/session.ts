@@ -124,6 +124,9 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       // No IPv6 here (no address, or the family disabled): the run stays IPv4, as -4 would.
       node6 = await bindNode(options6, port, output, tap).catch(() => undefined);
       if (node6 === undefined) bootstrap6 = [];
+      // One host, two DHTs (BEP 32): each node answers `want` from both tables, and asks for the
+      // other family's contacts while its sibling's table is short (DhtNode.pairWith).
+      else node.pairWith(node6);
     }
   }
 

@@ -113,6 +113,14 @@ export type LookupListener = (lookup: Lookup<LookupMethod, unknown>) => void;
 /** Bytes we allow a reply to take: below a 1,280-byte IPv6 minimum MTU, so replies are never fragmented. */
 export { MAX_REPLY_BYTES };
 const NODES_PER_REPLY = 8;
+/**
+ * BEP 32 `want`: a dual-stack node asks for both families' contacts while its sibling's table
+ * holds fewer than this many (a table of 64 starts any lookup a few hops from its target). Past
+ * it, the sibling's own lookups keep its table, and our queries and their replies stay small.
+ */
+const WANT_BOTH_BELOW = 64;
+/** The queries BEP 32 (find_node, get_peers), BEP 51 and BEP 44 let carry `want`. */
+const WANT_METHODS: ReadonlySet<string> = new Set(['find_node', 'get_peers', 'sample_infohashes', 'get']);
 const BUCKET_REFRESH_MS = 15 * 60_000;
 const MAX_PENDING_PINGS = 16;
 
@@ -550,7 +558,7 @@ export class DhtNode {
     args: QueryArgsByMethod[M],
     options: QueryOptions = {},
   ): Promise<QueryOutcome> {
-    const outcome = await this.rpc.query(to, method, args, options);
+    const outcome = await this.rpc.query(to, method, this.withWant(method, args), options);
     if (this.closed) return outcome;
     if (outcome.kind === 'response') {
       const { id } = outcome.response.r;
@@ -565,6 +573,19 @@ export class DhtNode {
       this.table.recordFailure(to.id);
     }
     return outcome;
+  }
+
+  /**
+   * BEP 32 `want: ["n4", "n6"]` on a dual-stack node's queries (see pairWith) while its sibling's
+   * table is short (WANT_BOTH_BELOW): the reply's other-family contacts then seed the sibling
+   * (learnFrom), so a family whose routers are silent can still join through the other. A query
+   * that says what it wants already is left as it is.
+   */
+  private withWant<M extends keyof QueryArgsByMethod>(method: M, args: QueryArgsByMethod[M]): QueryArgsByMethod[M] {
+    const sibling = this.sibling;
+    if (sibling === undefined || sibling.closed || !WANT_METHODS.has(method) || 'want' in args) return args;
+    if (sibling.tableSize >= WANT_BOTH_BELOW) return args;
+    return { ...args, want: ['n4', 'n6'] };
   }
 
   /**

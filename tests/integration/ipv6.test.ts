@@ -115,6 +115,42 @@ describe('a dual-stack pair answering want: ["n4", "n6"]', () => {
     }
   });
 
+  it('asks want n4 and n6 itself while its sibling knows few nodes, so the sibling joins through the other family', async () => {
+    const learner4 = await DhtNode.create({ address: '127.0.0.1', table: { sharedLoopback: true } });
+    const learner6 = await DhtNode.create({ address: '::1', table: { sharedLoopback: true } });
+    const wants: (readonly string[] | undefined)[] = [];
+    const unsubscribe = pair4.onIncomingQuery((query) => { if (query.q === 'find_node') wants.push(query.a.want); });
+    try {
+      learner4.pairWith(learner6);
+      // No want given: the node adds it, since its IPv6 sibling's table is empty.
+      await learner4.query(pair4.local, 'find_node', { id: learner4.id, target: randomId() });
+      expect(wants).toEqual([['n4', 'n6']]);
+      expect(learner6.table.all().map((c) => `${c.address}:${c.port}`).sort()).toEqual(endpoints(v6));
+      // A sibling with a table of its own: the queries go back to the socket's family only.
+      for (let i = 0; learner6.tableSize < 64 && i < 1_000; i++) learner6.addContacts([{ id: randomId(), address: '::1', port: 20_000 + i }]);
+      expect(learner6.tableSize).toBeGreaterThanOrEqual(64);
+      await learner4.query(pair4.local, 'get_peers', { id: learner4.id, info_hash: randomId() });
+      await learner4.query(pair4.local, 'find_node', { id: learner4.id, target: randomId() });
+      expect(wants).toEqual([['n4', 'n6'], undefined]);
+    } finally {
+      unsubscribe();
+      await learner4.close();
+      await learner6.close();
+    }
+  });
+
+  it('an unpaired node never sends want', async () => {
+    const wants: (readonly string[] | undefined)[] = [];
+    const unsubscribe = pair4.onIncomingQuery((query) => { if (query.q === 'find_node' || query.q === 'get_peers') wants.push(query.a.want); });
+    try {
+      await asker.query(pair4.local, 'find_node', { id: asker.id, target: randomId() });
+      await asker.query(pair4.local, 'get_peers', { id: asker.id, info_hash: randomId() });
+      expect(wants).toEqual([undefined, undefined]);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   it('refuses to pair two nodes of one family', () => {
     expect(() => v4[2]!.pairWith(v4[3]!)).toThrow(RangeError);
   });
