@@ -31,6 +31,38 @@ const hopClass = (hop) => `hop${Math.min(hop, 5)}`;
 
 let knownContacts = new Set();
 let knownBuckets = 0;
+/** Where each bucket was drawn last time, by prefix: a split is drawn from its parent's place. */
+let lastLayout = new Map();
+/** Splits seen since the page opened, and bucket elements animated out of a parent (the tree's
+ * data-splits and data-split-animations, read by the browser test). */
+let splitsSeen = 0;
+let splitAnimations = 0;
+
+/** The deepest bucket of the last drawing whose prefix `prefix` extends: the bucket it split from. */
+function splitParent(prefix) {
+  if (lastLayout.has(prefix)) return undefined;
+  let parent;
+  for (const old of lastLayout.keys()) {
+    if (prefix.startsWith(old) && (parent === undefined || old.length > parent.length)) parent = old;
+  }
+  return parent;
+}
+
+/**
+ * A bucket that split (BEP 5: the bucket holding our own ID splits in two when full) is drawn
+ * where its parent was, then slides and grows into its own place, while the parent's frame fades.
+ */
+function animateSplit(g, from, to) {
+  if (typeof g.animate !== 'function') return;
+  // Map the child's band [to.y, to.y + to.height] onto the parent's (origin: the SVG's top left).
+  const sy = from.height / to.height;
+  const ty = from.y - sy * to.y;
+  splitAnimations++;
+  g.animate([
+    { transform: `translate(0px, ${ty}px) scale(1, ${sy})`, opacity: 0.4 },
+    { transform: 'none', opacity: 1 },
+  ], { duration: 900, easing: 'ease-out' });
+}
 
 function drawTable(table) {
   const tree = $('tree');
@@ -43,13 +75,22 @@ function drawTable(table) {
   let y = 10;
   const spine = [];
   const seen = new Set();
+  const layout = new Map();
+  const ghosts = new Map();
   table.buckets.forEach((bucket, i) => {
     const rows = Math.max(1, Math.ceil(bucket.capacity / perRow));
     const height = 22 + rows * (square + 2) + 4;
     const spineX = x0 + Math.min(i, 12) * 9;
     const midY = y + height / 2;
     spine.push([spineX, y + 6]);
-    const g = svg('g', { class: `bucket${bucket.holdsOwnId ? ' own' : ''}${i >= knownBuckets && knownBuckets > 0 ? ' born' : ''}`, 'data-index': i, 'data-prefix': bucket.prefix }, tree);
+    const parent = splitParent(bucket.prefix);
+    const g = svg('g', { class: `bucket${bucket.holdsOwnId ? ' own' : ''}${parent !== undefined ? ' split' : ''}`, 'data-index': i, 'data-prefix': bucket.prefix }, tree);
+    if (parent !== undefined) {
+      g.setAttribute('data-split-from', parent);
+      ghosts.set(parent, lastLayout.get(parent));
+      animateSplit(g, lastLayout.get(parent), { y, height });
+    }
+    layout.set(bucket.prefix, { y, height });
     svg('path', { class: 'branch', d: `M${spineX},${y + 6} C${spineX},${midY} ${spineX + 20},${midY} ${boxX},${midY}` }, g);
     text(g, spineX + 4, y + 4, bucket.holdsOwnId ? '' : bucket.prefix.slice(-1), { class: 'bit' });
     svg('rect', { class: 'frame', x: boxX, y: y + 2, width: boxW, height: height - 4, rx: 4 }, g);
@@ -70,9 +111,18 @@ function drawTable(table) {
     const d = spine.map(([x, yy], i) => `${i === 0 ? 'M' : 'L'}${x},${yy}`).join(' ');
     svg('path', { class: 'own-path', d }, tree);
   }
+  // The parents' frames, fading out where they stood: the picture of a bucket becoming two.
+  for (const [prefix, at] of ghosts) {
+    const ghost = svg('rect', { class: 'ghost', x: boxX, y: at.y + 2, width: boxW, height: at.height - 4, rx: 4, 'data-prefix': prefix }, tree);
+    if (typeof ghost.animate === 'function') ghost.animate([{ opacity: 0.9 }, { opacity: 0 }], { duration: 900, easing: 'ease-out', fill: 'forwards' });
+  }
+  if (knownBuckets > 0 && ghosts.size > 0) splitsSeen += table.buckets.length - knownBuckets;
+  tree.setAttribute('data-splits', String(splitsSeen));
+  tree.setAttribute('data-split-animations', String(splitAnimations));
   tree.setAttribute('height', String(y + 8));
   knownContacts = seen;
   knownBuckets = table.buckets.length;
+  lastLayout = layout;
   const counts = table.buckets.reduce((sum, b) => {
     for (const k of Object.keys(b.counts)) sum[k] = (sum[k] || 0) + b.counts[k];
     return sum;

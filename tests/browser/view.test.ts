@@ -43,6 +43,7 @@ describe.skipIf(chromium === undefined)('live view in a browser', () => {
   let stats: LookupStats;
   let lastHop = 0;
   let peers: string[] = [];
+  let firstBuckets = 0;
 
   beforeAll(async () => {
     net = await Testnet.start({ nodes: 300, torrents: 2, peers: 4, node: { table: { farBucketSizes: [] } } });
@@ -53,7 +54,9 @@ describe.skipIf(chromium === undefined)('live view in a browser', () => {
     browser = await Browser.launch(chromium!);
     page = await browser.newPage();
     await page.goto(server.url);
-    // The page is open while the node joins: the table grows (and splits) under its eyes.
+    // The page is live (it has drawn the fresh node's one bucket) before the node joins: the
+    // table grows and splits under its eyes.
+    firstBuckets = await page.waitFor<number>("document.getElementById('status').textContent === 'live' && document.querySelectorAll('#tree .bucket').length");
     await node.bootstrap(net.bootstrap.slice(0, 1), { timeoutMs: 10_000 });
     const torrent = net.torrents[0]!;
     const lookup = node.findPeers(torrent.infoHash, { timeoutMs: 10_000 });
@@ -80,6 +83,16 @@ describe.skipIf(chromium === undefined)('live view in a browser', () => {
     const contacts = await page.evaluate<number>("document.querySelectorAll('#tree .bucket rect.c').length");
     expect(contacts).toBe(node.table.size);
     expect(await page.evaluate<string>("document.getElementById('own-id').textContent")).toBe(idToHex(node.id));
+  });
+
+  it('animated every split: each new bucket was drawn from the place of the bucket it split from', async () => {
+    expect(firstBuckets).toBe(1);
+    const expected = node.table.buckets().length - firstBuckets;
+    expect(expected).toBeGreaterThan(0);
+    const splits = await page.waitFor<number>(`Number(document.getElementById('tree').dataset.splits) === ${expected} && ${expected}`);
+    expect(splits).toBe(expected);
+    // A split of one bucket into two animates both halves: more animations than splits.
+    expect(await page.evaluate<number>("Number(document.getElementById('tree').dataset.splitAnimations)")).toBeGreaterThan(expected);
   });
 
   it('shows the peer the lookup found, in the list and in XOR space', async () => {
