@@ -76,7 +76,9 @@ function nullTransport(): Transport {
 async function cpuPerQuery(log: (line: string) => void): Promise<AttackTarget[]> {
   const rows: string[][] = [];
   let worstUs = 0;
-  for (const size of [10, 1_000, 10_000]) {
+  // Size 10 twice: the first pass compiles the handlers (a cold process's first queries pay for the
+  // JIT, which is no cost per query) and is not reported.
+  for (const [pass, size] of [10, 10, 1_000, 10_000].entries()) {
     const node = await DhtNode.create({
       transport: nullTransport(),
       sourceLimit: false,
@@ -93,11 +95,12 @@ async function cpuPerQuery(log: (line: string) => void): Promise<AttackTarget[]>
       ['get_peers scrape', (t) => encodeMessage(makeQuery(t, 'get_peers', { id: randomId(), info_hash: infoHash, scrape: true }))],
     ];
     const us = kinds.map(([, make]) => microsPerQuery(node, make));
+    if (pass === 0) { await node.close(); continue; }
     worstUs = Math.max(worstUs, ...us);
     rows.push([`${num(size)} stored peers`, ...us.map((u) => `${num(u, 1)} us (${num(u / us[0]!, 1)}x)`)]);
     await node.close();
   }
-  log('\nCPU per admitted query (best of 4 rounds of 500, each from its own address; in pings of the same run):');
+  log('\nCPU per admitted query (best of 10 rounds of 500, each from its own address; in pings of the same run):');
   log(table(['store', 'ping', 'find_node', 'get_peers', 'get_peers scrape'], rows));
   return [{ figure: 'CPU per admitted query, worst type and store size', target: '<= 50 us', measured: `${num(worstUs, 1)} us`, met: worstUs <= 50 }];
 }
@@ -106,7 +109,7 @@ function microsPerQuery(node: DhtNode, make: (t: Uint8Array) => Uint8Array): num
   const packets = Array.from({ length: 500 }, (_, i) => make(new Uint8Array([i >> 8, i & 255])));
   const from: Endpoint[] = packets.map((_, i) => ({ address: `192.0.${(i >> 8) & 255}.${i & 255}`, port: 7000 }));
   let best = Infinity;
-  for (let round = 0; round < 4; round++) {
+  for (let round = 0; round < 10; round++) {
     const before = process.cpuUsage();
     for (let i = 0; i < packets.length; i++) node.rpc.receive(packets[i]!, from[i]!);
     const spent = process.cpuUsage(before);

@@ -34,6 +34,8 @@ export {
   type QueryOf,
   type ResponseBody,
   type Response,
+  type ReplyBody,
+  type Reply,
   type ErrorMessage,
   type Message,
   KrpcError,

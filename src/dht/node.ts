@@ -20,6 +20,7 @@ import {
   type PutArgs,
   type Query,
   type QueryArgsByMethod,
+  type ReplyBody,
   type ResponseBody,
   type Want,
 } from '../wire/krpc.js';
@@ -415,8 +416,8 @@ export class DhtNode {
     this.rpc.respondError(from, error.t, error.code, error.message);
   }
 
-  private getPeersBody(a: GetPeersArgs, from: Endpoint): ResponseBody {
-    const body: ResponseBody = {
+  private getPeersBody(a: GetPeersArgs, from: Endpoint): ReplyBody {
+    const body: ReplyBody = {
       id: this.id,
       token: this.tokens.issue(from.address),
       ...this.closestNodes(a.info_hash, a.want),
@@ -430,8 +431,9 @@ export class DhtNode {
     const max = valuesBudget(body, from);
     // BEP 32: values carry peers of the querier's own address family.
     const family = familyOf(from.address);
-    const values = this.peers.peers(a.info_hash, { max, family, noseed: a.noseed === true });
-    if (values.length > 0) body.values = values;
+    // Already bencoded by the store: no work per peer, whatever the swarm's size (issue 14).
+    const values = this.peers.bencodedPeers(a.info_hash, { max, family, noseed: a.noseed === true });
+    if (values.count > 0) body.values = values;
     return body;
   }
 
@@ -449,7 +451,7 @@ export class DhtNode {
     this.reply(from, t, { id: this.id });
   }
 
-  private reply(to: Endpoint, t: Uint8Array, body: ResponseBody): void {
+  private reply(to: Endpoint, t: Uint8Array, body: ReplyBody): void {
     // BEP 42: tell the querier the address we see it at, so it can pick a secure ID.
     this.rpc.respond(to, t, body, { ip: to });
   }
@@ -792,7 +794,7 @@ const SAMPLES_PER_REPLY = 20;
  * How many peers fit in a get_peers reply next to what it already holds, so the reply stays under
  * MAX_REPLY_BYTES: one value costs "6:" + 6 bytes for IPv4, "18:" + 18 for IPv6.
  */
-function valuesBudget(body: ResponseBody, to: Endpoint): number {
+function valuesBudget(body: ReplyBody, to: Endpoint): number {
   const perValue = familyOf(to.address) === 6 ? 21 : 8;
   // 38 bytes per contact bounds both `nodes` (26) and `nodes6` (38); BEP 32's `want` may ask for both.
   const nodeBytes = ((body.nodes?.length ?? 0) + (body.nodes6?.length ?? 0)) * 38;

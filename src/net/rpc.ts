@@ -20,8 +20,9 @@ import {
   type Query,
   type QueryArgsByMethod,
   type QueryMethod,
+  type Reply,
+  type ReplyBody,
   type Response,
-  type ResponseBody,
 } from '../wire/krpc.js';
 import { OutboundGuard, guardKey, type OutboundGuardOptions } from './outbound-guard.js';
 import { TokenBucket } from './rate-limit.js';
@@ -398,7 +399,7 @@ export class Rpc {
     }
   }
 
-  respond(to: Endpoint, t: Uint8Array, body: ResponseBody, extra: Omit<Envelope, 't'> = {}): void {
+  respond(to: Endpoint, t: Uint8Array, body: ReplyBody, extra: Omit<Envelope, 't'> = {}): void {
     this.enqueueReply(encodeMessage(this.envelop({ t, y: 'r', r: body }, extra)), to);
   }
 
@@ -410,7 +411,7 @@ export class Rpc {
    * Add our envelope (`v`, and `ro` when read-only) to a reply, `extra`'s fields taking precedence.
    * Set field by field: two object spreads per reply used to cost more than encoding it.
    */
-  private envelop<M extends Response | ErrorMessage>(message: M, extra: Omit<Envelope, 't'>): M {
+  private envelop<M extends Reply | ErrorMessage>(message: M, extra: Omit<Envelope, 't'>): M {
     const v = extra.v ?? this.envelope.v;
     if (v !== undefined) message.v = v;
     const ro = extra.ro ?? this.envelope.ro;

@@ -20,9 +20,10 @@
  *
  * What a query may cost does not grow with the swarm: every peer keeps the two BEP 33 bit
  * positions of its IP (one SHA-1 per announce, none per scrape), each torrent keeps its filters up
- * to date as peers arrive (rebuilt from the kept positions only after a peer left), and get_peers
- * draws its random handful from per-family lists with one call for random bytes per reply. Expiry
- * walks the announce order, which is also the expiry order, so it stops at the first live peer.
+ * to date as peers arrive (rebuilt from the kept positions only after a peer left), and each
+ * per-family list of peers is kept bencoded too, as a get_peers reply carries it: a reply copies a
+ * window of it that starts at a random peer (bencodedPeers), with no work per peer. Expiry walks
+ * the announce order, which is also the expiry order, so it stops at the first live peer.
  *
  * No sender may crowd out the rest (issue: three IPs announcing 1,020 ports evicted a torrent's
  * 50 honest peers): a host keeps at most maxPortsPerHost peers per torrent and a network at most
@@ -35,7 +36,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostKey, networkKey } from '../wire/address-group.js';
 import { ScrapeBloom, scrapeBitIndexes } from '../wire/bloom.js';
-import { familyOf, normalizeAddress } from '../wire/compact.js';
+import { BENCODED_PEER_LENGTH, BencodedPeers, familyOf, normalizeAddress, writeBencodedPeer } from '../wire/compact.js';
 import type { Family, PeerInfo } from '../wire/compact.js';
 import { idKey, isId, ID_LENGTH } from '../wire/id.js';
 import type { NodeId } from '../wire/id.js';
@@ -140,6 +141,11 @@ interface Torrent {
   readonly peers: Map<string, StoredPeer>;
   /** The same peers in four unordered lists, by family and seed status (listIndex), for random picks. */
   readonly lists: [StoredPeer[], StoredPeer[], StoredPeer[], StoredPeer[]];
+  /**
+   * Each list bencoded as the items of a `values` list, in the same order (a peer's `slot`), with
+   * room to grow: what get_peers replies copy (bencodedPeers).
+   */
+  readonly encoded: [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   /** Peers per host and per network (their keys never collide): what the caps count. */
   readonly perGroup: Map<string, number>;
   /** The BEP 33 filters, kept up to date on arrival; undefined after a departure (rebuilt on demand). */
@@ -228,6 +234,42 @@ export class PeerStore {
       if (query.noseed !== true) lists.push(torrent.lists[listIndex(family, true)]);
     }
     return pickFrom(lists, max, this.random).map((p) => ({ address: p.address, port: p.port }));
+  }
+
+  /**
+   * Peers of one family for a get_peers reply, already bencoded: all of them when there are at most
+   * `max`, otherwise `max` consecutive ones of the family's list (seeds after the others, unless
+   * `noseed`), starting at a random peer and wrapping around. Every stored peer is as likely as any
+   * other to be handed out, though not every subset is (peers that sit next to each other in the
+   * list come together). That is the price of a reply that costs one copy of a few hundred bytes
+   * whatever the swarm's size, instead of a random draw and an address to encode per peer.
+   */
+  bencodedPeers(infoHash: NodeId, query: PeersQuery & { family: Family }): BencodedPeers {
+    const max = Math.max(0, Math.floor(query.max ?? DEFAULT_MAX_PEERS_REPLY));
+    const torrent = this.live(infoHashKey(infoHash));
+    const stride = BENCODED_PEER_LENGTH[query.family];
+    if (!torrent || max === 0) return new BencodedPeers(new Uint8Array(0), 0);
+    const parts = [listIndex(query.family, false), ...(query.noseed === true ? [] : [listIndex(query.family, true)])];
+    const total = parts.reduce<number>((sum, i) => sum + torrent.lists[i].length, 0);
+    const count = Math.min(max, total);
+    const out = new Uint8Array(count * stride);
+    // Peers [from, from + count) of the lists taken one after the other, wrapping around at the end.
+    let from = total > count ? this.random.below(total) : 0;
+    let written = 0;
+    while (written < count) {
+      let skip = from;
+      for (const i of parts) {
+        const length = torrent.lists[i].length;
+        if (skip >= length) { skip -= length; continue; }
+        const take = Math.min(length - skip, count - written);
+        out.set(torrent.encoded[i].subarray(skip * stride, (skip + take) * stride), written * stride);
+        written += take;
+        if (written === count) break;
+        skip = 0;
+      }
+      from = 0;
+    }
+    return new BencodedPeers(out, count);
   }
 
   /** Whether we hold unexpired peers for the info-hash: get_peers answers "values" if so, else "nodes". */
@@ -407,26 +449,46 @@ export class PeerStore {
 }
 
 function newTorrent(now: number): Torrent {
-  return { peers: new Map(), lists: [[], [], [], []], perGroup: new Map(), filters: undefined, lastAnnounce: now };
+  return { peers: new Map(), lists: [[], [], [], []], encoded: [NO_BYTES, NO_BYTES, NO_BYTES, NO_BYTES], perGroup: new Map(), filters: undefined, lastAnnounce: now };
 }
 
 function listIndex(family: Family, seed: boolean): 0 | 1 | 2 | 3 {
   return ((family === 6 ? 2 : 0) + (seed ? 1 : 0)) as 0 | 1 | 2 | 3;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 function enlist(torrent: Torrent, peer: StoredPeer): void {
-  const list = torrent.lists[listIndex(peer.family, peer.seed)];
+  const index = listIndex(peer.family, peer.seed);
+  const list = torrent.lists[index];
   peer.slot = list.length;
   list.push(peer);
+  const stride = BENCODED_PEER_LENGTH[peer.family];
+  let encoded = torrent.encoded[index];
+  if (encoded.length < list.length * stride) {
+    // Doubling: an announce costs O(1) on average, and a list holds at most twice its peers' bytes.
+    const grown = new Uint8Array(Math.max(4, list.length * 2) * stride);
+    grown.set(encoded);
+    encoded = torrent.encoded[index] = grown;
+  }
+  writeBencodedPeer(peer, encoded, peer.slot * stride);
 }
 
-/** Take the peer out of its pick list in O(1): the list's last peer moves into its slot. */
+/** Take the peer out of its pick list in O(1): the list's last peer moves into its slot (and its bytes with it). */
 function unlist(torrent: Torrent, peer: StoredPeer): void {
-  const list = torrent.lists[listIndex(peer.family, peer.seed)];
+  const index = listIndex(peer.family, peer.seed);
+  const list = torrent.lists[index];
   const last = list.pop()!;
+  const stride = BENCODED_PEER_LENGTH[peer.family];
+  const encoded = torrent.encoded[index];
   if (last !== peer) {
     list[peer.slot] = last;
+    encoded.copyWithin(peer.slot * stride, list.length * stride, (list.length + 1) * stride);
     last.slot = peer.slot;
+  }
+  // Shrink once a quarter is used, so a swarm that was big once does not keep its bytes.
+  if (list.length * 4 < encoded.length / stride && encoded.length > 16 * stride) {
+    torrent.encoded[index] = encoded.slice(0, list.length * 2 * stride);
   }
 }
 

@@ -281,6 +281,53 @@ export function encodePeer(peer: PeerInfo): Uint8Array {
   return out;
 }
 
+/** Bytes of one peer as an item of a bencoded `values` list: "6:" + 6 bytes (IPv4), "18:" + 18 (IPv6). */
+export const BENCODED_PEER_LENGTH = { 4: 8, 6: 21 } as const satisfies Record<Family, number>;
+
+/**
+ * Write `peer` at `at` as an item of a get_peers `values` list, bencoded ("6:" then its compact
+ * info, or "18:" then the IPv6 form): BENCODED_PEER_LENGTH bytes. Returns the peer's family.
+ */
+export function writeBencodedPeer(peer: PeerInfo, out: Uint8Array, at: number): Family {
+  assertPort(peer.port);
+  const length = parseOrThrow(peer.address);
+  let pos = at;
+  if (length === 16) out[pos++] = 0x31; // "1"
+  out[pos++] = length === 4 ? 0x36 : 0x38; // "6" or "8"
+  out[pos++] = 0x3a; // ":"
+  out.set(scratch.subarray(0, length), pos);
+  writePort(out, pos + length, peer.port);
+  return length === 4 ? 4 : 6;
+}
+
+/**
+ * A get_peers `values` list already in wire form: its items back to back, each a bencoded compact
+ * peer (see writeBencodedPeer). A node keeps the peers it stores this way (peer-store.ts), so a
+ * reply copies one run of bytes instead of parsing and encoding an address per peer per query:
+ * what made a get_peers for a big swarm cost twenty pings (issue 14).
+ */
+export class BencodedPeers {
+  constructor(
+    /** The list's items, without the list's `l` and `e`. */
+    readonly items: Uint8Array,
+    /** How many peers `items` holds. */
+    readonly count: number,
+  ) {}
+
+  /** The peers as objects (tests, and anyone who wants to read what a reply would carry). */
+  decode(): PeerInfo[] {
+    const peers: PeerInfo[] = [];
+    for (let at = 0; at < this.items.length;) {
+      const v6 = this.items[at] === 0x31;
+      const length = v6 ? COMPACT_PEER_LENGTH[6] : COMPACT_PEER_LENGTH[4];
+      const start = at + (v6 ? 3 : 2);
+      peers.push(decodePeer(this.items.subarray(start, start + length)));
+      at = start + length;
+    }
+    return peers;
+  }
+}
+
 /** Read one compact peer: exactly 6 (IPv4) or 18 (IPv6) bytes, else CompactError. */
 export function decodePeer(bytes: Uint8Array): PeerInfo {
   if (bytes.length !== COMPACT_PEER_LENGTH[4] && bytes.length !== COMPACT_PEER_LENGTH[6]) {

@@ -55,8 +55,11 @@ export interface ListField<V> {
   readonly wire: 'list';
   readonly itemLength: LengthRule | undefined;
   toValue(wire: readonly Uint8Array[]): V;
-  /** Byte strings, or JS strings written as UTF-8 (`want`'s "n4"). */
-  toWire(value: V): readonly (Uint8Array | string)[];
+  /**
+   * Byte strings, or JS strings written as UTF-8 (`want`'s "n4"); or one Uint8Array holding the
+   * list's items already bencoded, back to back (a node's stored peers, see BencodedPeers).
+   */
+  toWire(value: V): readonly (Uint8Array | string)[] | Uint8Array;
 }
 
 /**
@@ -314,13 +317,19 @@ export function writeField(w: BencodeWriter, key: string, type: FieldType<unknow
     case 'any':
       w.key(key).raw(type.toWire(typed));
       return;
-    case 'list':
+    case 'list': {
       w.key(key).list();
-      for (const item of type.toWire(typed)) {
-        if (typeof item === 'string') w.text(item);
-        else w.bytes(item);
+      const items = type.toWire(typed);
+      if (items instanceof Uint8Array) {
+        w.raw(items);
+      } else {
+        for (const item of items) {
+          if (typeof item === 'string') w.text(item);
+          else w.bytes(item);
+        }
       }
       w.end();
       return;
+    }
   }
 }

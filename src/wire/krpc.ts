@@ -22,7 +22,7 @@
  */
 import { BencodeError, decode, isDict, type BencodeDict, type BencodeValue, type DecodeOptions } from './bencode.js';
 import { BencodeWriter } from './bencode-writer.js';
-import { COMPACT_NODE_LENGTH, COMPACT_PEER_LENGTH, decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
+import { BencodedPeers, COMPACT_NODE_LENGTH, COMPACT_PEER_LENGTH, decodeNodes, decodePeer, encodeNodes, encodePeer, type NodeInfo, type PeerInfo } from './compact.js';
 import { ID_LENGTH, bytesEqual, type NodeId } from './id.js';
 import { readCanonicalQuery, type QuerySchema } from './krpc-fast-path.js';
 import {
@@ -42,6 +42,7 @@ import {
   type EncodedField,
   type IntField,
   type ListField,
+  type Schema,
   type Table,
 } from './krpc-schema.js';
 
@@ -147,6 +148,13 @@ export interface ResponseBody {
 }
 /** A response (`y` = "r"). */
 export type Response = Envelope & { y: 'r'; r: ResponseBody };
+/**
+ * What we send as a response body: a ResponseBody whose `values` may also be the store's peers
+ * already in wire form (BencodedPeers), so that answering a get_peers costs no work per peer.
+ */
+export type ReplyBody = Omit<ResponseBody, 'values'> & { values?: PeerInfo[] | BencodedPeers };
+/** A response as we send it (see ReplyBody). */
+export type Reply = Envelope & { y: 'r'; r: ReplyBody };
 /** An error reply (`y` = "e"): BEP 5's `[code, message]` list, read into an object. */
 export type ErrorMessage = Envelope & { y: 'e'; e: { code: number; message: string } };
 /** Any KRPC message; `y` tells which. */
@@ -281,6 +289,12 @@ const PEER_LIST: ListField<PeerInfo[]> = {
   itemLength: { oneOf: [COMPACT_PEER_LENGTH[4], COMPACT_PEER_LENGTH[6]] },
   toValue: (items) => items.map((item) => decodePeer(item)),
   toWire: (peers) => peers.map((peer) => encodePeer(peer)),
+};
+
+/** `values` as we send them: peer objects, or the store's peers already bencoded (BencodedPeers). */
+const PEER_VALUES: ListField<PeerInfo[] | BencodedPeers> = {
+  ...PEER_LIST,
+  toWire: (peers) => peers instanceof BencodedPeers ? peers.items : PEER_LIST.toWire(peers),
 };
 
 /**
@@ -434,7 +448,7 @@ const QUERY_ARGS: { readonly [M in QueryMethod]: Table<QueryArgsByMethod[M]> } =
  * The `r` dictionary of every response. Which fields appear depends on the query answered, but a
  * response does not say which query it answers (only its `t` does), so one table reads them all.
  */
-const RESPONSE = table<ResponseBody>('r', {
+const RESPONSE_ROWS = {
   id: required(NODE_ID), // BEP 5: every response carries the responder's ID
   nodes: optional(NODES_V4), // BEP 5
   nodes6: optional(NODES_V6), // BEP 32
@@ -449,7 +463,10 @@ const RESPONSE = table<ResponseBody>('r', {
   k: optional(PUBLIC_KEY), // BEP 44 get, mutable
   sig: optional(SIGNATURE), // BEP 44 get, mutable
   seq: optional(COUNT), // BEP 44 get, mutable
-});
+} as const satisfies Schema<ResponseBody>;
+const RESPONSE = table<ResponseBody>('r', RESPONSE_ROWS);
+/** The same table for writing: `values` may come already bencoded. */
+const REPLY = table<ReplyBody>('r', { ...RESPONSE_ROWS, values: optional(PEER_VALUES) });
 
 /** Each method's name as bytes, so that `q` is recognised without building a string per packet. */
 const METHOD_NAMES: readonly { readonly name: QueryMethod; readonly bytes: Uint8Array }[] = (Object.keys(QUERY_ARGS) as QueryMethod[]).map(
@@ -674,7 +691,7 @@ const writer = new BencodeWriter(2048);
  * strings, samples one concatenated string, true flags the integer 1. Throws (TypeError from the
  * compact encoders) if an address or port cannot be encoded.
  */
-export function encodeMessage(message: Message | QueryOf<QueryMethod>): Uint8Array {
+export function encodeMessage(message: Message | QueryOf<QueryMethod> | Reply): Uint8Array {
   const w = writer.reset();
   // Top-level keys in the order bencode sorts them: a, e, ip, q, r, ro, t, v, y.
   w.dict();
@@ -682,7 +699,7 @@ export function encodeMessage(message: Message | QueryOf<QueryMethod>): Uint8Arr
   if (message.y === 'e') w.key('e').list().int(message.e.code).text(message.e.message).end();
   if (message.ip !== undefined) writeField(w, 'ip', COMPACT_PEER, message.ip);
   if (message.y === 'q') w.key('q').text(message.q);
-  if (message.y === 'r') writeTable(w.key('r'), message.r, RESPONSE);
+  if (message.y === 'r') writeTable(w.key('r'), message.r, REPLY);
   if (message.ro !== undefined) writeField(w, 'ro', FLAG, message.ro);
   w.key('t').bytes(message.t);
   if (message.v !== undefined) writeField(w, 'v', OPAQUE, message.v);

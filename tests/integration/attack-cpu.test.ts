@@ -61,9 +61,12 @@ const getPeers = (infoHash: Uint8Array, scrape: boolean) => (t: Uint8Array): Uin
   encodeMessage(makeQuery(t, 'get_peers', { id: rng.bytes(20), info_hash: infoHash, ...(scrape ? { scrape: true } : {}) }));
 
 describe('CPU per query does not grow with the swarm (issue 14.1)', () => {
-  test('a BEP 33 scrape and a get_peers for a hash with 1,000 or 10,000 peers cost a few pings', async () => {
+  test('a BEP 33 scrape and a get_peers for a hash with 10, 1,000 or 10,000 peers cost under 8 pings each', async () => {
     const infoHash = rng.bytes(20);
     const ratios: Record<string, number> = {};
+    // A first pass compiles the handlers, so that no size pays for the JIT (the first ping would).
+    const warm = await nodeWithSwarm(infoHash, 100);
+    for (const make of [ping, getPeers(infoHash, false), getPeers(infoHash, true)]) cpuPerQuery(warm, make);
     for (const size of [10, 1_000, 10_000]) {
       const node = await nodeWithSwarm(infoHash, size);
       const pingUs = cpuPerQuery(node, ping);
@@ -71,9 +74,11 @@ describe('CPU per query does not grow with the swarm (issue 14.1)', () => {
       ratios[`scrape ${size}`] = cpuPerQuery(node, getPeers(infoHash, true)) / pingUs;
       expect(node.rpc.counters.dropped.shed).toBe(0);
     }
-    // Old code: scrape at 1,000 peers ~500 pings, at 10,000 ~5,000; get_peers ~100 and ~1,000.
-    // Now a full reply (85 values, or 2 filters and 20 values) costs what encoding it costs.
-    for (const [query, ratio] of Object.entries(ratios)) expect(ratio, `${query}: ${ratio.toFixed(1)} pings`).toBeLessThan(40);
+    // Old code (before issue 14): scrape at 1,000 peers ~500 pings, get_peers ~100. After the first
+    // round of fixes, 10-14 pings at 1,000 and 10,000 peers (the values picked at random and encoded
+    // address by address). Now the store keeps each swarm's values bencoded and a reply copies a
+    // window of them: 2-5 pings at any size, the cost of a reply of 100 values or 2 filters.
+    for (const [query, ratio] of Object.entries(ratios)) expect(ratio, `${query}: ${ratio.toFixed(1)} pings`).toBeLessThan(8);
     // And about the same at any size: 10,000 stored peers cost what 1,000 do, within the noise of
     // a bigger heap's garbage collection (old: 10 times).
     expect(ratios['scrape 10000']! / ratios['scrape 1000']!).toBeLessThan(3);

@@ -5,6 +5,7 @@ import { PEER_TTL_MS, PeerStore } from '../../src/table/peer-store.js';
 import type { PeerStoreOptions } from '../../src/table/peer-store.js';
 import { Prng } from '../helpers/prng.js';
 import { ScrapeBloom } from '../../src/wire/bloom.js';
+import { encodeMessage, makeResponse } from '../../src/wire/krpc.js';
 
 const MINUTE = 60_000;
 
@@ -449,5 +450,73 @@ describe('PeerStore: the scrape filters follow the swarm', () => {
     expect(served()).toEqual(rebuilt());
     advance(2); // expiries
     expect(served()).toEqual(rebuilt());
+  });
+});
+
+describe('PeerStore: get_peers replies come already bencoded (issue 14.1)', () => {
+  /** Every peer of the family, as the bencoded lists hold them. */
+  const bencodedAll = (store: PeerStore, family: 4 | 6, noseed = false): string[] =>
+    sortedKeys(store.bencodedPeers(hash(1), { family, max: 100_000, noseed }).decode());
+
+  test('the bencoded lists hold exactly the stored peers through arrivals, departures and seed changes', () => {
+    const { store, advance } = setup({ maxPeersPerTorrent: 30 });
+    const check = (): void => {
+      for (const family of [4, 6] as const) {
+        expect(bencodedAll(store, family)).toEqual(sortedKeys(store.peers(hash(1), { family, max: 1000 })));
+        expect(bencodedAll(store, family, true)).toEqual(sortedKeys(store.peers(hash(1), { family, max: 1000, noseed: true })));
+      }
+    };
+    for (let i = 0; i < 20; i++) store.announce(hash(1), i % 2 === 0 ? v4(i) : v6(i, 1000 + i), i % 3 === 0);
+    check();
+    store.announce(hash(1), v4(0), false); // a seed became a leecher
+    store.announce(hash(1), v6(1, 1001), true); // a leecher became a seed
+    check();
+    advance(PEER_TTL_MS - 1);
+    for (let i = 20; i < 45; i++) store.announce(hash(1), i % 2 === 0 ? v4(i) : v6(i), i % 4 === 0); // evictions
+    check();
+    advance(2); // expiries
+    check();
+    for (let i = 45; i < 400; i++) store.announce(hash(1), v4(i), false); // the list grows, then shrinks as peers leave
+    advance(PEER_TTL_MS + 1);
+    store.announce(hash(1), v4(1_000), true);
+    check();
+    expect(bencodedAll(store, 4)).toEqual([keyOf(v4(1_000))]);
+  });
+
+  test('a reply is the values list as encodeMessage would write it from the peers themselves', () => {
+    const { store } = setup();
+    for (let i = 0; i < 5; i++) store.announce(hash(1), v4(i), false);
+    store.announce(hash(1), v6(1), false);
+    const v4s = store.bencodedPeers(hash(1), { family: 4 });
+    expect(v4s.count).toBe(5);
+    const asObjects = encodeMessage(makeResponse(new Uint8Array([1]), { id: hash(9), values: v4s.decode() }));
+    expect(encodeMessage({ t: new Uint8Array([1]), y: 'r', r: { id: hash(9), values: v4s } })).toEqual(asObjects);
+    const v6s = store.bencodedPeers(hash(1), { family: 6 });
+    expect(v6s.decode()).toEqual([v6(1)]);
+    expect(v6s.items).toHaveLength(21); // "18:" + 16 bytes + port
+    expect(store.bencodedPeers(hash(2), { family: 4 }).count).toBe(0);
+    expect(store.bencodedPeers(hash(1), { family: 4, max: 0 }).count).toBe(0);
+  });
+
+  test('a big swarm gives max distinct stored peers, and over many replies every peer is handed out about equally', () => {
+    const { store } = setup();
+    for (let i = 0; i < 200; i++) store.announce(hash(1), v4(i), i % 5 === 0);
+    const counts = new Map<string, number>();
+    for (let round = 0; round < 200; round++) {
+      const picked = store.bencodedPeers(hash(1), { family: 4, max: 20 }).decode();
+      expect(picked).toHaveLength(20);
+      expect(new Set(picked.map(keyOf)).size).toBe(20);
+      for (const peer of picked) counts.set(keyOf(peer), (counts.get(keyOf(peer)) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(200);
+    // 4,000 picks over 200 peers: 20 each on average. A window moves as a block, so the spread is
+    // wider than for independent picks, but no peer is starved or favoured far beyond chance.
+    for (const count of counts.values()) {
+      expect(count).toBeGreaterThan(3);
+      expect(count).toBeLessThan(45);
+    }
+    const leechers = store.bencodedPeers(hash(1), { family: 4, max: 50, noseed: true }).decode();
+    expect(leechers).toHaveLength(50);
+    for (const peer of leechers) expect(Number(peer.address.split('.')[2]) % 5).not.toBe(0);
   });
 });
