@@ -100,6 +100,7 @@ export * from './dht/node.js';
 
 // crawl: crawler mode (passive capture, BEP 51 schedule, the store and its log).
 export * from './crawl/crawl.js';
+export * from './crawl/dual-stack-crawl.js';
 export * from './crawl/sample-schedule.js';
 export * from './crawl/infohash-store.js';
 export * from './crawl/crawl-log.js';

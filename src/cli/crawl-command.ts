@@ -4,7 +4,8 @@
  * most requested ones goes to stderr at the end.
  */
 import { stat } from 'node:fs/promises';
-import { Crawler, sumCounts, type CrawlProgress, type CrawlReport } from '../crawl/crawl.js';
+import { sumCounts, type CrawlProgress, type CrawlReport } from '../crawl/crawl.js';
+import { DualStackCrawl } from '../crawl/dual-stack-crawl.js';
 import { CrawlLogWriter, cutTornTail, formatCrawlLine, notACrawlLog, readCrawlLog } from '../crawl/crawl-log.js';
 import { idToHex } from '../wire/id.js';
 import { InfoHashStore, SOURCE_KINDS, SOURCES_SATURATED, type InfoHashEntry } from '../crawl/infohash-store.js';
@@ -71,6 +72,8 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       // 5 packets/s per source that protects real nodes (the crawler's own --rate still applies).
       testnetNode: { sampleIntervalSeconds: TESTNET_SAMPLE_INTERVAL_S, sourceLimit: { rate: 500, burst: 1_000 } },
       ...(command.metadata ? { testnetSeeders: 1 } : {}),
+      // BEP 32: with both families at hand, one crawler per family, one table (dual-stack-crawl.ts).
+      bothFamilies: true,
     });
     const emit = (line: string): void => {
       writer?.write(line);
@@ -82,8 +85,8 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
         emit(JSON.stringify({ ...(JSON.parse(line) as object), ...nameFields(outcome) }));
       }, { paused: true });
     }
-    const crawler = new Crawler(session.node, {
-      bootstrap: session.bootstrap,
+    const families = [{ node: session.node, bootstrap: session.bootstrap }, ...(session.node6 !== undefined ? [{ node: session.node6, bootstrap: session.bootstrap6 }] : [])];
+    const crawler = new DualStackCrawl(families, {
       timeoutMs: timeoutSeconds * 1000,
       signal: AbortSignal.any([signal, writeFailed.signal]),
       roundIntervalMs: command.queryIntervalSeconds * 1000,
@@ -109,7 +112,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
     output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);
     statusTimer = setInterval(() => output.status(statusLine(crawler.progress(), output)), 1_000);
     const crawlStarted = Date.now();
-    const report = await crawler.run();
+    const { report, families: byFamily } = await crawler.run();
     await names?.stop();
     clearInterval(statusTimer);
     output.clearStatus();
@@ -120,6 +123,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       return EXIT.network;
     }
     output.err(summary(report, crawler.store, command.top, session, output));
+    if (session.node6 !== undefined) output.err(familyLine(report.counts, byFamily));
     if (names !== undefined) output.err(namesSummary(names.stats));
     if (writeError !== undefined) {
       output.err(`dht-scrape: the crawl stopped early: ${logPath ?? ''} could not be written (${writeError.message})`);
@@ -212,6 +216,21 @@ function summary(report: CrawlReport, store: InfoHashStore, top: number, session
     lines.push(...topList(`Top ${top} by distinct sources:`, store.top(top, 'sources')));
   }
   return lines.join('\n');
+}
+
+/**
+ * "  IPv4: 2,100 info_hashes (1,900 first), 5,432 queries sent, 290 nodes sampled; IPv6: ...": what
+ * each DHT of a dual-stack crawl named (an info-hash named by both counts in both, first in one).
+ */
+function familyLine(c: CrawlReport['counts'], families: Partial<Record<4 | 6, CrawlReport>>): string {
+  const parts = ([4, 6] as const).flatMap((family) => {
+    const report = families[family];
+    if (report === undefined) return [];
+    if (!report.joined) return [`IPv${family}: no bootstrap node answered`];
+    return [`IPv${family}: ${count(c.seenIn[family])} info_hashes (${count(c.firstSeenIn[family])} first), ` +
+      `${count(sumCounts(report.queriesOut))} queries sent, ${count(report.nodes.sampled)} nodes sampled`];
+  });
+  return `  ${parts.join('; ')}`;
 }
 
 function topList(title: string, entries: InfoHashEntry[]): string[] {

@@ -38,11 +38,13 @@ Scraper and crawler options:
   --bootstrap H:P      a node to join through (repeatable; default: the public routers)
   --port N             UDP port (default 6881; a free one if taken)
   --bind ADDR          address to bind (default 0.0.0.0; an IPv6 address for IPv6)
-  -4                   IPv4 only (default: a scrape runs an IPv4 and an IPv6 node side by side
-                       when the bootstrap offers both, BEP 32; a crawl runs IPv4)
+  -4                   IPv4 only (default: a scrape or a crawl runs an IPv4 and an IPv6 node side
+                       by side when the bootstrap offers both, BEP 32; 'scrape -', put, get, ping
+                       and query run one family: IPv4 unless -6 or --bind)
   -6                   IPv6 only (binds :: unless --bind)
   --dual-stack         with --testnet or 'dht-scrape testnet': IPv6 nodes on ::1 beside the IPv4
-                       ones, torrents announced in both families (and with --testnet, a scrape in both)
+                       ones, torrents announced in both families (and with --testnet, a scrape or
+                       crawl in both)
   --timeout S          seconds to run (default 30 scraping, 60 crawling; 0 crawls until stopped)
   --json               machine-readable output on stdout
   --state FILE         where to remember good nodes between runs (default: the user cache dir)

@@ -28,7 +28,7 @@
  * after two tries (SampleSchedule.failed), not as silent.
  */
 import { formatEndpoint } from '../wire/address.js';
-import type { NodeInfo } from '../wire/compact.js';
+import { familyOf, type NodeInfo } from '../wire/compact.js';
 import { idEquals, randomId, sharedPrefixLength, type NodeId } from '../wire/id.js';
 import { InfoHashStore, type InfoHashCounts, type SourceKind } from './infohash-store.js';
 import { ErrorCode, type Query, type QueryArgsByMethod, type ResponseBody, type SampleInfohashesArgs } from '../wire/krpc.js';
@@ -74,6 +74,11 @@ export interface CrawlOptions {
   onJoined?: (bootstrap: BootstrapResult) => void;
   /** Called once, the first time a new info-hash is refused because the store is full. */
   onStoreFull?: (maxEntries: number) => void;
+  /**
+   * Contacts of the other address family that replies name (BEP 32 `nodes6` to an IPv4 node, `nodes`
+   * to an IPv6 one): our socket cannot reach them, a dual-stack crawl's other crawler can (Crawler.offer).
+   */
+  onOtherFamily?: (nodes: readonly NodeInfo[]) => void;
   now?: () => number;
 }
 
@@ -218,6 +223,11 @@ export class Crawler {
       this.halt.abort();
       unsubscribe();
     }
+  }
+
+  /** The address family of our node: the one DHT this crawler crawls (BEP 32; see dual-stack-crawl.ts). */
+  get family(): 4 | 6 {
+    return this.node.family;
   }
 
   /** Live figures for a status line. */
@@ -387,9 +397,17 @@ export class Crawler {
     if (!idEquals(node.id, this.node.id) && this.schedule.add(node)) this.lastYieldAt = this.now();
   }
 
+  /** Nodes a reply names: ours to schedule if our socket's family can reach them (BEP 32), else offered on. */
   private learnNodes(body: ResponseBody): void {
-    for (const node of body.nodes ?? []) this.learn(node);
-    for (const node of body.nodes6 ?? []) this.learn(node);
+    const [own, other] = this.node.family === 6 ? [body.nodes6, body.nodes] : [body.nodes, body.nodes6];
+    for (const node of own ?? []) this.learn(node);
+    if (other !== undefined && other.length > 0) this.options.onOtherFamily?.(other);
+  }
+
+  /** Schedule nodes learned elsewhere (a dual-stack crawl's other crawler, see onOtherFamily), those of our family. */
+  offer(nodes: readonly NodeInfo[]): void {
+    if (this.stopped) return;
+    for (const node of nodes) if (familyOf(node.address) === this.node.family) this.learn(node);
   }
 
   private report(bootstrap: BootstrapResult | undefined, joined: boolean, ended: CrawlReport['ended']): CrawlReport {

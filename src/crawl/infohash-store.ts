@@ -23,6 +23,7 @@
  * Nothing is ever removed. At `maxEntries` the store is full: known info-hashes keep being counted,
  * new ones are refused and counted in `dropped` (see InfoHashStoreOptions.maxEntries).
  */
+import type { Family } from '../wire/compact.js';
 import { ID_LENGTH } from '../wire/id.js';
 
 /**
@@ -35,6 +36,13 @@ export const SOURCE_KINDS: readonly SourceKind[] = ['get_peers', 'announce_peer'
 
 /** One bit per kind, OR-ed together in an entry's `learned` mask. */
 export const KIND_BIT: Readonly<Record<SourceKind, number>> = { get_peers: 1, announce_peer: 2, sample: 4, find_node: 8 };
+const KIND_MASK = 15;
+
+/**
+ * BEP 32: IPv4 and IPv6 are two DHTs, and a dual-stack crawl hears both. The family of the sources
+ * that named an entry takes two more bits of the same `learned` byte, so it costs nothing.
+ */
+const FAMILY_BIT: Readonly<Record<Family, number>> = { 4: 16, 6: 32 };
 
 /** Default `maxEntries`: about 100 MB when full, a budget a laptop can spare for a long crawl. */
 export const DEFAULT_MAX_INFOHASHES = 2_000_000;
@@ -81,6 +89,9 @@ export interface InfoHashCounts {
   /** Only ever named in get_peers: possibly refresh targets rather than torrents. */
   getPeersOnly: number;
   dropped: number;
+  /** Info-hashes named by at least one source of each address family, and first named by one of it (BEP 32). */
+  seenIn: Record<Family, number>;
+  firstSeenIn: Record<Family, number>;
 }
 
 const MAX_LOAD = 0.7;
@@ -104,6 +115,8 @@ export class InfoHashStore {
   private readonly firstBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
   private readonly learnedBy: Record<SourceKind, number> = { get_peers: 0, announce_peer: 0, sample: 0, find_node: 0 };
   private getPeersOnly = 0;
+  private readonly seenIn: Record<Family, number> = { 4: 0, 6: 0 };
+  private readonly firstSeenIn: Record<Family, number> = { 4: 0, 6: 0 };
 
   constructor(options: InfoHashStoreOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_INFOHASHES;
@@ -133,22 +146,29 @@ export class InfoHashStore {
   /**
    * One sighting of `infoHash`, named by the node at `sourceAddress` at `timeMs`. get_peers and
    * announce_peer count as requests; samples and find_node targets do not (nobody asked for a torrent).
+   * An address with a colon is IPv6, any other IPv4 (see Family).
    */
   record(infoHash: Uint8Array, kind: SourceKind, sourceAddress: string, timeMs: number): RecordOutcome {
     if (infoHash.length !== ID_LENGTH) throw new RangeError(`an info-hash is ${ID_LENGTH} bytes, got ${infoHash.length}`);
     const seconds = Math.max(0, Math.min(U32_MAX, Math.floor(timeMs / 1000)));
+    const family: Family = sourceAddress.includes(':') ? 6 : 4;
     let entry = this.find(infoHash);
     let outcome: RecordOutcome = 'known';
     if (entry < 0) {
       if (this.full) { this.droppedCount++; return 'dropped'; }
       entry = this.insert(infoHash, seconds);
       this.firstBy[kind]++;
+      this.firstSeenIn[family]++;
       outcome = 'new';
     }
     if ((kind === 'get_peers' || kind === 'announce_peer') && this.requests[entry]! < U32_MAX) this.requests[entry]!++;
     if (seconds > this.lastSeen[entry]!) this.lastSeen[entry] = seconds;
     if (seconds < this.firstSeen[entry]!) this.firstSeen[entry] = seconds;
     this.noteKind(entry, KIND_BIT[kind]);
+    if ((this.learned[entry]! & FAMILY_BIT[family]) === 0) {
+      this.learned[entry]! |= FAMILY_BIT[family];
+      this.seenIn[family]++;
+    }
     const bit = hashString(sourceAddress, this.seed) & 63;
     this.sketch[entry * 2 + (bit >> 5)]! |= 1 << (bit & 31);
     return outcome;
@@ -176,6 +196,8 @@ export class InfoHashStore {
       learnedBy: { ...this.learnedBy },
       getPeersOnly: this.getPeersOnly,
       dropped: this.droppedCount,
+      seenIn: { ...this.seenIn },
+      firstSeenIn: { ...this.firstSeenIn },
     };
   }
 
@@ -199,10 +221,11 @@ export class InfoHashStore {
   }
 
   private noteKind(entry: number, bit: number): void {
-    const before = this.learned[entry]!;
-    if ((before & bit) !== 0) return;
+    const held = this.learned[entry]!;
+    if ((held & bit) !== 0) return;
+    this.learned[entry] = held | bit;
+    const before = held & KIND_MASK;
     const after = before | bit;
-    this.learned[entry] = after;
     for (const kind of SOURCE_KINDS) if ((KIND_BIT[kind] & bit) !== 0) this.learnedBy[kind]++;
     if (after === KIND_BIT.get_peers) this.getPeersOnly++;
     else if (before === KIND_BIT.get_peers) this.getPeersOnly--;

@@ -5,6 +5,7 @@ import { DhtNode } from '../../src/dht/node.js';
 import { scrape } from '../../src/modes/scrape.js';
 import { idToHex } from '../../src/wire/id.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
+import { DualStackCrawl, type FamilyNode } from '../../src/crawl/dual-stack-crawl.js';
 import { runCli } from '../helpers/cli.js';
 
 const key = (p: { address: string; port: number }): string => `${p.address}:${p.port}`;
@@ -113,4 +114,89 @@ describe('an IPv6-only local network on ::1', () => {
       await node.close();
     }
   });
+});
+
+/**
+ * BEP 32 for the crawler: one crawler per family, one table. Some info-hashes live only in the IPv6
+ * DHT here (announced at IPv6 nodes alone), so an IPv4-only crawl cannot find them all.
+ */
+describe('a dual-stack crawl', () => {
+  let net: Testnet;
+  const ipv6Only: Uint8Array[] = [];
+  beforeAll(async () => {
+    // Short BEP 51 intervals, and room for one crawler's queries per source, as `crawl --testnet` gives.
+    net = await Testnet.start({ nodes: 40, torrents: 30, peers: 2, dualStack: true, seed: 21, node: { sampleIntervalSeconds: 3, sourceLimit: { rate: 500, burst: 1_000 } } });
+    net.ipv6!.nodes.slice(4, 12).forEach((node, i) => {
+      const infoHash = randomId();
+      ipv6Only.push(infoHash);
+      node.peers.announce(infoHash, { address: '::1', port: 7_000 + i }, false);
+    });
+  });
+  afterAll(async () => { await net.close(); });
+
+  /** Crawl until every info-hash in `expected` is found (or `ms` pass); what was emitted, and the reports. */
+  const crawlUntil = async (families: FamilyNode[], expected: Set<string>, ms: number) => {
+    const stop = new AbortController();
+    const emitted: string[] = [];
+    const crawl = new DualStackCrawl(families, {
+      timeoutMs: ms,
+      signal: stop.signal,
+      onInfoHash: ({ infoHash }) => {
+        emitted.push(idToHex(infoHash));
+        expected.delete(idToHex(infoHash));
+        if (expected.size === 0) stop.abort();
+      },
+    });
+    return { emitted, ...(await crawl.run()), store: crawl.store };
+  };
+
+  it('finds the info-hashes of both DHTs, each once, counted per family', async () => {
+    const node4 = await DhtNode.create({ address: '127.0.0.1' });
+    const node6 = await DhtNode.create({ ...SHARED_ADDRESS_OPTIONS, address: '::1' });
+    node4.pairWith(node6);
+    try {
+      const all = [...net.torrents.map((t) => idToHex(t.infoHash)), ...ipv6Only.map(idToHex)];
+      const { emitted, report, families, store } = await crawlUntil([
+        { node: node4, bootstrap: net.bootstrap.slice(0, 1) },
+        { node: node6, bootstrap: net.ipv6!.bootstrap.slice(0, 1) },
+      ], new Set(all), 40_000);
+      expect(new Set(emitted)).toEqual(new Set(all));
+      expect(emitted).toHaveLength(all.length);
+      expect(store.size).toBe(all.length);
+      // Every torrent was sampled in the IPv4 DHT; the IPv6-only ones, only in the IPv6 DHT.
+      expect(report.counts.seenIn[4]).toBe(net.torrents.length);
+      expect(report.counts.seenIn[6]).toBeGreaterThanOrEqual(ipv6Only.length);
+      for (const infoHash of ipv6Only) expect(store.get(infoHash)?.kinds).toEqual(['sample']);
+      expect(report.counts.firstSeenIn[4] + report.counts.firstSeenIn[6]).toBe(all.length);
+      expect(families[4]!.joined && families[6]!.joined).toBe(true);
+      expect(report.discovered).toBe(families[4]!.discovered + families[6]!.discovered);
+      expect(report.nodes.sampled).toBe(families[4]!.nodes.sampled + families[6]!.nodes.sampled);
+    } finally {
+      await node4.close();
+      await node6.close();
+    }
+  }, 60_000);
+
+  it('an IPv4-only crawl of the same network finds none of the IPv6-only info-hashes', async () => {
+    const node4 = await DhtNode.create({ address: '127.0.0.1' });
+    try {
+      const torrents = new Set(net.torrents.map((t) => idToHex(t.infoHash)));
+      const { emitted, families } = await crawlUntil([{ node: node4, bootstrap: net.bootstrap.slice(0, 1) }], torrents, 40_000);
+      expect(torrents.size).toBe(0);
+      expect(families[6]).toBeUndefined();
+      for (const infoHash of ipv6Only) expect(emitted).not.toContain(idToHex(infoHash));
+    } finally {
+      await node4.close();
+    }
+  }, 60_000);
+
+  it('the CLI crawls both families of --testnet N --dual-stack: one line per info-hash, every torrent, a line per family', async () => {
+    const r = await runCli(['crawl', '--testnet', '40', '--dual-stack', '--timeout', '12', '--json', '--top', '0'], 60_000);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { infohash: string; from: string });
+    expect(new Set(lines.map((l) => l.infohash)).size).toBe(lines.length);
+    expect(r.stderr).toMatch(/found 280 of its 280 torrents \(100\.0%\)/);
+    expect(r.stderr).toMatch(/IPv4: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled; IPv6: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled/);
+    expect(r.stderr).toMatch(/Crawling the local network \(40 nodes \+ 40 IPv6, 280 torrents, IPv4 and IPv6\)/);
+  }, 70_000);
 });

@@ -56,7 +56,25 @@ describe('InfoHashStore: recording sightings', () => {
       learnedBy: { get_peers: 3, announce_peer: 2, sample: 1, find_node: 0 },
       getPeersOnly: 1,
       dropped: 0,
+      seenIn: { 4: 4, 6: 0 },
+      firstSeenIn: { 4: 4, 6: 0 },
     });
+  });
+
+  it('counts per address family (BEP 32) which info-hashes each DHT named, and which named it first', () => {
+    const prng = new Prng(16);
+    const store = new InfoHashStore();
+    const [a, b, c] = [prng.bytes(20), prng.bytes(20), prng.bytes(20)];
+    store.record(a, 'get_peers', '10.0.0.1', T0);
+    store.record(a, 'sample', '2001:db8::1', T0);
+    store.record(a, 'sample', '2001:db8::2', T0);
+    store.record(b, 'sample', '2001:db8::1', T0);
+    store.record(c, 'announce_peer', '10.0.0.2', T0);
+    expect(store.counts()).toMatchObject({ unique: 3, seenIn: { 4: 2, 6: 2 }, firstSeenIn: { 4: 2, 6: 1 } });
+    // The family bits share a byte with the kinds: they change neither the kinds nor get_peers-only.
+    expect(store.get(a)).toMatchObject({ kinds: ['get_peers', 'sample'] });
+    store.record(prng.bytes(20), 'get_peers', '2001:db8::3', T0);
+    expect(store.counts().getPeersOnly).toBe(1);
   });
 
   it('keeps find_node targets as their own kind, the weakest evidence: never a request', () => {

@@ -118,7 +118,7 @@ export class ViewFeed {
   }
 
   /** Show a crawl: its rate and top list now and then, and where each new info-hash lies. */
-  watchCrawler(crawler: Crawler): void {
+  watchCrawler(crawler: Pick<Crawler, 'progress' | 'store'>): void {
     let last = { at: this.now(), discovered: 0 };
     this.every(() => {
       const progress = crawler.progress();
