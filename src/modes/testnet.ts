@@ -253,7 +253,7 @@ export function testnetAddress(i: number): string {
 export const SHARED_ADDRESS_OPTIONS: DhtNodeOptions = {
   sourceLimit: false,
   lookup: { maxPerSubnet: 1_000_000 },
-  peerStore: { maxPortsPerHost: 1_000_000, maxPeersPerNetwork: 1_000_000 },
+  peerStore: { maxPortsPerHost: 1_000_000, maxPeersPerNetwork: 1_000_000, maxGroupShare: 1 },
   table: { sharedLoopback: true },
 };
 

@@ -25,16 +25,20 @@
  * window of it that starts at a random peer (bencodedPeers), with no work per peer. Expiry walks
  * the announce order, which is also the expiry order, so it stops at the first live peer.
  *
- * No sender may crowd out the rest (issue: three IPs announcing 1,020 ports evicted a torrent's
- * 50 honest peers): a host keeps at most maxPortsPerHost peers per torrent and a network at most
- * maxPeersPerNetwork; past either cap a new announce replaces that host's or network's own oldest
- * peer, never someone else's.
+ * No sender may crowd out the rest (issue 14: three IPs announcing 1,020 ports evicted a torrent's
+ * 50 honest peers). A host (an IPv4 address, an IPv6 /64) and a network (a /24, a /48) each hold
+ * at most 5% of a torrent's stored peers (maxGroupShare), one peer at least, and never more than
+ * maxPortsPerHost and maxPeersPerNetwork. A new announce past its group's share replaces that
+ * host's or network's own oldest peers, never someone else's; a re-announce trims its group back
+ * to its share when the swarm has shrunk since. So in a swarm of 50 honest peers, each attacking IP
+ * keeps 2 (3.6%), and a swarm under 40 peers keeps one per host and per network. Loopback is
+ * exempt from the share (only a process on this very host can announce from it: a local network).
  *
  * Pure: no timers. Expiry happens lazily in every call and fully in expire(), which the owner may
  * call from time to time to release memory.
  */
 import { randomBytes } from 'node:crypto';
-import { hostKey, networkKey } from '../wire/address-group.js';
+import { hostKey, isLoopback, networkKey } from '../wire/address-group.js';
 import { ScrapeBloom, scrapeBitIndexes } from '../wire/bloom.js';
 import { BENCODED_PEER_LENGTH, BencodedPeers, familyOf, normalizeAddress, writeBencodedPeer } from '../wire/compact.js';
 import type { Family, PeerInfo } from '../wire/compact.js';
@@ -56,6 +60,8 @@ export const DEFAULT_MAX_PEERS_REPLY = 50;
 export const DEFAULT_MAX_PORTS_PER_HOST = 4;
 /** Share of a torrent's peer cap one network (IPv4 /24, IPv6 /48) may hold: 5%. */
 const NETWORK_SHARE = 0.05;
+/** Share of a torrent's stored peers one host or one network may hold: 5% (issue 14's target). */
+export const DEFAULT_MAX_GROUP_SHARE = 0.05;
 
 export interface PeerStoreOptions {
   /** How long an announce is kept without being renewed. Default 30 minutes. */
@@ -92,6 +98,12 @@ export interface PeerStoreOptions {
    * replaces its own oldest one.
    */
   maxPeersPerNetwork?: number;
+  /**
+   * Most of a torrent's stored peers (counting the newcomer) one host or one network may hold, as a
+   * share: default 0.05, that is 5%, rounded down but never below one peer. Past it, the group's new
+   * announce replaces its own oldest peers. Loopback peers are held to the two caps above only.
+   */
+  maxGroupShare?: number;
   now?: () => number;
   random?: (size: number) => Uint8Array;
 }
@@ -161,6 +173,7 @@ export class PeerStore {
   private readonly maxPeers: number;
   private readonly maxPortsPerHost: number;
   private readonly maxPeersPerNetwork: number;
+  private readonly maxGroupShare: number;
   private readonly now: () => number;
   private readonly random: RandomPool;
   /**
@@ -179,6 +192,8 @@ export class PeerStore {
     this.maxPortsPerHost = positiveInteger('maxPortsPerHost', options.maxPortsPerHost ?? DEFAULT_MAX_PORTS_PER_HOST);
     const networkDefault = Math.max(this.maxPortsPerHost, Math.ceil(this.maxPeersPerTorrent * NETWORK_SHARE));
     this.maxPeersPerNetwork = positiveInteger('maxPeersPerNetwork', options.maxPeersPerNetwork ?? networkDefault);
+    this.maxGroupShare = options.maxGroupShare ?? DEFAULT_MAX_GROUP_SHARE;
+    if (!(this.maxGroupShare > 0 && this.maxGroupShare <= 1)) throw new RangeError(`maxGroupShare must be in (0, 1], got ${this.maxGroupShare}`);
     this.now = options.now ?? Date.now;
     this.random = new RandomPool(options.random ?? ((n) => new Uint8Array(randomBytes(n))));
   }
@@ -201,10 +216,14 @@ export class PeerStore {
     this.dropDeadTorrents(now);
 
     const peerKey = `${address}:${peer.port}`;
+    // Expired peers go first: they count toward no share, and an expired peer announcing is new.
+    const before = this.torrents.get(key);
+    if (before !== undefined) this.prune(key, before, now);
     let torrent = this.torrents.get(key);
     const known = torrent?.peers.get(peerKey);
     if (torrent !== undefined && known !== undefined) {
       this.renew(torrent, peerKey, known, seed, now);
+      this.trimGroups(key, torrent, known);
     } else {
       const stored: StoredPeer = {
         address, port: peer.port, family: familyOf(address), bits: packBits(scrapeBitIndexes(address)),
@@ -387,10 +406,15 @@ export class PeerStore {
     const torrent = this.torrents.get(key);
     if (torrent) {
       this.prune(key, torrent, now);
-      const own = this.ownOldest(torrent, newcomer);
-      if (own !== undefined) {
+      // Its host or network over its share replaces its own oldest, as many as it takes (the share
+      // shrinks with each one that goes); only then may the torrent's oldest make room.
+      let replaced = false;
+      for (let own = this.ownOldest(torrent, newcomer); own !== undefined; own = this.ownOldest(torrent, newcomer)) {
         this.removePeer(key, torrent, peerKeyOf(own));
-      } else if (torrent.peers.size >= this.maxPeersPerTorrent) {
+        replaced = true;
+        if (torrent.peers.size === 0) break;
+      }
+      if (!replaced && torrent.peers.size >= this.maxPeersPerTorrent) {
         this.removeOldestPeer(key, torrent);
       }
     }
@@ -410,16 +434,35 @@ export class PeerStore {
   }
 
   /**
-   * The peer the newcomer replaces because its host or its network is at its cap: their own
-   * oldest, found by walking the announce order (only when a cap is reached).
+   * The peer the newcomer replaces because its host or its network would then hold more than its
+   * cap: their own oldest, found by walking the announce order (only when a cap is reached).
    */
   private ownOldest(torrent: Torrent, newcomer: StoredPeer): StoredPeer | undefined {
-    const host = hostOf(newcomer);
-    if ((torrent.perGroup.get(host) ?? 0) >= this.maxPortsPerHost) {
+    return this.overCap(torrent, newcomer, 1, torrent.peers.size + 1);
+  }
+
+  /**
+   * After a re-announce: the swarm may have shrunk since the host's peers came, so its group is
+   * brought back to its share, oldest first (never the peer that just announced: it is the newest).
+   */
+  private trimGroups(key: string, torrent: Torrent, announcer: StoredPeer): void {
+    for (let own = this.overCap(torrent, announcer, 0, torrent.peers.size); own !== undefined && own !== announcer; own = this.overCap(torrent, announcer, 0, torrent.peers.size)) {
+      this.removePeer(key, torrent, peerKeyOf(own));
+    }
+  }
+
+  /**
+   * The oldest peer of `member`'s host, or else of its network, if that group holds more than its
+   * cap once `joining` more peers join it and the torrent holds `size` peers.
+   */
+  private overCap(torrent: Torrent, member: StoredPeer, joining: number, size: number): StoredPeer | undefined {
+    const share = isLoopback(member.address) ? Infinity : Math.max(1, Math.floor(this.maxGroupShare * size));
+    const host = hostOf(member);
+    if ((torrent.perGroup.get(host) ?? 0) + joining > Math.min(this.maxPortsPerHost, share)) {
       for (const peer of torrent.peers.values()) if (hostOf(peer) === host) return peer;
     }
-    const network = networkKey(newcomer.address);
-    if ((torrent.perGroup.get(network) ?? 0) >= this.maxPeersPerNetwork) {
+    const network = networkKey(member.address);
+    if ((torrent.perGroup.get(network) ?? 0) + joining > Math.min(this.maxPeersPerNetwork, share)) {
       for (const peer of torrent.peers.values()) if (networkKey(peer.address) === network) return peer;
     }
     return undefined;

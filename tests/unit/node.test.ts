@@ -121,7 +121,7 @@ describe('DhtNode answers queries (BEP 5, "DHT Queries")', () => {
     const dht = await node(net, '10.0.0.1');
     fill(dht, 50);
     const infoHash = randomId();
-    for (let i = 0; i < 1000; i++) dht.peers.announce(infoHash, { address: `10.7.${i >> 8}.${i & 255}`, port: 7000 }, i % 2 === 0);
+    for (let i = 0; i < 1000; i++) dht.peers.announce(infoHash, { address: `10.${7 + (i >> 8)}.${i & 255}.1`, port: 7000 }, i % 2 === 0);
     for (const scrape of [false, true]) {
       const { reply, bytes } = await ask(net, dht, 'get_peers', { id: randomId(), info_hash: infoHash, scrape });
       expect(bytes).toBeLessThanOrEqual(MAX_REPLY_BYTES);

@@ -51,7 +51,7 @@ describe('PeerStore: announce and get_peers', () => {
   });
 
   test('peers are keyed by IP and port: one host may run several peers', () => {
-    const { store } = setup();
+    const { store } = setup({ maxGroupShare: 1 }); // a swarm of 2: one host is more than 5% of it
     store.announce(hash(1), v4(1, 6881), false);
     store.announce(hash(1), v4(1, 6882), false);
     store.announce(hash(1), v4(1, 6881), true); // re-announce: updated, not added
@@ -389,38 +389,84 @@ describe('PeerStore: BEP 51 samples', () => {
 });
 
 describe('PeerStore: no host or network crowds out the rest', () => {
-  test('one host keeps at most 4 ports per torrent: a fifth replaces its own oldest', () => {
+  /** The most peers any one address holds, and its share of the stored peers. */
+  const worstHost = (store: PeerStore): { count: number; share: number } => {
+    const values = store.peers(hash(1), { max: 100_000 });
+    const perHost = new Map<string, number>();
+    for (const p of values) perHost.set(p.address, (perHost.get(p.address) ?? 0) + 1);
+    const count = Math.max(...perHost.values());
+    return { count, share: count / values.length };
+  };
+
+  test('in a small swarm one host keeps one port: a second replaces its first', () => {
     const { store } = setup();
     for (let i = 0; i < 5; i++) store.announce(hash(1), v4(i), false); // 5 honest hosts
     for (let port = 7000; port < 7300; port++) store.announce(hash(1), v4(99, port), false);
     const ports = store.peers(hash(1), { max: 100 }).filter((p) => p.address === v4(99).address).map((p) => p.port);
-    expect(ports.sort()).toEqual([7296, 7297, 7298, 7299]);
-    expect(store.stats().peers).toBe(9);
+    expect(ports).toEqual([7299]);
+    expect(store.stats().peers).toBe(6);
+  });
+
+  test('a host keeps at most 5% of the stored peers, and never more than 4 ports', () => {
+    const { store } = setup();
+    for (let i = 0; i < 200; i++) store.announce(hash(1), v4(i), false);
+    for (let port = 7000; port < 7300; port++) store.announce(hash(1), v4(999, port), false);
+    expect(worstHost(store)).toEqual({ count: 4, share: 4 / 204 }); // 5% of 204 is 10: the 4-port cap holds
+    const { store: small } = setup();
+    for (let i = 0; i < 60; i++) small.announce(hash(1), v4(i), false);
+    for (let port = 7000; port < 7300; port++) small.announce(hash(1), v4(999, port), false);
+    expect(worstHost(small)).toEqual({ count: 3, share: 3 / 63 }); // 5% of 63 is 3.15
   });
 
   test('one /24 keeps at most 5% of a torrent; its announces never evict another network', () => {
-    const { store } = setup({ maxPeersPerTorrent: 200 }); // 10 per network
+    const { store } = setup({ maxPeersPerTorrent: 200 });
     for (let i = 0; i < 50; i++) store.announce(hash(1), v4(i), false);
     for (let host = 1; host < 255; host++) store.announce(hash(1), { address: `192.0.2.${host}`, port: 6881 }, false);
     const values = store.peers(hash(1), { max: 1000 });
-    expect(values.filter((p) => p.address.startsWith('192.0.2.'))).toHaveLength(10);
+    expect(values.filter((p) => p.address.startsWith('192.0.2.'))).toHaveLength(2); // 5% of 52
     expect(values.filter((p) => p.address.startsWith('10.'))).toHaveLength(50);
+    // In a big swarm the share is capped by maxPeersPerNetwork (5% of maxPeersPerTorrent: 10 here).
+    for (let i = 50; i < 190; i++) store.announce(hash(1), v4(i), false);
+    for (let host = 1; host < 255; host++) store.announce(hash(1), { address: `192.0.2.${host}`, port: 6881 }, false);
+    expect(store.peers(hash(1), { max: 1000 }).filter((p) => p.address.startsWith('192.0.2.'))).toHaveLength(10); // 5% of 200
   });
 
-  test('three hosts announcing 1,020 ports leave a torrent\'s 50 honest peers where they were', () => {
+  test('three hosts announcing 1,020 ports leave a torrent\'s 50 honest peers where they were, each host under 5%', () => {
     const { store } = setup();
     for (let i = 0; i < 50; i++) store.announce(hash(1), v4(i), false);
     for (let n = 0; n < 1020; n++) store.announce(hash(1), { address: `198.51.${n % 3}.7`, port: 10_000 + n }, false);
     const values = store.peers(hash(1), { max: 1000 });
     expect(values.filter((p) => p.address.startsWith('10.'))).toHaveLength(50);
-    expect(values).toHaveLength(50 + 3 * 4);
+    expect(values).toHaveLength(50 + 3 * 2);
+    expect(worstHost(store).share).toBeLessThanOrEqual(0.05); // 2 of 56: 3.6% (4 ports per host was 6.5%)
   });
 
-  test('the caps are options, for a local network whose peers share one address', () => {
-    const { store } = setup({ maxPortsPerHost: 1_000, maxPeersPerNetwork: 1_000 });
-    for (let port = 7000; port < 7100; port++) store.announce(hash(1), { address: '127.0.0.1', port }, false);
-    expect(store.stats().peers).toBe(100);
+  test('a host whose swarm shrank is trimmed back to its share when it announces again', () => {
+    const { store, advance } = setup();
+    for (let i = 0; i < 200; i++) store.announce(hash(1), v4(i), false);
+    for (let port = 7000; port < 7004; port++) store.announce(hash(1), v4(999, port), false);
+    expect(worstHost(store).count).toBe(4);
+    advance(PEER_TTL_MS - 1);
+    for (let i = 0; i < 20; i++) store.announce(hash(1), v4(i), false); // only 20 honest peers stay
+    for (let port = 7000; port < 7004; port++) store.announce(hash(1), v4(999, port), false);
+    advance(2);
+    store.announce(hash(1), v4(999, 7003), false);
+    expect(store.peers(hash(1), { max: 100 }).filter((p) => p.address === v4(999).address).map((p) => p.port)).toEqual([7003]);
+    expect(store.stats().peers).toBe(21);
+  });
+
+  test('loopback peers (a local network on one machine) and the caps as options', () => {
+    const { store } = setup();
+    for (let port = 7000; port < 7010; port++) store.announce(hash(1), { address: '127.0.0.1', port }, false);
+    expect(store.stats().peers).toBe(4); // the absolute cap only: no share for loopback
+    const { store: lab } = setup({ maxPortsPerHost: 1_000, maxPeersPerNetwork: 1_000 });
+    for (let port = 7000; port < 7100; port++) lab.announce(hash(1), { address: '127.0.0.1', port }, false);
+    expect(lab.stats().peers).toBe(100);
+    const { store: shared } = setup({ maxGroupShare: 1 });
+    for (let port = 7000; port < 7004; port++) shared.announce(hash(1), { address: '192.0.2.1', port }, false);
+    expect(shared.stats().peers).toBe(4);
     expect(() => new PeerStore({ maxPortsPerHost: 0 })).toThrow(RangeError);
+    expect(() => new PeerStore({ maxGroupShare: 0 })).toThrow(RangeError);
   });
 });
 
