@@ -14,6 +14,7 @@ import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
 import { packetTracer } from './packet-trace.js';
 import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
 import { UsageError, type CommonOptions } from './options.js';
+import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
 import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused } from './state-file.js';
 import type { Output } from './terminal.js';
 import { loadConditions } from './conditions-file.js';
@@ -53,6 +54,9 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   let testnet: Testnet | undefined;
   if (common.testnet !== undefined) {
     const conditions = await loadConditions(common.lab.conditions);
+    const seeders = extras.testnetSeeders ?? 0;
+    const files = openFilesWarning({ nodes: common.testnet, perNode: common.dualStack ? 2 : 1, extra: (extras.testnetTorrents ?? 3) * Math.min(seeders, 10) }, readOpenFilesLimit());
+    if (files !== undefined) output.err(files);
     output.err(`Starting a local DHT of ${common.testnet} nodes on loopback${typeof conditions === 'string' && conditions === 'ideal' ? '' : ` (conditions ${typeof conditions === 'string' ? conditions : conditions.name})`}...`);
     testnet = await Testnet.start({
       conditions,

@@ -3,12 +3,15 @@ import { DhtNode } from '../dht/node.js';
 import { LAB_LOOPBACK_LIMIT, SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
 import { EXIT, type Command } from './options.js';
 import { loadConditions } from './conditions-file.js';
+import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
 import type { Output } from './terminal.js';
 
 type TestnetCommand = Extract<Command, { kind: 'testnet' }>;
 
 export async function runTestnet(command: TestnetCommand, output: Output, signal: AbortSignal): Promise<number> {
   const conditions = await loadConditions(command.lab.conditions);
+  const files = openFilesWarning({ nodes: command.nodes, perNode: command.dualStack ? 2 : 1, extra: command.torrents * Math.min(command.seeders, command.peers) }, readOpenFilesLimit());
+  if (files !== undefined) output.err(files);
   if (!command.json) output.err(`Starting ${command.nodes} DHT nodes in ${command.addressRange}...`);
   const testnet = await Testnet.start({
     nodes: command.nodes, torrents: command.torrents, peers: command.peers, seeders: command.seeders, addressRange: command.addressRange,

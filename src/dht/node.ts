@@ -30,7 +30,7 @@ import { Lookup, findNode, getPeers, type LookupMethod, type LookupOptions, type
 import { ItemStore, type ItemStoreOptions } from '../table/item-store.js';
 import { PeerStore, type PeerStoreOptions } from '../table/peer-store.js';
 import { RecentQueriers } from '../table/recent-queriers.js';
-import { EXTENDED_FAR_BUCKETS, RoutingTable, type Contact, type InsertResult, type RoutingTableOptions, type TableReader } from '../table/routing-table.js';
+import { EXTENDED_FAR_BUCKETS, RoutingTable, type Contact, type IdOwnership, type InsertResult, type RoutingTableOptions, type TableReader } from '../table/routing-table.js';
 import { MAX_REPLY_BYTES, Rpc, type ErrorReplyListener, type QueryOptions, type QueryOutcome, type RpcCounters, type RpcOptions } from '../net/rpc.js';
 import { SourceLimiter, type SourceLimiterOptions } from '../net/source-limiter.js';
 import { CpuBudget, type CpuBudgetOptions } from '../net/cpu-budget.js';
@@ -238,10 +238,11 @@ export class DhtNode {
   /**
    * Take nodes known to answer into the table, as if each had just answered us: a simulator's
    * ready-made mesh, a restarted node's old contacts. The table's admission rules apply; a full
-   * bucket stays as it is (no ping: these nodes are not news).
+   * bucket stays as it is (no ping: these nodes are not news). With `ids: 'share'` the table keeps
+   * the callers' ID arrays instead of copying them (see IdOwnership): they must never change.
    */
-  addContacts(nodes: Iterable<NodeInfo>): void {
-    for (const node of nodes) this.currentTable.recordResponse(node);
+  addContacts(nodes: Iterable<NodeInfo>, ids: IdOwnership = 'copy'): void {
+    for (const node of nodes) this.currentTable.recordResponse(node, ids);
   }
 
   /**

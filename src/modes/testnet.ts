@@ -393,7 +393,8 @@ function mesh(nodes: readonly DhtNode[], answering: readonly DhtNode[], unreacha
     const index = insertionPoint(sorted, node.id);
     for (let d = -NEIGHBOURS / 2; d <= NEIGHBOURS / 2; d++) offer(sorted[index + d]);
     for (let r = 0; r < RANDOM_CONTACTS; r++) offer(contacts[random.int(contacts.length)]);
-    node.addContacts(offers);
+    // Every table keeps the nodes' own ID arrays (never changed) instead of a copy per contact.
+    node.addContacts(offers, 'share');
   });
 }
 

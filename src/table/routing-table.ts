@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatEndpoint } from '../wire/address.js';
-import { hostKey, isLoopback, networkKey } from '../wire/address-group.js';
+import { groupOf, isLoopback, relationTo } from '../wire/address-group.js';
 import type { NodeInfo } from '../wire/compact.js';
 import {
   ID_BITS,
@@ -144,6 +144,14 @@ interface Bucket {
 }
 
 /**
+ * Whether the table copies a newcomer's ID (the default: it may be a view into a packet buffer that
+ * is reused) or keeps the caller's array, which the caller promises never to change. A local
+ * network meshing thousands of tables from the same node IDs shares them: a copy is a typed array
+ * and a buffer of its own, about 250 bytes, times 64 contacts per table.
+ */
+export type IdOwnership = 'copy' | 'share';
+
+/**
  * What just happened with a node: it answered us, it queried us, or another node named it in a
  * reply (we only heard of it: it has proved nothing yet).
  */
@@ -192,8 +200,8 @@ export class RoutingTable {
   }
 
   /** The node answered one of our queries. */
-  recordResponse(node: NodeInfo): InsertResult {
-    return this.record(node, 'response');
+  recordResponse(node: NodeInfo, ids: IdOwnership = 'copy'): InsertResult {
+    return this.record(node, 'response', ids);
   }
 
   /** The node sent us a query (it is alive, but has not yet proved it answers). */
@@ -389,17 +397,18 @@ export class RoutingTable {
 
   // ---- insertion -------------------------------------------------------------------------------
 
-  private record(node: NodeInfo, activity: Activity): InsertResult {
+  private record(node: NodeInfo, activity: Activity, ids: IdOwnership = 'copy'): InsertResult {
     if (!isValidNode(node)) return { kind: 'rejected', reason: 'invalid' };
     if (idEquals(node.id, this.ownId)) return { kind: 'rejected', reason: 'own-id' };
     const existing = this.byId.get(idKey(node.id));
     if (existing !== undefined) return activity === 'heard' ? IGNORED : this.refresh(existing, node, activity);
-    if (this.byEndpoint.has(formatEndpoint(node))) return { kind: 'rejected', reason: 'address-taken' };
+    const endpoint = formatEndpoint(node);
+    if (this.byEndpoint.has(endpoint)) return { kind: 'rejected', reason: 'address-taken' };
     // Hearsay must not pull a node out of the cache, where it waits on better evidence.
     if (activity === 'heard' && this.isCached(node.id)) return IGNORED;
-    const newcomer = this.takeFromCache(node) ?? this.newContact(node);
+    const newcomer = this.takeFromCache(node, endpoint) ?? this.newContact(node, ids);
     this.touch(newcomer, activity);
-    return this.insert(newcomer, activity);
+    return this.insert(newcomer, activity, endpoint);
   }
 
   /**
@@ -415,13 +424,13 @@ export class RoutingTable {
   }
 
   /** Put a new node in its bucket, splitting our own bucket as often as needed to make room. */
-  private insert(newcomer: Contact, activity: Activity): InsertResult {
+  private insert(newcomer: Contact, activity: Activity, endpoint: string): InsertResult {
     for (;;) {
       const index = this.indexOf(newcomer.id);
       const bucket = this.table[index]!;
       if (this.crowds(bucket, newcomer)) return { kind: 'rejected', reason: 'host-taken' };
       if (bucket.contacts.length < this.capacityOf(index)) {
-        this.place(bucket, newcomer);
+        this.place(bucket, newcomer, endpoint);
         return { kind: 'added', contact: newcomer };
       }
       // BEP 5: a full bucket splits only if "our own node ID falls within the range of the bucket".
@@ -438,12 +447,12 @@ export class RoutingTable {
    */
   private crowds(bucket: Bucket, newcomer: Contact): boolean {
     if (!this.restrictHosts || (this.sharedLoopback && isLoopback(newcomer.address))) return false;
-    const host = hostKey(newcomer.address);
-    const network = networkKey(newcomer.address);
+    const group = groupOf(newcomer.address);
     let sameNetwork = 0;
     for (const c of bucket.contacts) {
-      if (hostKey(c.address) === host) return true;
-      if (networkKey(c.address) === network && ++sameNetwork >= MAX_PER_NETWORK) return true;
+      const relation = relationTo(c.address, group);
+      if (relation.sameHost) return true;
+      if (relation.sameNetwork && ++sameNetwork >= MAX_PER_NETWORK) return true;
     }
     return false;
   }
@@ -570,9 +579,9 @@ export class RoutingTable {
 
   // ---- bookkeeping -----------------------------------------------------------------------------
 
-  private newContact(node: NodeInfo): Contact {
+  private newContact(node: NodeInfo, ids: IdOwnership): Contact {
     // Copy the ID: the caller's buffer may be a view into a packet that gets reused.
-    return { id: node.id.slice(), address: node.address, port: node.port, lastResponse: 0, lastQuery: 0, failures: 0, added: 0 };
+    return { id: ids === 'share' ? node.id : node.id.slice(), address: node.address, port: node.port, lastResponse: 0, lastQuery: 0, failures: 0, added: 0 };
   }
 
   private touch(contact: Contact, activity: Activity): void {
@@ -584,12 +593,12 @@ export class RoutingTable {
     }
   }
 
-  private place(bucket: Bucket, contact: Contact): void {
+  private place(bucket: Bucket, contact: Contact, endpoint = formatEndpoint(contact)): void {
     contact.added = this.now();
     bucket.contacts.push(contact);
     bucket.lastChanged = contact.added;
     this.byId.set(idKey(contact.id), contact);
-    this.byEndpoint.set(formatEndpoint(contact), contact);
+    this.byEndpoint.set(endpoint, contact);
   }
 
   private unplace(bucket: Bucket, contact: Contact): void {
@@ -611,12 +620,13 @@ export class RoutingTable {
   }
 
   /** If the node waits in its bucket's cache, take it out, keeping its history if the endpoint matches. */
-  private takeFromCache(node: NodeInfo): Contact | undefined {
+  private takeFromCache(node: NodeInfo, endpoint: string): Contact | undefined {
     const bucket = this.bucketOf(node.id);
+    if (bucket.replacements.length === 0) return undefined;
     const at = bucket.replacements.findIndex((r) => idEquals(r.id, node.id));
     if (at === -1) return undefined;
     const [cached] = bucket.replacements.splice(at, 1);
-    return cached !== undefined && formatEndpoint(cached) === formatEndpoint(node) ? cached : undefined;
+    return cached !== undefined && formatEndpoint(cached) === endpoint ? cached : undefined;
   }
 
   /**

@@ -35,3 +35,42 @@ export function isLoopback(address: string): boolean {
 function prefixKey(address: string, bytes: number): string {
   return Buffer.from(encodeAddress(address).subarray(0, bytes)).toString('hex');
 }
+
+/**
+ * An address's host and network, worked out once, to compare many other addresses against (the
+ * routing table checks each newcomer against every contact of its bucket).
+ */
+export interface AddressGroup {
+  readonly host: string;
+  readonly network: string;
+  /** "a.b.c." for an IPv4 address: the start every address of its /24 spells. */
+  readonly prefix4: string | undefined;
+}
+
+export function groupOf(address: string): AddressGroup {
+  const network = networkKey(address);
+  const host = hostKey(address);
+  return { host, network, prefix4: familyOf(address) === 4 ? `${network.slice(0, -3)}.` : undefined };
+}
+
+/**
+ * Whether `address`, a valid address (one normalizeAddress accepts: the routing table's contacts
+ * all passed hostKey on entry), is in the group's host, and whether in its network. A valid
+ * address without a colon is a dotted quad in its one spelling (the parser takes no leading
+ * zeros), so it is compared as text, without parsing or building keys: that is the common case,
+ * and what makes meshing a 19,000-node local network affordable.
+ */
+export function relationTo(address: string, group: AddressGroup): { sameHost: boolean; sameNetwork: boolean } {
+  if (!address.includes(':')) {
+    if (group.prefix4 === undefined) return NEITHER;
+    if (address === group.host) return BOTH;
+    return address.startsWith(group.prefix4) ? NETWORK_ONLY : NEITHER;
+  }
+  const sameHost = hostKey(address) === group.host;
+  return sameHost ? BOTH : networkKey(address) === group.network ? NETWORK_ONLY : NEITHER;
+}
+
+const BOTH = { sameHost: true, sameNetwork: true } as const;
+const NETWORK_ONLY = { sameHost: false, sameNetwork: true } as const;
+const NEITHER = { sameHost: false, sameNetwork: false } as const;
+

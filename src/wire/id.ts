@@ -68,9 +68,17 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 /** Whether two IDs (or info-hashes) are the same 20 bytes. */
 export const idEquals: (a: NodeId, b: NodeId) => boolean = bytesEqual;
 
-/** An ID as a Map key: a string of one char per byte (latin1), cheaper to make than hex. */
+/**
+ * An ID as a Map key: a string of one char per byte (latin1), cheaper to make than hex. Built with
+ * String.fromCharCode, without a Buffer: twice as fast, and every table insert makes one (a local
+ * network of 19,000 nodes meshes over a million contacts at start).
+ */
 export function idKey(id: NodeId): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+  if (id.length !== ID_LENGTH) return String.fromCharCode.apply(null, Array.from(id));
+  return String.fromCharCode(
+    id[0]!, id[1]!, id[2]!, id[3]!, id[4]!, id[5]!, id[6]!, id[7]!, id[8]!, id[9]!,
+    id[10]!, id[11]!, id[12]!, id[13]!, id[14]!, id[15]!, id[16]!, id[17]!, id[18]!, id[19]!,
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  idKey,
   ID_BITS,
   ID_LENGTH,
   compareDistance,
@@ -231,5 +232,17 @@ describe('isId and idEquals', () => {
     expect(idEquals(id, id.slice())).toBe(true);
     expect(idEquals(id, randomIdWithPrefix(id, 159))).toBe(false);
     expect(idEquals(id, id.subarray(0, 19))).toBe(false);
+  });
+});
+
+describe('idKey: an ID as a Map key', () => {
+  it('is one latin1 char per byte, for IDs and for other lengths, and distinct IDs give distinct keys', () => {
+    const id = Uint8Array.from({ length: 20 }, (_, i) => (i * 37 + 200) & 255);
+    expect(idKey(id)).toBe(Buffer.from(id).toString('latin1'));
+    expect(idKey(id.subarray(3, 23 - 3))).toBe(Buffer.from(id.subarray(3, 20)).toString('latin1'));
+    const other = id.slice();
+    other[19]! ^= 1;
+    expect(idKey(other)).not.toBe(idKey(id));
+    expect(idKey(new Uint8Array(32).fill(255))).toBe('\xff'.repeat(32));
   });
 });

@@ -803,3 +803,31 @@ describe('RoutingTable: invariants under a random workload', () => {
     expect(table.size).toBeGreaterThan(20);
   });
 });
+
+describe('RoutingTable: one slot per host, two per network in a bucket (restrictHosts)', () => {
+  const own = new Uint8Array(20);
+  const farId = (n: number): NodeId => { const id = new Uint8Array(20); id[0] = 0x80; id[19] = n; return id; };
+
+  it('a second port of a host is refused, however its address is spelled; a third address of a /24 too', () => {
+    const table = new RoutingTable(own, { restrictHosts: true, now: () => START });
+    expect(table.recordResponse({ id: farId(1), address: '192.0.2.1', port: 1000 }).kind).toBe('added');
+    expect(table.recordResponse({ id: farId(2), address: '192.0.2.1', port: 1001 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    expect(table.recordResponse({ id: farId(3), address: '::ffff:192.0.2.1', port: 1002 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    expect(table.recordResponse({ id: farId(4), address: '192.0.2.2', port: 1000 }).kind).toBe('added');
+    expect(table.recordResponse({ id: farId(5), address: '192.0.2.3', port: 1000 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    expect(table.recordResponse({ id: farId(6), address: '192.0.20.1', port: 1000 }).kind).toBe('added');
+  });
+});
+
+describe('RoutingTable: who owns a newcomer\'s ID array', () => {
+  it('copies it by default (it may be a view into a reused packet), keeps it when told it is shared', () => {
+    const table = new RoutingTable(new Uint8Array(20), { now: () => START });
+    const copied = randomIdWithPrefix(new Uint8Array(20), 0);
+    const shared = randomIdWithPrefix(new Uint8Array(20), 1);
+    table.recordResponse({ id: copied, address: '192.0.2.1', port: 1 });
+    table.recordResponse({ id: shared, address: '192.0.2.2', port: 1 }, 'share');
+    expect(table.get(copied)!.id).not.toBe(copied);
+    expect(idEquals(table.get(copied)!.id, copied)).toBe(true);
+    expect(table.get(shared)!.id).toBe(shared);
+  });
+});
