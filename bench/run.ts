@@ -3,7 +3,7 @@
  * the library it is compared with, with the ratio, then one summary of the targets.
  *
  *   npm run bench                          # everything (about 5 minutes; bounded at 12)
- *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, cold, crawl, attacks
+ *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, cold, crawl, attacks, scale
  *   npm run bench -- --quick               # fewer rounds and lookups: a smoke test, not figures
  *
  * Loopback only: every socket binds 127.x, the peer library's socket refuses other destinations,
@@ -19,11 +19,12 @@ import { runColdStartBench } from './cold-start.js';
 import { runHandlerCost } from './handler-cost.js';
 import { OURS, THEIRS, lookupMetrics, runLookupBench, type ConditionResult } from './lookup.js';
 import { guardDns } from './peer-dht.js';
+import { runScaleBench } from './scale.js';
 import { runSocketCost } from './socket-cost.js';
 import { heading, num, ratio, table } from './report.js';
 import { pingVerdict, runThroughputBench, type ThroughputSample } from './throughput.js';
 
-const SECTIONS = ['bencode', 'throughput', 'lookup', 'cold', 'crawl', 'attacks'] as const;
+const SECTIONS = ['bencode', 'throughput', 'lookup', 'cold', 'crawl', 'attacks', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 /** The whole run must end by itself; past this, it stops and says so. */
 const BUDGET_MS = 12 * 60_000;
@@ -70,8 +71,11 @@ async function main(): Promise<void> {
   await timed('crawl', runCrawlSection);
   const attacks = await timed('attacks', () => runAttacksBench({ quick }));
   if (attacks !== undefined) targets.push(...attacks);
+  // Last: the biggest networks take most of the machine for a minute or two.
+  const scale = await timed('scale', () => runScaleBench(quick ? { sizes: [1_000, 2_000], lookups: 4 } : {}));
+  if (scale !== undefined) targets.push(...scale);
 
-  console.log(heading('Targets (issues 5 and 14)'));
+  console.log(heading('Targets (issues 5, 14 and 16)'));
   console.log(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, t.met ? 'met' : 'MISSED'])));
   dnsGuard.restore();
   console.log(`\nDNS lookups of names refused during the run: ${dnsGuard.attempts()} (must be 0).`);
