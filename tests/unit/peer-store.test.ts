@@ -369,6 +369,19 @@ describe('PeerStore: BEP 51 samples', () => {
     expect(seen.size).toBe(100);
   });
 
+  test('samples follow the store through evictions, emptied torrents and expiry', () => {
+    const { store, advance } = setup({ maxTorrents: 50, maxPeersPerTorrent: 2 });
+    const all = (): string[] => store.sample(1_000).map((h) => idToHex(h)).sort();
+    const stored = new Set<number>();
+    for (let n = 0; n < 80; n++) { store.announce(hash(n), v4(n), false); stored.add(n); if (stored.size > 50) stored.delete(Math.min(...stored)); }
+    expect(all()).toEqual([...stored].map((n) => idToHex(hash(n))).sort());
+    advance(PEER_TTL_MS - 1);
+    for (let n = 70; n < 80; n++) store.announce(hash(n), v4(n), false);
+    advance(2);
+    expect(all()).toEqual(Array.from({ length: 10 }, (_, i) => idToHex(hash(70 + i))).sort());
+    expect(store.numInfoHashes).toBe(10);
+  });
+
   test('an empty store samples nothing; expired info-hashes are not sampled', () => {
     const { store, advance } = setup();
     expect(store.sample(10)).toEqual([]);
