@@ -165,6 +165,8 @@ export class DhtNode {
   private readonly now: () => number;
   private readonly cpuClock: () => number;
   private readonly cpu: CpuBudget | undefined;
+  /** Ends the CPU budget's turn (endTurnLater). */
+  private turnEnd: NodeJS.Immediate | undefined;
   /** Which network our lookups run on, as the bootstrap addresses declare it (see declareScope). */
   private addressScope: AddressScope | undefined;
   /** Our node of the other address family in a dual-stack host (see pairWith), if any. */
@@ -328,7 +330,7 @@ export class DhtNode {
 
   private onQuery(query: Query, from: Endpoint): void {
     if (this.closed) return;
-    if (this.overBudget() && !this.isVerified(query.a.id, from)) {
+    if (this.sheds(query) && !this.isVerified(query.a.id, from)) {
       // Our send budget or CPU share is spent (a flood, most likely): answering strangers would
       // only queue their replies ahead of those of nodes we know, until every reply came too late.
       this.rpc.counters.dropped.shed++;
@@ -337,14 +339,33 @@ export class DhtNode {
       if (!this.options.readOnly) this.answer(query, from);
       if (query.ro !== true) this.noteQuerier({ id: query.a.id, address: from.address, port: from.port });
       const ended = this.cpuClock();
-      this.cpu?.spend(ended - started, ended);
+      if (this.cpu !== undefined) {
+        this.cpu.spend(ended - started, ended);
+        this.endTurnLater();
+      }
     }
     for (const listener of this.listeners) listener(query, from);
   }
 
-  /** Whether strangers' queries are shed: replies are queuing up, or answering took its share of the CPU. */
-  private overBudget(): boolean {
-    return this.rpc.backlogged || (this.cpu?.exhausted(this.cpuClock()) ?? false);
+  /**
+   * Whether a stranger's query is shed: replies are queuing up (every reply spends the same send
+   * budget), or answering took its share of the CPU, lately or in this turn of the event loop. A
+   * ping is never shed for CPU: it costs a few microseconds, so even every source of the limiter's
+   * table at its full rate cannot make pings a CPU burden, and the honest pinger is who the CPU
+   * budget protects (issue 14: pings kept their p99 through a scrape flood).
+   */
+  private sheds(query: Query): boolean {
+    if (this.rpc.backlogged) return true;
+    return query.q !== 'ping' && this.cpu !== undefined && this.cpu.exhausted(this.cpuClock());
+  }
+
+  /** The CPU budget's turn ends when this turn of the event loop does (setImmediate runs after the reads). */
+  private endTurnLater(): void {
+    if (this.turnEnd !== undefined || this.closed) return;
+    this.turnEnd = setImmediate(() => {
+      this.turnEnd = undefined;
+      this.cpu?.newTurn();
+    });
   }
 
   /** A node in our table that has answered us from this very address: it is who it says, not a spoofed source. */
@@ -753,6 +774,7 @@ export class DhtNode {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.maintenance);
+    if (this.turnEnd !== undefined) clearImmediate(this.turnEnd);
     this.listeners.clear();
     await this.rpc.close();
   }
