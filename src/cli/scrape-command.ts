@@ -86,7 +86,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     output.clearStatus();
     if (report.lookup === undefined) {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      if (common.json) output.out(JSON.stringify(jsonReport(report)));
+      if (common.json) output.out(JSON.stringify(jsonReport(report, droppedBy(session))));
       if (report.bootstrap.routersAnswered > 0 && !signal.aborted) {
         // The network answered; our own --timeout ended the run before a lookup could.
         output.err(`0 peers: the bootstrap node answered, but --timeout ${common.timeoutSeconds ?? 30} s ran out after ${seconds} s, ` +
@@ -107,7 +107,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const dn = command.target?.name !== undefined ? { dn: command.target.name } : {};
     const trackerJson = trackerReports.length > 0 ? { trackers: trackersJson(trackerReports) } : {};
     const families = report6 === undefined ? {} : { families: familiesJson(byFamily) };
-    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report) as object), ...families, ...dn, ...swarmJson(report.swarm, extras), ...trackerJson }));
+    if (common.json) output.out(JSON.stringify({ ...(jsonReport(report, droppedBy(session)) as object), ...families, ...dn, ...swarmJson(report.swarm, extras), ...trackerJson }));
     output.err(summary(report, output));
     if (report6 !== undefined) output.err(familyLine(byFamily));
     for (const line of trackerLines(trackerReports, output)) output.err(line);
@@ -126,8 +126,22 @@ function pickTestnetTorrent(session: Session): { infoHash: Uint8Array; name?: st
   return torrent === undefined ? undefined : { infoHash: torrent.infoHash, name: `local network torrent, ${torrent.peers.length} peers` };
 }
 
-/** The stable --json document: new fields may be added, none renamed. */
-export function jsonReport(report: ScrapeReport): unknown {
+/**
+ * Datagrams our node(s) dropped during the run, by reason (DropReason), only the reasons that
+ * happened. The node lives for this one command, so its counters are the run's. `oversized` counts
+ * datagrams over 1,500 bytes that answered none of our open queries: a reply we asked for is read
+ * whatever its size (bittorrent-dht sends its whole table), so a scrape's own replies are not in it.
+ */
+function droppedBy(session: Session): Record<string, number> {
+  const dropped: Record<string, number> = {};
+  for (const node of [session.node, session.node6]) {
+    for (const [reason, n] of Object.entries(node?.counters().dropped ?? {})) if (n > 0) dropped[reason] = (dropped[reason] ?? 0) + n;
+  }
+  return dropped;
+}
+
+/** The stable --json document: new fields may be added, none renamed. `dropped` when known (one scrape per node). */
+export function jsonReport(report: ScrapeReport, dropped?: Record<string, number>): unknown {
   const stats = report.lookup;
   return {
     infohash: report.infohash,
@@ -150,6 +164,7 @@ export function jsonReport(report: ScrapeReport): unknown {
         finished: report.bootstrap.finished,
       },
       ...(report.announcedTo !== undefined ? { announced_to: report.announcedTo } : {}),
+      ...(dropped !== undefined ? { dropped } : {}),
     },
   };
 }

@@ -40,11 +40,16 @@ export interface BdhtOptions {
   prefix: string;
   spread?: boolean;
   ttlSeconds?: number;
+  /** How many others each node is told of at random once all have joined (default 16). */
+  fill?: number;
   /** Report every get_peers and announce_peer the nodes receive. */
   queries?: boolean;
 }
 
 export class BdhtFixture extends LineFixture<BdhtCommand> {
+  /** Each node's routing table size when the network was ready (same order as `nodes`). */
+  readonly tableSizes: number[] = [];
+
   private constructor(child: ChildProcessWithoutNullStreams, readonly nodes: BdhtNode[] = []) {
     super(child, (e) => e.event === 'query');
   }
@@ -53,6 +58,7 @@ export class BdhtFixture extends LineFixture<BdhtCommand> {
     const args = [FIXTURE, '--nodes', String(options.nodes), '--k', String(options.k), '--prefix', options.prefix, '--ttl', String(options.ttlSeconds ?? 120)];
     if (options.spread === true) args.push('--spread');
     if (options.queries === true) args.push('--queries');
+    if (options.fill !== undefined) args.push('--fill', String(options.fill));
     const fixture = new BdhtFixture(spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
     // 200 nodes at k = 20 take 10-25 s to start on a loaded 2-core machine (whole-table replies).
     const ready = await fixture.waitFor((e) => e.event === 'ready' || e.event === 'fatal', 60_000, 'bittorrent-dht to be ready');
@@ -61,6 +67,7 @@ export class BdhtFixture extends LineFixture<BdhtCommand> {
       throw new Error(`bittorrent-dht fixture failed: ${JSON.stringify(ready)}\n${fixture.errors}`);
     }
     fixture.nodes.push(...(ready.nodes as BdhtNode[]));
+    fixture.tableSizes.push(...(ready.tableSizes as number[]));
     return fixture;
   }
 

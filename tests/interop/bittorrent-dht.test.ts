@@ -87,6 +87,53 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
     }, 40_000);
   });
 
+  /**
+   * Issue 12 item 2: read every reply we asked for. A long-lived bittorrent-dht node holds 100+
+   * contacts and answers find_node and get_peers with all of them, closest first (2.6 KB and more):
+   * past the 1,500 bytes we read of a datagram nobody asked for. A cold CLI scrape through one such
+   * node must read its replies and those of every node after it, and find every announced peer.
+   */
+  describe('600 nodes whose tables hold 100+ contacts (stock k = 20, each on its own /24)', () => {
+    let net: BdhtFixture;
+    beforeAll(async () => { net = await BdhtFixture.start({ nodes: 600, k: 20, prefix: '127.30.0', spread: true, fill: 600, ttlSeconds: 180 }); }, 70_000);
+    afterAll(async () => { await net?.close(); });
+
+    it('a cold scrape through one of them reads their replies of several KB and finds every announced peer', async () => {
+      // The premise: full tables, and so big replies, from the bootstrap node as from every other.
+      expect(Math.min(...net.tableSizes), `table sizes ${net.tableSizes.join(',')}`).toBeGreaterThanOrEqual(100);
+      const probe = await runCli(['query', net.endpoint(0), 'get_peers', hex(), '--json', '--raw', '--bind', '127.33.0.1']);
+      expect(probe.code, probe.stderr).toBe(0);
+      const reply = JSON.parse(probe.stdout) as { raw: string; reply: { r: { nodes: unknown[] } } };
+      expect(reply.reply.r.nodes.length).toBeGreaterThanOrEqual(100);
+      expect(reply.raw.length / 2, 'the bootstrap node\'s get_peers reply, in bytes').toBeGreaterThan(2_500);
+
+      for (const [t, announcers] of [[10, 150, 300, 450], [77, 222, 333, 599], [1, 123, 456, 543]].entries()) {
+        const infohash = hex();
+        const announced = announcers.map((i) => `${net.nodes[i]!.address}:${7_000 + i}`);
+        await Promise.all(announcers.map((i) => net.announce(i, infohash, 7_000 + i)));
+        // As in the 200-node test: bittorrent-dht must have stored each announce among the 8
+        // closest nodes (ranks 0-7), where our lookup is bound to ask; otherwise it is not ours to find.
+        const byDistance = net.nodes.slice().sort((a, b) => (xorDistance(a.id, infohash) < xorDistance(b.id, infohash) ? -1 : 1)).map((n) => n.index);
+        const stored = await net.stored(infohash);
+        const ranksOf = (peer: string): number[] => [...stored].filter(([, peers]) => peers.includes(peer)).map(([i]) => byDistance.indexOf(i)).sort((a, b) => a - b);
+        const where = announced.map((peer) => `${peer} at ranks ${ranksOf(peer).join(',')}`).join('; ');
+        expect(announced.filter((peer) => !(ranksOf(peer)[0]! < 8)), `bittorrent-dht stored every announce near the info-hash: ${where}`).toEqual([]);
+
+        const run = await runCli([infohash, '--bootstrap', net.endpoint(0), '--bind', `127.33.${t + 1}.1`, ...ONE_SHOT]);
+        expect(run.code, run.stderr).toBe(0);
+        const doc = JSON.parse(run.stdout) as { peers: { address: string; port: number }[]; stats: { responses: number; join: { routers_answered: number }; dropped: Record<string, number> } };
+        const stats = JSON.stringify(doc.stats);
+        expect(doc.peers.map((p) => `${p.address}:${p.port}`), `${stats}\nstored: ${where}`).toEqual(expect.arrayContaining(announced));
+        // Every reply here is over 2.5 KB: the bootstrap node answered, others after it, and not one
+        // datagram was dropped for its size (before issue 12 every one of them was, and the scrape
+        // said "none of 1 bootstrap node(s) answered").
+        expect(doc.stats.join.routers_answered, stats).toBe(1);
+        expect(doc.stats.responses, stats).toBeGreaterThanOrEqual(8);
+        expect(doc.stats.dropped.oversized ?? 0, stats).toBe(0);
+      }
+    }, 90_000);
+  });
+
   describe('a stock network (k = 20), each node on its own /24', () => {
     let net: BdhtFixture;
     let testnet: Testnet | undefined;
