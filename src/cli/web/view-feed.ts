@@ -8,6 +8,7 @@
 import { idToHex, sharedPrefixLength } from '../../wire/id.js';
 import type { PeerInfo } from '../../wire/compact.js';
 import { formatEndpoint } from '../../wire/address.js';
+import { safeText } from '../safe-text.js';
 import type { DhtNode } from '../../dht/node.js';
 import type { Lookup, LookupEvent, LookupMethod } from '../../dht/lookup.js';
 import type { Crawler, FoundInfoHash } from '../../crawl/crawl.js';
@@ -147,8 +148,9 @@ export class ViewFeed {
 
   /** A name resolved for an info-hash (BEP 9): shown in the top list. */
   named(infoHash: Uint8Array, name: string): void {
-    // A name is whatever a peer sent: no control characters, and not a page of text.
-    this.names.set(idToHex(infoHash), name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd').slice(0, 200));
+    // A name is whatever a peer sent: not a page of text, and no control, bidi or invisible
+    // character (`movie\u202egpj.exe` would read "movieexe.jpg" on the page too): see safeText.
+    this.names.set(idToHex(infoHash), safeText(name.slice(0, 200)));
   }
 
   close(): void {
