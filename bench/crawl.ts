@@ -11,7 +11,9 @@
  *    on the same network, is an "oracle" that is handed every node's address and samples them all
  *    at each interval: what a crawler that needed no discovery at all would do.
  *
- * Loopback only; bounded in time (about two minutes at worst). Run alone:
+ * Both on the `ideal` preset and on the `internet` one (issue 16; seed 1).
+ *
+ * Loopback only; bounded in time (about two minutes per preset at worst). Run alone:
  *   npm run build && (cd bench && npx tsx crawl.ts)
  */
 import { pathToFileURL } from 'node:url';
@@ -27,6 +29,8 @@ export interface CrawlBenchOptions {
   storeEntries?: number;
   /** Entries for the Map reference. Default 200,000. */
   referenceEntries?: number;
+  /** Conditions presets of the discovery figure (default both). */
+  presets?: readonly ('ideal' | 'internet')[];
   log?: (line: string) => void;
 }
 
@@ -48,42 +52,48 @@ export async function runCrawlBench(options: CrawlBenchOptions = {}): Promise<Re
 
   const nodes = options.nodes ?? 300;
   const torrents = options.torrents ?? 2_000;
-  const net = await Testnet.start({ nodes, torrents, peers: 2, node: { sampleIntervalSeconds: INTERVAL_S } });
-  let crawl: Discovery;
-  let oracle: Discovery;
-  try {
-    crawl = await crawlerDiscovery(net);
-    oracle = await oracleDiscovery(net);
-  } finally {
-    await net.close();
-  }
-  log(heading(`Crawler: discovery on a local network (${nodes} nodes, ${torrents} torrents, interval ${INTERVAL_S} s)`));
-  const row = (name: string, d: Discovery): string[] => [
-    name, `${num(d.found)}/${num(torrents)}`, num(d.seconds, 1), num(d.found / d.seconds, 0), num(d.found / d.queries, 2),
-    num(d.secondsTo[0.5] ?? NaN, 1), num(d.secondsTo[0.9] ?? NaN, 1), num(d.secondsTo[0.99] ?? NaN, 1), num(d.secondsTo[1] ?? NaN, 1),
-  ];
-  log(table(['', 'found', 's', 'per s', 'per query', 's to 50%', '90%', '99%', '100%'], [
-    row('Crawler (joins via 1 node)', crawl),
-    row('oracle (all nodes given)', oracle),
-  ]));
-  log(`crawler vs oracle: ${ratio(crawl.found / crawl.seconds, oracle.found / oracle.seconds)} per second, ` +
-    `${ratio(crawl.found / crawl.queries, oracle.found / oracle.queries)} per query; ` +
-    `${verdict((crawl.secondsTo[0.99] ?? Infinity) <= 60, '99% within 60 s')}`);
-
-  return {
+  const figures: Record<string, number> = {
     crawl_store_bytes_per_infohash: memory.store.bytesPerEntry,
     crawl_store_typed_array_bytes_per_infohash: memory.store.typedBytesPerEntry,
     crawl_map_reference_bytes_per_infohash: memory.map.bytesPerEntry,
     crawl_store_ns_per_insert: memory.store.nsPerInsert,
     crawl_map_reference_ns_per_insert: memory.map.nsPerInsert,
-    crawl_discovered_per_second: crawl.found / crawl.seconds,
-    crawl_discovered_per_query: crawl.found / crawl.queries,
-    crawl_seconds_to_99pct: crawl.secondsTo[0.99] ?? NaN,
-    crawl_seconds_to_100pct: crawl.secondsTo[1] ?? NaN,
-    crawl_found_fraction: crawl.found / torrents,
-    crawl_oracle_discovered_per_second: oracle.found / oracle.seconds,
-    crawl_oracle_discovered_per_query: oracle.found / oracle.queries,
   };
+  // Issue 16: on our ideal network, then on the internet preset (seed 1: the same network each run).
+  for (const preset of options.presets ?? ['ideal', 'internet']) {
+    const net = await Testnet.start({ nodes, torrents, peers: 2, node: { sampleIntervalSeconds: INTERVAL_S }, conditions: preset, ...(preset === 'internet' ? { seed: 1 } : {}) });
+    let crawl: Discovery;
+    let oracle: Discovery;
+    try {
+      crawl = await crawlerDiscovery(net);
+      oracle = await oracleDiscovery(net);
+    } finally {
+      await net.close();
+    }
+    log(heading(`Crawler: discovery on a local network (${nodes} nodes, ${torrents} torrents, interval ${INTERVAL_S} s), ${preset === 'internet' ? 'internet preset (seed 1)' : 'ideal'}`));
+    const row = (name: string, d: Discovery): string[] => [
+      name, `${num(d.found)}/${num(torrents)}`, num(d.seconds, 1), num(d.found / d.seconds, 0), num(d.found / d.queries, 2),
+      num(d.secondsTo[0.5] ?? NaN, 1), num(d.secondsTo[0.9] ?? NaN, 1), num(d.secondsTo[0.99] ?? NaN, 1), num(d.secondsTo[1] ?? NaN, 1),
+    ];
+    log(table(['', 'found', 's', 'per s', 'per query', 's to 50%', '90%', '99%', '100%'], [
+      row('Crawler (joins via 1 node)', crawl),
+      row('oracle (all nodes given)', oracle),
+    ]));
+    log(`crawler vs oracle: ${ratio(crawl.found / crawl.seconds, oracle.found / oracle.seconds)} per second, ` +
+      `${ratio(crawl.found / crawl.queries, oracle.found / oracle.queries)} per query` +
+      (preset === 'ideal' ? `; ${verdict((crawl.secondsTo[0.99] ?? Infinity) <= 60, '99% within 60 s')}` : ' (no target on this preset)'));
+    const suffix = preset === 'ideal' ? '' : `_${preset}`;
+    Object.assign(figures, {
+      [`crawl_discovered_per_second${suffix}`]: crawl.found / crawl.seconds,
+      [`crawl_discovered_per_query${suffix}`]: crawl.found / crawl.queries,
+      [`crawl_seconds_to_99pct${suffix}`]: crawl.secondsTo[0.99] ?? NaN,
+      [`crawl_seconds_to_100pct${suffix}`]: crawl.secondsTo[1] ?? NaN,
+      [`crawl_found_fraction${suffix}`]: crawl.found / torrents,
+      [`crawl_oracle_discovered_per_second${suffix}`]: oracle.found / oracle.seconds,
+      [`crawl_oracle_discovered_per_query${suffix}`]: oracle.found / oracle.queries,
+    });
+  }
+  return figures;
 }
 
 // ---- Memory ----

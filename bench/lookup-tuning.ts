@@ -62,7 +62,7 @@ export function formatTuning(r: ConditionResult): string {
 async function main(): Promise<void> {
   const guard = guardDns();
   try {
-    for (const condition of CONDITIONS) {
+    for (const condition of CONDITIONS.filter((c) => c.preset === 'ideal')) {
       const result = await runCondition(condition.name, condition.faults, VARIANTS, { lookups: 20 });
       console.log(formatTuning(result));
       if (result.refusedSends > 0 || guard.attempts() > 0) throw new Error('the loopback guard refused traffic');
