@@ -11,11 +11,13 @@ import { TokenBucket } from '../net/rate-limit.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 import type { Endpoint } from '../net/transport.js';
 import type { RoutingTable } from '../table/routing-table.js';
-import { findNode, type Lookup, type LookupOptions, type QueryFn } from './lookup.js';
+import { findNode, reachableNodes, type Lookup, type LookupOptions, type QueryFn } from './lookup.js';
 
 /** What joining needs of a node: its ID, table, clock and send budget, and a way to query and look up. */
 export interface JoiningNode {
   readonly id: NodeId;
+  /** Our socket's address family: the routers' replies seed the join with contacts of it only (BEP 32). */
+  readonly family: 4 | 6;
   readonly table: RoutingTable;
   closed(): boolean;
   /** The RPC layer's send rate and burst (RpcOptions.sendRate, sendBurst). */
@@ -74,6 +76,7 @@ function countingQueries(node: JoiningNode, priority: 'low' | undefined, counted
   };
   return {
     id: node.id,
+    family: node.family,
     table: node.table,
     sendBudget: node.sendBudget,
     closed: () => node.closed(),
@@ -126,7 +129,7 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
     answered++;
     const router = routers[i]!;
     seeds.push({ id: outcome.response.r.id, address: router.address, port: router.port });
-    seeds.push(...(outcome.response.r.nodes ?? []), ...(outcome.response.r.nodes6 ?? []));
+    seeds.push(...reachableNodes(outcome.response.r, node.family));
   });
   const known = node.table.closest(node.id, 16);
   if (seeds.length > 0 || known.length > 0) {

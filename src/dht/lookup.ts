@@ -87,6 +87,19 @@ export interface LookupOptions extends LookupStateOptions {
   signal?: AbortSignal;
   /** Clock in ms. Default Date.now. */
   now?: () => number;
+  /**
+   * BEP 32: the address family of the socket the queries go out on. A reply may name contacts of
+   * both families (`nodes` and `nodes6`, when asked with `want`); only this family's can be reached,
+   * so only they become candidates. Unset: both lists (DhtNode always sets it).
+   */
+  family?: 4 | 6;
+}
+
+/** The contacts a reply names that a socket of `family` can reach (see LookupOptions.family). */
+export function reachableNodes(body: ResponseBody, family: 4 | 6 | undefined): NodeInfo[] {
+  if (family === 4) return body.nodes ?? [];
+  if (family === 6) return body.nodes6 ?? [];
+  return [...(body.nodes ?? []), ...(body.nodes6 ?? [])];
 }
 
 /**
@@ -263,7 +276,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.stats.responses++;
     this.state.markResponded(node.id, this.strategy.token?.(body));
     this.stats.closestPrefixBits = Math.max(this.stats.closestPrefixBits, prefixBits);
-    const nodes = [...(body.nodes ?? []), ...(body.nodes6 ?? [])];
+    const nodes = reachableNodes(body, this.options.family);
     this.state.add(nodes, hop + 1, node.id);
     if (nodes.length === 0 && (body.values?.length ?? 0) > 0) this.askForNodes(node, hop);
     this.emit({ type: 'response', from: node, hop, prefixBits, nodes: nodes.length, rttMs: outcome.rttMs });
@@ -289,7 +302,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       this.followUps--;
       if (!this.finished && outcome.kind === 'response') {
         const body = outcome.response.r;
-        this.state.add([...(body.nodes ?? []), ...(body.nodes6 ?? [])], hop + 1, node.id);
+        this.state.add(reachableNodes(body, this.options.family), hop + 1, node.id);
       }
       this.wakeRun();
     });

@@ -662,7 +662,7 @@ export class DhtNode {
     if (routers !== undefined) this.declareScope(routers);
     const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
     const enforce: LookupOptions = this.options.enforceSecureIds === true ? { secureIdsOnly: true } : {};
-    const merged: LookupOptions = { ...scope, ...enforce, ...this.options.lookup, ...lookupOptions, now: this.now };
+    const merged: LookupOptions = { ...scope, ...enforce, ...this.options.lookup, ...lookupOptions, now: this.now, family: this.family };
     const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
     const asRouters = routers === undefined || routers.length === 0
@@ -691,6 +691,7 @@ export class DhtNode {
   private joining(): JoiningNode {
     return {
       id: this.id,
+      family: this.family,
       table: this.table,
       closed: () => this.closed,
       sendBudget: this.rpc.sendBudget,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/wire/id.js';
 import { DhtNode } from '../../src/dht/node.js';
+import { findNode } from '../../src/dht/lookup.js';
 
 /** BEP 32 on ::1: IPv6 nodes exchange `nodes6` and 18-byte peers. */
 describe('an IPv6 DHT on ::1', () => {
@@ -134,6 +135,25 @@ describe('a dual-stack pair answering want: ["n4", "n6"]', () => {
       expect(wants).toEqual([['n4', 'n6'], undefined]);
     } finally {
       unsubscribe();
+      await learner4.close();
+      await learner6.close();
+    }
+  });
+
+  it('a paired node\'s lookup asks only contacts of its own family, though its replies name both', async () => {
+    const learner4 = await DhtNode.create({ address: '127.0.0.1', table: { sharedLoopback: true }, lookup: { maxPerSubnet: 100 } });
+    const learner6 = await DhtNode.create({ address: '::1', table: { sharedLoopback: true } });
+    try {
+      learner4.pairWith(learner6);
+      learner4.addContacts([{ id: pair4.id, ...pair4.local }]);
+      const asked: string[] = [];
+      const lookup = learner4.lookup(randomId(), findNode);
+      for await (const event of lookup) if (event.type === 'query') asked.push(event.to.address);
+      // pair4 answered with nodes6 too (our want): they went to the IPv6 sibling, not into this lookup.
+      expect(learner6.tableSize).toBe(v6.length);
+      expect(asked.length).toBeGreaterThanOrEqual(v4.length);
+      expect(asked.every((address) => address === '127.0.0.1')).toBe(true);
+    } finally {
       await learner4.close();
       await learner6.close();
     }
