@@ -186,18 +186,23 @@ function familiesJson(reports: FamilyReports): Record<string, unknown> {
       bootstrap_answered: report.bootstrap.routersAnswered,
       time_to_first_peer_ms: report.sinceStart.timeToFirstPeerMs,
       duration_ms: report.sinceStart.durationMs,
+      // BEP 33 in this family's DHT alone (the top-level `swarm` is both families' filters OR-ed).
+      ...(report.swarm !== undefined ? { swarm: { seeds: report.swarm.seeds, leechers: report.swarm.leechers, responders: report.swarm.responders } } : {}),
     };
   }
   return out;
 }
 
-/** "  IPv4: 10 peers, 23 queries; IPv6: 10 peers, 19 queries" */
+/** "  IPv4: 10 peers, 23 queries; IPv6: 10 peers, 19 queries" (with --scrape: ", swarm ~4 seeds, ~6 leechers" each) */
 function familyLine(reports: FamilyReports): string {
   const parts = ([4, 6] as const).flatMap((family) => {
     const report = reports[family];
     if (report === undefined) return [];
     const joined = report.lookup === undefined ? ' (no bootstrap node answered)' : '';
-    return [`IPv${family}: ${report.peers.length} peer${report.peers.length === 1 ? '' : 's'}, ${report.lookup?.queries ?? 0} queries${joined}`];
+    const { swarm } = report;
+    const approx = swarm?.saturated === true ? 'at least ' : '~';
+    const estimate = swarm === undefined || swarm.responders === 0 ? '' : `, swarm ${approx}${swarm.seeds} seeds, ${approx}${swarm.leechers} leechers`;
+    return [`IPv${family}: ${report.peers.length} peer${report.peers.length === 1 ? '' : 's'}, ${report.lookup?.queries ?? 0} queries${estimate}${joined}`];
   });
   return `  ${parts.join('; ')}`;
 }

@@ -61,6 +61,8 @@ export interface ScrapeReport {
   announcedTo: number | undefined;
   /** The BEP 33 estimate, when `scrape` was asked for and a lookup ran. */
   swarm?: SwarmEstimate;
+  /** The filters behind `swarm`: another family's scrape merges with them (mergeReports). */
+  swarmFilters?: SwarmScrape;
 }
 
 /** Run a scrape on an already-bound node. Events arrive through `onEvent` as they happen. */
@@ -103,7 +105,10 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     announcedTo: undefined,
   };
   if (report.lookup !== undefined) {
-    if (options.scrape === true) report.swarm = await scrapeClosest(node, options.infoHash, result.closest);
+    if (options.scrape === true) {
+      report.swarmFilters = await scrapeClosest(node, options.infoHash, result.closest);
+      report.swarm = report.swarmFilters.estimate();
+    }
     if (options.announcePort !== undefined) report.announcedTo = await node.announceTo(options.infoHash, result.closest, { port: options.announcePort });
   }
   // A one-shot command does not wait for its join: what it learned so far stays in the table.
@@ -210,13 +215,13 @@ function sumStats(a: LookupStats, b: LookupStats): LookupStats {
  * libtorrent answers a scrape with the filters *instead of* `values`: the lookup must stay a plain
  * get_peers to find the peers themselves.
  */
-async function scrapeClosest(node: DhtNode, infoHash: NodeId, closest: readonly Candidate[]): Promise<SwarmEstimate> {
+async function scrapeClosest(node: DhtNode, infoHash: NodeId, closest: readonly Candidate[]): Promise<SwarmScrape> {
   const swarm = new SwarmScrape();
   await Promise.all(closest.map(async ({ node: to }) => {
     const outcome = await node.query(to, 'get_peers', { id: node.id, info_hash: infoHash, scrape: true });
     if (outcome.kind === 'response') swarm.add(outcome.response.r, to);
   }));
-  return swarm.estimate();
+  return swarm;
 }
 
 /**
@@ -224,7 +229,8 @@ async function scrapeClosest(node: DhtNode, infoHash: NodeId, closest: readonly 
  * each family is its own DHT; one report for both. Peers of one family never appear in the other's
  * report, so the merge is a concatenation (a peer named in both would keep the higher count). Work
  * figures add up; times are the first peer of either and the longer of the two; a lookup that ran
- * in one family only is that family's; the swarm estimate is the IPv4 one, when asked for.
+ * in one family only is that family's. BEP 33's filters of both are OR-ed into one estimate of the
+ * swarm's distinct IPs of both families (SwarmScrape.merge).
  */
 export function mergeReports(ipv4: ScrapeReport, ipv6: ScrapeReport): ScrapeReport {
   const peers = new Map<string, FoundPeer>();
@@ -251,8 +257,11 @@ export function mergeReports(ipv4: ScrapeReport, ipv6: ScrapeReport): ScrapeRepo
     },
     announcedTo: ipv4.announcedTo === undefined && ipv6.announcedTo === undefined ? undefined : (ipv4.announcedTo ?? 0) + (ipv6.announcedTo ?? 0),
   };
-  const swarm = ipv4.swarm ?? ipv6.swarm;
-  if (swarm !== undefined) merged.swarm = swarm;
+  const filters = [ipv4.swarmFilters, ipv6.swarmFilters].filter((f): f is SwarmScrape => f !== undefined);
+  if (filters.length > 0) {
+    merged.swarmFilters = filters.reduce((all, f) => all.merge(f), new SwarmScrape());
+    merged.swarm = merged.swarmFilters.estimate();
+  }
   return merged;
 }
 

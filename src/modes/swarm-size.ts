@@ -54,6 +54,18 @@ export class SwarmScrape {
     return this.responderKeys.size;
   }
 
+  /**
+   * OR in another scrape's filters: the union of both sets of IPs. A dual-stack scrape (BEP 32) merges
+   * its IPv4 and its IPv6 scrape this way: the filters hash the IP's bytes, 4 or 16 of them, so one
+   * host with an address in each family counts twice (nothing in the filters can tell it is one).
+   */
+  merge(other: SwarmScrape): this {
+    this.seeds.merge(other.seeds);
+    this.leechers.merge(other.leechers);
+    for (const key of other.responderKeys) this.responderKeys.add(key);
+    return this;
+  }
+
   /** The merged filters, for a caller that wants the unrounded estimates or the bits. */
   get filters(): { seeds: ScrapeBloom; leechers: ScrapeBloom } {
     return { seeds: this.seeds, leechers: this.leechers };

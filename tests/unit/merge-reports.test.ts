@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { mergeReports, type ScrapeReport } from '../../src/modes/scrape.js';
+import { SwarmScrape } from '../../src/modes/swarm-size.js';
+import { ScrapeBloom } from '../../src/wire/bloom.js';
+
+/** One node's BEP 33 reply: seeds and leechers as bloom filters of their IPs. */
+function filters(seeds: readonly string[], leechers: readonly string[], from: string): SwarmScrape {
+  const [sd, pe] = [new ScrapeBloom(), new ScrapeBloom()];
+  seeds.forEach((ip) => sd.insert(ip));
+  leechers.forEach((ip) => pe.insert(ip));
+  const swarm = new SwarmScrape();
+  swarm.add({ id: new Uint8Array(20), BFsd: sd.toBytes(), BFpe: pe.toBytes() }, { address: from, port: 6881 });
+  return swarm;
+}
 
 function report(family: 4 | 6, peers: number, first: number | null, duration: number, lookup = true): ScrapeReport {
   const address = family === 4 ? '127.128.0.1' : '::1';
@@ -36,5 +48,26 @@ describe('mergeReports', () => {
 
   it('no peer in either family: no first-peer time', () => {
     expect(mergeReports(report(4, 0, null, 10), report(6, 0, null, 20)).sinceStart.timeToFirstPeerMs).toBeNull();
+  });
+
+  it('BEP 33: ORs both families\' bloom filters into one estimate of the swarm\'s IPs, each family keeping its own', () => {
+    const ipv4 = report(4, 3, 10, 100);
+    ipv4.swarmFilters = filters(['10.0.0.1', '10.0.0.2'], ['10.0.0.3', '10.0.0.4', '10.0.0.5'], '127.1.0.1');
+    ipv4.swarm = ipv4.swarmFilters.estimate();
+    const ipv6 = report(6, 2, 10, 100);
+    ipv6.swarmFilters = filters(['2001:db8::1', '2001:db8::2', '2001:db8::3'], ['2001:db8::4'], '::1');
+    ipv6.swarm = ipv6.swarmFilters.estimate();
+    const merged = mergeReports(ipv4, ipv6);
+    expect(merged.swarm).toEqual({ seeds: 5, leechers: 4, responders: 2, saturated: false });
+    // The families' own estimates are untouched by the merge.
+    expect(ipv4.swarm).toMatchObject({ seeds: 2, leechers: 3, responders: 1 });
+    expect(ipv6.swarm).toMatchObject({ seeds: 3, leechers: 1, responders: 1 });
+  });
+
+  it('BEP 33 asked of one family only: that family\'s estimate', () => {
+    const ipv6 = report(6, 2, 10, 100);
+    ipv6.swarmFilters = filters(['2001:db8::1'], [], '::1');
+    ipv6.swarm = ipv6.swarmFilters.estimate();
+    expect(mergeReports(report(4, 0, null, 10, false), ipv6).swarm).toMatchObject({ seeds: 1, leechers: 0, responders: 1 });
   });
 });
