@@ -381,17 +381,26 @@ function isAddressUnavailable(error: unknown): boolean {
  * keyspace (sorted order of IDs puts the longest shared prefixes next to each other) and a random
  * spread of far nodes for the distant buckets. Read-only nodes (BEP 43) are in no table; the
  * unreachable contacts are, as many as the conditions say, like nodes that answered once and left.
+ * Unreachable neighbours come on top of the answering ones, in proportion, never in their place:
+ * drawn from one sorted list, half of a node's 16 neighbours were unreachable at `internet`, the
+ * region around a target fell apart into islands, and 4 of 10 cold lookups on 5,000 nodes ended
+ * on a cluster of nodes ranked 13th to 30th from it, none of which knew the 8 that hold its peers.
  */
 function mesh(nodes: readonly DhtNode[], answering: readonly DhtNode[], unreachable: readonly NodeInfo[], random: SeededRandom): void {
-  const contacts: NodeInfo[] = [...answering.map((n) => ({ id: n.id, ...n.local })), ...unreachable];
-  const sorted = [...contacts].sort((a, b) => compareBytes(a.id, b.id));
+  const live: NodeInfo[] = answering.map((n) => ({ id: n.id, ...n.local }));
+  const contacts: NodeInfo[] = [...live, ...unreachable];
+  const sortedLive = [...live].sort((a, b) => compareBytes(a.id, b.id));
+  const sortedGhosts = [...unreachable].sort((a, b) => compareBytes(a.id, b.id));
+  const ghostNeighbours = Math.min(NEIGHBOURS, Math.round((NEIGHBOURS * unreachable.length) / Math.max(1, live.length)));
   nodes.forEach((node) => {
     const offers: NodeInfo[] = [];
     const offer = (other: NodeInfo | undefined): void => {
       if (other !== undefined && other.id !== node.id) offers.push(other);
     };
-    const index = insertionPoint(sorted, node.id);
-    for (let d = -NEIGHBOURS / 2; d <= NEIGHBOURS / 2; d++) offer(sorted[index + d]);
+    const index = insertionPoint(sortedLive, node.id);
+    for (let d = -NEIGHBOURS / 2; d <= NEIGHBOURS / 2; d++) offer(sortedLive[index + d]);
+    const ghostIndex = insertionPoint(sortedGhosts, node.id);
+    for (let d = -Math.floor(ghostNeighbours / 2); d < Math.ceil(ghostNeighbours / 2); d++) offer(sortedGhosts[ghostIndex + d]);
     for (let r = 0; r < RANDOM_CONTACTS; r++) offer(contacts[random.int(contacts.length)]);
     // Every table keeps the nodes' own ID arrays (never changed) instead of a copy per contact.
     node.addContacts(offers, 'share');
