@@ -277,7 +277,14 @@ interface NodePlan {
 
 /** Options every node shares: the caller's, plus the faults the caller and the conditions ask for. */
 function nodeBase(options: TestnetOptions, conditions: NetworkConditions): DhtNodeOptions {
-  const base: DhtNodeOptions = { loopbackSourceLimit: LAB_LOOPBACK_LIMIT, ...options.node };
+  // A local network packs its synthetic swarms into a private range, often many peers to a /24:
+  // the peer store's 5% share per host and network is a rule for the Internet's DHT, not for a lab
+  // (its absolute caps still hold).
+  const base: DhtNodeOptions = {
+    loopbackSourceLimit: LAB_LOOPBACK_LIMIT,
+    ...options.node,
+    peerStore: { maxGroupShare: 1, ...options.node?.peerStore },
+  };
   const faults: Faults = { ...options.faults };
   if (conditions.latency !== undefined) faults.latency = conditions.latency;
   if (conditions.loss !== undefined) faults.loss = 1 - (1 - (faults.loss ?? 0)) * (1 - conditions.loss);
