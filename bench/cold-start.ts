@@ -12,6 +12,8 @@
  * in run.ts picks one), whose targets go to the summary.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Testnet, formatEndpoint, type Faults, type TestnetTorrent } from '../dist/index.js';
 import { heading, median, num, percent, quantile, ratio, table } from './report.js';
@@ -122,6 +124,8 @@ function runCli(hex: string, bootstrap: string, wanted: Set<string>, startupMs: 
     child.on('close', () => {
       const found = stdout.split('\n').filter((l) => wanted.has(l.trim())).length;
       const queries = Number(/(\d+) queries/.exec(stderr)?.[1] ?? Number.NaN);
+      // A run that found no peer keeps its output (the summary: queries, timeouts, closest bits) for whoever must say why.
+      if (found === 0) writeFileSync(`${tmpdir()}/dht-scrape-cold-failed-${hex}-${Date.now()}.log`, `${stdout}\n${stderr}`);
       resolve({ firstMs, durationMs: performance.now() - started - startupMs, queries, found, wanted: wanted.size });
     });
   });
