@@ -81,8 +81,15 @@ function wrapSend(socket: dgram.Socket, faults: Faults, counters: PeerDhtCounter
   const timers = new Set<NodeJS.Timeout>();
   socket.once('close', () => { for (const t of timers) clearTimeout(t); timers.clear(); });
   const patched = (...args: SendArgs): void => {
-    const [buf, , , , host, cb] = args;
-    if (!isLoopback(host)) {
+    // dgram queues the sends made before the socket is bound and replays them through this same
+    // function as (list of buffers, port, address, callback): the destination is the first string
+    // after the data, the callback the last function; no destination at all is refused.
+    const loose = args as unknown[];
+    const data = loose[0];
+    const buf = Array.isArray(data) ? Buffer.concat(data as Uint8Array[]) : (data as Uint8Array);
+    const host = loose.slice(1).find((a): a is string => typeof a === 'string');
+    const cb = [...loose].reverse().find((a): a is (error: Error | null) => void => typeof a === 'function');
+    if (host === undefined || !isLoopback(host)) {
       counters.refusedDestinations++;
       process.nextTick(() => cb?.(new Error(`benchmark guard: refused to send to ${host}`)));
       return;
