@@ -33,18 +33,67 @@ export function parseHostPort(text: string): HostPort {
   return { host, port };
 }
 
+/** A name's addresses in one family: node:dns (getaddrinfo, so /etc/hosts too) unless a test passes its own. */
+export type NameLookup = (host: string, family: 4 | 6) => Promise<string[]>;
+
+const systemLookup: NameLookup = async (host, family) => (await lookup(host, { all: true, family })).map((a) => a.address);
+
 /** Resolve names to addresses of the family we can reach; names that do not resolve in time are skipped. */
-export async function resolveEndpoints(list: readonly HostPort[], family: 4 | 6, timeoutMs = 3_000): Promise<Endpoint[]> {
+export async function resolveEndpoints(list: readonly HostPort[], family: 4 | 6, timeoutMs = 3_000, resolve: NameLookup = systemLookup): Promise<Endpoint[]> {
   const resolved = await Promise.all(list.map(async ({ host, port }): Promise<Endpoint[]> => {
     if (isIP(host) !== 0) return isIP(host) === family ? [{ address: host, port }] : [];
-    try {
-      const addresses = await withTimeout(lookup(host, { all: true, family }), timeoutMs);
-      return addresses.map((a) => ({ address: a.address, port }));
-    } catch {
-      return [];
-    }
+    const addresses = await addressesOf(host, family, timeoutMs, resolve);
+    return addresses.map((address) => ({ address, port }));
   }));
   return resolved.flat();
+}
+
+/** A name that has addresses, but only in the other family than our socket's. */
+export interface OtherFamilyName { hostPort: HostPort; family: 4 | 6; addresses: string[] }
+
+/**
+ * The names of `list` that resolve only in the other family than `family`: the reason, when no
+ * address resolved, that is not "no internet". BEP 32 keeps the IPv4 and IPv6 DHTs apart: an IPv4
+ * socket never reaches an IPv6 node, so such a name is a mismatch of options, not a network error.
+ * IP literals are not looked at (options.ts checks those as it parses them).
+ */
+export async function namesOnlyInOtherFamily(list: readonly HostPort[], family: 4 | 6, timeoutMs = 3_000, resolve: NameLookup = systemLookup): Promise<OtherFamilyName[]> {
+  const other = family === 4 ? 6 : 4;
+  const found = await Promise.all(list.filter(({ host }) => isIP(host) === 0).map(async (hostPort): Promise<OtherFamilyName[]> => {
+    const [ours, theirs] = await Promise.all([addressesOf(hostPort.host, family, timeoutMs, resolve), addressesOf(hostPort.host, other, timeoutMs, resolve)]);
+    return ours.length === 0 && theirs.length > 0 ? [{ hostPort, family: other, addresses: theirs }] : [];
+  }));
+  return found.flat();
+}
+
+/** The socket, as the user chose it: for messages. */
+export function describeSocket(bind: string | undefined, family: 4 | 6 | undefined): string {
+  return bind !== undefined ? `--bind ${bind}` : family !== undefined ? `-${family}` : '--bind 0.0.0.0, the default';
+}
+
+/** One line: `what` (e.g. "--bootstrap [::1]:9 is an IPv6 address") cannot be reached from a socket of family `ours`. */
+export function familiesDifferMessage(what: string, theirs: 4 | 6, ours: 4 | 6, socket: string): string {
+  return `${what} but the socket is IPv${ours} (${socket}): the families differ; ` +
+    (ours === 4 ? `use --bind :: (or an IPv6 address of ours) for IPv${theirs} nodes` : `use --bind 0.0.0.0 for IPv${theirs} nodes`);
+}
+
+/** The message for names that resolve only in the other family (see namesOnlyInOtherFamily). */
+export function otherFamilyNamesMessage(option: string, names: readonly OtherFamilyName[], ours: 4 | 6, socket: string): string {
+  const [first] = names;
+  if (first === undefined) throw new RangeError('no names');
+  const { host, port } = first.hostPort;
+  const shown = first.addresses.slice(0, 2).join(', ') + (first.addresses.length > 2 ? ', ...' : '');
+  const more = names.length > 1 ? ` (and ${names.length - 1} more such name${names.length > 2 ? 's' : ''})` : '';
+  return familiesDifferMessage(`${option} ${host}:${port} has only IPv${first.family} addresses (${shown})${more}`, first.family, ours, socket);
+}
+
+/** A name's addresses of one family; none when it does not resolve (or not within `timeoutMs`). */
+async function addressesOf(host: string, family: 4 | 6, timeoutMs: number, resolve: NameLookup): Promise<string[]> {
+  try {
+    return await withTimeout(resolve(host, family), timeoutMs);
+  } catch {
+    return [];
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

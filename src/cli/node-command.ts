@@ -11,7 +11,7 @@ import type { Endpoint } from '../net/transport.js';
 import type { PacketListener } from '../net/packet-tap.js';
 import type { DhtNode } from '../dht/node.js';
 import { formatEndpoint } from '../wire/address.js';
-import { resolveEndpoints } from './bootstrap-nodes.js';
+import { describeSocket, namesOnlyInOtherFamily, otherFamilyNamesMessage, resolveEndpoints } from './bootstrap-nodes.js';
 import { messageJson, messageLines } from './krpc-text.js';
 import { EXIT, type Command, type QueryCommandMethod } from './options.js';
 import { packetTracer } from './packet-trace.js';
@@ -27,10 +27,19 @@ const KEPT_PACKETS = 16;
 
 export async function runNodeCommand(command: NodeCommand, output: Output, signal: AbortSignal): Promise<number> {
   const { common } = command;
-  const family = common.bind !== undefined && isIP(common.bind) === 6 ? 6 : isIP(command.to.host) === 6 ? 6 : 4;
-  const [to] = await resolveEndpoints([command.to], family);
+  let family: 4 | 6 = common.family ?? (isIP(command.to.host) === 6 ? 6 : 4);
+  let [to] = await resolveEndpoints([command.to], family);
   if (to === undefined) {
-    output.err(`dht-scrape: ${command.to.host} has no IPv${family} address (or could not be resolved)`);
+    const [other] = await namesOnlyInOtherFamily([command.to], family);
+    if (other !== undefined && common.family !== undefined) {
+      output.err(`dht-scrape: ${otherFamilyNamesMessage(`dht-scrape ${command.kind}`, [other], family, describeSocket(common.bind, common.family))}`);
+      return EXIT.usage;
+    }
+    // A name of one family only, and no family asked for: talk to it in its own.
+    if (other !== undefined) [to, family] = [{ address: other.addresses[0]!, port: command.to.port }, other.family];
+  }
+  if (to === undefined) {
+    output.err(`dht-scrape: ${command.to.host} could not be resolved`);
     return EXIT.network;
   }
   const received: { bytes: Uint8Array; from: Endpoint }[] = [];

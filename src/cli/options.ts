@@ -7,7 +7,7 @@ import type { GetCommand, PutCommand } from './item-command.js';
 import { parseArgs } from 'node:util';
 import { parseTarget, TargetError, type TorrentTarget } from '../wire/magnet.js';
 import { idFromHex, type NodeId } from '../wire/id.js';
-import { EndpointSyntaxError, parseHostPort, type HostPort } from './bootstrap-nodes.js';
+import { describeSocket, EndpointSyntaxError, familiesDifferMessage, parseHostPort, type HostPort } from './bootstrap-nodes.js';
 import { closestName, normalizeArgv } from './argv.js';
 import { UsageError } from './usage-error.js';
 import { AddressRangeError, DEFAULT_ADDRESS_RANGE, parseAddressRange } from '../modes/address-range.js';
@@ -413,9 +413,9 @@ function checkFamilies(endpoints: readonly HostPort[], bind: string | undefined,
   const ours = family ?? (bind !== undefined && isIP(bind) === 6 ? 6 : 4);
   const other = endpoints.find(({ host }) => isIP(host) !== 0 && isIP(host) !== ours);
   if (other === undefined) return;
-  const shown = isIP(other.host) === 6 ? `[${other.host}]:${other.port}` : `${other.host}:${other.port}`;
-  throw new UsageError(`${option} ${shown} is an IPv${isIP(other.host)} address but the socket is IPv${ours} ` +
-    `(${bind !== undefined ? `--bind ${bind}` : family !== undefined ? `-${family}` : '--bind 0.0.0.0, the default'}): the families differ; ${ours === 4 ? 'use --bind :: (or an IPv6 address of ours) for IPv6 nodes' : 'use --bind 0.0.0.0 for IPv4 nodes'}`);
+  const theirs = isIP(other.host) === 6 ? 6 : 4;
+  const shown = theirs === 6 ? `[${other.host}]:${other.port}` : `${other.host}:${other.port}`;
+  throw new UsageError(familiesDifferMessage(`${option} ${shown} is an IPv${theirs} address`, theirs, ours, describeSocket(bind, family)));
 }
 
 /** `ping HOST:PORT` and `query HOST:PORT METHOD [TARGET]`. */

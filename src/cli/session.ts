@@ -12,7 +12,7 @@ import { formatEndpoint } from '../wire/address.js';
 import { udpTransport, type Endpoint } from '../net/transport.js';
 import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
 import { packetTracer } from './packet-trace.js';
-import { PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
+import { describeSocket, namesOnlyInOtherFamily, otherFamilyNamesMessage, PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
 import { UsageError, type CommonOptions } from './options.js';
 import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
 import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused } from './state-file.js';
@@ -107,11 +107,11 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   // A second, IPv6 node is wanted (Session.node6): its bootstrap addresses resolve alongside the first's.
   const dual = extras.bothFamilies === true && common.family === undefined && family === 4;
   let bootstrap6: Endpoint[] = [];
+  const given = common.bootstrap.length > 0 ? common.bootstrap : PUBLIC_ROUTERS.map((r) => parseHostPort(r));
   if (testnet !== undefined) {
     bootstrap = testnet.bootstrap.slice(0, 1);
     if (dual && testnet.ipv6 !== undefined) bootstrap6 = testnet.ipv6.bootstrap.slice(0, 1);
   } else {
-    const given = common.bootstrap.length > 0 ? common.bootstrap : PUBLIC_ROUTERS.map((r) => parseHostPort(r));
     usingPublicRouters = common.bootstrap.length === 0;
     const [resolved, resolved6] = await Promise.all([resolveEndpoints(given, family), dual ? resolveEndpoints(given, 6) : []]);
     bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...resolved];
@@ -131,6 +131,17 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       // One host, two DHTs (BEP 32): each node answers `want` from both tables, and asks for the
       // other family's contacts while its sibling's table is short (DhtNode.pairWith).
       else node.pairWith(node6);
+    }
+  }
+
+  if (testnet === undefined && bootstrap.length === 0 && bootstrap6.length === 0) {
+    // Nothing to join through. A name with addresses only in the other family is a mismatch of
+    // options (exit 2, as for an IP literal), not a network that cannot be reached.
+    const mismatched = await namesOnlyInOtherFamily(given, family);
+    if (mismatched.length > 0) {
+      await node.close();
+      await node6?.close();
+      throw new UsageError(otherFamilyNamesMessage(common.bootstrap.length > 0 ? '--bootstrap' : 'the public router', mismatched, family, describeSocket(common.bind, common.family)));
     }
   }
 

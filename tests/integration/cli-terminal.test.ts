@@ -154,6 +154,48 @@ describe('option errors: exit 2, one line (item 12)', () => {
   });
 });
 
+/**
+ * `dht-scrape args` with `hosts` as /etc/hosts: in a user and mount namespace of its own
+ * (`unshare -rm`), gone when the process ends; the machine's /etc/hosts is never touched.
+ */
+function runWithHosts(hosts: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', ['-rm', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const killer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${args.join(' ')}\n${stderr}`)); }, 30_000);
+    child.on('close', (code, signal) => { clearTimeout(killer); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+const canMountHosts = spawnSync('unshare', ['-rm', 'sh', '-c', 'mount --bind /etc/hosts /etc/hosts'], { stdio: 'ignore' }).status === 0;
+
+describe.skipIf(!canMountHosts)('a bootstrap host name of the other family than the socket (item 12)', () => {
+  let dir: string;
+  let hosts: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dht-scrape-hosts-'));
+    hosts = join(dir, 'hosts');
+    // Not ::1: glibc answers an IPv4 lookup of a name listed as ::1 with 127.0.0.1. Nothing is sent to fd00::1.
+    await writeFile(hosts, 'fd00::1 only6.test\n127.0.0.1 only4.test\n');
+  });
+  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  it.each([
+    [['0123456789abcdef0123456789abcdef01234567', '--bootstrap', 'only6.test:9', '--bind', '127.0.0.1'], /--bootstrap only6\.test:9 has only IPv6 addresses \(fd00::1\) but the socket is IPv4 \(--bind 127\.0\.0\.1\): the families differ/],
+    [['0123456789abcdef0123456789abcdef01234567', '--bootstrap', 'only4.test:9', '--bind', '::1'], /--bootstrap only4\.test:9 has only IPv4 addresses \(127\.0\.0\.1\) but the socket is IPv6 \(--bind ::1\): the families differ/],
+    [['crawl', '--bootstrap', 'only6.test:9', '-4'], /only6\.test:9 has only IPv6 addresses .*the families differ/],
+    [['ping', 'only6.test:9', '--bind', '127.0.0.1'], /dht-scrape ping only6\.test:9 has only IPv6 addresses .*the families differ/],
+  ])('%s: exit 2, one line saying the families differ', async (args, message) => {
+    const r = await runWithHosts(hosts, [...args, ...(args[0] === 'ping' ? [] : ['--no-state', '--port', '0']), '--timeout', '3']);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/could not be resolved|internet/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.code).toBe(2);
+  });
+});
+
 describe('many torrents per run: scrape - (item 16)', () => {
   it('reads stdin, streams one NDJSON line per torrent, and one error line per bad line', async () => {
     const input = [small[1], '# a comment', '', 'not-a-hash', `magnet:?xt=urn:btih:${small[2]!}&dn=two`, small[0]].join('\n');
