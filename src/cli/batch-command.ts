@@ -2,15 +2,17 @@
  * `dht-scrape scrape -` (or `--from FILE`): many torrents in one run. One node joins once, then
  * looks the torrents up, `--concurrency` at a time, and prints one NDJSON line per torrent as its
  * lookup ends (the --json document of a single scrape, with the magnet's `dn` if it had one). A line that is
- * not an info-hash or magnet gets a line with its `error`, and the others go on.
+ * not an info-hash or magnet gets a line with its `error`, and the others go on. In both address
+ * families when the scrape would be (BEP 32, see session.ts): an IPv6 node joins beside the IPv4
+ * one, each torrent is looked up in both, and its line merges them (with `families`, as one scrape's).
  */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseTarget, type TorrentTarget } from '../wire/magnet.js';
-import { scrape } from '../modes/scrape.js';
+import { mergeReports, scrape, type ScrapeOptions } from '../modes/scrape.js';
 import { readLines } from './line-reader.js';
 import { EXIT, type Command } from './options.js';
-import { jsonReport } from './scrape-command.js';
+import { familiesJson, jsonReport } from './scrape-command.js';
 import { describeNetwork, noBootstrapMessage, openSession, type Session } from './session.js';
 import type { Output } from './terminal.js';
 
@@ -34,17 +36,21 @@ export async function runBatch(command: BatchCommand, output: Output, signal: Ab
   const stopReading = (): void => { input.destroy(); };
   signal.addEventListener('abort', stopReading, { once: true });
   // Read-only, as one scrape is, unless --no-read-only: no table keeps us after we exit.
-  const session = await openSession(common, output, { node: { readOnly: command.readOnly } });
+  const session = await openSession(common, output, { node: { readOnly: command.readOnly }, bothFamilies: true });
   const started = Date.now();
   try {
     output.err(`Joining ${describeNetwork(session)}...`);
-    await session.node.bootstrap(session.bootstrap, { timeoutMs: JOIN_TIMEOUT_MS, signal });
-    if (session.node.tableSize === 0) {
+    const { node6 } = session;
+    await Promise.all([
+      session.node.bootstrap(session.bootstrap, { timeoutMs: JOIN_TIMEOUT_MS, signal }),
+      node6?.bootstrap(session.bootstrap6, { timeoutMs: JOIN_TIMEOUT_MS, signal }),
+    ]);
+    if (session.node.tableSize + (node6?.tableSize ?? 0) === 0) {
       if (signal.aborted) return 0;
       output.err(noBootstrapMessage(session, { tryLocal: 'dht-scrape scrape - --testnet 200' }));
       return EXIT.network;
     }
-    output.err(`Joined (${session.node.tableSize} nodes); looking up the torrents, ${command.concurrency} at a time`);
+    output.err(`Joined (${session.node.tableSize} nodes${node6 !== undefined ? `, ${node6.tableSize} IPv6` : ''}); looking up the torrents, ${command.concurrency} at a time`);
     const tally = await lookUpAll(input, command, session, output, signal);
     output.err(`${tally.torrents} torrent(s) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${tally.withPeers} with peers, ` +
       `${tally.torrents - tally.withPeers} without${tally.invalid > 0 ? `; ${tally.invalid} line(s) were not an info-hash or magnet` : ''}`);
@@ -89,15 +95,19 @@ async function lookUpAll(input: Readable, command: BatchCommand, session: Sessio
 }
 
 async function lookUpOne(target: TorrentTarget, command: BatchCommand, session: Session, signal: AbortSignal): Promise<{ peers: unknown[]; json: unknown }> {
-  const report = await scrape(session.node, {
+  const options: ScrapeOptions = {
     infoHash: target.infoHash,
     // Joined already: each lookup starts from the table.
     bootstrap: [],
     timeoutMs: (command.common.timeoutSeconds ?? 30) * 1000,
     signal,
     ...(command.common.alpha !== undefined ? { alpha: command.common.alpha } : {}),
-  });
-  const json = { ...(jsonReport(report) as object), ...(target.name !== undefined ? { dn: target.name } : {}) };
+  };
+  const { node, node6 } = session;
+  const [report4, report6] = await Promise.all([scrape(node, options), node6 === undefined ? undefined : scrape(node6, options)]);
+  const report = report6 === undefined ? report4 : mergeReports(report4, report6);
+  const families = report6 === undefined ? {} : { families: familiesJson({ 4: report4, 6: report6 }) };
+  const json = { ...(jsonReport(report) as object), ...families, ...(target.name !== undefined ? { dn: target.name } : {}) };
   return { peers: report.peers, json };
 }
 

@@ -39,8 +39,8 @@ Scraper and crawler options:
   --port N             UDP port (default 6881; a free one if taken)
   --bind ADDR          address to bind (default 0.0.0.0; an IPv6 address for IPv6)
   -4                   IPv4 only (default: a scrape or a crawl runs an IPv4 and an IPv6 node side
-                       by side when the bootstrap offers both, BEP 32; 'scrape -', put, get, ping
-                       and query run one family: IPv4 unless -6 or --bind)
+                       by side when the bootstrap offers both, BEP 32, and so does 'scrape -';
+                       put, get, ping and query run one family: IPv4 unless -6 or --bind)
   -6                   IPv6 only (binds :: unless --bind)
   --dual-stack         with --testnet or 'dht-scrape testnet': IPv6 nodes on ::1 beside the IPv4
                        ones, torrents announced in both families (and with --testnet, a scrape or

@@ -170,10 +170,10 @@ export function jsonReport(report: ScrapeReport, dropped?: Record<string, number
 }
 
 /** The scrape of each address family that ran. */
-type FamilyReports = { 4?: ScrapeReport; 6?: ScrapeReport };
+export type FamilyReports = { 4?: ScrapeReport; 6?: ScrapeReport };
 
 /** --json `families`: each family's own figures, beside the merged ones, in a dual-stack run. */
-function familiesJson(reports: FamilyReports): Record<string, unknown> {
+export function familiesJson(reports: FamilyReports): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const family of [4, 6] as const) {
     const report = reports[family];

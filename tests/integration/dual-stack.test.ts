@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/wire/id.js';
 import { familyOf } from '../../src/wire/compact.js';
@@ -88,6 +91,28 @@ describe('a dual-stack local network', () => {
     const only4 = await runCli([idToHex(torrent.infoHash), '-4', '--bootstrap', `[::1]:${b6.port}`, '--no-state'], 20_000);
     expect(only4.code).toBe(2);
     expect(only4.stderr).toMatch(/families differ/);
+  }, 60_000);
+
+  it('scrape --from FILE looks every torrent up in both families: each line has every peer of both', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dual-batch-'));
+    try {
+      const list = join(dir, 'torrents.txt');
+      await writeFile(list, net.torrents.map((t) => idToHex(t.infoHash)).join('\n') + '\n');
+      const b4 = net.bootstrap[0]!;
+      const b6 = net.ipv6!.bootstrap[0]!;
+      const r = await runCli(['scrape', '--from', list, '--bootstrap', `${b4.address}:${b4.port}`, '--bootstrap', `[::1]:${b6.port}`, '--no-state', '--timeout', '20'], 40_000);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { infohash: string; peers: { address: string; port: number }[]; families: Record<string, { peers: number }> });
+      expect(lines).toHaveLength(net.torrents.length);
+      for (const line of lines) {
+        const torrent = net.torrents.find((t) => idToHex(t.infoHash) === line.infohash)!;
+        expect(new Set(line.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+        expect(line.families.ipv4?.peers).toBe(6);
+        expect(line.families.ipv6?.peers).toBe(6);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('refuses an IPv6 addressRange for its IPv4 half', async () => {
