@@ -210,6 +210,18 @@ describe('usage', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  // Issue 13 item 13: 1 means "the lookup ran and found no peer", nothing else. These failures
+  // exited 1 on the code the issue was filed against.
+  it.each([
+    [[HASH, '--bind', 'nonsense', '--no-state'], EXIT.usage, /--bind needs an IP address/],
+    [['crawl', '--testnet', '20', '--output', '/dev/full', '--timeout', '20', '--no-state'], EXIT.notWritten, /could not be written \(ENOSPC/],
+  ])('a failure is not "no peers": %j exits with its own code', async (args, code, message) => {
+    const r = await run(args);
+    expect(r.code, r.stderr).not.toBe(EXIT.noPeers);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  }, 60_000);
+
   it('--help lists the options and exit codes; --version prints the version', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
