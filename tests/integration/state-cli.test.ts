@@ -3,6 +3,7 @@
  * and never written over anything that is not ours. Every run passes --state in a temp dir and a
  * temp XDG_CACHE_HOME, so the user's real state is never read or written; loopback only.
  */
+import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -78,17 +79,24 @@ describe('state is kept per network', () => {
 });
 
 describe('--state never replaces what is not ours', () => {
-  const target = ['0123456789abcdef0123456789abcdef01234567', '--bootstrap', '127.0.0.1:9', '--timeout', '2', ...LOCAL];
+  // A network that answers, so that a run that did not refuse would save its nodes over the file.
+  let net: Testnet;
+  let target: string[];
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 20, torrents: 1, peers: 3 });
+    target = [Buffer.from(net.torrents[0]!.infoHash).toString('hex'), '--bootstrap', formatEndpoint(net.bootstrap[0]!), '--timeout', '5', ...LOCAL];
+  }, 30_000);
+  afterAll(async () => { await net?.close(); });
 
   it('a file that is not a state file (a crawl log) is refused with one line, exit 2, untouched', async () => {
     const file = join(dir, 'mycrawl.ndjson');
     const log = '{"infohash":"0123456789abcdef0123456789abcdef01234567","first_seen":"2024-01-01T00:00:00.000Z","source":"sample","from":"127.0.0.1:1"}\n';
     writeFileSync(file, log);
     const r = await runCli([...target, '--state', file], 20_000, env());
+    expect(readFileSync(file, 'utf8')).toBe(log);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('not a dht-scrape state file');
-    expect(readFileSync(file, 'utf8')).toBe(log);
   });
 
   it('a directory is refused, and no *.tmp is left behind', async () => {
@@ -101,15 +109,25 @@ describe('--state never replaces what is not ours', () => {
     expect(readdirSync(folder)).toEqual([]);
   });
 
+  it('a file that is not a regular file (a FIFO, as /dev/null is a device) is refused and stays what it was', async () => {
+    const fifo = join(dir, 'pipe.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const r = await runCli([...target, '--state', fifo], 20_000, env());
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('not a regular file');
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
   it('a symbolic link is refused and stays a link', async () => {
     const real = join(dir, 'real.txt');
     const link = join(dir, 'link.json');
     writeFileSync(real, 'precious\n');
     symlinkSync(real, link);
     const r = await runCli([...target, '--state', link], 20_000, env());
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readFileSync(real, 'utf8')).toBe('precious\n');
   });
 });
