@@ -55,11 +55,14 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
 /** The network is ready when a fresh node, bootstrapped from one of its nodes, finds a torrent's peers. */
 export async function answersLookups(testnet: Testnet): Promise<boolean> {
   const torrent = testnet.torrents[0];
-  const probe = await DhtNode.create({ address: testnet.clientAddress, port: 0, ...(testnet.sharedAddress ? SHARED_ADDRESS_OPTIONS : {}) });
+  // A network slowed on purpose (--conditions latency) answers late, not never: each reply to the
+  // probe carries one node's delay, so wait for the slow end of it (p95) and a margin.
+  const replyMs = Math.max(3_000, (testnet.conditions.latency?.p95Ms ?? 0) + 1_000);
+  const probe = await DhtNode.create({ address: testnet.clientAddress, port: 0, rpc: { hardTimeoutMs: replyMs }, ...(testnet.sharedAddress ? SHARED_ADDRESS_OPTIONS : {}) });
   try {
-    await probe.bootstrap(testnet.bootstrap.slice(0, 1), { timeoutMs: 5_000 });
+    await probe.bootstrap(testnet.bootstrap.slice(0, 1), { timeoutMs: Math.max(5_000, 2 * replyMs) });
     if (torrent === undefined) return probe.tableSize > 0;
-    const result = await probe.findPeers(torrent.infoHash, { timeoutMs: 10_000 }).result;
+    const result = await probe.findPeers(torrent.infoHash, { timeoutMs: Math.max(10_000, 4 * replyMs) }).result;
     return result.stats.itemsFound > 0;
   } finally {
     await probe.close();

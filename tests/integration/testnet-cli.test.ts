@@ -94,6 +94,22 @@ describe('--conditions and --seed', () => {
   }, 30_000);
 });
 
+describe('a local network slowed on purpose', () => {
+  it('one whose nodes answer 3-4 s late passes its own test lookup (its probe waits for the conditions\' p95)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dht-conditions-'));
+    try {
+      const slow = join(dir, 'slow.json');
+      await writeFile(slow, JSON.stringify({ extends: 'ideal', latency: { medianMs: 3_000, p95Ms: 4_000 } }));
+      const r = await runCli(['testnet', '--nodes', '20', '--torrents', '1', '--ttl', '1', '--json', '--conditions', slow], 90_000);
+      expect(r.stderr).not.toContain('did not answer a test lookup');
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { conditions: string }).conditions).toBe('slow');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 100_000);
+});
+
 describe('IPv6 local networks through the CLI', () => {
   it('--testnet 50 --bind ::1 runs an IPv6 network and finds its peers over IPv6 (18-byte values)', async () => {
     const r = await runCli(['--testnet', '50', '--bind', '::1', '--timeout', '20'], 40_000);
