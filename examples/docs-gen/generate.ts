@@ -10,11 +10,15 @@
  * and traces come from real nodes on an in-memory network with seeded randomness and a frozen
  * clock, so a run on an unchanged tree rewrites every file byte for byte. `--check` writes nothing
  * and exits 1 if a file would change (tests/docs.test.ts does the same check).
+ *
+ * Then the picture of docs/live-view.md is redrawn by headless chromium from a seeded run, when
+ * what it shows changed (screenshots.ts); `--no-screenshots` skips it, `--screenshots` forces it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildScenario } from './scenario.js';
+import { liveViewScreenshot } from './screenshots.js';
 import { withSeededRandom } from './seeded-random.js';
 import { cliSections } from './sections/cli-reference.js';
 import { crawlSections } from './sections/crawl-trace.js';
@@ -80,6 +84,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return stale > 0 ? 1 : 0;
   }
   console.log(stale === 0 ? 'docs are up to date' : `regenerated ${stale} file(s)`);
+  if (!argv.includes('--no-screenshots')) console.log(await liveViewScreenshot(root, argv.includes('--screenshots')));
   return 0;
 }
 

@@ -11,8 +11,15 @@ import { formatEndpoint } from '../../wire/address.js';
 import { safeText } from '../safe-text.js';
 import type { DhtNode } from '../../dht/node.js';
 import type { Lookup, LookupEvent, LookupMethod } from '../../dht/lookup.js';
-import type { Crawler, FoundInfoHash } from '../../crawl/crawl.js';
+import type { FoundInfoHash } from '../../crawl/crawl.js';
+import type { InfoHashStore } from '../../crawl/infohash-store.js';
 import { tableView, type TableView } from '../../table/routing-table-view.js';
+
+/** What the crawl panel reads: a Crawler, or anything that counts and keeps info-hashes like one. */
+export interface CrawlSource {
+  progress(): { elapsedMs: number; discovered: number };
+  readonly store: Pick<InfoHashStore, 'top'>;
+}
 
 /** One step of a lookup, with IDs in hex and shared bits counted against the lookup's target. */
 export type LookupStep =
@@ -118,10 +125,19 @@ export class ViewFeed {
     }, () => stop());
   }
 
-  /** Show a crawl: its rate and top list now and then, and where each new info-hash lies. */
-  watchCrawler(crawler: Pick<Crawler, 'progress' | 'store'>): void {
+  /** Show a crawl: its rate and top list once a second, and where each new info-hash came from. */
+  watchCrawler(crawler: CrawlSource): void {
+    this.every(this.crawlReporter(crawler), 1_000);
+  }
+
+  /**
+   * A function that publishes the crawl's picture each time it is called: rate since the last
+   * call (by the feed's clock), the top list, the ID-space histogram. watchCrawler calls it on a
+   * timer; a caller with its own clock (the docs' seeded screenshot) calls it itself.
+   */
+  crawlReporter(crawler: CrawlSource): () => void {
     let last = { at: this.now(), discovered: 0 };
-    this.every(() => {
+    return () => {
       const progress = crawler.progress();
       const at = this.now();
       const rate = at > last.at ? ((progress.discovered - last.discovered) * 1000) / (at - last.at) : 0;
@@ -133,7 +149,7 @@ export class ViewFeed {
       });
       this.crawl = { kind: 'crawl', crawl: { elapsedMs: progress.elapsedMs, discovered: progress.discovered, rate, top, space: this.space } };
       this.publish(this.crawl);
-    }, 1_000);
+    };
   }
 
   /**
