@@ -33,8 +33,9 @@ async function bind(address: string): Promise<dgram.Socket> {
 }
 
 describe('the routing table per host, not per port (issue 14.3)', () => {
-  test('one IP on 40 ports gets at most one slot per bucket of a node that restricts hosts', async () => {
-    const target = await DhtNode.create({ address: '127.71.0.1', table: { restrictHosts: true } });
+  test('one IP on 40 ports gets at most one slot per bucket of a node with default options', async () => {
+    // No table option: the per-host rule must be the default (libtorrent's restrict_routing_ips).
+    const target = await DhtNode.create({ address: '127.71.0.1' });
     nodes.push(target);
     for (let port = 0; port < 40; port++) {
       const socket = await bind('127.72.0.1');
@@ -52,7 +53,7 @@ describe('the routing table per host, not per port (issue 14.3)', () => {
   });
 
   test('a local network that shares its loopback address says so, and keeps every node', async () => {
-    const target = await DhtNode.create({ address: '127.71.0.2', table: { restrictHosts: true, sharedLoopback: true } });
+    const target = await DhtNode.create({ address: '127.71.0.2', table: { sharedLoopback: true } });
     nodes.push(target);
     for (let port = 0; port < 10; port++) {
       const socket = await bind('127.72.0.2');
