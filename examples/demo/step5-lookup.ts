@@ -61,7 +61,7 @@ export async function lookupStep({ net, out, lookupOptions, view }: DemoContext)
       (tries > 1 ? `(Fresh node number ${tries}: the walks of the first did not show three rising hops.) ` : '') +
       `Bob is a fresh node with the textbook BEP 5 settings: k = 8 in every bucket, no table fill. He ` +
         `joins through one node (${bob.joinPackets} packets sent, ${bob.contacts} contacts; the best shares ` +
-        `${bob.startBits} bits with the torrent), then looks it up with get_peers, 3 queries in flight:`,
+        `${bits(bob.startBits)} with the torrent), then looks it up with get_peers, 3 queries in flight:`,
     );
     out.block(hopTable(bob, infoHash, population));
     out.block(barChart(bob.hops.map((h, i) => ({ label: `hop ${i}`, value: h.bestBits })), { width: 40, unit: 'bits' }));
@@ -76,7 +76,7 @@ export async function lookupStep({ net, out, lookupOptions, view }: DemoContext)
     out.say(
       `Carol is a fresh node with the production settings (far buckets of 128, 64, 32 and 16, filled ` +
         `while joining): ${carol.joinPackets} packets sent to join, ${carol.contacts} contacts, the best ` +
-        `sharing ${carol.startBits} bits with the torrent before she asks anyone:`,
+        `sharing ${bits(carol.startBits)} with the torrent before she asks anyone:`,
     );
     out.block(hopTable(carol, infoHash, population));
     const fewer = carol.hops.length < bob.hops.length;
@@ -149,4 +149,9 @@ function hopTable(w: Walk, target: NodeId, population: readonly NodeId[]): strin
 
 function endpoint(peer: PeerInfo): string {
   return `${peer.address}:${peer.port}`;
+}
+
+/** "1 bit", "11 bits". */
+function bits(n: number): string {
+  return `${n} bit${n === 1 ? '' : 's'}`;
 }
