@@ -58,6 +58,7 @@ export interface RpcOptions {
   /**
    * The longest soft timeout, used until replies have taught the round-trip estimate. Default
    * 1,000 ms (libtorrent's fixed value). The soft timeout then follows the network: see RttEstimator.
+   * Queries sent blind, before the first reply, are judged again by it when it comes (rearmBlind).
    */
   softTimeoutMs?: number;
   /** The shortest soft timeout the estimate may give. Default 250 ms. */
@@ -173,6 +174,10 @@ interface Pending {
   hard: NodeJS.Timeout | undefined;
   /** A non-core query to an unknown port gives the guard's slot back at its soft timeout. */
   release?: NodeJS.Timeout | undefined;
+  /** The caller's soft-timeout callback, kept while `soft` runs so that rearmBlind can move it. */
+  onSoft?: (() => void) | undefined;
+  /** Sent before any round trip was known: its soft timer runs at the estimate's maximum. */
+  blind?: boolean;
   settle: (outcome: QueryOutcome) => void;
 }
 
@@ -394,8 +399,38 @@ export class Rpc {
       }, softMs).unref();
     }
     if (options.onSoftTimeout !== undefined && softMs < hardMs) {
-      const onSoft = options.onSoftTimeout;
-      entry.soft = setTimeout(() => { entry.soft = undefined; onSoft(); }, softMs).unref();
+      entry.onSoft = options.onSoftTimeout;
+      entry.blind = this.rtt.smoothedMs === undefined;
+      this.armSoft(entry, softMs);
+    }
+  }
+
+  private armSoft(entry: Pending, ms: number): void {
+    entry.soft = setTimeout(() => {
+      entry.soft = undefined;
+      const onSoft = entry.onSoft;
+      entry.onSoft = undefined;
+      onSoft?.();
+    }, ms).unref();
+  }
+
+  /**
+   * The first reply taught the estimate a round trip: the queries sent before it, blind, wait
+   * for their soft timeout at the estimate's maximum (1 s) only because nothing was known. Judge
+   * them by what is known now, counted from when each left. A cold scrape asks its one router
+   * get_peers and, alongside, find_node for the join: when the join's reply comes back at 100 ms,
+   * the get_peers sent with it is most likely lost, and the lookup should ask again at 300 ms
+   * (3 round trips, RFC 6298's first estimate), not at 1 s. Done once per Rpc, on the first
+   * sample; after it every soft timer is armed from a known round trip.
+   */
+  private rearmBlind(): void {
+    const softMs = this.rtt.timeoutMs;
+    const now = this.now();
+    for (const entry of this.pending.values()) {
+      if (entry.blind !== true || entry.soft === undefined) continue;
+      entry.blind = false;
+      clearTimeout(entry.soft);
+      this.armSoft(entry, Math.max(0, entry.sentAt + softMs - now));
     }
   }
 
@@ -491,6 +526,7 @@ export class Rpc {
       return;
     }
     const rttMs = this.now() - entry.sentAt;
+    const blind = this.rtt.smoothedMs === undefined;
     this.rtt.sample(rttMs);
     if (message.y === 'r') {
       this.counters.responses++;
@@ -500,6 +536,7 @@ export class Rpc {
       for (const listener of this.errorListeners) this.guard(() => listener(message, from));
       this.settle(key, { kind: 'error', error: message, rttMs });
     }
+    if (blind && this.rtt.smoothedMs !== undefined) this.rearmBlind();
   }
 
   /** Stop: fail every open query, drop the send queue, release the socket and every timer. */

@@ -66,6 +66,48 @@ describe('Rpc: queries and their replies', () => {
     expect((await pending).kind).toBe('response');
   });
 
+  it('judges the queries sent before any round trip was known by the first one measured (a lost first query to a router is asked again at 3 RTT, not at 1 s)', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
+    const server = rpc(net, B);
+    // A cold scrape: get_peers (the lookup) and find_node (the join) to the one router at once.
+    // The router answers after 100 ms; the get_peers is lost on the way.
+    net.drop = (bytes) => { const m = decodeMessage(bytes); return m.ok && m.message.y === 'q' && m.message.q === 'get_peers'; };
+    server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), 100); });
+    let softAt: number | undefined;
+    const started = Date.now();
+    const lost = client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { onSoftTimeout: () => { softAt = Date.now() - started; } });
+    const join = client.query(B, 'find_node', { id: randomId(), target: randomId() }, { onSoftTimeout: () => {} });
+    await vi.advanceTimersByTimeAsync(150);
+    const answered = await join;
+    expect(answered.kind).toBe('response');
+    // RFC 6298's first estimate: 3 round trips (the reply's ~100 ms plus the in-memory ticks).
+    const rearmedAt = client.rtt.timeoutMs;
+    expect(rearmedAt).toBe(3 * (answered.kind === 'response' ? answered.rttMs : 0));
+    expect(rearmedAt).toBeLessThan(400);
+    await vi.advanceTimersByTimeAsync(rearmedAt - 150 - 5);
+    expect(softAt).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(10);
+    // Before: the lost query kept its blind 1,000 ms soft timer, and a cold lookup waited that long.
+    expect(softAt).toBe(rearmedAt);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect((await lost).kind).toBe('timeout');
+  });
+
+  it('keeps the blind maximum while no reply has come: no round trip, nothing to judge by', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { softTimeoutMs: 1_000, hardTimeoutMs: 3_000 });
+    rpc(net, B);
+    let soft = 0;
+    void client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { onSoftTimeout: () => soft++ });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(soft).toBe(0);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(soft).toBe(1);
+  });
+
   it('fails a query after the hard timeout, and counts it', async () => {
     vi.useFakeTimers();
     const net = new MemoryNetwork();
