@@ -303,12 +303,28 @@ function drawCrawl(crawl) {
   }
   text(space, 0, 96, '000000…');
   text(space, W - 50, 96, '111111…');
-  const list = $('top');
+  drawTop($('top'), crawl.top, 'none yet (sampled info_hashes are not requests)');
+  drawTop($('seen'), crawl.seen ?? [], 'none yet');
+}
+
+/** A top list; a name, once resolved, comes first (textContent: whatever a peer sent is text). */
+function drawTop(list, entries, empty) {
   clear(list);
-  for (const entry of crawl.top) {
+  for (const entry of entries) {
     const li = document.createElement('li');
-    const name = entry.name !== undefined ? `${entry.name}  ` : '';
-    li.textContent = `${name}${entry.infoHash}  (${entry.requests} requests, ~${entry.sources} sources)`;
+    if (entry.name !== undefined) {
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = entry.name;
+      li.append(name, '  ');
+    }
+    li.append(`${entry.infoHash}  (${entry.requests} requests, ~${entry.sources} sources)`);
+    list.appendChild(li);
+  }
+  if (entries.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'dim none';
+    li.textContent = empty;
     list.appendChild(li);
   }
 }

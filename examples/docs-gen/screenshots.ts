@@ -22,7 +22,7 @@ import { withSeededRandom } from './seeded-random.js';
 
 const SEED = 0x11fe_71e;
 const WIDTH = 1280;
-const HEIGHT = 1500;
+const HEIGHT = 1900;
 const WALK_SLICES = 16;
 
 /** Redraw docs/img/live-view.png if what it shows changed (or `force`). Returns what was done. */

@@ -9,10 +9,13 @@ import { Crawler } from '../crawl/crawl.js';
 import { DhtNode } from '../dht/node.js';
 import { idToHex } from '../wire/id.js';
 import { Testnet } from '../modes/testnet.js';
+import { NameResolver } from '../modes/name-resolver.js';
 import { UsageError } from './options.js';
 import type { Output } from './terminal.js';
 import { openWebView } from './web/web-view.js';
 import type { WebOption } from './web/web-option.js';
+import type { ViewFeed } from './web/view-feed.js';
+import type { Endpoint } from '../net/transport.js';
 
 export interface LabCommand {
   nodes: number;
@@ -49,7 +52,8 @@ export function parseLab(argv: readonly string[]): LabCommand {
 
 export async function runLab(command: LabCommand, web: WebOption, output: Output, signal: AbortSignal): Promise<number> {
   output.err(`Starting a local DHT of ${command.nodes} nodes on loopback (textbook tables: k = 8 in every bucket)...`);
-  const net = await Testnet.start({ nodes: command.nodes, torrents: command.torrents, peers: 4, node: { table: { farBucketSizes: [] } } });
+  // One seeder per torrent serves its metadata, so the crawl panel's lists get names (BEP 9).
+  const net = await Testnet.start({ nodes: command.nodes, torrents: command.torrents, peers: 4, seeders: 1, node: { table: { farBucketSizes: [] } } });
   const lookupOptions = net.sharedAddress ? { maxPerSubnet: 1_000_000 } : {};
   const node = await DhtNode.create({ address: '127.0.0.1', port: 0, lookup: lookupOptions });
   const stop = new AbortController();
@@ -57,18 +61,12 @@ export async function runLab(command: LabCommand, web: WebOption, output: Output
   signal.addEventListener('abort', onAbort, { once: true });
   const ttl = setTimeout(() => stop.abort(), command.ttlSeconds * 1000);
   let view;
+  let crawl: ViewedCrawl | undefined;
   try {
     view = await openWebView(web, `lab: ${command.nodes} local nodes, ${command.torrents} torrents`, output);
     const { feed } = view;
     feed.watchNode(node);
-    const crawler = new Crawler(node, {
-      bootstrap: net.bootstrap.slice(0, 1),
-      timeoutMs: command.ttlSeconds * 1000,
-      signal: stop.signal,
-      onInfoHash: (found) => feed.infoHashFound(found),
-    });
-    feed.watchCrawler(crawler);
-    const crawling = crawler.run();
+    crawl = crawlInView(node, feed, { bootstrap: net.bootstrap.slice(0, 1), timeoutMs: command.ttlSeconds * 1000, signal: stop.signal });
     output.err(`Our node ${node.local.address}:${node.local.port} joins, crawls, and looks a torrent up every ${command.everySeconds} s. ` +
       `Stops after ${command.ttlSeconds} s or on Ctrl+C.`);
     let round = 0;
@@ -80,15 +78,42 @@ export async function runLab(command: LabCommand, web: WebOption, output: Output
       const { stats } = await lookup.result;
       output.err(`lookup ${round}: ${idToHex(torrent.infoHash).slice(0, 12)}…, ${stats.itemsFound} peers, ${stats.queries} queries (${stats.ended})`);
     }
-    await crawling;
+    await crawl.done;
     return 0;
   } finally {
     clearTimeout(ttl);
     signal.removeEventListener('abort', onAbort);
+    await crawl?.names.stop();
     await view?.close();
     await node.close();
     await net.close();
   }
+}
+
+/** A crawl drawn in the view, its info-hashes named as BEP 9 metadata arrives. */
+export interface ViewedCrawl {
+  crawler: Crawler;
+  names: NameResolver<null>;
+  /** Settles when the crawl has ended (its timeout or signal). */
+  done: Promise<unknown>;
+}
+
+/**
+ * Crawl and show it: every info-hash found goes to the view's ID-space histogram and to a name
+ * resolver (a get_peers lookup, then the metadata from a peer), whose names the top lists show.
+ * Names wait until the crawler has joined: before that, our table is too thin to find peers.
+ */
+export function crawlInView(node: DhtNode, feed: ViewFeed, options: { bootstrap: Endpoint[]; timeoutMs: number; signal: AbortSignal }): ViewedCrawl {
+  const names = new NameResolver<null>(node, (_, outcome, infoHash) => {
+    if (outcome.kind === 'named') feed.named(infoHash, outcome.metadata.info.name);
+  }, { paused: true });
+  const crawler = new Crawler(node, {
+    ...options,
+    onInfoHash: (found) => { feed.infoHashFound(found); names.add(found.infoHash, null); },
+    onJoined: () => names.resume(),
+  });
+  feed.watchCrawler(crawler);
+  return { crawler, names, done: crawler.run() };
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {

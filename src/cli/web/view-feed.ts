@@ -31,12 +31,18 @@ export type LookupStep =
   | { type: 'item'; from: string; peer?: string }
   | { type: 'end'; ended: string; queries: number; responses: number; closestBits: number; items: number };
 
+/** One row of a top list, with its name once BEP 9 metadata resolved it. */
+export interface TopEntry { infoHash: string; requests: number; sources: number; name?: string }
+
 export interface CrawlView {
   elapsedMs: number;
   discovered: number;
   /** Info-hashes per second over the last interval. */
   rate: number;
-  top: { infoHash: string; requests: number; sources: number; name?: string }[];
+  /** The most requested: info-hashes other nodes asked us about (get_peers, announce_peer). */
+  top: TopEntry[];
+  /** Seen from the most distinct nodes (sampled or asked about), as the CLI's second list. */
+  seen: TopEntry[];
   /** Info-hashes by their first 6 bits (64 slots of the ID space), by how they were learned. */
   space: { sample: number[]; passive: number[] };
 }
@@ -142,14 +148,17 @@ export class ViewFeed {
       const at = this.now();
       const rate = at > last.at ? ((progress.discovered - last.discovered) * 1000) / (at - last.at) : 0;
       last = { at, discovered: progress.discovered };
-      const top = crawler.store.top(TOP, 'requests').map((entry) => {
-        const hex = idToHex(entry.infoHash);
-        const name = this.names.get(hex);
-        return { infoHash: hex, requests: entry.requests, sources: entry.sources, ...(name !== undefined ? { name } : {}) };
-      });
-      this.crawl = { kind: 'crawl', crawl: { elapsedMs: progress.elapsedMs, discovered: progress.discovered, rate, top, space: this.space } };
+      const top = crawler.store.top(TOP, 'requests').map((entry) => this.topEntry(entry));
+      const seen = crawler.store.top(TOP, 'sources').map((entry) => this.topEntry(entry));
+      this.crawl = { kind: 'crawl', crawl: { elapsedMs: progress.elapsedMs, discovered: progress.discovered, rate, top, seen, space: this.space } };
       this.publish(this.crawl);
     };
+  }
+
+  private topEntry(entry: { infoHash: Uint8Array; requests: number; sources: number }): TopEntry {
+    const hex = idToHex(entry.infoHash);
+    const name = this.names.get(hex);
+    return { infoHash: hex, requests: entry.requests, sources: entry.sources, ...(name !== undefined ? { name } : {}) };
   }
 
   /**
@@ -162,7 +171,7 @@ export class ViewFeed {
     this.space[found.source === 'sample' ? 'sample' : 'passive'][slot]!++;
   }
 
-  /** A name resolved for an info-hash (BEP 9): shown in the top list. */
+  /** A name resolved for an info-hash (BEP 9): shown in the top lists. */
   named(infoHash: Uint8Array, name: string): void {
     // A name is whatever a peer sent: not a page of text, and no control, bidi or invisible
     // character (`movie\u202egpj.exe` would read "movieexe.jpg" on the page too): see safeText.
