@@ -15,7 +15,7 @@ import { packetTracer } from './packet-trace.js';
 import { describeSocket, namesOnlyInOtherFamily, otherFamilyNamesMessage, PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
 import { UsageError, type CommonOptions } from './options.js';
 import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
-import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused } from './state-file.js';
+import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused, type SavedState } from './state-file.js';
 import type { Output } from './terminal.js';
 import { loadConditions } from './conditions-file.js';
 
@@ -26,7 +26,8 @@ export interface Session {
   /**
    * Dual stack (BEP 32: each family is its own DHT): an IPv6 node beside the IPv4 `node`, when the
    * command asked for both families (SessionExtras.bothFamilies), neither -4/-6 nor --bind picked
-   * one, the bootstrap offers IPv6 addresses too and an IPv6 socket can be bound. Else undefined.
+   * one, the bootstrap (or the state file's saved nodes) offers IPv6 addresses too and an IPv6
+   * socket can be bound. Else undefined.
    */
   node6: DhtNode | undefined;
   /** Where node6 joins (empty without node6). */
@@ -85,7 +86,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   const onlyIpv6 = common.family === 6 || (common.family === undefined && common.bootstrap.length > 0 && common.bootstrap.every((b) => isIP(b.host) === 6));
   const bind = common.bind ?? testnet?.clientAddress ?? (onlyIpv6 ? '::' : '0.0.0.0');
   const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
-  if (saved !== undefined) nodeOptions.id = saved.id;
+  const savedId = isIPv6(bind) ? saved?.id6 ?? saved?.id : saved?.id;
+  if (savedId !== undefined) nodeOptions.id = savedId;
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
   if (common.alpha !== undefined) nodeOptions.lookup = { ...nodeOptions.lookup, alpha: common.alpha };
   if (common.enforceSecureIds) nodeOptions.enforceSecureIds = true;
@@ -115,7 +117,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     usingPublicRouters = common.bootstrap.length === 0;
     const [resolved, resolved6] = await Promise.all([resolveEndpoints(given, family), dual ? resolveEndpoints(given, 6) : []]);
     bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...resolved];
-    bootstrap6 = resolved6;
+    // The IPv6 node's saved contacts (state-file.ts) come first too: a cold start in both families.
+    bootstrap6 = dual ? [...savedEndpoints(saved?.nodes ?? [], 6), ...resolved6] : [];
   }
 
   let node6: DhtNode | undefined;
@@ -124,6 +127,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     if (bootstrap6.length > 0) {
       const options6: DhtNodeOptions = { ...nodeOptions, address: ipv6?.clientAddress ?? '::' };
       delete options6.id;
+      if (saved?.id6 !== undefined) options6.id = saved.id6;
       if (ipv6?.sharedAddress === true) Object.assign(options6, SHARED_ADDRESS_OPTIONS, { lookup: { ...options6.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
       // No IPv6 here (no address, or the family disabled): the run stays IPv4, as -4 would.
       node6 = await bindNode(options6, port, output, tap).catch(() => undefined);
@@ -160,8 +164,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     usingPublicRouters,
     rateLimitedBy,
     async close() {
-      if (useState && node.tableSize > 0) {
-        await saveState(statePath, network, { id: node.id, nodes: node.goodNodes(200) }).catch((error: unknown) => {
+      if (useState && (node.tableSize > 0 || (node6?.tableSize ?? 0) > 0)) {
+        await saveState(statePath, network, stateToSave(saved, family === 4 ? node : node6, family === 6 ? node : node6)).catch((error: unknown) => {
           output.err(`dht-scrape: the state was not saved: ${error instanceof Error ? error.message : String(error)}`);
         });
       }
@@ -211,6 +215,20 @@ export function rateLimitedMessage(session: Session): string | undefined {
   return `dht-scrape: network error: rate-limited by ${formatEndpoint(first)}${more.length > 0 ? ` and ${more.length} more` : ''} ` +
     '(it answered "rate limited": we sent it more than it accepts from one address; it ignores us for a while).\n' +
     'Wait a few minutes, use another --bootstrap node, or lower --rate.';
+}
+
+/**
+ * What a run leaves in the state file: each family's good nodes from its node, or, for a family
+ * that did not run or whose table stayed empty, what was saved before (a -4 run keeps the IPv6
+ * list). `id` stays the IPv4 node's ID, `id6` the IPv6 node's.
+ */
+function stateToSave(saved: SavedState | undefined, node4: DhtNode | undefined, node6: DhtNode | undefined): SavedState {
+  const nodesOf = (node: DhtNode | undefined, family: 4 | 6): NodeInfo[] => (node !== undefined && node.tableSize > 0
+    ? node.goodNodes(200)
+    : (saved?.nodes ?? []).filter((n) => isIPv6(n.address) === (family === 6)));
+  const id = node4?.id ?? saved?.id ?? node6!.id;
+  const id6 = node6?.id ?? saved?.id6;
+  return { id, ...(id6 !== undefined ? { id6 } : {}), nodes: [...nodesOf(node4, 4), ...nodesOf(node6, 6)] };
 }
 
 function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {

@@ -13,7 +13,7 @@
  * log, a device, a directory, a symbolic link) is refused, never replaced.
  */
 import { lstat, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { NodeInfo } from '../wire/compact.js';
@@ -21,9 +21,15 @@ import { idFromHex, idToHex, type NodeId } from '../wire/id.js';
 import { isExemptAddress } from '../wire/secure-id.js';
 import type { HostPort } from './bootstrap-nodes.js';
 
-/** One network's memory: the ID we use and the good nodes last seen there. */
+/**
+ * One network's memory: the ID we use and the good nodes last seen there, of both families (BEP 32:
+ * a dual-stack run saves its IPv4 and its IPv6 node's contacts in the one list; each address says
+ * its family). `id6`: the ID of the IPv6 node that ran beside an IPv4 one (BEP 42 makes a node's
+ * ID depend on its address, so the two differ); a file without it gives that node a fresh ID.
+ */
 export interface SavedState {
   id: NodeId;
+  id6?: NodeId;
   nodes: NodeInfo[];
 }
 
@@ -31,10 +37,14 @@ export interface SavedState {
 export const STATE_FORMAT = 'dht-scrape-state/2';
 /** The network a run joins when no --bootstrap is given. */
 export const PUBLIC_NETWORK = 'public';
+/**
+ * Nodes kept per network and per family. IPv4 nodes are written first: a version before the IPv6
+ * ones were saved reads at most 200 of a list (its IPv4 ones, which are all it can use).
+ */
 const MAX_SAVED_NODES = 200;
 /** Networks remembered besides the public one; the one saved longest ago is forgotten first. */
 const MAX_OTHER_NETWORKS = 16;
-/** A state file is small (16 networks of 200 nodes is ~400 kB): anything bigger is not ours. */
+/** A state file is small (16 networks of 2 x 200 nodes is ~800 kB): anything bigger is not ours. */
 const MAX_STATE_BYTES = 4 * 1024 * 1024;
 
 /** A path that holds something other than a state file of ours: refused, one line for the user. */
@@ -69,6 +79,7 @@ interface NetworkEntry { nodes: NodeInfo[]; saved: string }
 /** A state file, parsed: the ID and each network's nodes. */
 export interface StateContents {
   id: NodeId;
+  id6?: NodeId;
   networks: Map<string, NetworkEntry>;
 }
 
@@ -80,6 +91,8 @@ export function parseStateFile(text: string): StateContents | undefined {
   const record = raw as Record<string, unknown>;
   if (typeof record.id !== 'string' || !/^[0-9a-f]{40}$/i.test(record.id)) return undefined;
   const id = idFromHex(record.id);
+  // Absent from files written before it; one that is not an ID is dropped (the node takes a fresh one).
+  const id6 = typeof record.id6 === 'string' && /^[0-9a-f]{40}$/i.test(record.id6) ? { id6: idFromHex(record.id6) } : {};
   if (record.format === undefined) {
     // Written before networks were kept apart: its nodes were meant for the public DHT.
     if (!Object.keys(record).every((key) => key === 'id' || key === 'nodes' || key === 'saved')) return undefined;
@@ -96,12 +109,12 @@ export function parseStateFile(text: string): StateContents | undefined {
       if (Array.isArray(nodes)) networks.set(name, { nodes: parseNodes(nodes, name), saved: typeof saved === 'string' ? saved : '' });
     }
   }
-  return { id, networks };
+  return { id, ...id6, networks };
 }
 
 function parseNodes(entries: readonly unknown[], network: string): NodeInfo[] {
   const parsed: NodeInfo[] = [];
-  for (const entry of entries.slice(0, MAX_SAVED_NODES)) {
+  for (const entry of entries.slice(0, 2 * MAX_SAVED_NODES)) {
     if (typeof entry !== 'object' || entry === null) continue;
     const { id, address, port } = entry as Record<string, unknown>;
     if (typeof id !== 'string' || typeof address !== 'string' || typeof port !== 'number') continue;
@@ -109,17 +122,24 @@ function parseNodes(entries: readonly unknown[], network: string): NodeInfo[] {
     if (!belongsTo(network, address)) continue;
     parsed.push({ id: idFromHex(id), address, port });
   }
-  return parsed;
+  return capPerFamily(parsed);
+}
+
+/** At most MAX_SAVED_NODES of each family, IPv4 first (see MAX_SAVED_NODES), each family in its order. */
+function capPerFamily(nodes: readonly NodeInfo[]): NodeInfo[] {
+  const ofFamily = (v6: boolean): NodeInfo[] => nodes.filter((n) => isIPv6(n.address) === v6).slice(0, MAX_SAVED_NODES);
+  return [...ofFamily(false), ...ofFamily(true)];
 }
 
 /** `contents` with `network`'s nodes replaced, keeping the public list and the most recent others. */
 export function withNetwork(contents: StateContents | undefined, network: string, state: SavedState, now: Date): StateContents {
   const networks = new Map(contents?.networks ?? []);
   networks.delete(network);
-  networks.set(network, { nodes: state.nodes.filter((n) => belongsTo(network, n.address)).slice(0, MAX_SAVED_NODES), saved: now.toISOString() });
+  networks.set(network, { nodes: capPerFamily(state.nodes.filter((n) => belongsTo(network, n.address))), saved: now.toISOString() });
   const others = [...networks.entries()].filter(([name]) => name !== PUBLIC_NETWORK).sort((a, b) => b[1].saved.localeCompare(a[1].saved));
   for (const [name] of others.slice(MAX_OTHER_NETWORKS)) networks.delete(name);
-  return { id: state.id, networks };
+  const id6 = state.id6 ?? contents?.id6;
+  return { id: state.id, ...(id6 !== undefined ? { id6 } : {}), networks };
 }
 
 export function encodeStateFile(contents: StateContents, now: Date): string {
@@ -127,7 +147,9 @@ export function encodeStateFile(contents: StateContents, now: Date): string {
   for (const [name, entry] of contents.networks) {
     networks[name] = { saved: entry.saved, nodes: entry.nodes.map((n) => ({ id: idToHex(n.id), address: n.address, port: n.port })) };
   }
-  return JSON.stringify({ format: STATE_FORMAT, id: idToHex(contents.id), saved: now.toISOString(), networks }, null, 1);
+  // `id6` is a field a version before it ignores (and drops when it saves): the format stays 2.
+  const id6 = contents.id6 !== undefined ? { id6: idToHex(contents.id6) } : {};
+  return JSON.stringify({ format: STATE_FORMAT, id: idToHex(contents.id), ...id6, saved: now.toISOString(), networks }, null, 1);
 }
 
 // ---- The file (I/O) ----
@@ -165,7 +187,7 @@ export async function readStateFile(path: string): Promise<StateContents | undef
 export async function loadState(path: string, network: string): Promise<SavedState | undefined> {
   const contents = await readStateFile(path);
   if (contents === undefined) return undefined;
-  return { id: contents.id, nodes: contents.networks.get(network)?.nodes ?? [] };
+  return { id: contents.id, ...(contents.id6 !== undefined ? { id6: contents.id6 } : {}), nodes: contents.networks.get(network)?.nodes ?? [] };
 }
 
 /**

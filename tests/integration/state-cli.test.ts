@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Testnet } from '../../src/modes/testnet.js';
 import { formatEndpoint } from '../../src/wire/address.js';
+import { parseCommand } from '../../src/cli/options.js';
+import { openSession } from '../../src/cli/session.js';
+import type { Output } from '../../src/cli/terminal.js';
 import { runCli } from '../helpers/cli.js';
 
 let dir: string;
@@ -20,7 +23,7 @@ const LOCAL = ['--bind', '127.0.0.1', '--port', '0'];
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'dht-scrape-state-cli-')); });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
-interface StateDoc { format: string; id: string; networks: Record<string, { nodes: { address: string; port: number }[] }> }
+interface StateDoc { format: string; id: string; id6?: string; networks: Record<string, { nodes: { address: string; port: number }[] }> }
 
 describe('state is kept per network', () => {
   let a: Testnet;
@@ -76,6 +79,58 @@ describe('state is kept per network', () => {
     expect(doc.id).toBe('11'.repeat(20));
     expect(doc.networks.public?.nodes ?? []).toEqual([]);
   }, 40_000);
+});
+
+/** Messages kept, nothing printed: what openSession needs to talk to a user. */
+const quietOutput = (): Output & { lines: string[] } => {
+  const lines: string[] = [];
+  return { lines, out: (l) => lines.push(l), err: (l) => lines.push(l), status: () => {}, clearStatus: () => {}, fancy: false, paint: (_s, t) => t, readerGone: false };
+};
+
+describe('a dual-stack run keeps both families (BEP 32)', () => {
+  let net: Testnet;
+  beforeAll(async () => { net = await Testnet.start({ nodes: 40, torrents: 1, peers: 4, dualStack: true, seed: 9 }); }, 30_000);
+  afterAll(async () => { await net?.close(); });
+
+  it("saves the IPv6 node's contacts and ID beside the IPv4 node's, and the next run's IPv6 node starts from them", async () => {
+    const state = join(dir, 'dual.json');
+    const hash = Buffer.from(net.torrents[0]!.infoHash).toString('hex');
+    const both = ['--bootstrap', formatEndpoint(net.bootstrap[0]!), '--bootstrap', formatEndpoint(net.ipv6!.bootstrap[0]!), '--state', state, '--port', '0'];
+    const first = await runCli([hash, ...both, '--json'], 40_000, env());
+    expect(first.code).toBe(0);
+    expect((JSON.parse(first.stdout) as { peers: unknown[] }).peers).toHaveLength(8);
+
+    const doc = JSON.parse(readFileSync(state, 'utf8')) as StateDoc;
+    expect(doc.format).toBe('dht-scrape-state/2');
+    const [network, ...others] = Object.keys(doc.networks);
+    expect(others).toEqual([]);
+    const saved = doc.networks[network!]!.nodes;
+    const saved4 = saved.filter((n) => !n.address.includes(':'));
+    const saved6 = saved.filter((n) => n.address.includes(':'));
+    const ports6 = new Set(net.ipv6!.nodes.map((n) => n.local.port));
+    expect(saved4.length).toBeGreaterThan(5);
+    // Every IPv6 node here shares ::1, and a CLI node on :: keeps one contact per address in its
+    // table (BEP 42's per-IP rule; testnets lift it for their own nodes only): so one or a few.
+    expect(saved6.length).toBeGreaterThan(0);
+    expect(saved6.every((n) => n.address === '::1' && ports6.has(n.port))).toBe(true);
+    // IPv4 first: a version that reads only the first 200 nodes (and uses only IPv4 ones) loses nothing.
+    expect(saved.indexOf(saved6[0]!)).toBe(saved4.length);
+    expect(doc.id6).toMatch(/^[0-9a-f]{40}$/);
+
+    // The next run (same network): its IPv6 node takes the saved ID and joins through the saved nodes first.
+    const common = (parseCommand([hash, ...both]) as { common: Parameters<typeof openSession>[0] }).common;
+    const session = await openSession(common, quietOutput(), { bothFamilies: true });
+    try {
+      expect(session.node6).toBeDefined();
+      expect(Buffer.from(session.node6!.id).toString('hex')).toBe(doc.id6);
+      expect(Buffer.from(session.node.id).toString('hex')).toBe(doc.id);
+      const first6 = saved6.slice(0, 32).map(({ address, port }) => ({ address, port }));
+      expect(session.bootstrap6.slice(0, first6.length)).toEqual(first6);
+      expect(session.bootstrap6.at(-1)).toEqual(net.ipv6!.bootstrap[0]);
+    } finally {
+      await session.close();
+    }
+  }, 60_000);
 });
 
 describe('--state never replaces what is not ours', () => {

@@ -61,6 +61,24 @@ describe('the file', () => {
     expect(parseStateFile(text)).toBeUndefined();
   });
 
+  it("keeps up to 200 nodes of each family, IPv4 first, and the IPv6 node's ID (BEP 32 dual stack)", () => {
+    const v4 = Array.from({ length: 250 }, (_, i) => node('127.1.0.1', i + 1));
+    const v6 = Array.from({ length: 250 }, (_, i) => node('::1', i + 1));
+    // Interleaved as two tables might be handed in: the file still lists the IPv4 ones first.
+    const mixed = v4.flatMap((n, i) => [v6[i]!, n]);
+    const network = 'bootstrap 127.1.0.1:1,[::1]:1';
+    const text = encodeStateFile(withNetwork(undefined, network, { id: id(1), id6: id(2), nodes: mixed }, NOW), NOW);
+    const doc = JSON.parse(text) as { format: string; id6: string; networks: Record<string, { nodes: { address: string }[] }> };
+    expect(doc.format).toBe(STATE_FORMAT);
+    expect(doc.id6).toBe('02'.repeat(20));
+    expect(doc.networks[network]!.nodes.map((n) => n.address)).toEqual([...Array(200).fill('127.1.0.1'), ...Array(200).fill('::1')]);
+    const parsed = parseStateFile(text)!;
+    expect(parsed.id6).toEqual(id(2));
+    expect(parsed.networks.get(network)!.nodes).toEqual([...v4.slice(0, 200), ...v6.slice(0, 200)]);
+    // A later run that had no IPv6 node keeps the ID the file had.
+    expect(withNetwork(parsed, network, { id: id(1), nodes: [] }, NOW).id6).toEqual(id(2));
+  });
+
   it('writes its format field', () => {
     const text = encodeStateFile(withNetwork(undefined, PUBLIC_NETWORK, { id: id(1), nodes: [] }, NOW), NOW);
     expect((JSON.parse(text) as { format: string }).format).toBe(STATE_FORMAT);
