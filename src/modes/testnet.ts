@@ -5,7 +5,8 @@
  * Node i listens on 127.A.B.1 (its own /24, because real clients such as libtorrent keep at most
  * one node per /24 in a bucket). Where only 127.0.0.1 can be bound (macOS), nodes share it on
  * distinct ports. Tables are meshed directly, as a network that has been running for a while would
- * have them: each node knows its XOR neighbours and a random spread of the rest. Each synthetic
+ * have them: for each prefix length it shares with its own ID, a node knows up to k nodes of the
+ * other half (testnet-mesh.ts). Each synthetic
  * torrent's peers are stored at the k nodes closest to its info-hash, exactly where announce_peer
  * would have put them; `start()` then checks with a real lookup over UDP that the network answers.
  *
@@ -27,6 +28,7 @@ import { udpTransport, type Endpoint, type Faults } from '../net/transport.js';
 import { assignRoles, resolveConditions, unreachableCount, type NetworkConditions, type NodeRole, type PresetName } from './testnet-conditions.js';
 import { lyingTransport } from './testnet-liars.js';
 import { Churn } from './testnet-churn.js';
+import { prefixContacts, sortById } from './testnet-mesh.js';
 import { DEFAULT_ADDRESS_RANGE, layoutIn, parseAddressRange, sharedLayout, type AddressRange, type RangeLayout } from './address-range.js';
 
 /** What to start; every field has a default that makes a small, healthy network. */
@@ -101,9 +103,8 @@ export interface TestnetTorrent {
   seeders?: Seeder[];
 }
 
-/** How many neighbours and random others each node's table is offered when meshing. */
-const NEIGHBOURS = 16;
-const RANDOM_CONTACTS = 48;
+/** Contacts per shared-prefix length when meshing: BEP 5's k. */
+const BUCKET_SIZE = 8;
 
 /** A running local network. Start it with Testnet.start(); close() stops every node. */
 export class Testnet {
@@ -384,46 +385,19 @@ function isAddressUnavailable(error: unknown): boolean {
 }
 
 /**
- * Fill every table as a long-running network would have it: the node's nearest neighbours in the
- * keyspace (sorted order of IDs puts the longest shared prefixes next to each other) and a random
- * spread of far nodes for the distant buckets. Read-only nodes (BEP 43) are in no table; the
- * unreachable contacts are, as many as the conditions say, like nodes that answered once and left.
- * Unreachable neighbours come on top of the answering ones, in proportion, never in their place:
- * drawn from one sorted list, half of a node's 16 neighbours were unreachable at `internet`, the
- * region around a target fell apart into islands, and 4 of 10 cold lookups on 5,000 nodes ended
- * on a cluster of nodes ranked 13th to 30th from it, none of which knew the 8 that hold its peers.
+ * Fill every table as a long-running network would have it (testnet-mesh.ts): for each prefix
+ * length a node shares with its own ID, up to k contacts of the sibling subtree. Read-only nodes
+ * (BEP 43) are in no table; the unreachable contacts are, as many as the conditions say, like nodes
+ * that answered once and left: drawn together with the answering ones, so each bucket holds them
+ * in the network's proportion (about half at `internet`).
  */
 function mesh(nodes: readonly DhtNode[], answering: readonly DhtNode[], unreachable: readonly NodeInfo[], random: SeededRandom): void {
   const live: NodeInfo[] = answering.map((n) => ({ id: n.id, ...n.local }));
-  const contacts: NodeInfo[] = [...live, ...unreachable];
-  const sortedLive = [...live].sort((a, b) => compareBytes(a.id, b.id));
-  const sortedGhosts = [...unreachable].sort((a, b) => compareBytes(a.id, b.id));
-  const ghostNeighbours = Math.min(NEIGHBOURS, Math.round((NEIGHBOURS * unreachable.length) / Math.max(1, live.length)));
+  const sorted = sortById([...live, ...unreachable]);
   nodes.forEach((node) => {
-    const offers: NodeInfo[] = [];
-    const offer = (other: NodeInfo | undefined): void => {
-      if (other !== undefined && other.id !== node.id) offers.push(other);
-    };
-    const index = insertionPoint(sortedLive, node.id);
-    for (let d = -NEIGHBOURS / 2; d <= NEIGHBOURS / 2; d++) offer(sortedLive[index + d]);
-    const ghostIndex = insertionPoint(sortedGhosts, node.id);
-    for (let d = -Math.floor(ghostNeighbours / 2); d < Math.ceil(ghostNeighbours / 2); d++) offer(sortedGhosts[ghostIndex + d]);
-    for (let r = 0; r < RANDOM_CONTACTS; r++) offer(contacts[random.int(contacts.length)]);
     // Every table keeps the nodes' own ID arrays (never changed) instead of a copy per contact.
-    node.addContacts(offers, 'share');
+    node.addContacts(prefixContacts(sorted, node.id, BUCKET_SIZE, random), 'share');
   });
-}
-
-/** Where `id` would go in `sorted` (binary search). */
-function insertionPoint(sorted: readonly NodeInfo[], id: NodeId): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (compareBytes(sorted[mid]!.id, id) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Synthetic torrents: random info-hashes, or real info dictionaries when seeders will serve them. */
@@ -512,8 +486,4 @@ function syntheticPeer(i: number, layout: RangeLayout): PeerInfo {
   return { address: layout.peer(i), port: 6881 + (i % 1000) };
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
-}
 
