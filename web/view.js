@@ -338,6 +338,12 @@ function onEvent(event) {
     if (lookups.size > 0) reset();
     $('title').textContent = event.title;
     $('own-id').textContent = event.ownId;
+    $('table-family').textContent = `of our IPv${event.family} node`;
+    // A dual-stack run (BEP 32) has a node per family, each with its own table: say which is drawn.
+    const other = $('table-not-shown');
+    other.hidden = event.notShown === undefined;
+    other.textContent = event.notShown === undefined ? '' : `An IPv${event.notShown} node runs beside it (BEP 32: each family is its own DHT); ` +
+      `its table and its lookups are not drawn here (crawl figures, where shown, count both).`;
   } else if (event.kind === 'table') {
     drawTable(event.table);
   } else if (event.kind === 'lookup') {

@@ -80,7 +80,8 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       if (common.json) output.out(line);
     };
     if (command.metadata) {
-      names = new NameResolver<string>(session.node, (line, outcome, infoHash) => {
+      // Both nodes of a dual-stack crawl look for peers, each in its own DHT (BEP 32).
+      names = new NameResolver<string>([session.node, ...(session.node6 !== undefined ? [session.node6] : [])], (line, outcome, infoHash) => {
         if (outcome.kind === 'named') view?.named(infoHash, outcome.metadata.info.name);
         emit(JSON.stringify({ ...(JSON.parse(line) as object), ...nameFields(outcome) }));
       }, { paused: true });
@@ -106,7 +107,7 @@ export async function runCrawl(command: CrawlCommand, output: Output, signal: Ab
       },
     });
     if (view !== undefined) {
-      view.watchNode(session.node);
+      view.watchNode(session.node, session.node6);
       view.watchCrawler(crawler);
     }
     output.err(`Crawling ${describeNetwork(session)} ${timeoutSeconds > 0 ? `for ${timeoutSeconds} s` : 'until stopped'} (Ctrl+C stops)`);

@@ -35,7 +35,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   // table (and waits on it in its next lookup) after it exits.
   const node = { readOnly: command.readOnly };
   const session = await openSession(common, output, { node, bothFamilies: true, ...(needsPeers ? { testnetSeeders: 7 } : {}) });
-  view?.watchNode(session.node);
+  view?.watchNode(session.node, session.node6);
   try {
     const target = command.target ?? pickTestnetTorrent(session);
     if (target === undefined) {

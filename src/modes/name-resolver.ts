@@ -1,7 +1,9 @@
 /**
  * Names for the info-hashes a crawl discovers (crawl mode `--metadata`). For each one: a get_peers
  * lookup finds peers (BEP 5; peers announced to our own node count too), then `resolveMetadata`
- * asks them for the info dictionary (BEP 9) and checks it against the info-hash.
+ * asks them for the info dictionary (BEP 9) and checks it against the info-hash. A dual-stack
+ * crawl hands it both of its nodes: each looks up peers in its own DHT (BEP 32), so a torrent
+ * whose peers are announced only in the IPv6 DHT is named too.
  *
  * A crawl discovers info-hashes far faster than peers can be asked, so everything is bounded:
  * `concurrency` info-hashes at a time (each with `connectionsPerTorrent` TCP connections at most),
@@ -57,7 +59,7 @@ interface Job<T> {
 
 export class NameResolver<T> {
   readonly stats: NameResolverStats = { named: 0, failed: 0, skipped: 0, reasons: {} };
-  private readonly node: DhtNode;
+  private readonly nodes: readonly DhtNode[];
   private readonly onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void;
   private readonly options: NameResolverOptions;
   private readonly queue: Job<T>[] = [];
@@ -66,8 +68,9 @@ export class NameResolver<T> {
   private readonly stopper = new AbortController();
   private paused: boolean;
 
-  constructor(node: DhtNode, onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void, options: NameResolverOptions = {}) {
-    this.node = node;
+  /** `node`: the node to look peers up from, or one node per address family (BEP 32). */
+  constructor(node: DhtNode | readonly DhtNode[], onOutcome: (item: T, outcome: NameOutcome, infoHash: NodeId) => void, options: NameResolverOptions = {}) {
+    this.nodes = Array.isArray(node) ? node : [node as DhtNode];
     this.onOutcome = onOutcome;
     this.options = options;
     this.paused = options.paused === true;
@@ -157,15 +160,17 @@ export class NameResolver<T> {
     return { kind: 'failed', reason: mostCommon(attempts.flatMap((a) => (a.error !== undefined ? [a.error.reason] : []))) ?? 'timeout' };
   }
 
-  /** Peers from a get_peers lookup, after the ones announced to our own node. */
+  /** Peers from a get_peers lookup by each node at once, after the ones announced to our own nodes. */
   private async findPeers(infoHash: NodeId, signal: AbortSignal): Promise<{ peers: PeerInfo[]; responses: number }> {
     const found = new Map<string, PeerInfo>();
     const add = (p: PeerInfo): void => { found.set(`${p.address}:${p.port}`, { address: p.address, port: p.port }); };
-    this.node.peers.peers(infoHash).forEach(add);
-    const lookup = this.node.findPeers(infoHash, { timeoutMs: this.options.lookupTimeoutMs ?? 8_000, signal });
-    for await (const event of lookup) if (event.type === 'item') add(event.item);
-    const { stats } = await lookup.result;
-    return { peers: [...found.values()], responses: stats.responses };
+    for (const node of this.nodes) node.peers.peers(infoHash).forEach(add);
+    const responses = await Promise.all(this.nodes.map(async (node) => {
+      const lookup = node.findPeers(infoHash, { timeoutMs: this.options.lookupTimeoutMs ?? 8_000, signal });
+      for await (const event of lookup) if (event.type === 'item') add(event.item);
+      return (await lookup.result).stats.responses;
+    }));
+    return { peers: [...found.values()], responses: responses.reduce((a, b) => a + b, 0) };
   }
 
   private report(job: Job<T>, outcome: NameOutcome): void {

@@ -10,6 +10,9 @@ import { idToHex } from '../../src/wire/id.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
 import { DualStackCrawl, type FamilyNode } from '../../src/crawl/dual-stack-crawl.js';
 import { runCli } from '../helpers/cli.js';
+import { NameResolver, type NameOutcome } from '../../src/modes/name-resolver.js';
+import { Seeder, syntheticInfo } from '../../src/peer/seeder.js';
+import { sha1 } from '../../src/peer/ut-metadata.js';
 
 const key = (p: { address: string; port: number }): string => `${p.address}:${p.port}`;
 const ofFamily = (peers: readonly { address: string; port: number }[], family: 4 | 6): Set<string> =>
@@ -224,4 +227,49 @@ describe('a dual-stack crawl', () => {
     expect(r.stderr).toMatch(/IPv4: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled; IPv6: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled/);
     expect(r.stderr).toMatch(/Crawling the local network \(40 nodes \+ 40 IPv6, 280 torrents, IPv4 and IPv6\)/);
   }, 70_000);
+});
+
+/** Crawl --metadata in both families: a torrent whose only peer is in the IPv6 DHT is named too. */
+describe('names in a dual-stack crawl (BEP 9 over BEP 32)', () => {
+  let net: Testnet;
+  let seeder: Seeder;
+  let node4: DhtNode;
+  let node6: DhtNode;
+  const info = syntheticInfo({ name: 'only-in-the-ipv6-dht', files: [{ path: [], length: 40_000 }] });
+  const infoHash = sha1(info);
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 30, torrents: 1, peers: 2, dualStack: true, seed: 33 });
+    seeder = await Seeder.start({ address: '::1', torrents: [{ info }] });
+    for (const node of net.ipv6!.nodes) node.peers.announce(infoHash, seeder.local, true);
+    node4 = await DhtNode.create({ address: '127.0.0.1' });
+    node6 = await DhtNode.create({ ...SHARED_ADDRESS_OPTIONS, address: '::1' });
+    node4.pairWith(node6);
+    await Promise.all([node4.bootstrap(net.bootstrap.slice(0, 1)), node6.bootstrap(net.ipv6!.bootstrap.slice(0, 1))]);
+  });
+  afterAll(async () => {
+    await node4?.close();
+    await node6?.close();
+    await seeder?.close();
+    await net?.close();
+  });
+
+  const resolve = async (nodes: DhtNode | DhtNode[]): Promise<NameOutcome> => {
+    let reported: (outcome: NameOutcome) => void = () => {};
+    const outcome = new Promise<NameOutcome>((r) => { reported = r; });
+    const resolver = new NameResolver<string>(nodes, (_item, o) => reported(o), { lookupTimeoutMs: 8_000 });
+    resolver.add(infoHash, 'x');
+    try {
+      return await outcome;
+    } finally {
+      await resolver.stop();
+    }
+  };
+
+  it('names it from an IPv6 peer when given both nodes; the IPv4 node alone finds no peer', async () => {
+    const both = await resolve([node4, node6]);
+    expect(both.kind).toBe('named');
+    if (both.kind === 'named') expect(both.metadata.info.name).toBe('only-in-the-ipv6-dht');
+    expect(seeder.metadataPiecesServed).toBeGreaterThan(0);
+    expect(await resolve(node4)).toEqual({ kind: 'failed', reason: 'no-peers' });
+  }, 40_000);
 });

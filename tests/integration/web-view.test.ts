@@ -184,14 +184,32 @@ describe('dht-scrape lab and --web, as processes', () => {
 
   it('a scrape with --web shows its lookup, and keeps the page up until Ctrl+C', async () => {
     let lookupSeen = false;
+    let hello: ViewEvent | undefined;
     const run = await runUntil(['--testnet', '60', '--web', '--no-state', '--timeout', '20'], async (stderr) => {
       const url = /Live view: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
       if (url === null || !stderr.includes('stays at')) return false;
       const events = await readEvents(Number(url[1]), (seen) => seen.some((e) => e.kind === 'lookup' && e.step.type === 'end' && e.step.items > 0));
       lookupSeen = events.some((e) => e.kind === 'lookup' && e.step.type === 'item');
+      hello = events.find((e) => e.kind === 'hello');
       return true;
     });
     expect(lookupSeen).toBe(true);
+    // One family (--testnet without --dual-stack is IPv4): no other node to name.
+    expect(hello).toEqual({ kind: 'hello', title: 'dht-scrape scrape', ownId: expect.stringMatching(/^[0-9a-f]{40}$/) as string, family: 4 });
+    expect(run.code).toBe(0);
+  }, 100_000);
+
+  it('a dual-stack crawl with --web says which family the table panel shows, and that the other node is not drawn', async () => {
+    let hello: ViewEvent | undefined;
+    const run = await runUntil(['crawl', '--testnet', '30', '--dual-stack', '--web', '--no-state', '--timeout', '60', '--top', '0'], async (stderr) => {
+      const url = /Live view: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
+      if (url === null) return false;
+      const events = await readEvents(Number(url[1]), (seen) => seen.some((e) => e.kind === 'hello'));
+      hello = events.find((e) => e.kind === 'hello');
+      return true;
+    });
+    // BEP 32: the IPv4 node's table is drawn; the IPv6 node beside it is named as not shown.
+    expect(hello).toMatchObject({ kind: 'hello', family: 4, notShown: 6 });
     expect(run.code).toBe(0);
   }, 100_000);
 

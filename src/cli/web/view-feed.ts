@@ -48,7 +48,11 @@ export interface CrawlView {
 }
 
 export type ViewEvent =
-  | { kind: 'hello'; title: string; ownId: string }
+  /**
+   * `family`: the address family of the node shown. `notShown`: a dual-stack run's other node
+   * (BEP 32: its own DHT, its own table) runs beside it; its table and lookups are not drawn.
+   */
+  | { kind: 'hello'; title: string; ownId: string; family: 4 | 6; notShown?: 4 | 6 }
   | { kind: 'table'; table: TableView }
   | { kind: 'lookup'; id: number; at: number; step: LookupStep }
   | { kind: 'crawl'; crawl: CrawlView };
@@ -89,9 +93,12 @@ export class ViewFeed {
     return () => this.subscribers.delete(send);
   }
 
-  /** Show `node`: its table whenever it changes, and every lookup it starts from now on. */
-  watchNode(node: DhtNode): void {
-    this.hello = { kind: 'hello', title: this.options.title, ownId: idToHex(node.id) };
+  /**
+   * Show `node`: its table whenever it changes, and every lookup it starts from now on. `beside`:
+   * the node of the other family in a dual-stack run, which the page names as not shown.
+   */
+  watchNode(node: DhtNode, beside?: DhtNode): void {
+    this.hello = { kind: 'hello', title: this.options.title, ownId: idToHex(node.id), family: node.family, ...(beside !== undefined ? { notShown: beside.family } : {}) };
     this.publish(this.hello);
     let signature = '';
     const look = (): void => {
