@@ -279,7 +279,9 @@ function drawCrawl(crawl) {
   $('crawl-panel').hidden = false;
   rates.push(crawl.rate);
   if (rates.length > 240) rates.shift();
-  $('crawl-summary').textContent = `${crawl.discovered} info_hashes in ${(crawl.elapsedMs / 1000).toFixed(0)} s, ` +
+  // A dual-stack crawl (BEP 32): what each family's DHT named, as the CLI's summary says it.
+  const families = crawl.seenIn[4] > 0 && crawl.seenIn[6] > 0 ? ` (IPv4 DHT ${crawl.seenIn[4]}, IPv6 DHT ${crawl.seenIn[6]})` : '';
+  $('crawl-summary').textContent = `${crawl.discovered} info_hashes${families} in ${(crawl.elapsedMs / 1000).toFixed(0)} s, ` +
     `${crawl.rate.toFixed(1)} per second now`;
   const rate = $('rate');
   clear(rate);

@@ -9,7 +9,10 @@ import { scrape } from '../../src/modes/scrape.js';
 import { idToHex } from '../../src/wire/id.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
 import { DualStackCrawl, type FamilyNode } from '../../src/crawl/dual-stack-crawl.js';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runCli } from '../helpers/cli.js';
+import { readEvents } from '../helpers/view-events.js';
+import type { ViewEvent } from '../../src/cli/web/view-feed.js';
 import { NameResolver, type NameOutcome } from '../../src/modes/name-resolver.js';
 import { Seeder, syntheticInfo } from '../../src/peer/seeder.js';
 import { sha1 } from '../../src/peer/ut-metadata.js';
@@ -219,14 +222,33 @@ describe('a dual-stack crawl', () => {
   }, 60_000);
 
   it('the CLI crawls both families of --testnet N --dual-stack: one line per info-hash, every torrent, a line per family', async () => {
-    const r = await runCli(['crawl', '--testnet', '40', '--dual-stack', '--timeout', '12', '--json', '--top', '0'], 60_000);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { infohash: string; from: string });
+    // Each family's DHT names every torrent only after a few BEP 51 sample rounds (3 s apart here):
+    // the run is stopped (Ctrl+C) when the live view says both have, not after a fixed time.
+    const child = spawn(process.execPath, [BIN, 'crawl', '--testnet', '40', '--dual-stack', '--timeout', '60', '--json', '--top', '0', '--web', '--no-state'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const url = /Live view: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
+        if (url !== null) resolve(Number(url[1]));
+      });
+      void closed.then(() => reject(new Error(`the crawl ended before its live view was up:\n${stderr}`)));
+    });
+    const complete = (e: ViewEvent): boolean => e.kind === 'crawl' && e.crawl.seenIn[4] >= 280 && e.crawl.seenIn[6] >= 280;
+    await readEvents(port, (events) => events.some(complete), 60_000);
+    child.kill('SIGINT');
+    const code = await closed;
+    expect(code).toBe(0);
+    const lines = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { infohash: string; from: string });
     expect(new Set(lines.map((l) => l.infohash)).size).toBe(lines.length);
-    expect(r.stderr).toMatch(/found 280 of its 280 torrents \(100\.0%\)/);
-    expect(r.stderr).toMatch(/IPv4: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled; IPv6: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled/);
-    expect(r.stderr).toMatch(/Crawling the local network \(40 nodes \+ 40 IPv6, 280 torrents, IPv4 and IPv6\)/);
-  }, 70_000);
+    expect(stderr).toMatch(/found 280 of its 280 torrents \(100\.0%\)/);
+    expect(stderr).toMatch(/IPv4: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled; IPv6: 280 info_hashes \(\d+ first\), [\d,]+ queries sent, \d+ nodes sampled/);
+    expect(stderr).toMatch(/Crawling the local network \(40 nodes \+ 40 IPv6, 280 torrents, IPv4 and IPv6\)/);
+  }, 90_000);
 });
 
 /** Crawl --metadata in both families: a torrent whose only peer is in the IPv6 DHT is named too. */

@@ -12,6 +12,7 @@ import { ViewServer } from '../../src/cli/web/view-server.js';
 import { takeWebOption } from '../../src/cli/web/web-option.js';
 import { UsageError } from '../../src/cli/options.js';
 import { ROOT } from '../helpers/compile-examples.js';
+import { readEvents } from '../helpers/view-events.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -25,30 +26,6 @@ function get(port: number, path: string, options: { method?: string; host?: stri
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Read the event stream until `until` says stop (or `ms` pass); returns the events read. */
-function readEvents(port: number, until: (events: ViewEvent[]) => boolean, ms = 20_000): Promise<ViewEvent[]> {
-  return new Promise((resolve, reject) => {
-    const events: ViewEvent[] = [];
-    const req = request({ host: '127.0.0.1', port, path: '/events', headers: { host: `127.0.0.1:${port}` } }, (res) => {
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (block.startsWith('data: ')) events.push(JSON.parse(block.slice(6)) as ViewEvent);
-        }
-        if (until(events)) { clearTimeout(timer); req.destroy(); resolve(events); }
-      });
-    });
-    const timer = setTimeout(() => { req.destroy(); resolve(events); }, ms);
-    req.on('error', (error) => { if (!req.destroyed) reject(error); });
     req.end();
   });
 }
@@ -199,17 +176,22 @@ describe('dht-scrape lab and --web, as processes', () => {
     expect(run.code).toBe(0);
   }, 100_000);
 
-  it('a dual-stack crawl with --web says which family the table panel shows, and that the other node is not drawn', async () => {
+  it('a dual-stack crawl with --web says which family the table panel shows, that the other node is not drawn, and what each DHT named', async () => {
     let hello: ViewEvent | undefined;
+    let crawlOfBoth = false;
     const run = await runUntil(['crawl', '--testnet', '30', '--dual-stack', '--web', '--no-state', '--timeout', '60', '--top', '0'], async (stderr) => {
       const url = /Live view: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
       if (url === null) return false;
-      const events = await readEvents(Number(url[1]), (seen) => seen.some((e) => e.kind === 'hello'));
+      const bothNamed = (e: ViewEvent): boolean => e.kind === 'crawl' && e.crawl.seenIn[4] > 0 && e.crawl.seenIn[6] > 0;
+      const events = await readEvents(Number(url[1]), (seen) => seen.some((e) => e.kind === 'hello') && seen.some(bothNamed), 50_000);
       hello = events.find((e) => e.kind === 'hello');
+      crawlOfBoth = events.some(bothNamed);
       return true;
     });
     // BEP 32: the IPv4 node's table is drawn; the IPv6 node beside it is named as not shown.
     expect(hello).toMatchObject({ kind: 'hello', family: 4, notShown: 6 });
+    // The crawl panel counts what each family's DHT named.
+    expect(crawlOfBoth).toBe(true);
     expect(run.code).toBe(0);
   }, 100_000);
 

@@ -12,7 +12,7 @@ describe('the live view shows torrent names as they are, not as they would read 
     const entry = { infoHash, requests: 3, sources: 2 };
     const crawler = {
       progress: () => ({ elapsedMs: 1_000, discovered: 1 }),
-      store: { top: () => [entry] },
+      store: { top: () => [entry], counts: () => ({ seenIn: { 4: 1, 6: 0 } }) },
     } as unknown as Parameters<ViewFeed['watchCrawler']>[0];
     const events: ViewEvent[] = [];
     feed.subscribe((event) => events.push(event));

@@ -18,7 +18,7 @@ import { tableView, type TableView } from '../../table/routing-table-view.js';
 /** What the crawl panel reads: a Crawler, or anything that counts and keeps info-hashes like one. */
 export interface CrawlSource {
   progress(): { elapsedMs: number; discovered: number };
-  readonly store: Pick<InfoHashStore, 'top'>;
+  readonly store: Pick<InfoHashStore, 'top' | 'counts'>;
 }
 
 /** One step of a lookup, with IDs in hex and shared bits counted against the lookup's target. */
@@ -45,6 +45,8 @@ export interface CrawlView {
   seen: TopEntry[];
   /** Info-hashes by their first 6 bits (64 slots of the ID space), by how they were learned. */
   space: { sample: number[]; passive: number[] };
+  /** Info-hashes each family's DHT named (BEP 32; one named by both counts in both), as the CLI's family line. */
+  seenIn: { 4: number; 6: number };
 }
 
 export type ViewEvent =
@@ -157,7 +159,8 @@ export class ViewFeed {
       last = { at, discovered: progress.discovered };
       const top = crawler.store.top(TOP, 'requests').map((entry) => this.topEntry(entry));
       const seen = crawler.store.top(TOP, 'sources').map((entry) => this.topEntry(entry));
-      this.crawl = { kind: 'crawl', crawl: { elapsedMs: progress.elapsedMs, discovered: progress.discovered, rate, top, seen, space: this.space } };
+      const { seenIn } = crawler.store.counts();
+      this.crawl = { kind: 'crawl', crawl: { elapsedMs: progress.elapsedMs, discovered: progress.discovered, rate, top, seen, space: this.space, seenIn } };
       this.publish(this.crawl);
     };
   }
