@@ -10,7 +10,8 @@ import { idToHex } from '../../src/wire/id.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
 import { DualStackCrawl, type FamilyNode } from '../../src/crawl/dual-stack-crawl.js';
 import { spawn } from 'node:child_process';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli, startCli } from '../helpers/cli.js';
+import { formatEndpoint } from '../../src/wire/address.js';
 import { readEvents } from '../helpers/view-events.js';
 import type { ViewEvent } from '../../src/cli/web/view-feed.js';
 import { NameResolver, type NameOutcome } from '../../src/modes/name-resolver.js';
@@ -294,4 +295,16 @@ describe('names in a dual-stack crawl (BEP 9 over BEP 32)', () => {
     expect(seeder.metadataPiecesServed).toBeGreaterThan(0);
     expect(await resolve(node4)).toEqual({ kind: 'failed', reason: 'no-peers' });
   }, 40_000);
+
+  it('crawl --metadata in both families names it: its line carries the name', async () => {
+    const crawl = startCli(['crawl', '--bootstrap', formatEndpoint(net.bootstrap[0]!), '--bootstrap', formatEndpoint(net.ipv6!.bootstrap[0]!),
+      '--metadata', '--json', '--no-state', '--timeout', '45', '--top', '0'], 60_000);
+    try {
+      const line = await crawl.line((l) => l.infohash === idToHex(infoHash), 45_000, 'the IPv6-only torrent');
+      expect(line.name).toBe('only-in-the-ipv6-dht');
+    } finally {
+      crawl.child.kill('SIGINT');
+      await crawl.done;
+    }
+  }, 70_000);
 });
