@@ -238,6 +238,9 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     const outcome = await this.routers!.query(router, this.strategy.method, args, { onSoftTimeout });
     if (!this.finished) this.recordRouter(router, outcome);
     stopWaiting();
+    // A reply that comes after the router was asked again is news too: wake the loop even though
+    // this attempt stopped being waited for at its soft timeout.
+    this.wakeRun();
   }
 
   /** A router that answered is a node like any other from now on: it joins the candidates as a responder. */

@@ -60,4 +60,44 @@ describe('a cold scrape whose first get_peers to its one router is lost', () => 
     expect(again).toBeLessThan(1_000);
     expect(report.sinceStart.timeToFirstPeerMs).toBeLessThan(1_000);
   });
+
+  it('asks the nodes of a router reply that comes after the router was asked again as soon as it arrives', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const infoHash = randomId();
+    const routerId = randomId();
+    const near = { id: randomId(), address: '10.0.0.3', port: 6881 };
+    // The router is slow once: its first get_peers reply (naming `near`) comes after 400 ms, past
+    // the 3 round trips at which the lookup asks it again; it never answers the second one.
+    const router = new Rpc(net.transport(ROUTER.address, ROUTER.port));
+    const nearRpc = new Rpc(net.transport(near.address, near.port));
+    open.push(router, nearRpc);
+    let getPeers = 0;
+    let lateReplyAt = Number.NaN;
+    const started = Date.now();
+    router.onQuery((q, from) => {
+      if (q.q === 'find_node') { setTimeout(() => router.respond(from, q.t, { id: routerId, nodes: [] }), ROUND_TRIP_MS); return; }
+      if (q.q !== 'get_peers' || ++getPeers > 1) return;
+      setTimeout(() => { lateReplyAt = Date.now() - started; router.respond(from, q.t, { id: routerId, token: new Uint8Array(4), nodes: [near] }); }, 4 * ROUND_TRIP_MS);
+    });
+    let nearAskedAt = Number.NaN;
+    nearRpc.onQuery((q, from) => {
+      if (q.q !== 'get_peers') return;
+      nearAskedAt = Date.now() - started;
+      setTimeout(() => nearRpc.respond(from, q.t, { id: near.id, token: new Uint8Array(4), values: [PEER] }), ROUND_TRIP_MS);
+    });
+    const node = await DhtNode.create({ transport: net.transport('10.0.0.1', 6881) });
+    open.push(node);
+
+    const scraped = scrape(node, { infoHash, bootstrap: [ROUTER], timeoutMs: 5_000, startedAt: started });
+    await vi.advanceTimersByTimeAsync(5_000);
+    const report = await scraped;
+
+    expect(report.peers).toHaveLength(1);
+    expect(getPeers).toBe(2);
+    // Asked the moment the late reply named it; before the fix the lookup slept on until the
+    // second router query's soft timeout (~600 ms) and asked `near` only then.
+    expect(nearAskedAt - lateReplyAt).toBeLessThan(ROUND_TRIP_MS / 2);
+    expect(report.sinceStart.timeToFirstPeerMs).toBeLessThan(6 * ROUND_TRIP_MS);
+  });
 });
