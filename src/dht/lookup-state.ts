@@ -2,8 +2,9 @@
  * The state of one iterative lookup (BEP 5, "Routing Table" and the Kademlia paper's node lookup),
  * kept apart from any socket or timer so that it can be stepped by hand, tested and explained.
  *
- * Candidates are kept ordered by XOR distance to the target. We keep at most `alpha` queries active
- * at once, always to the closest candidates not yet asked. Every answer brings nodes closer to the
+ * Candidates are kept ordered by XOR distance to the target. We keep the `alpha` closest candidates
+ * that may still answer asked, and no more: a query to a node that closer ones have since overtaken
+ * no longer holds one of the alpha slots. Every answer brings nodes closer to the
  * target; the lookup ends when the `k` closest nodes that actually answered are known and no
  * candidate that could still improve them (unasked, or asked and still pending) is closer than the
  * k-th of them.
@@ -226,23 +227,27 @@ export class LookupState {
   }
 
   /**
-   * The next nodes to ask: the closest unasked candidates, while fewer than `width` queries are
-   * active. Slow queries (past their soft timeout) no longer count as active, which is how a
-   * silent node stops holding up the lookup. Candidates beyond the k-th responder are never asked:
-   * they cannot improve the result.
+   * The next nodes to ask, so that the `width` closest candidates that may still answer are all
+   * asked: walking from the closest, an active query counts against the width, an unasked candidate
+   * is asked, until `width` are in flight. A query to a node that closer discoveries have pushed
+   * down the list no longer holds a slot (libtorrent's "aggressive" lookup does the same): on a
+   * network where half the named nodes never answer, the first wide round's silent far nodes would
+   * otherwise keep the nodes next to the target waiting for their soft timeouts. Slow queries (past
+   * their soft timeout) never count, which is how a silent node stops holding up the lookup.
+   * Candidates beyond the k-th responder are never asked: they cannot improve the result.
    */
   next(): Candidate[] {
     const picked: Candidate[] = [];
-    let active = this.count('active');
+    let inFlight = 0;
     const bound = this.kthResponderIndex();
     const width = this.width;
-    for (let i = 0; i < this.candidates.length && active < width; i++) {
-      if (i > bound) break;
+    for (let i = 0; i < this.candidates.length && i <= bound && inFlight < width; i++) {
       const c = this.candidates[i]!;
+      if (c.state === 'active') inFlight++;
       if (c.state !== 'new') continue;
       c.state = 'active';
       picked.push(c);
-      active++;
+      inFlight++;
     }
     return picked;
   }

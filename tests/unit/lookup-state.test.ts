@@ -62,6 +62,24 @@ describe('LookupState: the iterative lookup, stepped by hand', () => {
     expect(state.next()).toEqual([]);
   });
 
+  it('asks the alpha closest at once, though queries to farther nodes are still out', () => {
+    const target = prng.bytes(20);
+    const near = (bits: number): NodeInfo => node(idNear(target, bits, prng));
+    const state = new LookupState(target, { k: 8, alpha: 3 });
+    const [a, b, c] = [near(2), near(3), near(4)];
+    state.add([a!, b!, c!], 0);
+    expect(state.next()).toHaveLength(3);
+    // `c` answers with four nodes much closer than the two still asked (say they will never answer).
+    state.markResponded(c!.id);
+    state.add([near(20), near(21), near(22), near(23)], 1, c!.id);
+    // The three closest that may still answer are the new ones: all three are asked now, not one
+    // (the slot `c` freed) while `a` and `b`, overtaken, hold the other two.
+    const asked = state.next();
+    expect(asked.map((x) => x.hop)).toEqual([1, 1, 1]);
+    expect(asked.every((x) => x.prefixBits >= 20)).toBe(true);
+    expect(state.next()).toEqual([]);
+  });
+
   it('a slow query frees its slot without being forgotten', () => {
     const state = new LookupState(prng.bytes(20), { alpha: 1 });
     const [a, b] = [node(), node()];
