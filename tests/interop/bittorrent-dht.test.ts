@@ -88,24 +88,27 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
   });
 
   /**
-   * Issue 12 item 2: read every reply we asked for. A long-lived bittorrent-dht node holds 100+
-   * contacts and answers find_node and get_peers with all of them, closest first (2.6 KB and more):
+   * Issue 12 item 2: read every reply we asked for. A long-lived bittorrent-dht node holds about 100
+   * contacts and answers find_node and get_peers with all of them, closest first (2-3 KB and more):
    * past the 1,500 bytes we read of a datagram nobody asked for. A cold CLI scrape through one such
    * node must read its replies and those of every node after it, and find every announced peer.
    */
-  describe('600 nodes whose tables hold 100+ contacts (stock k = 20, each on its own /24)', () => {
+  describe('600 nodes whose tables hold about 100 contacts (stock k = 20, each on its own /24)', () => {
     let net: BdhtFixture;
     beforeAll(async () => { net = await BdhtFixture.start({ nodes: 600, k: 20, prefix: '127.30.0', spread: true, fill: 600, ttlSeconds: 180 }); }, 70_000);
     afterAll(async () => { await net?.close(); });
 
     it('a cold scrape through one of them reads their replies of several KB and finds every announced peer', async () => {
       // The premise: full tables, and so big replies, from the bootstrap node as from every other.
-      expect(Math.min(...net.tableSizes), `table sizes ${net.tableSizes.join(',')}`).toBeGreaterThanOrEqual(100);
+      // Each table's size depends on which of the 600 IDs the fixture's random fill told it of
+      // (96-128 seen): 80 contacts are 2,080 bytes of "nodes" alone, well past the 1,500 we read of
+      // a datagram nobody asked for.
+      expect(Math.min(...net.tableSizes), `table sizes ${net.tableSizes.join(',')}`).toBeGreaterThanOrEqual(80);
       const probe = await runCli(['query', net.endpoint(0), 'get_peers', hex(), '--json', '--raw', '--bind', '127.33.0.1']);
       expect(probe.code, probe.stderr).toBe(0);
       const reply = JSON.parse(probe.stdout) as { raw: string; reply: { r: { nodes: unknown[] } } };
-      expect(reply.reply.r.nodes.length).toBeGreaterThanOrEqual(100);
-      expect(reply.raw.length / 2, 'the bootstrap node\'s get_peers reply, in bytes').toBeGreaterThan(2_500);
+      expect(reply.reply.r.nodes.length).toBeGreaterThanOrEqual(80);
+      expect(reply.raw.length / 2, 'the bootstrap node\'s get_peers reply, in bytes').toBeGreaterThan(2_080);
 
       for (const [t, announcers] of [[10, 150, 300, 450], [77, 222, 333, 599], [1, 123, 456, 543]].entries()) {
         const infohash = hex();
@@ -124,7 +127,7 @@ describe.skipIf('missing' in library)(`bittorrent-dht ${'version' in library ? l
         const doc = JSON.parse(run.stdout) as { peers: { address: string; port: number }[]; stats: { responses: number; join: { routers_answered: number }; dropped: Record<string, number> } };
         const stats = JSON.stringify(doc.stats);
         expect(doc.peers.map((p) => `${p.address}:${p.port}`), `${stats}\nstored: ${where}`).toEqual(expect.arrayContaining(announced));
-        // Every reply here is over 2.5 KB: the bootstrap node answered, others after it, and not one
+        // Every reply here is over 2 KB: the bootstrap node answered, others after it, and not one
         // datagram was dropped for its size (before issue 12 every one of them was, and the scrape
         // said "none of 1 bootstrap node(s) answered").
         expect(doc.stats.join.routers_answered, stats).toBe(1);
