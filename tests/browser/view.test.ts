@@ -35,6 +35,11 @@ if (chromium === undefined) {
   });
 }
 
+/** Close what a suite opened, in the order given (the browser first, the network last). */
+async function closeInOrder(...things: ({ close(): unknown } | undefined)[]): Promise<void> {
+  for (const thing of things) await thing?.close();
+}
+
 describe.skipIf(chromium === undefined)('live view in a browser', () => {
   let net: Testnet;
   let node: DhtNode;
@@ -68,11 +73,7 @@ describe.skipIf(chromium === undefined)('live view in a browser', () => {
   }, 90_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    feed?.close();
-    await node?.close();
-    await net?.close();
+    await closeInOrder(browser, server, feed, node, net);
   });
 
   it('draws one bucket element per bucket of the node\'s table, our ID\'s path highlighted', async () => {
@@ -161,11 +162,7 @@ describe.skipIf(chromium === undefined)('the crawl panel in a browser, as `dht-s
     stop.abort();
     await crawl?.done;
     await crawl?.names.stop();
-    await browser?.close();
-    await server?.close();
-    feed?.close();
-    await node?.close();
-    await net?.close();
+    await closeInOrder(browser, server, feed, node, net);
   });
 
   it('lists what the crawl found under the names its seeders gave, as they resolve', async () => {
