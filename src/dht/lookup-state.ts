@@ -237,6 +237,11 @@ export class LookupState {
    * Candidates beyond the k-th responder are never asked: they cannot improve the result.
    */
   next(): Candidate[] {
+    const picked = this.pick();
+    return picked.length === 0 && this.lastResort() ? this.pick() : picked;
+  }
+
+  private pick(): Candidate[] {
     const picked: Candidate[] = [];
     let inFlight = 0;
     const bound = this.kthResponderIndex();
@@ -295,6 +300,22 @@ export class LookupState {
     for (const other of this.candidates) {
       if (other.state === 'distrusted' && this.referredBy.get(other) === referrals) other.state = 'new';
     }
+  }
+
+  /**
+   * Nothing left to ask, nothing in flight, and fewer than k answers: the referrals dropped as
+   * distrusted are all the lookup has, so they are asked after all, rather than ending "exhausted"
+   * beside them. Where half of the honest nodes named are dead (much of the real DHT), a responder
+   * can earn distrust by bad luck; a bogus-node attacker gains at most one query per candidate it
+   * got in, and only from a lookup that found no k honest nodes.
+   */
+  private lastResort(): boolean {
+    if (this.responders >= this.k || this.count('active') > 0) return false;
+    let restored = false;
+    for (const c of this.candidates) {
+      if (c.state === 'distrusted') { c.state = 'new'; restored = true; }
+    }
+    return restored;
   }
 
   /** Past `distrustAfter` silences, with fewer than one answer per two of them. */

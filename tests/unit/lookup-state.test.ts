@@ -250,18 +250,53 @@ describe('LookupState against bogus referrals (the hostile-nodes defences, stepp
   it('drops the untried referrals of a responder once three of its referrals went silent and none answered', () => {
     const state = new LookupState(target, { k: 8, alpha: 3 });
     const liar = node(10, 0);
-    state.add([liar], 0);
+    const other = node(9, 1);
+    state.add([liar, other], 0);
     state.next();
     state.markResponded(liar.id);
     state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, liar.id);
     const asked = state.next();
     expect(asked).toHaveLength(3);
     for (const c of asked) state.markSlow(c.node.id);
-    // Five of its referrals were never asked; none will be.
+    // Five of its referrals were never asked; while the other node may still answer, none will be.
     expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(5);
     expect(state.next()).toEqual([]);
     // And nothing more is taken from it.
     expect(state.add([node(60, 200)], 2, liar.id)).toBe(0);
+  });
+
+  it('asks the dropped referrals as a last resort: nothing else left, fewer than k answers', () => {
+    const state = new LookupState(target, { k: 8, alpha: 3 });
+    const unlucky = node(10, 0);
+    const other = node(9, 1);
+    state.add([unlucky, other], 0);
+    state.next();
+    state.markResponded(unlucky.id);
+    state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, unlucky.id);
+    for (const c of state.next()) state.markSlow(c.node.id);
+    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(5);
+    // The other node fails too: the five dropped referrals are all the lookup has left. Ending
+    // "exhausted" beside them would lose the lookup on a network where half the named nodes are dead.
+    state.markFailed(other.id);
+    const dropped = state.snapshot().filter((c) => c.state === 'distrusted').map((c) => hex(c.node.id));
+    const lastResort = state.next();
+    // They are candidates again, asked the usual way: the alpha closest first.
+    expect(lastResort.map((c) => hex(c.node.id))).toEqual(dropped.slice(0, 3));
+    expect(state.snapshot().filter((c) => c.state === 'new').map((c) => hex(c.node.id))).toEqual(dropped.slice(3));
+    expect(state.done).toBe(false);
+  });
+
+  it('no last resort once k nodes have answered: the dropped referrals stay dropped', () => {
+    const state = new LookupState(target, { k: 8, alpha: 3 });
+    const liar = node(10, 0);
+    const honest = Array.from({ length: 8 }, (_, i) => node(12 + i, 10 + i));
+    state.add([liar, ...honest], 0);
+    while (state.snapshot().some((c) => c.state === 'new')) for (const c of state.next()) state.markResponded(c.node.id);
+    state.add(Array.from({ length: 8 }, (_, i) => node(30 + i, 100 + i)), 1, liar.id);
+    for (const c of state.next()) state.markSlow(c.node.id);
+    expect(state.snapshot().filter((c) => c.state === 'distrusted')).toHaveLength(5);
+    expect(state.next()).toEqual([]);
+    expect(state.done).toBe(true);
   });
 
   it('keeps believing a responder most of whose referrals answer, though some are dead', () => {
