@@ -22,6 +22,8 @@ export interface JoiningNode {
   closed(): boolean;
   /** The RPC layer's send rate and burst (RpcOptions.sendRate, sendBurst). */
   readonly sendBudget: { rate: number; burst: number };
+  /** The RPC layer's hard timeout (RpcOptions.hardTimeoutMs): how long a router's reply is waited for at most. */
+  readonly hardTimeoutMs: number;
   now(): number;
   query<M extends keyof QueryArgsByMethod>(to: NodeInfo | Endpoint, method: M, args: QueryArgsByMethod[M], options?: QueryOptions): Promise<QueryOutcome>;
   lookup(target: NodeId, strategy: typeof findNode, options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn }): Lookup<'find_node', never>;
@@ -79,6 +81,7 @@ function countingQueries(node: JoiningNode, priority: 'low' | undefined, counted
     family: node.family,
     table: node.table,
     sendBudget: node.sendBudget,
+    hardTimeoutMs: node.hardTimeoutMs,
     closed: () => node.closed(),
     now: () => node.now(),
     query,
@@ -100,7 +103,7 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
   // A lost datagram must not leave us alone: ask the silent routers again, up to three times,
   // each time once its soft timeout has passed (a late reply still enters the table).
   const replies: (QueryOutcome | undefined)[] = routers.map(() => undefined);
-  const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, ROUTER_REPLY_MS));
+  const perTry = Math.max(250, Math.min(budget / BOOTSTRAP_TRIES, node.hardTimeoutMs));
   // Every query sent to a router, with its final outcome (not its soft timeout): a reply later than
   // the soft timeout, within the budget, is still an answer (a slow link is not a dead router).
   const late: { router: number; outcome: Promise<QueryOutcome> }[] = [];
@@ -108,7 +111,7 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
     const silent = routers.map((_, i) => i).filter((i) => replies[i]?.kind !== 'response');
     if (silent.length === 0 || (attempt > 0 && replies.some((r) => r?.kind === 'response'))) break;
     if (node.now() - started + perTry > budget && attempt > 0) break;
-    const hardTimeoutMs = Math.max(1, Math.min(ROUTER_REPLY_MS, budget - (node.now() - started)));
+    const hardTimeoutMs = Math.max(1, Math.min(node.hardTimeoutMs, budget - (node.now() - started)));
     const asked = silent.map((i) => askRouter(node, routers[i]!, hardTimeoutMs));
     asked.forEach(({ outcome }, j) => late.push({ router: silent[j]!, outcome }));
     const outcomes = await firstReplies(asked.map((a) => a.soft), BOOTSTRAP_GRACE_MS);
@@ -247,8 +250,6 @@ export function askOnce(node: JoiningNode, to: NodeInfo, args: QueryArgsByMethod
 /** After the first bootstrap reply, how long to wait for the others before starting the lookup. */
 const BOOTSTRAP_GRACE_MS = 500;
 const BOOTSTRAP_TRIES = 3;
-/** How long a router's reply is waited for at most (the RPC layer's default hard timeout). */
-const ROUTER_REPLY_MS = 3_000;
 /** Filling the table while joining (see fillTable): queries at once, in all, per gap, per node asked, shares of the send budget. */
 const FILL_PARALLEL = 32;
 const MAX_FILL_QUERIES = 256;

@@ -687,7 +687,7 @@ export class DhtNode {
     return join(this.joining(), routers, options);
   }
 
-  /** Our public face plus the clock and send budget, for the join in bootstrap.ts. */
+  /** Our public face plus the clock, send budget and hard timeout, for the join in bootstrap.ts. */
   private joining(): JoiningNode {
     return {
       id: this.id,
@@ -695,6 +695,7 @@ export class DhtNode {
       table: this.table,
       closed: () => this.closed,
       sendBudget: this.rpc.sendBudget,
+      hardTimeoutMs: this.rpc.hardTimeoutMs,
       now: this.now,
       query: (to, method, args, options) => this.query(to, method, args, options),
       lookup: (target, strategy, options) => this.lookup(target, strategy, options),

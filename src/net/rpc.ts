@@ -271,6 +271,11 @@ export class Rpc {
     return { rate: this.options.sendRate, burst: this.options.sendBurst };
   }
 
+  /** How long a query waits for its reply at most, unless it says otherwise (after defaults). */
+  get hardTimeoutMs(): number {
+    return this.options.hardTimeoutMs;
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }

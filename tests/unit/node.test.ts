@@ -3,6 +3,7 @@ import { randomId, type NodeId } from '../../src/wire/id.js';
 import { decodeMessage, encodeMessage, makeQuery, type Message, type QueryArgsByMethod, type QueryMethod } from '../../src/wire/krpc.js';
 import { DhtNode, MAX_REPLY_BYTES } from '../../src/dht/node.js';
 import { findNode } from '../../src/dht/lookup.js';
+import { Rpc } from '../../src/net/rpc.js';
 import { MemoryNetwork } from '../helpers/memory-network.js';
 
 const open: DhtNode[] = [];
@@ -320,6 +321,26 @@ describe('learning from replies, and filling the table on joining', () => {
     expect(dropped).toBeGreaterThan(1);
     // Three tries of 3 s each fit the budget: a retry after the hard timeout would take 3 s.
     expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('a router that answers after 3.5 s is heard by a node whose hard timeout is 5 s', async () => {
+    vi.useFakeTimers();
+    try {
+      const net = new MemoryNetwork();
+      const routerId = randomId();
+      const router = new Rpc(net.transport('10.0.0.1', 6881));
+      router.onQuery((q, from) => { setTimeout(() => router.respond(from, q.t, { id: routerId, nodes: [] }), 3_500); });
+      // Told that replies may take 5 s, as `dht-scrape testnet`'s probe of a network slowed on
+      // purpose is: the join must not give up on its router at 3 s (it did, as "nobody answered").
+      const joiner = await node(net, '10.0.0.2', { rpc: { hardTimeoutMs: 5_000 } });
+      const joined = joiner.bootstrap([router.local], { timeoutMs: 10_000, fillTable: false });
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect((await joined).routersAnswered).toBe(1);
+      expect(joiner.rpc.counters.dropped.unmatched).toBe(0);
+      await router.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a maintenance tick asks about a few gaps even when no bucket is stale', async () => {
