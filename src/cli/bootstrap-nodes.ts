@@ -3,8 +3,8 @@
  * nodes; they are only entry points (BEP 5 clients do not keep them in their tables).
  */
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import type { Endpoint } from '../net/transport.js';
+import { ipFamily } from '../wire/compact.js';
 
 export const PUBLIC_ROUTERS = [
   'router.bittorrent.com:6881',
@@ -28,8 +28,8 @@ export function parseHostPort(text: string): HostPort {
   }
   const host = match[1]!;
   // Digits and dots are meant as an IPv4 address, never as a name to look up; brackets hold IPv6.
-  if (/^[\d.]+$/.test(host) && isIP(host) !== 4) throw new EndpointSyntaxError(`${JSON.stringify(host)} is not a valid IPv4 address`);
-  if (text.startsWith('[') && isIP(host) !== 6) throw new EndpointSyntaxError(`${JSON.stringify(host)} is not a valid IPv6 address`);
+  if (/^[\d.]+$/.test(host) && ipFamily(host) !== 4) throw new EndpointSyntaxError(`${JSON.stringify(host)} is not a valid IPv4 address`);
+  if (text.startsWith('[') && ipFamily(host) !== 6) throw new EndpointSyntaxError(`${JSON.stringify(host)} is not a valid IPv6 address`);
   return { host, port };
 }
 
@@ -41,7 +41,7 @@ const systemLookup: NameLookup = async (host, family) => (await lookup(host, { a
 /** Resolve names to addresses of the family we can reach; names that do not resolve in time are skipped. */
 export async function resolveEndpoints(list: readonly HostPort[], family: 4 | 6, timeoutMs = 3_000, resolve: NameLookup = systemLookup): Promise<Endpoint[]> {
   const resolved = await Promise.all(list.map(async ({ host, port }): Promise<Endpoint[]> => {
-    if (isIP(host) !== 0) return isIP(host) === family ? [{ address: host, port }] : [];
+    if (ipFamily(host) !== 0) return ipFamily(host) === family ? [{ address: host, port }] : [];
     const addresses = await addressesOf(host, family, timeoutMs, resolve);
     return addresses.map((address) => ({ address, port }));
   }));
@@ -59,7 +59,7 @@ export interface OtherFamilyName { hostPort: HostPort; family: 4 | 6; addresses:
  */
 export async function namesOnlyInOtherFamily(list: readonly HostPort[], family: 4 | 6, timeoutMs = 3_000, resolve: NameLookup = systemLookup): Promise<OtherFamilyName[]> {
   const other = family === 4 ? 6 : 4;
-  const found = await Promise.all(list.filter(({ host }) => isIP(host) === 0).map(async (hostPort): Promise<OtherFamilyName[]> => {
+  const found = await Promise.all(list.filter(({ host }) => ipFamily(host) === 0).map(async (hostPort): Promise<OtherFamilyName[]> => {
     const [ours, theirs] = await Promise.all([addressesOf(hostPort.host, family, timeoutMs, resolve), addressesOf(hostPort.host, other, timeoutMs, resolve)]);
     return ours.length === 0 && theirs.length > 0 ? [{ hostPort, family: other, addresses: theirs }] : [];
   }));

@@ -4,7 +4,6 @@
  * reach for when learning KRPC (BEP 5) or when a node behaves oddly. Our node is read-only
  * (BEP 43): a one-shot query should not make the other node keep us in its table.
  */
-import { isIP } from 'node:net';
 import { randomId, idToHex, type NodeId } from '../wire/id.js';
 import { decodeMessage, type Message } from '../wire/krpc.js';
 import type { Endpoint } from '../net/transport.js';
@@ -17,6 +16,7 @@ import { EXIT, type Command, type QueryCommandMethod } from './options.js';
 import { packetTracer } from './packet-trace.js';
 import { bindNode } from './session.js';
 import type { Output } from './terminal.js';
+import { ipFamily } from '../wire/compact.js';
 
 type NodeCommand = Extract<Command, { kind: 'ping' } | { kind: 'query' }>;
 
@@ -27,7 +27,7 @@ const KEPT_PACKETS = 16;
 
 export async function runNodeCommand(command: NodeCommand, output: Output, signal: AbortSignal): Promise<number> {
   const { common } = command;
-  let family: 4 | 6 = common.family ?? (isIP(command.to.host) === 6 ? 6 : 4);
+  let family: 4 | 6 = common.family ?? (ipFamily(command.to.host) === 6 ? 6 : 4);
   let [to] = await resolveEndpoints([command.to], family);
   if (to === undefined) {
     const [other] = await namesOnlyInOtherFamily([command.to], family);

@@ -2,7 +2,6 @@
  * Command-line parsing (node:util parseArgs). Every mistake becomes a UsageError with one clear
  * line; main() turns it into exit code 2.
  */
-import { isIP } from 'node:net';
 import type { GetCommand, PutCommand } from './item-command.js';
 import { parseArgs } from 'node:util';
 import { parseTarget, TargetError, type TorrentTarget } from '../wire/magnet.js';
@@ -12,6 +11,7 @@ import { closestName, normalizeArgv } from './argv.js';
 import { UsageError } from './usage-error.js';
 import { AddressRangeError, DEFAULT_ADDRESS_RANGE, parseAddressRange } from '../modes/address-range.js';
 import { exitCodesHelp } from './exit-codes.js';
+import { ipFamily } from '../wire/compact.js';
 
 export { UsageError };
 
@@ -355,12 +355,12 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 /** The options every node-running command shares, checked against each other. */
 function commonOptions(values: Values): CommonOptions {
   const bind = values.bind;
-  if (bind !== undefined && isIP(bind) === 0) {
+  if (bind !== undefined && ipFamily(bind) === 0) {
     throw new UsageError(`--bind needs an IP address of ours (e.g. 0.0.0.0, 127.0.0.1 or ::), got ${JSON.stringify(bind)}`);
   }
   if (values.ipv4 === true && values.ipv6 === true) throw new UsageError('-4 and -6 each pick one address family; give neither for both');
   const picked = values.ipv4 === true ? 4 : values.ipv6 === true ? 6 : undefined;
-  const bindFamily = bind === undefined ? undefined : isIP(bind) === 6 ? 6 : 4;
+  const bindFamily = bind === undefined ? undefined : ipFamily(bind) === 6 ? 6 : 4;
   if (picked !== undefined && bindFamily !== undefined && picked !== bindFamily) {
     throw new UsageError(`-${picked} asks for IPv${picked} but --bind ${bind} is an IPv${bindFamily} address`);
   }
@@ -410,10 +410,10 @@ function commonOptions(values: Values): CommonOptions {
  * never be reached from it, so say so now rather than after a silent timeout.
  */
 function checkFamilies(endpoints: readonly HostPort[], bind: string | undefined, option: string, family?: 4 | 6): void {
-  const ours = family ?? (bind !== undefined && isIP(bind) === 6 ? 6 : 4);
-  const other = endpoints.find(({ host }) => isIP(host) !== 0 && isIP(host) !== ours);
+  const ours = family ?? (bind !== undefined && ipFamily(bind) === 6 ? 6 : 4);
+  const other = endpoints.find(({ host }) => ipFamily(host) !== 0 && ipFamily(host) !== ours);
   if (other === undefined) return;
-  const theirs = isIP(other.host) === 6 ? 6 : 4;
+  const theirs = ipFamily(other.host) === 6 ? 6 : 4;
   const shown = theirs === 6 ? `[${other.host}]:${other.port}` : `${other.host}:${other.port}`;
   throw new UsageError(familiesDifferMessage(`${option} ${shown} is an IPv${theirs} address`, theirs, ours, describeSocket(bind, family)));
 }

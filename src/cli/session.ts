@@ -4,8 +4,7 @@
  * and the state file that remembers good nodes between runs (those of the network joined: see
  * state-file.ts).
  */
-import { isIP, isIPv6 } from 'node:net';
-import type { NodeInfo } from '../wire/compact.js';
+import { ipFamily, type NodeInfo } from '../wire/compact.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
 import { formatEndpoint } from '../wire/address.js';
@@ -62,7 +61,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     testnet = await Testnet.start({
       conditions,
       // --bind ::1 asks for an IPv6 network (BEP 32): its nodes share the IPv6 address on their own ports.
-      ...(common.bind !== undefined && isIPv6(common.bind) ? { addressRange: ipv6Range(common.bind) } : {}),
+      ...(common.bind !== undefined && ipFamily(common.bind) === 6 ? { addressRange: ipv6Range(common.bind) } : {}),
       ...(common.dualStack ? { dualStack: true } : {}),
       ...(common.lab.seed !== undefined ? { seed: common.lab.seed } : {}),
       nodes: common.testnet,
@@ -83,10 +82,10 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     throw error;
   }
   // No --bind: the family -4/-6 picked, or IPv6 when every --bootstrap address is IPv6.
-  const onlyIpv6 = common.family === 6 || (common.family === undefined && common.bootstrap.length > 0 && common.bootstrap.every((b) => isIP(b.host) === 6));
+  const onlyIpv6 = common.family === 6 || (common.family === undefined && common.bootstrap.length > 0 && common.bootstrap.every((b) => ipFamily(b.host) === 6));
   const bind = common.bind ?? testnet?.clientAddress ?? (onlyIpv6 ? '::' : '0.0.0.0');
   const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
-  const savedId = isIPv6(bind) ? saved?.id6 ?? saved?.id : saved?.id;
+  const savedId = ipFamily(bind) === 6 ? saved?.id6 ?? saved?.id : saved?.id;
   if (savedId !== undefined) nodeOptions.id = savedId;
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
   if (common.alpha !== undefined) nodeOptions.lookup = { ...nodeOptions.lookup, alpha: common.alpha };
@@ -103,7 +102,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     throw error;
   }
 
-  const family = isIPv6(bind) ? 6 : 4;
+  const family = ipFamily(bind) === 6 ? 6 : 4;
   let bootstrap: Endpoint[];
   let usingPublicRouters = false;
   // A second, IPv6 node is wanted (Session.node6): its bootstrap addresses resolve alongside the first's.
@@ -225,14 +224,14 @@ export function rateLimitedMessage(session: Session): string | undefined {
 function stateToSave(saved: SavedState | undefined, node4: DhtNode | undefined, node6: DhtNode | undefined): SavedState {
   const nodesOf = (node: DhtNode | undefined, family: 4 | 6): NodeInfo[] => (node !== undefined && node.tableSize > 0
     ? node.goodNodes(200)
-    : (saved?.nodes ?? []).filter((n) => isIPv6(n.address) === (family === 6)));
+    : (saved?.nodes ?? []).filter((n) => (ipFamily(n.address) === 6) === (family === 6)));
   const id = node4?.id ?? saved?.id ?? node6!.id;
   const id6 = node6?.id ?? saved?.id6;
   return { id, ...(id6 !== undefined ? { id6 } : {}), nodes: [...nodesOf(node4, 4), ...nodesOf(node6, 6)] };
 }
 
 function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {
-  return nodes.filter((n) => isIPv6(n.address) === (family === 6)).slice(0, 32).map(({ address, port }) => ({ address, port }));
+  return nodes.filter((n) => (ipFamily(n.address) === 6) === (family === 6)).slice(0, 32).map(({ address, port }) => ({ address, port }));
 }
 
 /** Bind the asked port; if it is taken, any free port, and say so. */

@@ -13,10 +13,9 @@
  * log, a device, a directory, a symbolic link) is refused, never replaced.
  */
 import { lstat, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
-import { isIP, isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { NodeInfo } from '../wire/compact.js';
+import { ipFamily, type NodeInfo } from '../wire/compact.js';
 import { idFromHex, idToHex, type NodeId } from '../wire/id.js';
 import { isExemptAddress } from '../wire/secure-id.js';
 import type { HostPort } from './bootstrap-nodes.js';
@@ -69,7 +68,7 @@ export function networkKey(bootstrap: readonly HostPort[]): string {
 /** Whether a node may be remembered for `network`: on the public DHT, only internet addresses. */
 export function belongsTo(network: string, address: string): boolean {
   if (network !== PUBLIC_NETWORK) return true;
-  return isIP(address) !== 0 && !isExemptAddress(address);
+  return ipFamily(address) !== 0 && !isExemptAddress(address);
 }
 
 // ---- The file's contents (pure) ----
@@ -127,7 +126,7 @@ function parseNodes(entries: readonly unknown[], network: string): NodeInfo[] {
 
 /** At most MAX_SAVED_NODES of each family, IPv4 first (see MAX_SAVED_NODES), each family in its order. */
 function capPerFamily(nodes: readonly NodeInfo[]): NodeInfo[] {
-  const ofFamily = (v6: boolean): NodeInfo[] => nodes.filter((n) => isIPv6(n.address) === v6).slice(0, MAX_SAVED_NODES);
+  const ofFamily = (v6: boolean): NodeInfo[] => nodes.filter((n) => (ipFamily(n.address) === 6) === v6).slice(0, MAX_SAVED_NODES);
   return [...ofFamily(false), ...ofFamily(true)];
 }
 

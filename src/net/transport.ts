@@ -4,8 +4,7 @@
  * loss and latency (the local network's "bad internet").
  */
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
-import type { PeerInfo } from '../wire/compact.js';
+import { ipFamily, type PeerInfo } from '../wire/compact.js';
 
 /** An address and a UDP port. */
 export type Endpoint = PeerInfo;
@@ -36,7 +35,7 @@ export interface UdpOptions {
 /** A bound UDP socket. Rejects with the socket's error (e.g. EADDRINUSE) if it cannot bind. */
 export async function udpTransport(options: UdpOptions = {}): Promise<Transport> {
   const address = options.address ?? '0.0.0.0';
-  const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(address) });
+  const socket = dgram.createSocket({ type: ipFamily(address) === 6 ? 'udp6' : 'udp4', ipv6Only: ipFamily(address) === 6 });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => { socket.close(); reject(error); };
     socket.once('error', onError);

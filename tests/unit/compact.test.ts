@@ -10,6 +10,7 @@ import {
   encodeNodes,
   encodePeer,
   familyOf,
+  ipFamily,
   normalizeAddress,
   type Family,
   type NodeInfo,
@@ -143,10 +144,18 @@ describe('addresses', () => {
         weAccept = false;
       }
       if (weAccept !== nodeAccepts) mismatches.push(text);
+      // ipFamily is isIP (0, 4 or 6) by this parser, without isIP's regular expressions.
+      if (ipFamily(text) !== isIP(text)) mismatches.push(`ipFamily ${text}`);
       if (nodeAccepts) valid++;
     }
     expect(mismatches).toEqual([]);
     expect(valid).toBeGreaterThan(1000); // the generators really do reach valid addresses
+  });
+
+  it('ipFamily: 4, 6 or 0 (a host name), as isIP says, zones and mapped addresses included', () => {
+    const cases = ['127.0.0.1', '0.0.0.0', '::', '::1', 'fe80::1%eth0', '::ffff:1.2.3.4', 'router.bittorrent.com', '', '1.2.3', '01.2.3.4', '[::1]', 'fe80::1%'];
+    expect(cases.map(ipFamily)).toEqual(cases.map((c) => isIP(c)));
+    expect(cases.map(ipFamily)).toEqual([4, 4, 6, 6, 6, 6, 0, 0, 0, 0, 0, 0]);
   });
 
   it.each([

@@ -8,9 +8,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { formatEndpoint } from '../../wire/address.js';
 import type { ViewEvent, ViewFeed } from './view-feed.js';
+import { ipFamily } from '../../wire/compact.js';
 
 /** URL path -> file in the package's web/ folder, and its type. Nothing else is ever served. */
 const ASSETS: Readonly<Record<string, readonly [file: string, type: string]>> = {
@@ -117,7 +117,7 @@ export class ViewServer {
     if (!wildcard) return header === formatEndpoint({ address: this.host, port: this.port });
     const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d+)$/.exec(header);
     if (match === null || Number(match[3]) !== this.port) return false;
-    return isIP(match[1] ?? match[2] ?? '') !== 0;
+    return ipFamily(match[1] ?? match[2] ?? '') !== 0;
   }
 
   private stream(response: ServerResponse): void {

@@ -3,8 +3,8 @@
  * node:util parseArgs has no option with an optional value. `--web` alone serves on any free port;
  * the view binds 127.0.0.1 unless --web-bind says otherwise.
  */
-import { isIP } from 'node:net';
 import { UsageError } from '../options.js';
+import { ipFamily } from '../../wire/compact.js';
 
 export interface WebOption {
   port: number;
@@ -26,7 +26,7 @@ export function takeWebOption(argv: readonly string[]): { argv: string[]; web: W
       port = webPort(value);
     } else if (arg === '--web-bind' || arg.startsWith('--web-bind=')) {
       const value = arg.startsWith('--web-bind=') ? arg.slice('--web-bind='.length) : argv[++i];
-      if (value === undefined || isIP(value) === 0) throw new UsageError(`--web-bind needs an IP address, got ${JSON.stringify(value ?? '')}`);
+      if (value === undefined || ipFamily(value) === 0) throw new UsageError(`--web-bind needs an IP address, got ${JSON.stringify(value ?? '')}`);
       host = value;
     } else {
       rest.push(arg);

@@ -1,0 +1,45 @@
+/**
+ * What a cold scrape must not pay for before its first query (issue 12): node:net's isIP, isIPv4
+ * and isIPv6 test regular expressions that V8 compiles on first use, about 12 ms on this machine,
+ * and a scrape called them on the way to its first datagram. src/ asks wire/compact.ts's ipFamily.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { isIPv6 } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ipFamily } from '../../src/wire/compact.js';
+import { ROOT } from '../helpers/compile-examples.js';
+
+/** `path: name` for each isIP, isIPv4 or isIPv6 imported from node:net in one file's source. */
+function netAddressTests(path: string, source: string): string[] {
+  const found: string[] = [];
+  for (const match of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'node:net'/g)) {
+    for (const name of match[1]!.split(',').map((n) => n.trim().replace(/^type\s+/, ''))) {
+      if (/^isIP(v4|v6)?\b/.test(name)) found.push(`${path}: ${name}`);
+    }
+  }
+  return found;
+}
+
+describe('the cold path: no regular-expression address tests in src/', () => {
+  it('no module of src/ imports isIP, isIPv4 or isIPv6 from node:net', () => {
+    const src = join(ROOT, 'src');
+    const files = readdirSync(src, { withFileTypes: true, recursive: true }).filter((e) => e.isFile() && e.name.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(30);
+    const found = files.flatMap((e) => {
+      const path = join(e.parentPath, e.name);
+      return netAddressTests(relative(src, path), readFileSync(path, 'utf8'));
+    });
+    expect(found).toEqual([]);
+  });
+
+  it('finds such an import', () => {
+    expect(netAddressTests('cli/planted.ts', "import { createServer, isIPv6 } from 'node:net';")).toEqual(['cli/planted.ts: isIPv6']);
+    expect(netAddressTests('cli/planted.ts', "import { isIP } from 'node:net';")).toEqual(['cli/planted.ts: isIP']);
+    expect(netAddressTests('cli/planted.ts', "import { Socket } from 'node:net';")).toEqual([]);
+  });
+
+  it('ipFamily answers as isIPv6 does for the addresses a scrape binds', () => {
+    for (const bind of ['0.0.0.0', '::', '127.0.0.1', '::1']) expect(ipFamily(bind) === 6).toBe(isIPv6(bind));
+  });
+});
