@@ -178,10 +178,15 @@ interface Pending {
   onSoft?: (() => void) | undefined;
   /** Sent before any round trip was known: its soft timer runs at the estimate's maximum. */
   blind?: boolean;
+  /** When `soft` fires (this.now() clock), so that a sibling's reply can only bring it sooner. */
+  softAt?: number;
   settle: (outcome: QueryOutcome) => void;
 }
 
 const CORE_METHODS: ReadonlySet<string> = new Set(['ping', 'find_node', 'get_peers', 'announce_peer']);
+
+/** A query to an endpoint that answered another is judged lost after this many times that round trip (Rpc.hurrySiblings). */
+const SIBLING_FACTOR = 1.5;
 
 /** Queries that may wait for a slot at one host; more are refused like queries to a silent host. */
 const MAX_HELD_PER_HOST = 64;
@@ -411,6 +416,7 @@ export class Rpc {
   }
 
   private armSoft(entry: Pending, ms: number): void {
+    entry.softAt = this.now() + ms;
     entry.soft = setTimeout(() => {
       entry.soft = undefined;
       const onSoft = entry.onSoft;
@@ -542,6 +548,31 @@ export class Rpc {
       this.settle(key, { kind: 'error', error: message, rttMs });
     }
     if (blind && this.rtt.smoothedMs !== undefined) this.rearmBlind();
+    if ((this.awaitingEndpoints.get(endpointKey(entry.to)) ?? 0) > 0) this.hurrySiblings(entry, rttMs);
+  }
+
+  /**
+   * The endpoint just answered a query, so it is up and the path works: another query to it still
+   * unanswered SIBLING_FACTOR times this round trip after it left was most likely lost. Its soft
+   * timeout is brought forward to then, as TCP's fast retransmit reads a later segment's
+   * acknowledgement as news of a lost one (RFC 5681, section 3.2), instead of waiting for a timer
+   * set when less was known. A cold scrape asks its router get_peers and, in the same turn,
+   * find_node for the join: when only the find_node reply comes back, the lookup asks the router
+   * again 1.5 round trips after the first get_peers left, not 3. A wrong guess costs one query,
+   * never the reply: the query stays open to its hard timeout. Never later than the timer it had,
+   * nor sooner than half the soft timeout's floor (minSoftTimeoutMs): on a path of a millisecond,
+   * the endpoint's own jitter (a busy process, a pause to collect garbage) is not news of a loss.
+   */
+  private hurrySiblings(answered: Pending, rttMs: number): void {
+    const now = this.now();
+    for (const entry of this.pending.values()) {
+      if (entry.soft === undefined || entry.to.port !== answered.to.port || !sameHost(entry.to.address, answered.to.address)) continue;
+      const at = entry.sentAt + Math.max(Math.ceil(SIBLING_FACTOR * rttMs), this.options.minSoftTimeoutMs / 2);
+      if (at >= (entry.softAt ?? Infinity)) continue;
+      clearTimeout(entry.soft);
+      entry.blind = false;
+      this.armSoft(entry, Math.max(0, at - now));
+    }
   }
 
   /** Stop: fail every open query, drop the send queue, release the socket and every timer. */

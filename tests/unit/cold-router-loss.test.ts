@@ -2,8 +2,9 @@
  * Issue 12, under loss: a cold scrape knows one router and no round trip. It asks the router
  * get_peers (the lookup) and find_node (the join) at once. When the get_peers is lost and the
  * find_node answered, the lookup must ask the router again as soon as the answered query says
- * the other one is overdue (3 round trips, RFC 6298's first estimate), not after the blind 1 s
- * maximum. In memory, on a fake clock: no sockets, no sleeps.
+ * the other one is overdue: 1.5 times the round trip the router just showed (Rpc.hurrySiblings, TCP's
+ * fast retransmit), not 3 round trips (RFC 6298's first estimate), nor the blind 1 s maximum. In
+ * memory, on a fake clock: no sockets, no sleeps.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { idEquals, randomId } from '../../src/wire/id.js';
@@ -21,7 +22,7 @@ const open: { close(): Promise<void> }[] = [];
 afterEach(async () => { await Promise.all(open.splice(0).map((x) => x.close())); vi.useRealTimers(); });
 
 describe('a cold scrape whose first get_peers to its one router is lost', () => {
-  it('asks the router again within 3 round trips of the join\'s reply, and finds the peer well before 1 s', async () => {
+  it('asks the router again 1.5 round trips after sending, as the join\'s reply shows the get_peers overdue, and finds the peer well before 1 s', async () => {
     vi.useFakeTimers();
     const net = new MemoryNetwork();
     const infoHash = randomId();
@@ -53,12 +54,13 @@ describe('a cold scrape whose first get_peers to its one router is lost', () => 
 
     expect(report.peers.map((p) => `${p.address}:${p.port}`)).toEqual([`${PEER.address}:${PEER.port}`]);
     expect(getPeersSentAt.length).toBeGreaterThanOrEqual(2);
-    // The join's find_node came back after ~100 ms: the get_peers sent with it is overdue at ~300 ms.
-    // Before this was fixed, it was asked again at 1,000 ms (the soft timeout's blind maximum).
+    // The join's find_node came back after 100 ms: the router is up, so the get_peers sent with it
+    // is overdue at 150 ms. It was asked again at 1,000 ms (the soft timeout's blind maximum) in
+    // round 4, then at 300 ms (three round trips, RFC 6298's first estimate) until this round.
     const again = getPeersSentAt[1]! - getPeersSentAt[0]!;
-    expect(again).toBeGreaterThanOrEqual(3 * ROUND_TRIP_MS);
-    expect(again).toBeLessThan(1_000);
-    expect(report.sinceStart.timeToFirstPeerMs).toBeLessThan(1_000);
+    expect(again).toBeGreaterThanOrEqual(1.5 * ROUND_TRIP_MS);
+    expect(again).toBeLessThan(2 * ROUND_TRIP_MS);
+    expect(report.sinceStart.timeToFirstPeerMs).toBeLessThan(3.5 * ROUND_TRIP_MS);
   });
 
   it('asks the nodes of a router reply that comes after the router was asked again as soon as it arrives', async () => {
@@ -94,7 +96,10 @@ describe('a cold scrape whose first get_peers to its one router is lost', () => 
     const report = await scraped;
 
     expect(report.peers).toHaveLength(1);
-    expect(getPeers).toBe(2);
+    // Asked again at 150 ms (1.5 round trips, once the join's reply showed the router up), and
+    // maybe a third time as the join's next reply hurried that one too: never more (ROUTER_TRIES).
+    expect(getPeers).toBeGreaterThanOrEqual(2);
+    expect(getPeers).toBeLessThanOrEqual(3);
     // Asked the moment the late reply named it; before the fix the lookup slept on until the
     // second router query's soft timeout (~600 ms) and asked `near` only then.
     expect(nearAskedAt - lateReplyAt).toBeLessThan(ROUND_TRIP_MS / 2);

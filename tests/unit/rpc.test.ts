@@ -8,6 +8,12 @@ const A = { address: '10.0.0.1', port: 1000 };
 const B = { address: '10.0.0.2', port: 2000 };
 const C = { address: '10.0.0.3', port: 3000 };
 const open: Rpc[] = [];
+/** Advance the fake clock by `ms`, then take the (by then settled) outcome of `pending`. */
+async function advanceUntil<T>(pending: Promise<T>, ms: number): Promise<T> {
+  await vi.advanceTimersByTimeAsync(ms);
+  return pending;
+}
+
 function rpc(net: MemoryNetwork, at: { address: string; port: number }, options = {}): Rpc {
   const r = new Rpc(net.transport(at.address, at.port), options);
   open.push(r);
@@ -66,21 +72,17 @@ describe('Rpc: queries and their replies', () => {
     expect((await pending).kind).toBe('response');
   });
 
-  it('judges the queries sent before any round trip was known by the first one measured (a lost first query to a router is asked again at 3 RTT, not at 1 s)', async () => {
+  it('judges the queries sent before any round trip was known by the first one measured (3 RTT, not the blind 1 s)', async () => {
     vi.useFakeTimers();
     const net = new MemoryNetwork();
     const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
     const server = rpc(net, B);
-    // A cold scrape: get_peers (the lookup) and find_node (the join) to the one router at once.
-    // The router answers after 100 ms; the get_peers is lost on the way.
-    net.drop = (bytes) => { const m = decodeMessage(bytes); return m.ok && m.message.y === 'q' && m.message.q === 'get_peers'; };
+    // A cold node asks two addresses at once: C never answers, B answers after 100 ms.
     server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), 100); });
     let softAt: number | undefined;
     const started = Date.now();
-    const lost = client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { onSoftTimeout: () => { softAt = Date.now() - started; } });
-    const join = client.query(B, 'find_node', { id: randomId(), target: randomId() }, { onSoftTimeout: () => {} });
-    await vi.advanceTimersByTimeAsync(150);
-    const answered = await join;
+    const lost = client.query(C, 'get_peers', { id: randomId(), info_hash: randomId() }, { onSoftTimeout: () => { softAt = Date.now() - started; } });
+    const answered = await advanceUntil(client.query(B, 'find_node', { id: randomId(), target: randomId() }, { onSoftTimeout: () => {} }), 150);
     expect(answered.kind).toBe('response');
     // RFC 6298's first estimate: 3 round trips (the reply's ~100 ms plus the in-memory ticks).
     const rearmedAt = client.rtt.timeoutMs;
@@ -89,10 +91,52 @@ describe('Rpc: queries and their replies', () => {
     await vi.advanceTimersByTimeAsync(rearmedAt - 150 - 5);
     expect(softAt).toBeUndefined();
     await vi.advanceTimersByTimeAsync(10);
-    // Before: the lost query kept its blind 1,000 ms soft timer, and a cold lookup waited that long.
+    // Before: the query kept its blind 1,000 ms soft timer, and a cold lookup waited that long.
     expect(softAt).toBe(rearmedAt);
     await vi.advanceTimersByTimeAsync(3_000);
     expect((await lost).kind).toBe('timeout');
+  });
+
+  it('a reply from an endpoint brings the soft timeout of another query to it forward to 1.5 times that round trip (fast retransmit)', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
+    const server = rpc(net, B);
+    // A cold scrape: get_peers (the lookup) and find_node (the join) to the one router at once. The
+    // router answers find_node after 100 ms, and get_peers only after 400 ms: late, not lost.
+    server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), q.q === 'get_peers' ? 400 : 100); });
+    let softAt: number | undefined;
+    const started = Date.now();
+    const late = client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { onSoftTimeout: () => { softAt = Date.now() - started; } });
+    const answered = await advanceUntil(client.query(B, 'find_node', { id: randomId(), target: randomId() }, { onSoftTimeout: () => {} }), 150);
+    const rtt = answered.kind === 'response' ? answered.rttMs : Number.NaN;
+    expect(rtt).toBeGreaterThanOrEqual(100);
+    await vi.advanceTimersByTimeAsync(100);
+    // Before: 3 round trips (RFC 6298's first estimate), as for a query to any other address.
+    expect(softAt).toBe(Math.ceil(1.5 * rtt));
+    expect(softAt).toBeLessThan(client.rtt.timeoutMs);
+    // Only the soft timeout moved: the late reply is still the query's answer.
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await late).kind).toBe('response');
+  });
+
+  it('brings it forward no sooner than half the soft timeout\'s floor: on a fast path, jitter is not a loss', async () => {
+    vi.useFakeTimers();
+    const net = new MemoryNetwork();
+    const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
+    const server = rpc(net, B);
+    // A 10 ms path: find_node back after 10 ms, get_peers lost.
+    net.drop = (bytes) => { const m = decodeMessage(bytes); return m.ok && m.message.y === 'q' && m.message.q === 'get_peers'; };
+    server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), 10); });
+    let softAt: number | undefined;
+    const started = Date.now();
+    void client.query(B, 'get_peers', { id: randomId(), info_hash: randomId() }, { onSoftTimeout: () => { softAt = Date.now() - started; } });
+    await advanceUntil(client.query(B, 'find_node', { id: randomId(), target: randomId() }, { onSoftTimeout: () => {} }), 20);
+    await vi.advanceTimersByTimeAsync(100);
+    // 1.5 round trips would be 15 ms; the floor holds it to 125 (and the estimate to 250).
+    expect(softAt).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(softAt).toBe(125);
   });
 
   it('keeps the blind maximum while no reply has come: no round trip, nothing to judge by', async () => {
