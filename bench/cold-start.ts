@@ -23,16 +23,26 @@ const CLI = `${ROOT}bin/dht-scrape.js`;
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-interface ColdSample { firstMs: number | null; durationMs: number; queries: number; found: number; wanted: number }
+/** `ownFirstMs`: the CLI's own clock (`first peer after N ms`, from its command's start), for our client only. */
+interface ColdSample { firstMs: number | null; durationMs: number; queries: number; found: number; wanted: number; ownFirstMs?: number | null }
 type Client = 'dht-scrape (CLI)' | 'bittorrent-dht' | 'libtorrent';
 
+/**
+ * Torrents per network, one fresh run of each client per torrent. The issue asks at least 10; at
+ * 10, the medians of the same commit moved by 30-60 ms from run to run (docs/performance.md).
+ */
+const TORRENTS = 20;
+
 /** One network the cold start runs on: the `ideal` preset with injected faults, or the `internet` preset as it is. */
-interface ColdNetwork { preset: 'ideal' | 'internet'; faults: Faults; nodes?: number; seed?: number }
+interface ColdNetwork { preset: 'ideal' | 'internet'; faults: Faults; nodes?: number; seed?: number; torrents: number }
 const NETWORKS: readonly ColdNetwork[] = [
-  { preset: 'ideal', faults: { latencyMs: [20, 80] } },
-  { preset: 'ideal', faults: { latencyMs: [20, 80], loss: 0.1 } },
-  // Issue 16's targets are on this one: 5,000 nodes; its nodes delay and drop what they send (log-normal), no faults added.
-  { preset: 'internet', faults: {}, nodes: 5_000, seed: 1 },
+  { preset: 'ideal', faults: { latencyMs: [20, 80] }, torrents: TORRENTS },
+  { preset: 'ideal', faults: { latencyMs: [20, 80], loss: 0.1 }, torrents: TORRENTS },
+  // Issue 16's targets are on this one: 5,000 nodes; its nodes delay and drop what they send
+  // (log-normal), no faults added. 10 torrents: past about 8 minutes of fresh clients joining and
+  // leaving (bittorrent-dht and libtorrent are not read-only), a few torrents became unfindable for
+  // all three clients alike (24-torrent runs of 2026-12-06); 10 take about 4 minutes.
+  { preset: 'internet', faults: {}, nodes: 5_000, seed: 1, torrents: 10 },
 ];
 
 export interface ColdTarget { figure: string; target: string; measured: string; met: boolean }
@@ -50,7 +60,7 @@ export async function runColdStartBench(
     const { faults, preset } = network;
     const nodes = options.nodes ?? network.nodes ?? 1_000;
     const net = await Testnet.start({
-      nodes, torrents: options.torrents ?? 10, peers: 10, conditions: preset,
+      nodes, torrents: options.torrents ?? network.torrents, peers: 10, conditions: preset,
       ...(Object.keys(faults).length > 0 ? { faults: { ...faults, inbound: true } } : {}), ...(network.seed !== undefined ? { seed: network.seed } : {}),
     });
     const bootstrap = formatEndpoint(net.bootstrap[0]!);
@@ -82,6 +92,7 @@ function internetTargets(samples: Record<string, ColdSample[]>, clients: Client[
   const out: ColdTarget[] = [
     { figure: `cold lookups finding a peer, ${where}`, target: '100%', measured: percent(success), met: success === 1 },
     { figure: `cold first peer vs the faster peer, ${where}`, target: '<= 1.0x', measured: ratio(firstOf(ours), fastest), met: firstOf(ours) <= fastest },
+    { figure: `cold first peer on the CLI's own clock vs the faster peer, ${where}`, target: '<= 1.0x', measured: ratio(ownFirst(ours), fastest), met: ownFirst(ours) <= fastest },
   ];
   const lt = samples['libtorrent'];
   if (lt !== undefined) {
@@ -124,9 +135,10 @@ function runCli(hex: string, bootstrap: string, wanted: Set<string>, startupMs: 
     child.on('close', () => {
       const found = stdout.split('\n').filter((l) => wanted.has(l.trim())).length;
       const queries = Number(/(\d+) queries/.exec(stderr)?.[1] ?? Number.NaN);
+      const own = /first peer after (\d+) ms/.exec(stderr)?.[1];
       // A run that found no peer keeps its output (the summary: queries, timeouts, closest bits) for whoever must say why.
       if (found === 0) writeFileSync(`${tmpdir()}/dht-scrape-cold-failed-${hex}-${Date.now()}.log`, `${stdout}\n${stderr}`);
-      resolve({ firstMs, durationMs: performance.now() - started - startupMs, queries, found, wanted: wanted.size });
+      resolve({ firstMs, durationMs: performance.now() - started - startupMs, queries, found, wanted: wanted.size, ownFirstMs: own === undefined ? null : Number(own) });
     });
   });
 }
@@ -140,6 +152,16 @@ function cliStartupMs(): number {
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+/**
+ * Median time to first peer on the CLI's own clock: from its command's start (after Node's start-up
+ * and module loading, as the other two clients are timed from their DHT's creation), with no
+ * subtraction of a separately measured start-up, whose own noise (and the process exit it includes)
+ * moves the other figure by tens of ms.
+ */
+function ownFirst(samples: ColdSample[]): number {
+  return median(samples.filter((x) => x.ownFirstMs !== null && x.ownFirstMs !== undefined).map((x) => x.ownFirstMs!));
 }
 
 function hasLibtorrent(): boolean {
@@ -168,6 +190,7 @@ function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: 
     heading(`Cold start: fresh processes, ONE bootstrap node of a ${nodes}-node testnet, ${preset === 'internet' ? 'internet preset (seed 1)' : `ideal, latency 20-80 ms one way${lossy ? ' + 10% loss' : ''}`} (${samples['dht-scrape (CLI)']!.length} torrents, clients taking turns)`),
     table(['client (fresh process)', 'first peer ms: median (p10-p90)', 'duration ms: median (p10-p90)', 'get_peers', 'success', 'complete'], rows),
     `dht-scrape start-up (--version, taken off): ${num(startupMs)} ms. First peer vs the faster peer: ${ratio(ours, fastest)} (target <= 1.0x).` +
+      ` On the CLI's own clock (its \`first peer after\`, no subtraction): ${num(ownFirst(samples['dht-scrape (CLI)']!))} ms, ${ratio(ownFirst(samples['dht-scrape (CLI)']!), fastest)}.` +
       (lossy ? ` Duration vs bittorrent-dht: ${ratio(median(samples['dht-scrape (CLI)']!.map((x) => x.durationMs)), median(bt.map((x) => x.durationMs)))} (target <= 0.5x).` : ''),
   ].join('\n');
 }
