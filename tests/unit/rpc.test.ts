@@ -8,6 +8,13 @@ const A = { address: '10.0.0.1', port: 1000 };
 const B = { address: '10.0.0.2', port: 2000 };
 const C = { address: '10.0.0.3', port: 3000 };
 const open: Rpc[] = [];
+/** A node that knows no round trip yet (soft timeout 1 s blind, floor 250 ms) and one it asks, on a fake clock. */
+function coldPair(): { net: MemoryNetwork; client: Rpc; server: Rpc } {
+  vi.useFakeTimers();
+  const net = new MemoryNetwork();
+  return { net, client: rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 }), server: rpc(net, B) };
+}
+
 /** Advance the fake clock by `ms`, then take the (by then settled) outcome of `pending`. */
 async function advanceUntil<T>(pending: Promise<T>, ms: number): Promise<T> {
   await vi.advanceTimersByTimeAsync(ms);
@@ -73,10 +80,7 @@ describe('Rpc: queries and their replies', () => {
   });
 
   it('judges the queries sent before any round trip was known by the first one measured (3 RTT, not the blind 1 s)', async () => {
-    vi.useFakeTimers();
-    const net = new MemoryNetwork();
-    const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
-    const server = rpc(net, B);
+    const { client, server } = coldPair();
     // A cold node asks two addresses at once: C never answers, B answers after 100 ms.
     server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), 100); });
     let softAt: number | undefined;
@@ -98,10 +102,7 @@ describe('Rpc: queries and their replies', () => {
   });
 
   it('a reply from an endpoint brings the soft timeout of another query to it forward to 1.5 times that round trip (fast retransmit)', async () => {
-    vi.useFakeTimers();
-    const net = new MemoryNetwork();
-    const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
-    const server = rpc(net, B);
+    const { client, server } = coldPair();
     // A cold scrape: get_peers (the lookup) and find_node (the join) to the one router at once. The
     // router answers find_node after 100 ms, and get_peers only after 400 ms: late, not lost.
     server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), q.q === 'get_peers' ? 400 : 100); });
@@ -121,10 +122,7 @@ describe('Rpc: queries and their replies', () => {
   });
 
   it('brings it forward no sooner than half the soft timeout\'s floor: on a fast path, jitter is not a loss', async () => {
-    vi.useFakeTimers();
-    const net = new MemoryNetwork();
-    const client = rpc(net, A, { softTimeoutMs: 1_000, minSoftTimeoutMs: 250, hardTimeoutMs: 3_000 });
-    const server = rpc(net, B);
+    const { net, client, server } = coldPair();
     // A 10 ms path: find_node back after 10 ms, get_peers lost.
     net.drop = (bytes) => { const m = decodeMessage(bytes); return m.ok && m.message.y === 'q' && m.message.q === 'get_peers'; };
     server.onQuery((q, from) => { setTimeout(() => server.respond(from, q.t, { id: randomId() }), 10); });
