@@ -43,15 +43,29 @@ async function nodeWithSwarm(infoHash: Uint8Array, peers: number): Promise<DhtNo
  * replays of the same packets (the first round also teaches the routing table the queriers, which is
  * not what is measured).
  */
-function cpuPerQuery(node: DhtNode, make: (t: Uint8Array) => Uint8Array): number {
+function cpuPerQuery(node: DhtNode, make: (t: Uint8Array) => Uint8Array, rounds = ROUNDS): number {
   const packets = Array.from({ length: QUERIES }, (_, i) => make(new Uint8Array([i >> 8, i & 255])));
   const from: Endpoint[] = packets.map((_, i) => ({ address: `192.0.${(i >> 8) & 255}.${i & 255}`, port: 7000 }));
   let best = Infinity;
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     const before = process.cpuUsage();
     for (let i = 0; i < packets.length; i++) node.rpc.receive(packets[i]!, from[i]!);
     const spent = process.cpuUsage(before);
     best = Math.min(best, (spent.user + spent.system) / packets.length);
+  }
+  return best;
+}
+
+/**
+ * The same, for one kind of query on several nodes, the nodes taking turns within each round: what
+ * happens to the process meanwhile (a collection of the bigger heap, a compile on another thread,
+ * both counted by process.cpuUsage) falls on all of them alike, so their ratio is steadier than
+ * that of two figures measured seconds apart (a full CI run once saw 3.9 that way, 1.0-1.2 alone).
+ */
+function cpuPerQueryTakingTurns(on: readonly DhtNode[], make: (t: Uint8Array) => Uint8Array): number[] {
+  const best = on.map(() => Infinity);
+  for (let round = 0; round < ROUNDS; round++) {
+    on.forEach((node, n) => { best[n] = Math.min(best[n]!, cpuPerQuery(node, make, 1)); });
   }
   return best;
 }
@@ -67,8 +81,10 @@ describe('CPU per query does not grow with the swarm (issue 14.1)', () => {
     // A first pass compiles the handlers, so that no size pays for the JIT (the first ping would).
     const warm = await nodeWithSwarm(infoHash, 100);
     for (const make of [ping, getPeers(infoHash, false), getPeers(infoHash, true)]) cpuPerQuery(warm, make);
+    const bySize = new Map<number, DhtNode>();
     for (const size of [10, 1_000, 10_000]) {
       const node = await nodeWithSwarm(infoHash, size);
+      bySize.set(size, node);
       const pingUs = cpuPerQuery(node, ping);
       ratios[`get_peers ${size}`] = cpuPerQuery(node, getPeers(infoHash, false)) / pingUs;
       ratios[`scrape ${size}`] = cpuPerQuery(node, getPeers(infoHash, true)) / pingUs;
@@ -81,8 +97,11 @@ describe('CPU per query does not grow with the swarm (issue 14.1)', () => {
     for (const [query, ratio] of Object.entries(ratios)) expect(ratio, `${query}: ${ratio.toFixed(1)} pings`).toBeLessThan(8);
     // And about the same at any size: 10,000 stored peers cost what 1,000 do, within the noise of
     // a bigger heap's garbage collection (old: 10 times).
-    expect(ratios['scrape 10000']! / ratios['scrape 1000']!).toBeLessThan(3);
-    expect(ratios['get_peers 10000']! / ratios['get_peers 1000']!).toBeLessThan(3);
+    const [big, small] = [bySize.get(10_000)!, bySize.get(1_000)!];
+    for (const scrape of [true, false]) {
+      const [bigUs, smallUs] = cpuPerQueryTakingTurns([big, small], getPeers(infoHash, scrape));
+      expect(bigUs! / smallUs!, `${scrape ? 'scrape' : 'get_peers'}: 10,000 peers against 1,000`).toBeLessThan(3);
+    }
   });
 
   test('the scrape answer is the swarm\'s: the filters count what the store holds', async () => {
