@@ -355,12 +355,15 @@ export class LookupState {
    * is unasked or still active. With fewer, done when nothing is left to ask and nothing active.
    * A slow query (past its soft timeout) does not hold the lookup open: on a lossy network one
    * lost packet would otherwise cost every lookup a full hard timeout. Its late reply is still
-   * used while the lookup runs. Until some node has answered, though, a slow query is all the
-   * lookup has: it waits for it (up to its hard timeout), or a network slower than the soft
-   * timeout would never be heard at all.
+   * used while the lookup runs. Until k nodes have answered, though, a slow query may be all the
+   * lookup has left: it waits for it (up to its hard timeout), or a network slower than the soft
+   * timeout would never be heard at all. On the `internet` local network a cold lookup whose
+   * router answered but whose 8 referrals were all past their soft timeout at 0.6 s (half the
+   * named nodes dead, the rest heavy-tailed) ended "exhausted" there, beside queries that could
+   * still answer; it waited only while nobody at all had answered.
    */
   get done(): boolean {
-    if (this.responders === 0 && this.count('slow') > 0) return false;
+    if (this.responders < this.k && this.count('slow') > 0) return false;
     const bound = this.kthResponderIndex();
     for (let i = 0; i < this.candidates.length && i <= bound; i++) {
       const s = this.candidates[i]!.state;

@@ -185,6 +185,23 @@ describe('LookupState: the iterative lookup, stepped by hand', () => {
     expect(state.done).toBe(true);
   });
 
+  it('with fewer than k answers, is not done while a slow query may still answer', () => {
+    const state = new LookupState(prng.bytes(20));
+    // The router answered (one responder) and named two nodes; both are past their soft timeout.
+    const [router, a, b] = [node(), node(), node()];
+    state.add([router], 0);
+    state.markResponded(state.next()[0]!.node.id);
+    state.add([a, b], 1, router.id);
+    for (const c of state.next()) state.markSlow(c.node.id);
+    expect(state.next()).toEqual([]);
+    // Before: done here, "exhausted" beside two queries that could still answer.
+    expect(state.done).toBe(false);
+    state.markResponded(a.id);
+    expect(state.done).toBe(false);
+    state.markFailed(b.id);
+    expect(state.done).toBe(true);
+  });
+
   it('records the hop and the shared prefix of each candidate', () => {
     const target = prng.bytes(20);
     const state = new LookupState(target);
