@@ -352,15 +352,13 @@ export class LookupState {
 
   /**
    * The termination rule. With k responders known, done when nothing closer than the k-th of them
-   * is unasked or still active. With fewer, done when nothing is left to ask and nothing active.
-   * A slow query (past its soft timeout) does not hold the lookup open: on a lossy network one
-   * lost packet would otherwise cost every lookup a full hard timeout. Its late reply is still
-   * used while the lookup runs. Until k nodes have answered, though, a slow query may be all the
-   * lookup has left: it waits for it (up to its hard timeout), or a network slower than the soft
-   * timeout would never be heard at all. On the `internet` local network a cold lookup whose
-   * router answered but whose 8 referrals were all past their soft timeout at 0.6 s (half the
-   * named nodes dead, the rest heavy-tailed) ended "exhausted" there, beside queries that could
-   * still answer; it waited only while nobody at all had answered.
+   * is unasked or still active; a slow query (past its soft timeout) does not hold it open, or one
+   * lost packet on a lossy network would cost every lookup a full hard timeout (its late reply is
+   * still used while the lookup runs). With fewer than k, done when nothing is left to ask and
+   * nothing is out, slow queries included: they may be all the lookup has left, and a network
+   * slower than the soft timeout would otherwise never be heard. (This used to hold only while
+   * nobody had answered: on the `internet` local network a cold lookup whose router answered but
+   * whose 8 referrals were all past their soft timeout at 0.6 s ended "exhausted" beside them.)
    */
   get done(): boolean {
     if (this.responders < this.k && this.count('slow') > 0) return false;
