@@ -18,6 +18,23 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/**
+ * A 90% interval for a statistic of paired runs, by the percentile bootstrap: draw the runs again
+ * with replacement, recompute, keep the 5th and 95th percentiles of what comes out. Run i of every
+ * client looked up the same torrent, so a draw keeps each torrent's runs together and the torrent's
+ * own difficulty cancels in a ratio. It says how far the figure could move on another set of
+ * torrents like these; it does not cover what is common to the whole run (the machine's load).
+ */
+export function bootstrapInterval(runs: number, statistic: (picked: readonly number[]) => number, rounds = 2_000, random: () => number = Math.random): [number, number] {
+  const values: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const picked = Array.from({ length: runs }, () => Math.floor(random() * runs));
+    const value = statistic(picked);
+    if (Number.isFinite(value)) values.push(value);
+  }
+  return [quantile(values, 0.05), quantile(values, 0.95)];
+}
+
 /** 1234567 -> "1,234,567"; 12.345 -> "12.3". */
 export function num(value: number, digits = 0): string {
   if (!Number.isFinite(value)) return 'n/a';
