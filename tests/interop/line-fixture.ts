@@ -58,15 +58,16 @@ export class LineFixture<Command extends { cmd: string }> {
 
   /**
    * The first event (already seen from index `since` on, or still to come) that matches. Rejects
-   * after `timeoutMs`, or at once if the fixture exits, with what it was waiting for.
+   * after `timeoutMs`, or at once if the fixture exits, with what it was waiting for (a function
+   * when that message should say how far it got: it is called at the failure).
    */
-  waitFor(match: (event: FixtureEvent) => boolean, timeoutMs: number, what: string, since = 0): Promise<FixtureEvent> {
+  waitFor(match: (event: FixtureEvent) => boolean, timeoutMs: number, what: string | (() => string), since = 0): Promise<FixtureEvent> {
     const seen = this.events.slice(since).find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const fail = (why: string): void => {
         this.waiters.delete(waiter);
-        reject(new Error(`waiting for ${what}: ${why}\nlast fixture events:\n${this.tail()}\nstderr:\n${this.stderr}`));
+        reject(new Error(`waiting for ${typeof what === 'string' ? what : what()}: ${why}\nlast fixture events:\n${this.tail()}\nstderr:\n${this.stderr}`));
       };
       const timer = setTimeout(() => fail(`nothing within ${timeoutMs} ms`), timeoutMs);
       const waiter: Waiter = { match, resolve: (event) => { clearTimeout(timer); resolve(event); } };

@@ -120,13 +120,16 @@ describe.skipIf(missing !== undefined)(`${'version' in transmission ? transmissi
     const started = await daemon.waitForLog(/Starting IPv4 DHT announce \((\w+), (\d+) nodes\)/, 110_000, 'the start of its DHT announce');
     expect(['poor', 'firewalled', 'good']).toContain(started[1]);
     console.info(`transmission: announce started (${started[1]}, ${started[2]} nodes) ${since()}`);
-    // Everything it knows beyond node 0 came from our network: it goes on to query at least k of our other nodes.
+    // It was given node 0 only, and its namespace has no way out: every other node it asks, it learned
+    // from our network. Asking 4 of them (as many as jech/dht's "poor" status needs good nodes) is
+    // the proof. Not k: its two lookups, on a 30-node network with our crawler and two one-shot CLI
+    // nodes in it, asked 8 distinct nodes of ours after 38 s in one run and fewer in 60 s in a CI run.
     const queried = new Set<number>();
     await net.waitFor((e) => {
       if (e.event === 'query' && e.node !== 0) queried.add(e.node as number);
-      return queried.size >= 8;
-    }, 60_000, `transmission's queries to 8 of our nodes besides node 0 (so far: ${[...queried].join(', ')})`);
-    console.info(`transmission: had queried 8 of our nodes besides node 0 ${since()}`);
+      return queried.size >= 4;
+    }, 60_000, () => `transmission's queries to 4 of our nodes besides node 0 (so far: ${[...queried].join(', ') || 'none'})`);
+    console.info(`transmission: had queried 4 of our nodes besides node 0 (${[...queried].join(', ')}) ${since()}`);
   }, 120_000);
 
   it('its known defects: it drops every datagram from 127.0.0.0/8, and answers sample_infohashes with nothing', async () => {
