@@ -93,6 +93,15 @@ export interface LookupOptions extends LookupStateOptions {
    * so only they become candidates. Unset: both lists (DhtNode always sets it).
    */
   family?: 4 | 6;
+  /**
+   * More candidates for a lookup about to end with fewer than k answers: DhtNode hands its routing
+   * table's closest nodes to the target. A cold scrape looks up while it joins; the table it started
+   * from was empty, and the join goes on filling it with live nodes while the lookup may follow a
+   * referral chain into dead ones (on the `internet` local network, a router's 8 contacts toward a
+   * target were all dead, and the lookup ended "exhausted" after 10 queries beside a table of 200
+   * live nodes). Each node is offered once, so this ends when the table has nothing new.
+   */
+  reseed?: () => readonly NodeInfo[];
 }
 
 /** The contacts a reply names that a socket of `family` can reach (see LookupOptions.family). */
@@ -181,7 +190,11 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
         void this.ask(candidate);
       }
       if (ended !== undefined) break;
-      if (this.state.done && this.routersWaiting === 0 && this.followUps === 0) { ended = this.state.responderCount >= this.state.k ? 'converged' : 'exhausted'; break; }
+      if (this.state.done && this.routersWaiting === 0 && this.followUps === 0) {
+        if (this.state.responderCount >= this.state.k) { ended = 'converged'; break; }
+        if (this.reseeded() === 0) { ended = 'exhausted'; break; }
+        continue;
+      }
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }
@@ -193,6 +206,12 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.stats.nodesContacted += this.contacted.size;
     this.finish();
     return { stats: { ...this.stats }, closest: this.state.closestResponders() };
+  }
+
+  /** Offers the reseed source's nodes as new seeds (hop 0); returns how many the lookup did not know. */
+  private reseeded(): number {
+    const more = this.options.reseed?.() ?? [];
+    return more.length === 0 ? 0 : this.state.add(more, 0);
   }
 
   private async ask(candidate: Candidate): Promise<void> {

@@ -663,7 +663,10 @@ export class DhtNode {
     const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
     const enforce: LookupOptions = this.options.enforceSecureIds === true ? { secureIdsOnly: true } : {};
     const merged: LookupOptions = { ...scope, ...enforce, ...this.options.lookup, ...lookupOptions, now: this.now, family: this.family };
-    const seeds = given ?? this.table.closest(target, merged.maxCandidates ?? 100);
+    const count = merged.maxCandidates ?? 100;
+    const seeds = given ?? this.table.closest(target, count);
+    // Lookups seeded from the table may go back to it: a join running alongside fills it (LookupOptions.reseed).
+    if (given === undefined) merged.reseed ??= () => this.table.closest(target, count);
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
     const asRouters = routers === undefined || routers.length === 0
       ? undefined

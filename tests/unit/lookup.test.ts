@@ -224,6 +224,36 @@ describe('Lookup: the driver of one iterative lookup', () => {
     expect(stats.responses).toBe(2);
   });
 
+  it('about to end with fewer than k answers, takes the nodes its reseed source has learned since it started', async () => {
+    // The only seed names 8 nodes toward the target, all dead; meanwhile the table (the join running
+    // alongside) has learned a live node next to the target.
+    const seed = node(6);
+    const dead = Array.from({ length: 8 }, (_, i) => node(12 + i));
+    const live = node(30);
+    const net = new FakeNetwork().set(seed, { reply: { nodes: dead } }).set(live, { reply: {} });
+    let offers = 0;
+    const lookup = peersLookup(net, [seed], { reseed: () => { offers++; return [seed, live]; } });
+    const seen = await events(lookup);
+    const { stats, closest } = await lookup.result;
+    expect(net.asked.slice(0, 9).sort()).toEqual([seed, ...dead].map(at).sort());
+    expect(net.asked.slice(9)).toEqual([at(live)]);
+    expect(seen.find((e) => e.type === 'query' && at(e.to) === at(live))).toMatchObject({ hop: 0, prefixBits: 30 });
+    expect(closest.map((c) => at(c.node))).toEqual([at(live), at(seed)]);
+    // Offered again at the end, it has nothing new: the lookup ends.
+    expect(offers).toBe(2);
+    expect(stats).toMatchObject({ ended: 'exhausted', responses: 2, timeouts: 8 });
+  });
+
+  it('with k answers, never asks its reseed source', async () => {
+    const seeds = Array.from({ length: 8 }, (_, i) => node(10 + i));
+    const net = new FakeNetwork();
+    for (const s of seeds) net.set(s, { reply: {} });
+    let offers = 0;
+    const lookup = peersLookup(net, seeds, { reseed: () => { offers++; return [node(40)]; } });
+    expect((await lookup.result).stats.ended).toBe('converged');
+    expect(offers).toBe(0);
+  });
+
   it('asks its routers first, and a router that answers becomes a responder at hop 0', async () => {
     const router: Endpoint = { address: '10.250.0.1', port: 6881 };
     const routerId = node(12).id;
