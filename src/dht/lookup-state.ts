@@ -370,6 +370,17 @@ export class LookupState {
     return true;
   }
 
+  /**
+   * Fewer than k answers, nothing left to ask and no query within its soft timeout: only slow
+   * queries, which may never answer, hold the lookup open. The lookup then goes back to the table
+   * for more candidates (LookupOptions.reseed) instead of waiting their hard timeouts out idle.
+   */
+  get stalled(): boolean {
+    if (this.responders >= this.k) return false;
+    for (const c of this.candidates) if (c.state === 'new' || c.state === 'active') return false;
+    return true;
+  }
+
   /** True while a query is still out (active or slow). */
   get outstanding(): number {
     return this.count('active') + this.count('slow');

@@ -94,12 +94,13 @@ export interface LookupOptions extends LookupStateOptions {
    */
   family?: 4 | 6;
   /**
-   * More candidates for a lookup about to end with fewer than k answers: DhtNode hands its routing
-   * table's closest nodes to the target. A cold scrape looks up while it joins; the table it started
-   * from was empty, and the join goes on filling it with live nodes while the lookup may follow a
-   * referral chain into dead ones (on the `internet` local network, a router's 8 contacts toward a
-   * target were all dead, and the lookup ended "exhausted" after 10 queries beside a table of 200
-   * live nodes). Each node is offered once, so this ends when the table has nothing new.
+   * More candidates for a lookup that has fewer than k answers and nothing left to ask (about to
+   * end, or waiting only for queries past their soft timeout): DhtNode hands its routing table's
+   * closest nodes to the target. A cold scrape looks up while it joins: it started from an empty
+   * table, which the join fills while the lookup may follow referrals into dead nodes (on the
+   * `internet` local network, a router named 8 contacts toward a target, all dead, and the lookup
+   * waited out their hard timeouts and ended "exhausted" after 10 queries). Each node is offered
+   * once, so this ends when the table has nothing new.
    */
   reseed?: () => readonly NodeInfo[];
 }
@@ -195,6 +196,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
         if (this.reseeded() === 0) { ended = 'exhausted'; break; }
         continue;
       }
+      // Only slow queries out, fewer than k answers: the table may know better than to wait (reseed).
+      if (this.state.stalled && this.routersWaiting === 0 && this.followUps === 0 && this.reseeded() > 0) continue;
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }

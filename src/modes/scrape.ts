@@ -9,7 +9,7 @@
  */
 import type { PeerInfo } from '../wire/compact.js';
 import { idToHex, type NodeId } from '../wire/id.js';
-import type { Lookup, LookupStats } from '../dht/lookup.js';
+import { findNode, type Lookup, type LookupStats } from '../dht/lookup.js';
 import type { Candidate } from '../dht/lookup-state.js';
 import type { BootstrapResult, DhtNode, Join } from '../dht/node.js';
 import { SwarmScrape, type SwarmEstimate } from './swarm-size.js';
@@ -95,6 +95,25 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
       result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
       stats = sumStats(stats, result.stats);
     }
+  } else if (found.size === 0 && stats.ended === 'exhausted' && signal?.aborted !== true && Date.now() < deadline) {
+    // The router answered, but every node it and its referrals named toward the info-hash (and
+    // toward our own ID) was dead, and the table had nothing else. Look elsewhere: nodes of other
+    // regions have their own contacts near the info-hash. Then look up once more from the table
+    // (docs/lookup.md, "Back to the table").
+    // The first of them to end has put its nodes in the table; the others go on feeding it while
+    // the lookup runs (it takes what they add when it runs out: LookupOptions.reseed).
+    stopJoin.abort();
+    const elsewhere = new AbortController();
+    const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(flipBit(options.infoHash, bit), findNode, {
+      timeoutMs: remaining(deadline), maxQueries: ELSEWHERE_QUERIES, signal: signal === undefined ? elsewhere.signal : AbortSignal.any([signal, elsewhere.signal]),
+    }).result);
+    await Promise.race(lookups);
+    if (options.signal?.aborted !== true) {
+      result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
+      stats = sumStats(stats, result.stats);
+    }
+    elsewhere.abort();
+    await Promise.all(lookups);
   }
   const report: ScrapeReport = {
     infohash: idToHex(options.infoHash),
@@ -123,6 +142,20 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
  * the first round never answers (docs/lookup.md, "Wider while cold").
  */
 const COLD_WIDTH = 2;
+
+/**
+ * Where a scrape that met only dead nodes looks for others: the info-hash with its first, second,
+ * third or fourth bit flipped, a target in each of the halves, quarters... of the keyspace next to
+ * its own, each a find_node lookup of at most ELSEWHERE_QUERIES queries.
+ */
+const ELSEWHERE_BITS = [0, 1, 2, 3];
+const ELSEWHERE_QUERIES = 16;
+
+function flipBit(id: NodeId, bit: number): NodeId {
+  const flipped = id.slice();
+  flipped[bit >> 3] = flipped[bit >> 3]! ^ (0x80 >> (bit & 7));
+  return flipped;
+}
 
 function remaining(deadline: number): number {
   return Math.max(1, deadline - Date.now());

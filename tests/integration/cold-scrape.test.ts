@@ -6,12 +6,14 @@
  */
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareDistance, idEquals, randomId } from '../../src/wire/id.js';
+import { compareDistance, idEquals, randomId, sharedPrefixLength, type NodeId } from '../../src/wire/id.js';
 import { decodeMessage, encodeMessage, makeResponse, type Query } from '../../src/wire/krpc.js';
 import { DhtNode } from '../../src/dht/node.js';
 import { scrape } from '../../src/modes/scrape.js';
 import { Testnet } from '../../src/modes/testnet.js';
 import { udpTransport, type Endpoint, type Transport } from '../../src/net/transport.js';
+import { idNear } from '../helpers/ids.js';
+import { Prng } from '../helpers/prng.js';
 
 const key = (p: Endpoint): string => `${p.address}:${p.port}`;
 
@@ -57,6 +59,23 @@ describe('a cold scrape', () => {
     }
   });
 
+  it('behind a router whose every contact toward the info-hash (and toward our ID) is dead, looks elsewhere and finds the peers', async () => {
+    // On the `internet` local network one router's 8 contacts in a quarter of the keyspace were all
+    // dead: scrapes of torrents there, from a node whose ID fell there too, ended with no peer.
+    const torrent = net.torrents[0]!;
+    const router = await deadEndRouter(net, torrent.infoHash);
+    const node = await DhtNode.create({ address: '127.0.0.1', id: idNear(torrent.infoHash, 3, new Prng(5)) });
+    try {
+      const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: [router.local], timeoutMs: 20_000 });
+      expect(router.deadEndsSent).toBeGreaterThanOrEqual(2); // the lookup's get_peers and the join's find_node
+      expect(router.elsewhereSent).toBeGreaterThan(0); // its find_node lookups toward other regions
+      expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+    } finally {
+      await node.close();
+      await router.close();
+    }
+  }, 30_000);
+
   it('finds the peers through a bootstrap node whose every reply is 3 KB (its whole table, as bittorrent-dht sends)', async () => {
     const router = await bigRouter(net);
     const node = await DhtNode.create({ address: '127.0.0.1' });
@@ -101,5 +120,47 @@ async function bigRouter(net: Testnet): Promise<{ local: Endpoint; largestReply:
     local: { address: '127.0.0.1', port: socket.address().port },
     get largestReply() { return state.largestReply; },
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
+
+/**
+ * A bootstrap node whose contacts in the quarter of the keyspace around `deadZone` (2 leading bits)
+ * are 8 nodes that never answer (silent sockets), while it names live nodes of `net` for targets
+ * anywhere else: a router with one bucket of dead contacts.
+ */
+async function deadEndRouter(net: Testnet, deadZone: NodeId): Promise<{ local: Endpoint; deadEndsSent: number; elsewhereSent: number; close(): Promise<void> }> {
+  const bind = async (address: string): Promise<dgram.Socket> => {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+    return socket;
+  };
+  const socket = await bind('127.0.0.1');
+  // Each on its own address, as dead nodes of a real network are.
+  const silent = await Promise.all(Array.from({ length: 8 }, (_, i) => bind(`127.3.0.${i + 1}`)));
+  const prng = new Prng(9);
+  const dead = silent.map((s, i) => ({ id: idNear(deadZone, 8 + i, prng), ...s.address() })).map(({ id, address, port }) => ({ id, address, port }));
+  const id = randomId();
+  const counts = { deadEndsSent: 0, elsewhereSent: 0 };
+  socket.on('message', (bytes, rinfo) => {
+    const parsed = decodeMessage(bytes);
+    if (!parsed.ok || parsed.message.y !== 'q') return;
+    const query: Query = parsed.message;
+    const target = query.q === 'get_peers' ? query.a.info_hash : query.q === 'find_node' ? query.a.target : undefined;
+    if (target === undefined) return;
+    const inDeadZone = sharedPrefixLength(target, deadZone) >= 2;
+    if (inDeadZone) counts.deadEndsSent++;
+    else counts.elsewhereSent++;
+    const nodes = inDeadZone
+      ? dead
+      : net.live.map((n) => ({ id: n.id, ...n.local })).sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8);
+    socket.send(encodeMessage(makeResponse(query.t, { id, nodes, ...(query.q === 'get_peers' ? { token: new Uint8Array([1, 2, 3, 4]) } : {}) })), rinfo.port, rinfo.address);
+  });
+  return {
+    local: { address: '127.0.0.1', port: socket.address().port },
+    get deadEndsSent() { return counts.deadEndsSent; },
+    get elsewhereSent() { return counts.elsewhereSent; },
+    close: async () => {
+      await Promise.all([socket, ...silent].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
   };
 }

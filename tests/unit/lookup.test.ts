@@ -244,6 +244,30 @@ describe('Lookup: the driver of one iterative lookup', () => {
     expect(stats).toMatchObject({ ended: 'exhausted', responses: 2, timeouts: 8 });
   });
 
+  it('waiting only for queries past their soft timeout, with fewer than k answers, takes its reseed source\'s nodes at once', async () => {
+    const seed = node(6);
+    const slow = Array.from({ length: 8 }, (_, i) => node(12 + i));
+    const live = node(30);
+    const net = new FakeNetwork().set(seed, { reply: { nodes: slow } }).set(live, { reply: {} });
+    for (const s of slow) net.set(s, { late: {} });
+    let released = false;
+    let liveAskedWhileSlowOut: boolean | undefined;
+    const lookup = peersLookup(net, [seed], { k: 2, reseed: () => [live] });
+    // The slow nodes answer after 50 turns of the event loop, if the lookup is still running.
+    let turns = 0;
+    const releaseLater = (): void => {
+      if (++turns < 50) { setImmediate(releaseLater); return; }
+      released = true;
+      for (const s of slow) net.release(s);
+    };
+    setImmediate(releaseLater);
+    for await (const e of lookup) if (e.type === 'query' && at(e.to) === at(live)) liveAskedWhileSlowOut = !released;
+    const { stats, closest } = await lookup.result;
+    expect(liveAskedWhileSlowOut).toBe(true);
+    expect(closest.map((c) => at(c.node))).toEqual([at(live), at(seed)]);
+    expect(stats.ended).toBe('converged');
+  });
+
   it('with k answers, never asks its reseed source', async () => {
     const seeds = Array.from({ length: 8 }, (_, i) => node(10 + i));
     const net = new FakeNetwork();
