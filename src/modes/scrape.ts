@@ -9,7 +9,7 @@
  */
 import type { PeerInfo } from '../wire/compact.js';
 import { idToHex, type NodeId } from '../wire/id.js';
-import { findNode, type Lookup, type LookupStats } from '../dht/lookup.js';
+import { findNode, type Lookup, type LookupResult, type LookupStats } from '../dht/lookup.js';
 import type { Candidate } from '../dht/lookup-state.js';
 import type { BootstrapResult, DhtNode, Join } from '../dht/node.js';
 import { SwarmScrape, type SwarmEstimate } from './swarm-size.js';
@@ -100,14 +100,16 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     // toward our own ID) was dead, and the table had nothing else. Look elsewhere: nodes of other
     // regions have their own contacts near the info-hash. Then look up once more from the table
     // (docs/lookup.md, "Back to the table").
-    // The first of them to end has put its nodes in the table; the others go on feeding it while
-    // the lookup runs (it takes what they add when it runs out: LookupOptions.reseed).
+    // The first of them to end with a node besides the router answering has put live nodes in the
+    // table; the others go on feeding it while the lookup runs (it takes what they add when it
+    // runs out: LookupOptions.reseed). One toward the dead region ends at once: the RPC layer
+    // fails queries to addresses that never answered (one per 10 s), and the router is all it has.
     stopJoin.abort();
     const elsewhere = new AbortController();
     const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(flipBit(options.infoHash, bit), findNode, {
       timeoutMs: remaining(deadline), maxQueries: ELSEWHERE_QUERIES, signal: signal === undefined ? elsewhere.signal : AbortSignal.any([signal, elsewhere.signal]),
     }).result);
-    await Promise.race(lookups);
+    await firstUseful(lookups);
     if (options.signal?.aborted !== true) {
       result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
       stats = sumStats(stats, result.stats);
@@ -155,6 +157,14 @@ function flipBit(id: NodeId, bit: number): NodeId {
   const flipped = id.slice();
   flipped[bit >> 3] = flipped[bit >> 3]! ^ (0x80 >> (bit & 7));
   return flipped;
+}
+
+/** Resolves when one lookup ends with at least two nodes answering, or when all have ended. */
+function firstUseful(lookups: readonly Promise<LookupResult>[]): Promise<void> {
+  return new Promise((resolve) => {
+    let left = lookups.length;
+    for (const lookup of lookups) void lookup.then(({ stats }) => { if (stats.responses >= 2 || --left === 0) resolve(); });
+  });
 }
 
 function remaining(deadline: number): number {

@@ -153,13 +153,22 @@ async function deadEndRouter(net: Testnet, deadZone: NodeId): Promise<{ local: E
     const nodes = inDeadZone
       ? dead
       : net.live.map((n) => ({ id: n.id, ...n.local })).sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8);
-    socket.send(encodeMessage(makeResponse(query.t, { id, nodes, ...(query.q === 'get_peers' ? { token: new Uint8Array([1, 2, 3, 4]) } : {}) })), rinfo.port, rinfo.address);
+    const reply = encodeMessage(makeResponse(query.t, { id, nodes, ...(query.q === 'get_peers' ? { token: new Uint8Array([1, 2, 3, 4]) } : {}) }));
+    // Live regions answer 100 ms late: a lookup toward the dead region ends first (its queries
+    // fail at once, to addresses that never answered), and must not be the one the scrape goes on from.
+    const send = (): void => { if (open) socket.send(reply, rinfo.port, rinfo.address); };
+    if (inDeadZone) send();
+    else timers.add(setTimeout(send, 100));
   });
+  let open = true;
+  const timers = new Set<NodeJS.Timeout>();
   return {
     local: { address: '127.0.0.1', port: socket.address().port },
     get deadEndsSent() { return counts.deadEndsSent; },
     get elsewhereSent() { return counts.elsewhereSent; },
     close: async () => {
+      open = false;
+      for (const timer of timers) clearTimeout(timer);
       await Promise.all([socket, ...silent].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
