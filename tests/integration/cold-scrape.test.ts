@@ -102,16 +102,8 @@ async function bigRouter(net: Testnet): Promise<{ local: Endpoint; largestReply:
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const id = randomId();
   const state = { largestReply: 0 };
-  socket.on('message', (bytes, rinfo) => {
-    const parsed = decodeMessage(bytes);
-    if (!parsed.ok || parsed.message.y !== 'q') return;
-    const query: Query = parsed.message;
-    const target = query.q === 'get_peers' ? query.a.info_hash : query.q === 'find_node' ? query.a.target : undefined;
-    if (target === undefined) return;
-    const nodes = net.live
-      .map((n) => ({ id: n.id, ...n.local }))
-      .sort((a, b) => compareDistance(target, a.id, b.id))
-      .slice(0, 120);
+  onLookupQuery(socket, (query, target, rinfo) => {
+    const nodes = closestLive(net, target, 120);
     const reply = encodeMessage(makeResponse(query.t, { id, nodes, ...(query.q === 'get_peers' ? { token: new Uint8Array([1, 2, 3, 4]) } : {}) }));
     state.largestReply = Math.max(state.largestReply, reply.length);
     socket.send(reply, rinfo.port, rinfo.address);
@@ -141,18 +133,13 @@ async function deadEndRouter(net: Testnet, deadZone: NodeId): Promise<{ local: E
   const dead = silent.map((s, i) => ({ id: idNear(deadZone, 8 + i, prng), ...s.address() })).map(({ id, address, port }) => ({ id, address, port }));
   const id = randomId();
   const counts = { deadEndsSent: 0, elsewhereSent: 0 };
-  socket.on('message', (bytes, rinfo) => {
-    const parsed = decodeMessage(bytes);
-    if (!parsed.ok || parsed.message.y !== 'q') return;
-    const query: Query = parsed.message;
-    const target = query.q === 'get_peers' ? query.a.info_hash : query.q === 'find_node' ? query.a.target : undefined;
-    if (target === undefined) return;
+  onLookupQuery(socket, (query, target, rinfo) => {
     const inDeadZone = sharedPrefixLength(target, deadZone) >= 2;
     if (inDeadZone) counts.deadEndsSent++;
     else counts.elsewhereSent++;
     const nodes = inDeadZone
       ? dead
-      : net.live.map((n) => ({ id: n.id, ...n.local })).sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, 8);
+      : closestLive(net, target, 8);
     const reply = encodeMessage(makeResponse(query.t, { id, nodes, ...(query.q === 'get_peers' ? { token: new Uint8Array([1, 2, 3, 4]) } : {}) }));
     // Live regions answer 100 ms late: a lookup toward the dead region ends first (its queries
     // fail at once, to addresses that never answered), and must not be the one the scrape goes on from.
@@ -172,4 +159,20 @@ async function deadEndRouter(net: Testnet, deadZone: NodeId): Promise<{ local: E
       await Promise.all([socket, ...silent].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
+}
+
+/** Calls `answer` with each get_peers or find_node query the socket receives, and its target. */
+function onLookupQuery(socket: dgram.Socket, answer: (query: Query, target: NodeId, from: dgram.RemoteInfo) => void): void {
+  socket.on('message', (bytes, rinfo) => {
+    const parsed = decodeMessage(bytes);
+    if (!parsed.ok || parsed.message.y !== 'q') return;
+    const query: Query = parsed.message;
+    const target = query.q === 'get_peers' ? query.a.info_hash : query.q === 'find_node' ? query.a.target : undefined;
+    if (target !== undefined) answer(query, target, rinfo);
+  });
+}
+
+/** The `count` live nodes of `net` closest to `target`, closest first. */
+function closestLive(net: Testnet, target: NodeId, count: number): { id: NodeId; address: string; port: number }[] {
+  return net.live.map((n) => ({ id: n.id, ...n.local })).sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count);
 }
