@@ -97,25 +97,15 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     }
   } else if (found.size === 0 && stats.ended === 'exhausted' && signal?.aborted !== true && Date.now() < deadline) {
     // The router answered, but every node it and its referrals named toward the info-hash (and
-    // toward our own ID) was dead, and the table had nothing else. Look elsewhere: nodes of other
-    // regions have their own contacts near the info-hash. Then look up once more from the table
-    // (docs/lookup.md, "Back to the table").
-    // The first of them to end with a node besides the router answering has put live nodes in the
-    // table; the others go on feeding it while the lookup runs (it takes what they add when it
-    // runs out: LookupOptions.reseed). One toward the dead region ends at once: the RPC layer
-    // fails queries to addresses that never answered (one per 10 s), and the router is all it has.
+    // toward our own ID) was dead, and the table had nothing else: look elsewhere, then once more.
     stopJoin.abort();
-    const elsewhere = new AbortController();
-    const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(flipBit(options.infoHash, bit), findNode, {
-      timeoutMs: remaining(deadline), maxQueries: ELSEWHERE_QUERIES, signal: signal === undefined ? elsewhere.signal : AbortSignal.any([signal, elsewhere.signal]),
-    }).result);
-    await firstUseful(lookups);
+    const elsewhere = lookElsewhere(node, options.infoHash, deadline, signal);
+    await elsewhere.useful;
     if (options.signal?.aborted !== true) {
       result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
       stats = sumStats(stats, result.stats);
     }
-    elsewhere.abort();
-    await Promise.all(lookups);
+    await elsewhere.stop();
   }
   const report: ScrapeReport = {
     infohash: idToHex(options.infoHash),
@@ -145,13 +135,27 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
  */
 const COLD_WIDTH = 2;
 
-/**
- * Where a scrape that met only dead nodes looks for others: the info-hash with its first, second,
- * third or fourth bit flipped, a target in each of the halves, quarters... of the keyspace next to
- * its own, each a find_node lookup of at most ELSEWHERE_QUERIES queries.
- */
+/** How a scrape that met only dead nodes looks elsewhere (lookElsewhere): bits flipped, queries per lookup. */
 const ELSEWHERE_BITS = [0, 1, 2, 3];
 const ELSEWHERE_QUERIES = 16;
+
+/**
+ * A scrape that met only dead nodes looks for others (docs/lookup.md, "Back to the table"): nodes
+ * of other regions have their own contacts near the info-hash. find_node lookups toward the
+ * info-hash with its first, second, third or fourth bit flipped (a target in each of the halves,
+ * quarters... of the keyspace next to its own). `useful` resolves when one of them has ended with a
+ * node besides the router answering (it has put live nodes in the table; the others go on feeding
+ * it, and the next lookup takes what they add when it runs out: LookupOptions.reseed), or when all
+ * have. Not the first to end: one toward the dead region ends at once, because the RPC layer fails
+ * queries to addresses that never answered (one per 10 s), and the router is all it has.
+ */
+function lookElsewhere(node: DhtNode, infoHash: NodeId, deadline: number, signal: AbortSignal | undefined): { useful: Promise<void>; stop(): Promise<void> } {
+  const stop = new AbortController();
+  const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(flipBit(infoHash, bit), findNode, {
+    timeoutMs: remaining(deadline), maxQueries: ELSEWHERE_QUERIES, signal: signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]),
+  }).result);
+  return { useful: firstUseful(lookups), stop: async () => { stop.abort(); await Promise.all(lookups); } };
+}
 
 function flipBit(id: NodeId, bit: number): NodeId {
   const flipped = id.slice();
