@@ -8,7 +8,7 @@
  * without the table fill: a one-shot command has no use for far buckets it will not keep.
  */
 import type { PeerInfo } from '../wire/compact.js';
-import { idToHex, type NodeId } from '../wire/id.js';
+import { idToHex, randomIdWithPrefix, type NodeId } from '../wire/id.js';
 import { findNode, type Lookup, type LookupResult, type LookupStats } from '../dht/lookup.js';
 import type { Candidate } from '../dht/lookup-state.js';
 import type { BootstrapResult, DhtNode, Join } from '../dht/node.js';
@@ -135,15 +135,15 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
  */
 const COLD_WIDTH = 2;
 
-/** How a scrape that met only dead nodes looks elsewhere (lookElsewhere): bits flipped, queries per lookup. */
+/** How a scrape that met only dead nodes looks elsewhere (lookElsewhere): bits shared with the info-hash, queries per lookup. */
 const ELSEWHERE_BITS = [0, 1, 2, 3];
 const ELSEWHERE_QUERIES = 16;
 
 /**
  * A scrape that met only dead nodes looks for others (docs/lookup.md, "Back to the table"): nodes
- * of other regions have their own contacts near the info-hash. find_node lookups toward the
- * info-hash with its first, second, third or fourth bit flipped (a target in each of the halves,
- * quarters... of the keyspace next to its own). `useful` resolves when one of them has ended with a
+ * of other regions have their own contacts near the info-hash. find_node lookups toward a random
+ * ID sharing exactly 0, 1, 2 or 3 leading bits with the info-hash (one in each of the halves,
+ * quarters... of the keyspace next to its own, as a bucket refresh picks them). `useful` resolves when one of them has ended with a
  * node besides the router answering (it has put live nodes in the table; the others go on feeding
  * it, and the next lookup takes what they add when it runs out: LookupOptions.reseed), or when all
  * have. Not the first to end: one toward the dead region ends at once, because the RPC layer fails
@@ -151,16 +151,10 @@ const ELSEWHERE_QUERIES = 16;
  */
 function lookElsewhere(node: DhtNode, infoHash: NodeId, deadline: number, signal: AbortSignal | undefined): { useful: Promise<void>; stop(): Promise<void> } {
   const stop = new AbortController();
-  const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(flipBit(infoHash, bit), findNode, {
+  const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(randomIdWithPrefix(infoHash, bit), findNode, {
     timeoutMs: remaining(deadline), maxQueries: ELSEWHERE_QUERIES, signal: signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]),
   }).result);
   return { useful: firstUseful(lookups), stop: async () => { stop.abort(); await Promise.all(lookups); } };
-}
-
-function flipBit(id: NodeId, bit: number): NodeId {
-  const flipped = id.slice();
-  flipped[bit >> 3] = flipped[bit >> 3]! ^ (0x80 >> (bit & 7));
-  return flipped;
 }
 
 /** Resolves when one lookup ends with at least two nodes answering, or when all have ended. */
