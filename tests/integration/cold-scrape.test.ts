@@ -59,6 +59,33 @@ describe('a cold scrape', () => {
     }
   });
 
+  it('hands the socket its get_peers in the turn the scrape starts; the join starts a turn later, behind it', async () => {
+    const sent: string[] = [];
+    const inner = await udpTransport({ address: '127.0.0.1' });
+    const transport: Transport = {
+      ...inner,
+      send(bytes, to) {
+        const parsed = decodeMessage(bytes);
+        if (parsed.ok && parsed.message.y === 'q') sent.push(parsed.message.q);
+        inner.send(bytes, to);
+      },
+    };
+    const node = await DhtNode.create({ transport });
+    try {
+      const torrent = net.torrents[1]!;
+      const running = scrape(node, { infoHash: torrent.infoHash, bootstrap: net.bootstrap.slice(0, 1), timeoutMs: 20_000 });
+      // A fresh process runs the join's setup for the first time (about 2 ms here): done in the
+      // scrape's own turn, it held back the get_peers datagram that udpTransport flushes after the turn.
+      expect(sent).toEqual(['get_peers']);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(sent).toContain('find_node');
+      const report = await running;
+      expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+    } finally {
+      await node.close();
+    }
+  });
+
   it('behind a router whose every contact toward the info-hash (and toward our ID) is dead, looks elsewhere and finds the peers', async () => {
     // On the `internet` local network one router's 8 contacts in a quarter of the keyspace were all
     // dead: scrapes of torrents there, from a node whose ID fell there too, ended with no peer.
