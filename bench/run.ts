@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of issue 5 in one run, each figure printed for dht-scrape and for
  * the library it is compared with, with the ratio, then one summary of the targets.
  *
- *   npm run bench                          # everything (about 30 minutes; bounded at 45)
+ *   npm run bench                          # everything (the cold start alone ~17 minutes; bounded at 45)
  *   npm run bench -- --only lookup         # one section: bencode, throughput, lookup, cold, crawl, attacks, scale
  *   npm run bench -- --quick               # fewer rounds and lookups: a smoke test, not figures
  *   npm run bench -- --conditions internet # lookup, cold and crawl on one preset only (default: ideal,internet)
