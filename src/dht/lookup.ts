@@ -6,6 +6,7 @@
  * the crawler's keyspace walk are all this one loop.
  */
 import { EventQueue } from './event-queue.js';
+import { formatEndpoint } from '../wire/address.js';
 import { watchStop } from './stop-reason.js';
 import type { NodeInfo, PeerInfo } from '../wire/compact.js';
 import { sharedPrefixLength, type NodeId } from '../wire/id.js';
@@ -103,6 +104,16 @@ export interface LookupOptions extends LookupStateOptions {
    * once, so this ends when the table has nothing new.
    */
   reseed?: () => readonly NodeInfo[];
+  /**
+   * Be told when the reseed source may have learned nodes (DhtNode: a reply reached its table);
+   * returns the unsubscribe function. A lookup listens while nobody has answered it, and takes what
+   * was learned once a router's reply is overdue (past its soft timeout: lost?). A cold scrape's
+   * router may lose our get_peers, and the one asked again, yet answer the join's find_node sent
+   * beside them: the contacts that reply named sat in the table while the lookup waited for the
+   * router's third try. Before a router is overdue the news waits: the join's contacts are near our
+   * own ID, not the target, and the router's get_peers reply is most likely on its way.
+   */
+  watchReseed?: (changed: () => void) => () => void;
 }
 
 /** The contacts a reply names that a socket of `family` can reach (see LookupOptions.family). */
@@ -152,6 +163,14 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private readonly routersAnswered = new Set<string>();
   /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
   private followUps = 0;
+  /** Stops listening to the reseed source (LookupOptions.watchReseed): once a node answers, or at the end. */
+  private unwatchReseed: () => void = () => {};
+  /** The reseed source said it learned nodes since the loop last looked (LookupOptions.watchReseed). */
+  private reseedNews = false;
+  /** A router's soft timeout has passed: its reply to our query may be lost. */
+  private routerOverdue = false;
+  /** The routers' addresses: a reseed must not make a second query to a router whose reply is still due. */
+  private readonly routerKeys: ReadonlySet<string>;
 
   constructor(
     private readonly ownId: NodeId,
@@ -170,6 +189,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     };
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
+    this.routerKeys = new Set((routers?.endpoints ?? []).map(formatEndpoint));
+    if (options.reseed !== undefined && options.watchReseed !== undefined) this.unwatchReseed = options.watchReseed(() => this.heardOfNodes());
     this.result = this.run();
     queueMicrotask(() => { this.firstTurn = undefined; });
   }
@@ -198,10 +219,17 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       }
       // Only slow queries out, fewer than k answers: the table may know better than to wait (reseed).
       if (this.state.stalled && this.routersWaiting === 0 && this.followUps === 0 && this.reseeded() > 0) continue;
+      // Nobody has answered, and a router's reply is overdue (lost?): what the join has learned
+      // meanwhile is worth asking, beside the router asked again (watchReseed).
+      if (this.reseedNews && (this.routers === undefined || this.routerOverdue)) {
+        this.reseedNews = false;
+        if (this.state.responderCount === 0 && this.reseeded() > 0) continue;
+      }
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }
     stopWatch();
+    this.unwatchReseed();
     this.stats.ended = ended;
     // Queries still unanswered past their soft timeout when the lookup ends count as timed out.
     this.stats.timeouts += this.state.snapshot().filter((c) => c.state === 'slow').length;
@@ -211,9 +239,19 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     return { stats: { ...this.stats }, closest: this.state.closestResponders() };
   }
 
+  /**
+   * The reseed source learned nodes. The loop looks a turn later: the news may be the reply to one
+   * of this lookup's own queries (a router's), which must first be recorded as that node's answer,
+   * with its referrals at their hop, rather than taken back from the table as seeds.
+   */
+  private heardOfNodes(): void {
+    this.reseedNews = true;
+    setImmediate(() => this.wakeRun());
+  }
+
   /** Offers the reseed source's nodes as new seeds (hop 0); returns how many the lookup did not know. */
   private reseeded(): number {
-    const more = this.options.reseed?.() ?? [];
+    const more = (this.options.reseed?.() ?? []).filter((n) => !this.routerKeys.has(formatEndpoint(n)));
     return more.length === 0 ? 0 : this.state.add(more, 0);
   }
 
@@ -252,6 +290,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       this.wakeRun();
     };
     const onSoftTimeout = (): void => {
+      this.routerOverdue = true;
       const alone = this.state.responderCount === 0 && !this.finished;
       if (alone && attempt < ROUTER_TRIES && this.stats.queries < (this.options.maxQueries ?? 1_000)) void this.askRouter(router, attempt + 1);
       stopWaiting();
@@ -267,7 +306,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
 
   /** A router that answered is a node like any other from now on: it joins the candidates as a responder. */
   private recordRouter(router: Endpoint, outcome: QueryOutcome): void {
-    const key = `${router.address}:${router.port}`;
+    const key = formatEndpoint(router);
     if (this.routersAnswered.has(key)) return;
     if (outcome.kind !== 'response') {
       if (outcome.kind === 'timeout') this.stats.timeouts++;
@@ -299,6 +338,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     }
     const body = outcome.response.r;
     this.stats.responses++;
+    this.unwatchReseed();
     this.state.markResponded(node.id, this.strategy.token?.(body));
     this.stats.closestPrefixBits = Math.max(this.stats.closestPrefixBits, prefixBits);
     const nodes = reachableNodes(body, this.options.family);

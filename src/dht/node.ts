@@ -158,6 +158,8 @@ export class DhtNode {
   private readonly tokens: TokenIssuer;
   private readonly listeners = new Set<IncomingQueryListener>();
   private readonly lookupListeners = new Set<LookupListener>();
+  /** Lookups nobody has answered yet, told when a reply reaches the table (LookupOptions.watchReseed). */
+  private readonly tableNews = new Set<() => void>();
   private readonly pendingPings = new Set<string>();
   /** Queriers the table heard about in the last few seconds: not worth an update per packet. */
   private readonly recentQueriers = new RecentQueriers({ now: () => this.now() });
@@ -592,6 +594,7 @@ export class DhtNode {
       if (outcome.response.ro !== true && this.admissible(responder)) {
         this.handleInsert(this.table.recordResponse(responder));
         if (this.options.learnFromReplies !== false) this.learnFrom(outcome.response.r);
+        for (const changed of this.tableNews) changed();
       }
     } else if (outcome.kind === 'timeout' && 'id' in to) {
       this.table.recordFailure(to.id);
@@ -666,7 +669,10 @@ export class DhtNode {
     const count = merged.maxCandidates ?? 100;
     const seeds = given ?? this.table.closest(target, count);
     // Lookups seeded from the table may go back to it: a join running alongside fills it (LookupOptions.reseed).
-    if (given === undefined) merged.reseed ??= () => this.table.closest(target, count);
+    if (given === undefined) {
+      merged.reseed ??= () => this.table.closest(target, count);
+      merged.watchReseed ??= (changed) => { this.tableNews.add(changed); return () => this.tableNews.delete(changed); };
+    }
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
     const asRouters = routers === undefined || routers.length === 0
       ? undefined
