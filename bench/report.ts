@@ -30,7 +30,8 @@ export function bootstrapInterval(runs: number, statistic: (picked: readonly num
   for (let r = 0; r < rounds; r++) {
     const picked = Array.from({ length: runs }, () => Math.floor(random() * runs));
     const value = statistic(picked);
-    if (Number.isFinite(value)) values.push(value);
+    // Infinity is an answer (a client that found nothing in most drawn runs); NaN (never over never) is not.
+    if (!Number.isNaN(value)) values.push(value);
   }
   return [quantile(values, 0.05), quantile(values, 0.95)];
 }
