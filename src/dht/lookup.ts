@@ -106,14 +106,22 @@ export interface LookupOptions extends LookupStateOptions {
   reseed?: () => readonly NodeInfo[];
   /**
    * Be told when the reseed source may have learned nodes (DhtNode: a reply reached its table);
-   * returns the unsubscribe function. A lookup listens while nobody has answered it, and takes what
-   * was learned once a router's reply is overdue (past its soft timeout: lost?). A cold scrape's
+   * returns the unsubscribe function. A lookup listens until k nodes have answered it, and takes
+   * what was learned when it is stalled (see `onStalled`), or, while nobody has answered it, once a
+   * router's reply is overdue (past its soft timeout: lost?). A cold scrape's
    * router may lose our get_peers, and the one asked again, yet answer the join's find_node sent
    * beside them: the contacts that reply named sat in the table while the lookup waited for the
    * router's third try. Before a router is overdue the news waits: the join's contacts are near our
    * own ID, not the target, and the router's get_peers reply is most likely on its way.
    */
   watchReseed?: (changed: () => void) => () => void;
+  /**
+   * Called once, the first time the lookup is stalled (only queries past their soft timeout out,
+   * fewer than k answers) with nothing new from its reseed source: it would otherwise wait out the
+   * hard timeouts of nodes that are most likely dead. A scrape then looks elsewhere at once
+   * (scrape.ts), and what that teaches the table reaches this lookup through `watchReseed`.
+   */
+  onStalled?: () => void;
 }
 
 /** The contacts a reply names that a socket of `family` can reach (see LookupOptions.family). */
@@ -163,10 +171,13 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private readonly routersAnswered = new Set<string>();
   /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
   private followUps = 0;
-  /** Stops listening to the reseed source (LookupOptions.watchReseed): once a node answers, or at the end. */
+  /** LookupOptions.onStalled, until it is called. */
+  private onStalled: (() => void) | undefined;
+  /** Stops listening to the reseed source (LookupOptions.watchReseed): once k nodes have answered, or at the end. */
   private unwatchReseed: () => void = () => {};
   /** The reseed source said it learned nodes since the loop last looked (LookupOptions.watchReseed). */
   private reseedNews = false;
+  private wakeDue = false;
   /** A router's soft timeout has passed: its reply to our query may be lost. */
   private routerOverdue = false;
   /** The routers' addresses: a reseed must not make a second query to a router whose reply is still due. */
@@ -189,6 +200,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     };
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
+    this.onStalled = options.onStalled;
     this.routerKeys = new Set((routers?.endpoints ?? []).map(formatEndpoint));
     if (options.reseed !== undefined && options.watchReseed !== undefined) this.unwatchReseed = options.watchReseed(() => this.heardOfNodes());
     this.result = this.run();
@@ -218,7 +230,10 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
         continue;
       }
       // Only slow queries out, fewer than k answers: the table may know better than to wait (reseed).
-      if (this.state.stalled && this.routersWaiting === 0 && this.followUps === 0 && this.reseeded() > 0) continue;
+      if (this.state.stalled && this.routersWaiting === 0 && this.followUps === 0) {
+        if (this.reseeded() > 0) continue;
+        this.noteStalled();
+      }
       // Nobody has answered, and a router's reply is overdue (lost?): what the join has learned
       // meanwhile is worth asking, beside the router asked again (watchReseed).
       if (this.reseedNews && (this.routers === undefined || this.routerOverdue)) {
@@ -239,6 +254,12 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     return { stats: { ...this.stats }, closest: this.state.closestResponders() };
   }
 
+  private noteStalled(): void {
+    const onStalled = this.onStalled;
+    this.onStalled = undefined;
+    onStalled?.();
+  }
+
   /**
    * The reseed source learned nodes. The loop looks a turn later: the news may be the reply to one
    * of this lookup's own queries (a router's), which must first be recorded as that node's answer,
@@ -246,7 +267,10 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
    */
   private heardOfNodes(): void {
     this.reseedNews = true;
-    setImmediate(() => this.wakeRun());
+    // One wake per turn, however many replies reach a busy table (a crawler's) in it.
+    if (this.wakeDue) return;
+    this.wakeDue = true;
+    setImmediate(() => { this.wakeDue = false; this.wakeRun(); });
   }
 
   /** Offers the reseed source's nodes as new seeds (hop 0); returns how many the lookup did not know. */
@@ -338,8 +362,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     }
     const body = outcome.response.r;
     this.stats.responses++;
-    this.unwatchReseed();
     this.state.markResponded(node.id, this.strategy.token?.(body));
+    if (this.state.responderCount >= this.state.k) this.unwatchReseed();
     this.stats.closestPrefixBits = Math.max(this.stats.closestPrefixBits, prefixBits);
     const nodes = reachableNodes(body, this.options.family);
     this.state.add(nodes, hop + 1, node.id);

@@ -76,7 +76,12 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
   const lookupOptions = { ...(signal !== undefined ? { signal } : {}), alpha, startAlpha: COLD_WIDTH * alpha };
   // The lookup first, in this very turn; then the join, whose queries wait behind the lookup's.
   const found = new FoundPeers();
-  const first = node.findPeers(options.infoHash, { ...lookupOptions, routers: options.bootstrap, timeoutMs: remaining(deadline) });
+  // Stalled among dead nodes: look elsewhere at once, not after their hard timeouts (lookElsewhere).
+  let elsewhere: Elsewhere | undefined;
+  const lookElsewhereOnce = (): Elsewhere => (elsewhere ??= lookElsewhere(node, options.infoHash, deadline, signal));
+  const first = node.findPeers(options.infoHash, {
+    ...lookupOptions, routers: options.bootstrap, timeoutMs: remaining(deadline), onStalled: () => { lookElsewhereOnce(); },
+  });
   const stopJoin = new AbortController();
   const join = node.join(options.bootstrap, {
     timeoutMs: remaining(deadline),
@@ -99,14 +104,13 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     // The router answered, but every node it and its referrals named toward the info-hash (and
     // toward our own ID) was dead, and the table had nothing else: look elsewhere, then once more.
     stopJoin.abort();
-    const elsewhere = lookElsewhere(node, options.infoHash, deadline, signal);
-    await elsewhere.useful;
+    await lookElsewhereOnce().useful;
     if (options.signal?.aborted !== true) {
       result = await follow(node.findPeers(options.infoHash, { ...lookupOptions, timeoutMs: remaining(deadline) }), found, progress, onEvent);
       stats = sumStats(stats, result.stats);
     }
-    await elsewhere.stop();
   }
+  await elsewhere?.stop();
   const report: ScrapeReport = {
     infohash: idToHex(options.infoHash),
     peers: found.peers(),
@@ -135,6 +139,9 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
  */
 const COLD_WIDTH = 2;
 
+/** The find_node lookups of lookElsewhere: `useful` when they have put live nodes in the table. */
+interface Elsewhere { useful: Promise<void>; stop(): Promise<void> }
+
 /** How a scrape that met only dead nodes looks elsewhere (lookElsewhere): bits shared with the info-hash, queries per lookup. */
 const ELSEWHERE_BITS = [0, 1, 2, 3];
 const ELSEWHERE_QUERIES = 16;
@@ -149,7 +156,7 @@ const ELSEWHERE_QUERIES = 16;
  * have. Not the first to end: one toward the dead region ends at once, because the RPC layer fails
  * queries to addresses that never answered (one per 10 s), and the router is all it has.
  */
-function lookElsewhere(node: DhtNode, infoHash: NodeId, deadline: number, signal: AbortSignal | undefined): { useful: Promise<void>; stop(): Promise<void> } {
+function lookElsewhere(node: DhtNode, infoHash: NodeId, deadline: number, signal: AbortSignal | undefined): Elsewhere {
   const stop = new AbortController();
   const lookups = ELSEWHERE_BITS.map((bit) => node.lookup(randomIdWithPrefix(infoHash, bit), findNode, {
     timeoutMs: remaining(deadline), maxQueries: ELSEWHERE_QUERIES, signal: signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]),

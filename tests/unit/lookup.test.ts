@@ -268,6 +268,37 @@ describe('Lookup: the driver of one iterative lookup', () => {
     expect(stats.ended).toBe('converged');
   });
 
+  it('stalled with nothing new from its reseed source, says so once, then asks what the source learns', async () => {
+    // The only seed names 8 nodes toward the target, all past their soft timeout and never
+    // answering: without news the lookup would wait out their hard timeouts.
+    const seed = node(6);
+    const slow = Array.from({ length: 8 }, (_, i) => node(12 + i));
+    const live = node(30);
+    const net = new FakeNetwork().set(seed, { reply: { nodes: slow } }).set(live, { reply: {} });
+    for (const s of slow) net.set(s, { late: {} });
+    const table: NodeInfo[] = [seed];
+    let tell: (() => void) | undefined;
+    let stalls = 0;
+    const stop = new AbortController();
+    const lookup = peersLookup(net, [seed], {
+      signal: stop.signal,
+      reseed: () => table,
+      watchReseed: (changed) => { tell = changed; return () => {}; },
+      // What a scrape does (it looks elsewhere): the table learns a live node.
+      onStalled: () => { stalls++; table.push(live); tell!(); },
+    });
+    const asked: string[] = [];
+    for await (const e of lookup) {
+      if (e.type === 'query') asked.push(at(e.to));
+      if (e.type === 'response' && at(e.from) === at(live)) break;
+    }
+    expect(stalls).toBe(1);
+    expect(asked.slice(0, 9).sort()).toEqual([seed, ...slow].map(at).sort());
+    expect(asked[9]).toBe(at(live));
+    stop.abort();
+    await lookup.result;
+  });
+
   it('with k answers, never asks its reseed source', async () => {
     const seeds = Array.from({ length: 8 }, (_, i) => node(10 + i));
     const net = new FakeNetwork();
@@ -325,9 +356,9 @@ describe('Lookup: the driver of one iterative lookup', () => {
     // the router itself never as a candidate.
     expect(seen.slice(0, 2)).toEqual(['router', 'router']);
     expect(seen.filter((s) => s !== 'router').sort()).toEqual(named.map(at).sort());
-    expect(listening).toBe(0);
     stop.abort();
     expect((await lookup.result).stats.ended).toBe('aborted');
+    expect(listening).toBe(0);
   });
 
   it('asks a silent router again while nobody has answered, three times in all, then gives up', async () => {
