@@ -6,7 +6,6 @@
  * the crawler's keyspace walk are all this one loop.
  */
 import { EventQueue } from './event-queue.js';
-import { formatEndpoint } from '../wire/address.js';
 import { watchStop } from './stop-reason.js';
 import type { NodeInfo, PeerInfo } from '../wire/compact.js';
 import { sharedPrefixLength, type NodeId } from '../wire/id.js';
@@ -106,13 +105,9 @@ export interface LookupOptions extends LookupStateOptions {
   reseed?: () => readonly NodeInfo[];
   /**
    * Be told when the reseed source may have learned nodes (DhtNode: a reply reached its table);
-   * returns the unsubscribe function. A lookup listens until k nodes have answered it, and takes
-   * what was learned when it is stalled (see `onStalled`), or, while nobody has answered it, once a
-   * router's reply is overdue (past its soft timeout: lost?). A cold scrape's
-   * router may lose our get_peers, and the one asked again, yet answer the join's find_node sent
-   * beside them: the contacts that reply named sat in the table while the lookup waited for the
-   * router's third try. Before a router is overdue the news waits: the join's contacts are near our
-   * own ID, not the target, and the router's get_peers reply is most likely on its way.
+   * returns the unsubscribe function. A lookup listens until k nodes have answered it: when it is
+   * stalled (see `onStalled`), what the table learns meanwhile (from the find_node lookups a scrape
+   * then starts elsewhere) is asked at once, not after the dead queries' hard timeouts.
    */
   watchReseed?: (changed: () => void) => () => void;
   /**
@@ -175,13 +170,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private onStalled: (() => void) | undefined;
   /** Stops listening to the reseed source (LookupOptions.watchReseed): once k nodes have answered, or at the end. */
   private unwatchReseed: () => void = () => {};
-  /** The reseed source said it learned nodes since the loop last looked (LookupOptions.watchReseed). */
-  private reseedNews = false;
+  /** A wake for the reseed source's news is already due this turn. */
   private wakeDue = false;
-  /** A router's soft timeout has passed: its reply to our query may be lost. */
-  private routerOverdue = false;
-  /** The routers' addresses: a reseed must not make a second query to a router whose reply is still due. */
-  private readonly routerKeys: ReadonlySet<string>;
 
   constructor(
     private readonly ownId: NodeId,
@@ -201,7 +191,6 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
     this.onStalled = options.onStalled;
-    this.routerKeys = new Set((routers?.endpoints ?? []).map(formatEndpoint));
     if (options.reseed !== undefined && options.watchReseed !== undefined) this.unwatchReseed = options.watchReseed(() => this.heardOfNodes());
     this.result = this.run();
     queueMicrotask(() => { this.firstTurn = undefined; });
@@ -234,12 +223,6 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
         if (this.reseeded() > 0) continue;
         this.noteStalled();
       }
-      // Nobody has answered, and a router's reply is overdue (lost?): what the join has learned
-      // meanwhile is worth asking, beside the router asked again (watchReseed).
-      if (this.reseedNews && (this.routers === undefined || this.routerOverdue)) {
-        this.reseedNews = false;
-        if (this.state.responderCount === 0 && this.reseeded() > 0) continue;
-      }
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
     }
@@ -261,12 +244,11 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   }
 
   /**
-   * The reseed source learned nodes. The loop looks a turn later: the news may be the reply to one
-   * of this lookup's own queries (a router's), which must first be recorded as that node's answer,
-   * with its referrals at their hop, rather than taken back from the table as seeds.
+   * The reseed source learned nodes: the loop looks again (a stalled lookup reseeds). A turn later:
+   * the news may be the reply to one of this lookup's own queries, which must first be recorded as
+   * that node's answer, with its referrals at their hop, rather than taken back from the table as seeds.
    */
   private heardOfNodes(): void {
-    this.reseedNews = true;
     // One wake per turn, however many replies reach a busy table (a crawler's) in it.
     if (this.wakeDue) return;
     this.wakeDue = true;
@@ -275,7 +257,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
 
   /** Offers the reseed source's nodes as new seeds (hop 0); returns how many the lookup did not know. */
   private reseeded(): number {
-    const more = (this.options.reseed?.() ?? []).filter((n) => !this.routerKeys.has(formatEndpoint(n)));
+    const more = this.options.reseed?.() ?? [];
     return more.length === 0 ? 0 : this.state.add(more, 0);
   }
 
@@ -314,7 +296,6 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       this.wakeRun();
     };
     const onSoftTimeout = (): void => {
-      this.routerOverdue = true;
       const alone = this.state.responderCount === 0 && !this.finished;
       if (alone && attempt < ROUTER_TRIES && this.stats.queries < (this.options.maxQueries ?? 1_000)) void this.askRouter(router, attempt + 1);
       stopWaiting();
@@ -330,7 +311,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
 
   /** A router that answered is a node like any other from now on: it joins the candidates as a responder. */
   private recordRouter(router: Endpoint, outcome: QueryOutcome): void {
-    const key = formatEndpoint(router);
+    const key = `${router.address}:${router.port}`;
     if (this.routersAnswered.has(key)) return;
     if (outcome.kind !== 'response') {
       if (outcome.kind === 'timeout') this.stats.timeouts++;

@@ -324,43 +324,6 @@ describe('Lookup: the driver of one iterative lookup', () => {
     expect(result.stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, queries: 2, nodesContacted: 2 });
   });
 
-  it('while nobody has answered, asks what its reseed source learns once its router is overdue, beside the router\'s retry', async () => {
-    // The router lost our get_peers (its reply never comes), but answered the join's find_node sent
-    // beside it: the table now holds the router and the contacts it named.
-    const router: Endpoint = { address: '10.250.0.3', port: 6881 };
-    const routerAsNode: NodeInfo = { ...router, id: node(3).id };
-    const named = [node(8), node(9)];
-    const net = new FakeNetwork().set(router, { late: {} });
-    for (const n of named) net.set(n, { reply: {} });
-    const table: NodeInfo[] = [];
-    let listening = 0;
-    const stop = new AbortController();
-    const lookup = peersLookup(net, [], {
-      signal: stop.signal,
-      reseed: () => table,
-      watchReseed: (changed) => {
-        listening++;
-        // The news comes while the router's first reply is still within its soft timeout.
-        table.push(routerAsNode, ...named);
-        changed();
-        return () => { listening--; };
-      },
-    }, [router]);
-    const seen: string[] = [];
-    for await (const e of lookup) {
-      if (e.type === 'router-query') seen.push('router');
-      if (e.type === 'query') seen.push(at(e.to));
-      if (e.type === 'response') break;
-    }
-    // Only once the router was overdue (asked again at its soft timeout) were the named nodes asked;
-    // the router itself never as a candidate.
-    expect(seen.slice(0, 2)).toEqual(['router', 'router']);
-    expect(seen.filter((s) => s !== 'router').sort()).toEqual(named.map(at).sort());
-    stop.abort();
-    expect((await lookup.result).stats.ended).toBe('aborted');
-    expect(listening).toBe(0);
-  });
-
   it('asks a silent router again while nobody has answered, three times in all, then gives up', async () => {
     const router: Endpoint = { address: '10.250.0.2', port: 6881 };
     const net = new FakeNetwork().set(router, 'silent');
