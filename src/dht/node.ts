@@ -158,7 +158,7 @@ export class DhtNode {
   private readonly tokens: TokenIssuer;
   private readonly listeners = new Set<IncomingQueryListener>();
   private readonly lookupListeners = new Set<LookupListener>();
-  /** Lookups nobody has answered yet, told when a reply reaches the table (LookupOptions.watchReseed). */
+  /** Lookups with fewer than k answers, told when a reply reaches the table (LookupOptions.watchReseed). */
   private readonly tableNews = new Set<() => void>();
   private readonly pendingPings = new Set<string>();
   /** Queriers the table heard about in the last few seconds: not worth an update per packet. */

@@ -90,6 +90,16 @@ async function events<Item>(lookup: Lookup<'get_peers' | 'find_node', Item>): Pr
   return seen;
 }
 
+/** One seed naming 8 nodes toward the target that go past their soft timeout (`late`), and a live node next to the target that nobody names. */
+function slowReferrals(): { seed: NodeInfo; slow: NodeInfo[]; live: NodeInfo; net: FakeNetwork } {
+  const seed = node(6);
+  const slow = Array.from({ length: 8 }, (_, i) => node(12 + i));
+  const live = node(30);
+  const net = new FakeNetwork().set(seed, { reply: { nodes: slow } }).set(live, { reply: {} });
+  for (const s of slow) net.set(s, { late: {} });
+  return { seed, slow, live, net };
+}
+
 function peersLookup(net: FakeNetwork, seeds: NodeInfo[], options: ConstructorParameters<typeof Lookup>[5] = {}, routers?: Endpoint[]): Lookup<'get_peers', PeerInfo> {
   const query = net.query as unknown as EndpointQueryFn;
   return new Lookup(me, target, getPeers(), seeds, query, options, routers === undefined ? undefined : { endpoints: routers, query });
@@ -245,11 +255,7 @@ describe('Lookup: the driver of one iterative lookup', () => {
   });
 
   it('waiting only for queries past their soft timeout, with fewer than k answers, takes its reseed source\'s nodes at once', async () => {
-    const seed = node(6);
-    const slow = Array.from({ length: 8 }, (_, i) => node(12 + i));
-    const live = node(30);
-    const net = new FakeNetwork().set(seed, { reply: { nodes: slow } }).set(live, { reply: {} });
-    for (const s of slow) net.set(s, { late: {} });
+    const { seed, slow, live, net } = slowReferrals();
     let released = false;
     let liveAskedWhileSlowOut: boolean | undefined;
     const lookup = peersLookup(net, [seed], { k: 2, reseed: () => [live] });
@@ -271,11 +277,7 @@ describe('Lookup: the driver of one iterative lookup', () => {
   it('stalled with nothing new from its reseed source, says so once, then asks what the source learns', async () => {
     // The only seed names 8 nodes toward the target, all past their soft timeout and never
     // answering: without news the lookup would wait out their hard timeouts.
-    const seed = node(6);
-    const slow = Array.from({ length: 8 }, (_, i) => node(12 + i));
-    const live = node(30);
-    const net = new FakeNetwork().set(seed, { reply: { nodes: slow } }).set(live, { reply: {} });
-    for (const s of slow) net.set(s, { late: {} });
+    const { seed, slow, live, net } = slowReferrals();
     const table: NodeInfo[] = [seed];
     let tell: (() => void) | undefined;
     let stalls = 0;
