@@ -220,9 +220,14 @@ function firstPeerRatios(samples: Record<string, ColdSample[]>, clients: readonl
   };
 }
 
-/** 2 decimals, or "never" for a median that is a run without a peer. */
+/** "never" for a first peer that never came (a run without a peer, see medianFirst), else `format(value)`. */
+function orNever(value: number, format: (value: number) => string): string {
+  return value === Number.POSITIVE_INFINITY ? 'never' : format(value);
+}
+
+/** A ratio to 2 decimals, or "never". */
 function fixed(value: number): string {
-  return value === Number.POSITIVE_INFINITY ? 'never' : value.toFixed(2);
+  return orNever(value, (v) => v.toFixed(2));
 }
 
 function hasLibtorrent(): boolean {
@@ -237,7 +242,7 @@ function hasLibtorrent(): boolean {
 function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: Client[], startupMs: number, nodes: number, preset: 'ideal' | 'internet', networks: number): string {
   // A run without a peer is a first peer that never came (medianFirst).
   const firsts = (s: ColdSample[]): number[] => s.map((x) => x.firstMs ?? Number.POSITIVE_INFINITY);
-  const ms = (value: number): string => (value === Number.POSITIVE_INFINITY ? 'never' : num(value));
+  const ms = (value: number): string => orNever(value, (v) => num(v));
   const spread = (xs: number[]): string => `${ms(median(xs))} (${ms(quantile(xs, 0.1))}-${ms(quantile(xs, 0.9))})`;
   const rows = clients.map((c) => {
     const s = samples[c]!;

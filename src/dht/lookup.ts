@@ -244,13 +244,14 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   }
 
   /**
-   * The reseed source learned nodes: the loop looks again (a stalled lookup reseeds). A turn later:
-   * the news may be the reply to one of this lookup's own queries, which must first be recorded as
-   * that node's answer, with its referrals at their hop, rather than taken back from the table as seeds.
+   * The reseed source learned nodes: a stalled lookup looks again (it reseeds); one that is not has
+   * no use for the news, and takes the table's nodes when it stalls. A turn later: the news may be
+   * the reply to one of this lookup's own queries, which must first be recorded as that node's
+   * answer, with its referrals at their hop, rather than taken back from the table as seeds.
    */
   private heardOfNodes(): void {
     // One wake per turn, however many replies reach a busy table (a crawler's) in it.
-    if (this.wakeDue) return;
+    if (this.wakeDue || !this.state.stalled) return;
     this.wakeDue = true;
     setImmediate(() => { this.wakeDue = false; this.wakeRun(); });
   }
