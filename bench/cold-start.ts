@@ -9,7 +9,9 @@
  * python3-libtorrent). Each knows only ONE bootstrap node.
  *
  * Then the same on the `internet` preset at 5,000 nodes (issue 16; `--conditions ideal|internet`
- * in run.ts picks one), whose targets go to the summary.
+ * in run.ts picks one), whose targets go to the summary. There the ONE bootstrap address is a
+ * router like router.bittorrent.com (16 nodes in turn, whatever the target; docs/testnet.md), and
+ * each run queries from its own address, as each stands for another user.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -90,7 +92,8 @@ async function lookUpEach(net: Testnet, clients: readonly Client[], samples: Rec
     const first = samples[clients[0]!]!.length;
     for (let k = 0; k < clients.length; k++) {
       const client = clients[(first + k) % clients.length]!;
-      // Each run on its own address: a client's next run must not meet its last one in tables.
+      // Each run on its own address, as each stands for another user: a client's next run must not
+      // meet its last one in tables, and a router (internet preset) counts queries per IP.
       const address = `127.201.${first % 250}.${k + 1}`;
       samples[client]!.push(await runClient(client, torrent, bootstrap, address, startupMs));
     }
@@ -125,7 +128,7 @@ function internetTargets(samples: Record<string, ColdSample[]>, clients: Client[
 function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, address: string, startupMs: number): Promise<ColdSample> {
   const hex = Buffer.from(torrent.infoHash).toString('hex');
   const wanted = new Set(torrent.peers.map(formatEndpoint));
-  if (client === 'dht-scrape (CLI)') return runCli(hex, bootstrap, wanted, startupMs);
+  if (client === 'dht-scrape (CLI)') return runCli(hex, bootstrap, wanted, address, startupMs);
   const [cmd, args] = client === 'bittorrent-dht'
     ? [process.execPath, [`${BENCH}cold-peer-dht.mjs`, bootstrap, hex, address]]
     : [PYTHON, [`${BENCH}cold-libtorrent.py`, bootstrap, hex, address]];
@@ -142,10 +145,10 @@ function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, a
 }
 
 /** A fresh CLI process: time to its first peer line and to its exit, minus its start-up time. */
-function runCli(hex: string, bootstrap: string, wanted: Set<string>, startupMs: number): Promise<ColdSample> {
+function runCli(hex: string, bootstrap: string, wanted: Set<string>, address: string, startupMs: number): Promise<ColdSample> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, hex, '--bootstrap', bootstrap, '--no-state', '--timeout', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, hex, '--bootstrap', bootstrap, '--bind', address, '--no-state', '--timeout', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let firstMs: number | null = null;
     let stdout = '';
     let stderr = '';
@@ -255,7 +258,7 @@ function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: 
   const lossy = (faults.loss ?? 0) > 0;
   const bt = samples['bittorrent-dht']!;
   return [
-    heading(`Cold start: fresh processes, ONE bootstrap node of a ${nodes}-node testnet, ${preset === 'internet' ? `internet preset (${networks > 1 ? `${networks} networks in turn, seeds 1-${networks}` : 'seed 1'})` : `ideal, latency 20-80 ms one way${lossy ? ' + 10% loss' : ''}`} (${samples['dht-scrape (CLI)']!.length} torrents, clients taking turns)`),
+    heading(`Cold start: fresh processes, ONE bootstrap ${preset === 'internet' ? 'router' : 'node'} of a ${nodes}-node testnet, ${preset === 'internet' ? `internet preset (${networks > 1 ? `${networks} networks in turn, seeds 1-${networks}` : 'seed 1'})` : `ideal, latency 20-80 ms one way${lossy ? ' + 10% loss' : ''}`} (${samples['dht-scrape (CLI)']!.length} torrents, clients taking turns)`),
     table(['client (fresh process)', 'first peer ms: median (p10-p90)', 'duration ms: median (p10-p90)', 'get_peers', 'get_peers (found)', 'success', 'complete'], rows),
     `dht-scrape start-up (--version, taken off): ${num(startupMs)} ms. First peer vs the faster peer: ${first.text} (target <= 1.0x;` +
       ` in brackets, the 90% interval over these torrents). On the CLI's own clock (its \`first peer after\`, no subtraction): ${ms(own.ms)} ms, ${own.text}.` +

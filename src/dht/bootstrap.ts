@@ -134,16 +134,18 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
     if (first !== undefined) replies[late[first.index]!.router] = first.outcome;
     counted.routersAnswered = replies.filter((r) => r?.kind === 'response').length;
   }
+  // The lookup starts from what the routers named, not from the routers: each has just answered
+  // this very query, and router.bittorrent.com (bittorrent/bootstrap-dht) answers an IP's second
+  // query with 3 nodes instead of 16, whatever its target.
   const seeds: NodeInfo[] = [];
   let answered = 0;
-  replies.forEach((outcome, i) => {
+  replies.forEach((outcome) => {
     if (outcome?.kind !== 'response') return;
     answered++;
-    const router = routers[i]!;
-    seeds.push({ id: outcome.response.r.id, address: router.address, port: router.port });
     seeds.push(...reachableNodes(outcome.response.r, node.family));
   });
-  const known = node.table.closest(node.id, 16);
+  const isRouter = (n: NodeInfo): boolean => routers.some((r) => r.port === n.port && r.address === n.address);
+  const known = node.table.closest(node.id, 16).filter((n) => !isRouter(n));
   if (seeds.length > 0 || known.length > 0) {
     const lookupOptions: LookupOptions & { seeds: NodeInfo[] } = {
       seeds: [...seeds.filter((n) => !idEquals(n.id, node.id)), ...known],

@@ -6,7 +6,7 @@
  * Pure: it says what each node is (its role), drawn from a seeded generator, so that the same seed
  * gives the same network. testnet.ts turns roles into sockets, faults and lies.
  */
-import type { LogNormal } from '../net/transport.js';
+import { Z95, sampleLogNormal, type LogNormal } from '../net/transport.js';
 import type { SeededRandom } from '../net/seeded-random.js';
 
 /** Everything optional: an empty object is the `ideal` network. Shares are fractions in [0, 1]. */
@@ -15,6 +15,14 @@ export interface NetworkConditions {
   name: string;
   /** Delay every node adds to each datagram it sends (log-normal): what a client sees as the round trip. */
   latency?: LogNormal;
+  /**
+   * How much one node's delays vary around its own typical delay: the p95 over the median of the
+   * node's own log-normal (1: every datagram of a node takes the same time). Each node's typical
+   * delay is drawn once (nodeLatency), so that a node is steadily near or steadily far, as a path
+   * on the internet is, while delays pooled over all nodes keep `latency`'s median and p95.
+   * Undefined: each datagram's delay is drawn from `latency` on its own.
+   */
+  jitter?: number;
   /** Probability that a datagram a node sends is lost. */
   loss?: number;
   /**
@@ -35,6 +43,11 @@ export interface NetworkConditions {
   nonSecureIds?: number;
   /** Shares of lying nodes (testnet-liars.ts). */
   liars?: { wrongId?: number; bogusReferrals?: number; fakePeers?: number };
+  /**
+   * The bootstrap addresses handed out are routers like router.bittorrent.com (testnet-router.ts:
+   * 16 nodes in turn whatever the target, 3 to an IP that asked before), not DHT nodes. Default false.
+   */
+  routers?: boolean;
 }
 
 export type PresetName = 'ideal' | 'internet' | 'hostile';
@@ -42,11 +55,13 @@ export type PresetName = 'ideal' | 'internet' | 'hostile';
 const INTERNET: NetworkConditions = {
   name: 'internet',
   latency: { medianMs: 120, p95Ms: 800 },
+  jitter: 1.5,
   loss: 0.03,
   unreachable: 0.5,
   churnPerMinute: 0.01,
   profiles: { wholeTable: 0.05, readOnly: 0.05 },
   nonSecureIds: 0.25,
+  routers: true,
 };
 
 /** The presets. docs/testnet.md: what each number is and where it comes from. */
@@ -85,6 +100,19 @@ export function assignRoles(count: number, conditions: NetworkConditions, random
   return roles;
 }
 
+/**
+ * One node's own delay distribution: its typical delay drawn once from `latency` with the jitter's
+ * share of the spread taken out (the variances of independent log-normals add in log space), so
+ * that over many nodes the delays still have `latency`'s median and p95.
+ */
+export function nodeLatency(latency: LogNormal, jitter: number, random: () => number): LogNormal {
+  const sigma = Math.log(latency.p95Ms / latency.medianMs) / Z95;
+  const own = Math.log(jitter) / Z95;
+  const path = Math.sqrt(Math.max(0, sigma * sigma - own * own));
+  const typical = sampleLogNormal({ medianMs: latency.medianMs, p95Ms: latency.medianMs * Math.exp(path * Z95) }, random);
+  return { medianMs: typical, p95Ms: typical * jitter };
+}
+
 /** How many never-answering contacts to mix among `live` nodes so that they are `unreachable` of all. */
 export function unreachableCount(live: number, unreachable: number | undefined): number {
   const u = unreachable ?? 0;
@@ -107,7 +135,7 @@ export function resolveConditions(nameOrDocument: string | unknown, name = 'cust
  */
 export function parseConditions(document: unknown, name: string): NetworkConditions {
   const doc = record(document, 'conditions');
-  allowKeys(doc, ['name', 'extends', 'latency', 'loss', 'unreachable', 'churnPerMinute', 'profiles', 'nonSecureIds', 'liars'], 'conditions');
+  allowKeys(doc, ['name', 'extends', 'latency', 'loss', 'unreachable', 'churnPerMinute', 'profiles', 'nonSecureIds', 'liars', 'routers', 'jitter'], 'conditions');
   const base = doc.extends === undefined ? PRESETS.ideal : resolveConditions(stringField(doc.extends, 'extends'));
   const out: NetworkConditions = { ...base, name: doc.name === undefined ? name : stringField(doc.name, 'name') };
   if (doc.latency !== undefined) {
@@ -117,10 +145,15 @@ export function parseConditions(document: unknown, name: string): NetworkConditi
     const p95Ms = numberField(l.p95Ms, 'latency.p95Ms', medianMs, 60_000);
     out.latency = { medianMs, p95Ms };
   }
+  if (doc.jitter !== undefined) out.jitter = numberField(doc.jitter, 'jitter', 1, 100);
   if (doc.loss !== undefined) out.loss = numberField(doc.loss, 'loss', 0, 1);
   if (doc.unreachable !== undefined) out.unreachable = numberField(doc.unreachable, 'unreachable', 0, 0.95);
   if (doc.churnPerMinute !== undefined) out.churnPerMinute = numberField(doc.churnPerMinute, 'churnPerMinute', 0, 1);
   if (doc.nonSecureIds !== undefined) out.nonSecureIds = numberField(doc.nonSecureIds, 'nonSecureIds', 0, 1);
+  if (doc.routers !== undefined) {
+    if (typeof doc.routers !== 'boolean') throw new ConditionsError(`routers must be true or false, got ${JSON.stringify(doc.routers)}`);
+    out.routers = doc.routers;
+  }
   if (doc.profiles !== undefined) {
     const p = record(doc.profiles, 'profiles');
     allowKeys(p, ['wholeTable', 'readOnly'], 'profiles');

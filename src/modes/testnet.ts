@@ -25,9 +25,10 @@ import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
 import { Seeder, syntheticInfo } from '../peer/seeder.js';
 import { SeededRandom } from '../net/seeded-random.js';
 import { udpTransport, type Endpoint, type Faults } from '../net/transport.js';
-import { assignRoles, resolveConditions, unreachableCount, type NetworkConditions, type NodeRole, type PresetName } from './testnet-conditions.js';
+import { assignRoles, nodeLatency, resolveConditions, unreachableCount, type NetworkConditions, type NodeRole, type PresetName } from './testnet-conditions.js';
 import { lyingTransport } from './testnet-liars.js';
 import { Churn } from './testnet-churn.js';
+import { BootstrapRouter, ROUTER_BUFFER_AGE_MINUTES } from './testnet-router.js';
 import { prefixContacts, sortById } from './testnet-mesh.js';
 import { DEFAULT_ADDRESS_RANGE, layoutIn, parseAddressRange, sharedLayout, type AddressRange, type RangeLayout } from './address-range.js';
 
@@ -103,6 +104,9 @@ export interface TestnetTorrent {
   seeders?: Seeder[];
 }
 
+/** Where each seeded stream forks from the network's seed (SeededRandom.fork): node i's ID and role draws, its delays and losses, router j's. */
+const FORK = { node: 1_000, nodeFaults: 100_000, router: 200_000 } as const;
+
 /** Contacts per shared-prefix length when meshing: BEP 5's k. */
 const BUCKET_SIZE = 8;
 
@@ -134,6 +138,8 @@ export class Testnet {
     private readonly layout: RangeLayout,
     /** The IPv6 nodes of a dual-stack network (`dualStack`); undefined otherwise. */
     readonly ipv6: TestnetFamily | undefined,
+    /** The routers behind `bootstrap` (and ipv6.bootstrap) when `conditions.routers`; else none. */
+    readonly routers: readonly BootstrapRouter[],
   ) {}
 
   /** Nodes replaced by churn so far (each left and came back on a new port). */
@@ -165,6 +171,7 @@ export class Testnet {
     const nodes6: DhtNode[] = [];
     let torrents: TestnetTorrent[] = [];
     let churn: Churn | undefined;
+    const routers: BootstrapRouter[] = [];
     try {
       const answering = nodes.filter((_, i) => roles[i] !== 'read-only');
       const unreachable = phantoms(unreachableCount(answering.length, conditions.unreachable), layout, count, random.fork(2));
@@ -197,13 +204,24 @@ export class Testnet {
       // Kill hosts chosen at random among those not handed out as bootstrap addresses (both nodes of a dual-stack host).
       const killable = random.fork(5).shuffle([...nodes.keys()].slice(bootstrapCount));
       await Promise.all(killable.slice(0, dead).flatMap((i) => [nodes[i]!, ...(nodes6[i] !== undefined ? [nodes6[i]] : [])]).map((n) => n.close()));
-      const bootstrap = nodes.slice(0, bootstrapCount).map((n) => n.local);
+      let bootstrap = nodes.slice(0, bootstrapCount).map((n) => n.local);
+      if (conditions.routers === true) {
+        const buffer = { 4: routerBuffer(answering, conditions, layout, random.fork(9)), ...(layout6 !== undefined ? { 6: routerBuffer(nodes6.filter((_, i) => roles[i] !== 'read-only'), conditions, layout6, random.fork(10)) } : {}) };
+        for (const family of [nodes, nodes6]) {
+          for (let j = 0; j < Math.min(bootstrapCount, family.length); j++) {
+            routers.push(await BootstrapRouter.start({ address: family[j]!.local.address, buffer, ...routerFaults(plan, FORK.router + routers.length) }));
+          }
+        }
+        bootstrap = routers.slice(0, bootstrapCount).map((r) => r.local);
+        if (ipv6 !== undefined) ipv6 = { ...ipv6, bootstrap: routers.slice(bootstrapCount).map((r) => r.local) };
+      }
       if ((conditions.churnPerMinute ?? 0) > 0) {
         churn = new Churn(nodes, conditions.churnPerMinute!, bootstrapCount, random.fork(6), (i, id) => respawnHost(i, id, layout, plan, nodes6, layout6));
       }
-      return new Testnet(nodes, torrents, bootstrap, layout.sharesSubnets, range, layout.shared, conditions, seed, roles, unreachable, churn, layout, ipv6);
+      return new Testnet(nodes, torrents, bootstrap, layout.sharesSubnets, range, layout.shared, conditions, seed, roles, unreachable, churn, layout, ipv6, routers);
     } catch (error) {
       await churn?.stop();
+      await Promise.all(routers.map((r) => r.close()));
       await Promise.all([...nodes, ...nodes6].map((n) => n.close()));
       await closeSeeders(torrents);
       throw error;
@@ -236,6 +254,7 @@ export class Testnet {
   /** Close every node (and anything else the network started). */
   async close(): Promise<void> {
     await this.churn?.stop();
+    await Promise.all(this.routers.map((r) => r.close()));
     await Promise.all([...this.nodes, ...(this.ipv6?.nodes ?? [])].map((n) => n.close()));
     await closeSeeders(this.torrents);
   }
@@ -331,10 +350,10 @@ async function spawnNode(i: number, layout: RangeLayout, plan: NodePlan, id?: No
   const { base, roles, conditions, random } = plan;
   const role = roles[i] ?? 'honest';
   const address = layout.node(i);
-  const own = random.fork(1_000 + i);
+  const own = random.fork(FORK.node + i);
   const options: DhtNodeOptions = { ...base, ...(layout.sharesSubnets ? SHARED_ADDRESS_OPTIONS : {}), address, port: 0 };
   options.id = id ?? plan.ids?.[i] ?? (own.next() < (conditions.nonSecureIds ?? 1) ? own.bytes(20) : secureIdFor(address, undefined, (n) => own.bytes(n)));
-  if (base.faults !== undefined) options.faults = { ...base.faults, random: () => own.next() };
+  if (base.faults !== undefined) options.faults = ownFaults(plan, FORK.nodeFaults + i);
   if (role === 'whole-table') {
     options.findNodeReplySize = WHOLE_TABLE_REPLY;
     options.rpc = { ...options.rpc, maxReplyBytes: 65_000 };
@@ -378,6 +397,36 @@ function phantoms(n: number, layout: RangeLayout, count: number, random: SeededR
   const out: NodeInfo[] = [];
   for (let i = 0; i < n; i++) out.push({ id: random.bytes(20), ...nowhere(layout, count, random) });
   return out;
+}
+
+/**
+ * What a router hands out (testnet-router.ts): every answering node, and as many contacts that have
+ * left since the router verified them as the churn of ROUTER_BUFFER_AGE_MINUTES makes (at the
+ * `internet` preset's 1% a minute, 28% of the buffer), in a seeded order. Nodes the router has not
+ * verified (BEP 42 IDs only, in bootstrap-dht) are not told apart: on loopback every ID is exempt.
+ */
+function routerBuffer(answering: readonly DhtNode[], conditions: NetworkConditions, layout: RangeLayout, random: SeededRandom): NodeInfo[] {
+  const stale = 1 - (1 - (conditions.churnPerMinute ?? 0)) ** ROUTER_BUFFER_AGE_MINUTES;
+  const live: NodeInfo[] = answering.map((n) => ({ id: n.id, ...n.local }));
+  return random.shuffle([...live, ...phantoms(unreachableCount(live.length, stale), layout, answering.length, random)]);
+}
+
+/** A router's datagrams fare as a node's do (the conditions' delay and loss). */
+function routerFaults(plan: NodePlan, stream: number): { faults?: Faults } {
+  return plan.base.faults === undefined ? {} : { faults: ownFaults(plan, stream) };
+}
+
+/**
+ * The faults of one host, from its own seeded stream: with `conditions.jitter`, its own delay
+ * distribution around a typical delay drawn once (nodeLatency), which a host that leaves and comes
+ * back (churn) keeps, as its path to the rest of the network stays what it was.
+ */
+function ownFaults(plan: NodePlan, stream: number): Faults {
+  const faults = plan.base.faults!;
+  const own = plan.random.fork(stream);
+  const { jitter } = plan.conditions;
+  const latency = faults.latency !== undefined && jitter !== undefined ? nodeLatency(faults.latency, jitter, () => own.next()) : faults.latency;
+  return { ...faults, ...(latency !== undefined ? { latency } : {}), random: () => own.next() };
 }
 
 function isAddressUnavailable(error: unknown): boolean {

@@ -116,7 +116,7 @@ export interface LogNormal {
 export const MAX_INJECTED_DELAY_MS = 10_000;
 
 /** The standard normal quantile at 0.95: p95 = median * exp(1.645 sigma). */
-const Z95 = 1.6448536269514722;
+export const Z95 = 1.6448536269514722;
 
 /**
  * One draw from a log-normal: ln(delay) is normal with mean ln(median) and standard deviation

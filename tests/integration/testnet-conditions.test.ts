@@ -71,6 +71,14 @@ describe('the internet preset, measured', () => {
     const honest = net.nodes.filter((_, i) => net.roles[i] === 'honest');
     const outcomes = await inFlight(honest.flatMap((node) => [0, 1, 2, 3].map(() => () => probe.rpc.query(node.local, 'ping', { id: probe.id }, PATIENT))));
     const rtts = outcomes.flatMap((o) => (o.kind === 'response' ? [o.rttMs] : [])).sort((a, b) => a - b);
+    // Each node is steadily near or far (its path): its own round trips vary by the jitter, not by
+    // the whole spread (drawn per datagram, 4 round trips would span about 10x; with the jitter of
+    // 1.5, about 1.6x).
+    const spreads = honest.map((_, i) => {
+      const own = outcomes.slice(4 * i, 4 * i + 4).flatMap((o) => (o.kind === 'response' ? [o.rttMs] : []));
+      return own.length < 2 ? 1 : Math.max(...own) / Math.min(...own);
+    }).sort((a, b) => a - b);
+    expect(quantile(spreads, 0.5)).toBeLessThan(2.5);
     const lost = outcomes.filter((o) => o.kind === 'timeout').length / outcomes.length;
     const { medianMs, p95Ms } = PRESETS.internet.latency!;
     // A busy machine only adds to a round trip (timers fire late): the lower bounds are tight, the
@@ -112,6 +120,38 @@ describe('the internet preset, measured', () => {
     expect(reply.kind === 'response' ? reply.response.r.nodes?.length : 0).toBeGreaterThan(20);
     const readOnly = net.nodes.find((_, i) => net.roles[i] === 'read-only')!;
     expect((await probe.rpc.query(readOnly.local, 'ping', { id: probe.id }, { hardTimeoutMs: 2_000 })).kind).toBe('timeout');
+  }, 30_000);
+
+  it('hands out routers as its bootstrap addresses, not nodes: 16 nodes in turn whatever the target, 3 to an IP that asked before, no peers', async () => {
+    // Two more clients, each its own IP: the router counts queries per IP.
+    const [a, b] = await Promise.all(['127.0.0.2', '127.0.0.3'].map((address) => DhtNode.create({ address })));
+    try {
+      const router = net.bootstrap[1]!;
+      const target = net.torrents[0]!.infoHash;
+      const ask = async (from: DhtNode): Promise<NodeInfo[] | undefined> => {
+        const reply = await from.rpc.query(router, 'get_peers', { id: from.id, info_hash: target }, PATIENT);
+        if (reply.kind !== 'response') return undefined;
+        expect(reply.response.r.values).toBeUndefined();
+        expect(reply.response.r.token).toBeUndefined();
+        expect(reply.response.ip).toEqual(from.local);
+        return reply.response.r.nodes;
+      };
+      const first = await ask(a);
+      const second = await ask(b);
+      const again = await ask(a);
+      expect(first).toHaveLength(16);
+      expect(second).toHaveLength(16);
+      // The same target twice: a DHT node would name its same closest contacts; the router names the next ones.
+      const named = new Set(first!.map((n) => idToHex(n.id)));
+      expect(second!.filter((n) => named.has(idToHex(n.id)))).toEqual([]);
+      expect(again).toHaveLength(3);
+      // Its nodes are the network's: answering nodes, and some that have left since (churn).
+      const live = new Set(net.live.map((n) => idToHex(n.id)));
+      const alive = first!.concat(second!).filter((n) => live.has(idToHex(n.id))).length;
+      expect(alive).toBeGreaterThan(16);
+    } finally {
+      await Promise.all([a!.close(), b!.close()]);
+    }
   }, 30_000);
 
   it('a lookup still finds every peer of a torrent', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConditionsError, PRESETS, assignRoles, parseConditions, resolveConditions, unreachableCount } from '../../src/modes/testnet-conditions.js';
+import { ConditionsError, PRESETS, assignRoles, nodeLatency, parseConditions, resolveConditions, unreachableCount } from '../../src/modes/testnet-conditions.js';
 import { SeededRandom } from '../../src/net/seeded-random.js';
 import { MAX_INJECTED_DELAY_MS, sampleLogNormal } from '../../src/net/transport.js';
 
@@ -18,6 +18,28 @@ describe('log-normal delays', () => {
     // Heavy-tailed: the p99 is far past the p95, but never past the cap.
     expect(quantile(draws, 0.99)).toBeGreaterThan(1_400);
     expect(draws[draws.length - 1]).toBeLessThanOrEqual(MAX_INJECTED_DELAY_MS);
+  });
+});
+
+describe('per-node delays (jitter)', () => {
+  it('keep the declared median and p95 over all nodes, while each node varies only by the jitter around its own', () => {
+    const random = new SeededRandom(2);
+    const draw = (): number => random.next();
+    const declared = { medianMs: 120, p95Ms: 800 };
+    const nodes = Array.from({ length: 4_000 }, () => nodeLatency(declared, 1.5, draw));
+    const pooled = nodes.flatMap((own) => Array.from({ length: 5 }, () => sampleLogNormal(own, draw))).sort((a, b) => a - b);
+    expect(quantile(pooled, 0.5)).toBeGreaterThan(120 * 0.92);
+    expect(quantile(pooled, 0.5)).toBeLessThan(120 * 1.08);
+    expect(quantile(pooled, 0.95)).toBeGreaterThan(800 * 0.88);
+    expect(quantile(pooled, 0.95)).toBeLessThan(800 * 1.12);
+    // Typical delays spread wide (a near node and a far one), each node's own draws do not.
+    const typical = nodes.map((n) => n.medianMs).sort((a, b) => a - b);
+    expect(quantile(typical, 0.95) / quantile(typical, 0.05)).toBeGreaterThan(20);
+    for (const own of nodes.slice(0, 50)) expect(own.p95Ms / own.medianMs).toBeCloseTo(1.5, 10);
+    const one = nodes[0]!;
+    const ownDraws = Array.from({ length: 2_000 }, () => sampleLogNormal(one, draw)).sort((a, b) => a - b);
+    expect(quantile(ownDraws, 0.95) / quantile(ownDraws, 0.5)).toBeGreaterThan(1.35);
+    expect(quantile(ownDraws, 0.95) / quantile(ownDraws, 0.5)).toBeLessThan(1.65);
   });
 });
 
@@ -48,5 +70,16 @@ describe('network conditions', () => {
     expect(() => parseConditions({ latency: { medianMs: 100, p95Ms: 50 } }, 'x')).toThrow(ConditionsError);
     expect(() => parseConditions({ liars: { wrongId: 0.6 }, profiles: { readOnly: 0.6 } }, 'x')).toThrow(/add up to 1\.2/);
     expect(() => parseConditions([], 'x')).toThrow(/must be an object/);
+  });
+
+  it('hands out routers on internet (and what extends it) unless a file says "routers": false', () => {
+    expect(PRESETS.ideal.routers).toBeUndefined();
+    expect(PRESETS.internet.routers).toBe(true);
+    expect(PRESETS.hostile.routers).toBe(true);
+    expect(parseConditions({ extends: 'internet' }, 'x').routers).toBe(true);
+    expect(parseConditions({ extends: 'internet', routers: false }, 'x').routers).toBe(false);
+    expect(() => parseConditions({ routers: 'yes' }, 'x')).toThrow(/routers must be true or false, got "yes"/);
+    expect(parseConditions({ extends: 'internet', jitter: 1 }, 'x').jitter).toBe(1);
+    expect(() => parseConditions({ jitter: 0.5 }, 'x')).toThrow(/jitter must be a number from 1 to 100, got 0.5/);
   });
 });
