@@ -30,6 +30,9 @@ export async function runTestnet(command: TestnetCommand, output: Output, signal
       output.err(`Local DHT up: ${command.nodes} nodes on ${testnet.addresses()} (${testnet.addressRange.text})${ipv6}, ${command.torrents} torrents, ` +
         `conditions ${testnet.conditions.name}, seed ${testnet.seed}. ` +
         (command.ttlSeconds > 0 ? `Stops after ${command.ttlSeconds} s or on Ctrl+C.` : 'Stops on Ctrl+C.'));
+      if (testnet.routers.length > 0) {
+        output.err(`Its bootstrap addresses are routers like router.bittorrent.com: 16 nodes in turn whatever the target, 3 to an address that asked before (docs/testnet.md).`);
+      }
       output.err(`A lab: loopback sources may send ${LAB_LOOPBACK_LIMIT.rate.toLocaleString('en-US')} packets/s each ` +
         `(bursts of ${LAB_LOOPBACK_LIMIT.burst.toLocaleString('en-US')}), not the real DHT's 5 (docs/limits.md).`);
       if (example !== undefined) {

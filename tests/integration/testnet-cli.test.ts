@@ -70,6 +70,15 @@ describe('--conditions and --seed', () => {
     expect(b.torrents).toEqual(a.torrents);
   }, 30_000);
 
+  it('says when its bootstrap addresses are routers (internet), and not when they are nodes (ideal)', async () => {
+    const internet = await runCli(['testnet', '--nodes', '30', '--ttl', '1', '--conditions', 'internet', '--seed', '5']);
+    expect(internet.code).toBe(0);
+    expect(internet.stderr).toContain('bootstrap addresses are routers like router.bittorrent.com');
+    const ideal = await runCli(['testnet', '--nodes', '30', '--ttl', '1']);
+    expect(ideal.code).toBe(0);
+    expect(ideal.stderr).not.toContain('routers');
+  }, 30_000);
+
   it('reads a conditions file, and names the bad field of a broken one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dht-conditions-'));
     try {
