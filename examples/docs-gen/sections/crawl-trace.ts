@@ -11,7 +11,9 @@ export async function crawlSections({ learner, nodes, torrents }: Scenario, out:
   const known = new Set(torrents.map((t) => idToHex(t.infoHash)));
   const seen = new Set<string>();
   const rows = ['node                          bits  samples  num  interval  new'];
-  const lookup = learner.lookup(randomId(), sampleInfohashes);
+  // Toward a torrent's info-hash: the nodes near it store it, so the samples show it (a random
+  // target may meet none of the 20 torrents in one lookup).
+  const lookup = learner.lookup(torrents[0]!.infoHash, sampleInfohashes);
   for await (const event of lookup) {
     if (event.type !== 'item') continue;
     const fresh = event.item.infoHashes.map(idToHex).filter((hex) => !seen.has(hex));
