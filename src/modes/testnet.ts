@@ -46,7 +46,7 @@ export interface TestnetOptions {
   deadFraction?: number;
   /** Options passed to every node (e.g. a short BEP 51 interval for crawling). */
   node?: DhtNodeOptions;
-  /** How many of the nodes' endpoints to hand out as bootstrap addresses. Default 4. */
+  /** How many bootstrap addresses to hand out: nodes' endpoints, or routers (`conditions.routers`). Default 4. */
   bootstrapCount?: number;
   /** Peers of torrent t are stored at this many closest nodes. Default 8 (k). */
   replication?: number;
@@ -209,7 +209,9 @@ export class Testnet {
         const buffer = { 4: routerBuffer(answering, conditions, layout, random.fork(9)), ...(layout6 !== undefined ? { 6: routerBuffer(nodes6.filter((_, i) => roles[i] !== 'read-only'), conditions, layout6, random.fork(10)) } : {}) };
         for (const family of [nodes, nodes6]) {
           for (let j = 0; j < Math.min(bootstrapCount, family.length); j++) {
-            routers.push(await BootstrapRouter.start({ address: family[j]!.local.address, buffer, ...routerFaults(plan, FORK.router + routers.length) }));
+            // A router's datagrams fare as a node's do (the conditions' delay and loss).
+            const faults = plan.base.faults === undefined ? {} : { faults: ownFaults(plan.base.faults, plan, FORK.router + routers.length) };
+            routers.push(await BootstrapRouter.start({ address: family[j]!.local.address, buffer, ...faults }));
           }
         }
         bootstrap = routers.slice(0, bootstrapCount).map((r) => r.local);
@@ -353,7 +355,7 @@ async function spawnNode(i: number, layout: RangeLayout, plan: NodePlan, id?: No
   const own = random.fork(FORK.node + i);
   const options: DhtNodeOptions = { ...base, ...(layout.sharesSubnets ? SHARED_ADDRESS_OPTIONS : {}), address, port: 0 };
   options.id = id ?? plan.ids?.[i] ?? (own.next() < (conditions.nonSecureIds ?? 1) ? own.bytes(20) : secureIdFor(address, undefined, (n) => own.bytes(n)));
-  if (base.faults !== undefined) options.faults = ownFaults(plan, FORK.nodeFaults + i);
+  if (base.faults !== undefined) options.faults = ownFaults(base.faults, plan, FORK.nodeFaults + i);
   if (role === 'whole-table') {
     options.findNodeReplySize = WHOLE_TABLE_REPLY;
     options.rpc = { ...options.rpc, maxReplyBytes: 65_000 };
@@ -411,18 +413,12 @@ function routerBuffer(answering: readonly DhtNode[], conditions: NetworkConditio
   return random.shuffle([...live, ...phantoms(unreachableCount(live.length, stale), layout, answering.length, random)]);
 }
 
-/** A router's datagrams fare as a node's do (the conditions' delay and loss). */
-function routerFaults(plan: NodePlan, stream: number): { faults?: Faults } {
-  return plan.base.faults === undefined ? {} : { faults: ownFaults(plan, stream) };
-}
-
 /**
  * The faults of one host, from its own seeded stream: with `conditions.jitter`, its own delay
  * distribution around a typical delay drawn once (nodeLatency), which a host that leaves and comes
  * back (churn) keeps, as its path to the rest of the network stays what it was.
  */
-function ownFaults(plan: NodePlan, stream: number): Faults {
-  const faults = plan.base.faults!;
+function ownFaults(faults: Faults, plan: NodePlan, stream: number): Faults {
   const own = plan.random.fork(stream);
   const { jitter } = plan.conditions;
   const latency = faults.latency !== undefined && jitter !== undefined ? nodeLatency(faults.latency, jitter, () => own.next()) : faults.latency;

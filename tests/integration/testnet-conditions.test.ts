@@ -149,6 +149,7 @@ describe('the internet preset, measured', () => {
       const live = new Set(net.live.map((n) => idToHex(n.id)));
       const alive = first!.concat(second!).filter((n) => live.has(idToHex(n.id))).length;
       expect(alive).toBeGreaterThan(16);
+      expect(alive).toBeLessThan(32);
     } finally {
       await Promise.all([a!.close(), b!.close()]);
     }
