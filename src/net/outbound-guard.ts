@@ -16,6 +16,10 @@
  * - A host whose unknown ports timed out (on a BEP 5 query every node answers: not BEP 51's
  *   sample_infohashes, which nodes without it ignore) more than twice as often as ports answered is silent:
  *   one query to an unknown port of it every `trickleMs` (10 s), the rest refused at once.
+ * - A scrape's join probes in the background (QueryOptions.priority 'low'), and the lookup the user
+ *   waits for must never wait behind it: each lane has its own slots, so a host may see one probe
+ *   of each lane at once (the join's find_node and the lookup's get_peers to a node both were
+ *   named), never two of one. Silence counts alike, whichever lane met it.
  *
  * So a host that only hostile replies named gets at most one query per 10 s from us, whatever
  * the number of ports or of hostile nodes naming it. Hosts are forgotten `memoryMs` after we last
@@ -41,10 +45,13 @@ export interface OutboundGuardOptions {
 /** What to do with a query: send it now, wait for a slot at that host, or refuse it (silent host). */
 export type OutboundVerdict = 'send' | 'hold' | 'refuse';
 
+/** Whose query it is: a lookup's (what the user waits for), or the background's (a scrape's join, QueryOptions.priority 'low'). */
+export type GuardLane = 'foreground' | 'background';
+
 interface HostState {
   known: Set<number>;
-  /** Queries in flight to ports not known (yet), by port. */
-  strangersInFlight: Map<number, number>;
+  /** Queries in flight to ports not known (yet), by lane, by port. */
+  strangersInFlight: Record<GuardLane, Map<number, number>>;
   /** Timeouts of queries to unknown ports. */
   strangerTimeouts: number;
   lastStrangerSent: number;
@@ -77,39 +84,43 @@ export class OutboundGuard {
    * Whether a query to `address:port` may go now. Changes nothing: call `sent` if it goes. A second
    * query to an unknown port already being asked waits too: one probe at a time tells us as much.
    */
-  verdict(address: string, port: number): OutboundVerdict {
+  verdict(address: string, port: number, lane: GuardLane = 'foreground'): OutboundVerdict {
     const host = this.host(address, this.now());
     if (host === undefined || host.known.has(port)) return 'send';
-    if (this.silent(host)) return this.now() - host.lastStrangerSent >= this.trickleMs && host.strangersInFlight.size === 0 ? 'send' : 'refuse';
-    return !host.strangersInFlight.has(port) && host.strangersInFlight.size < 1 + host.known.size ? 'send' : 'hold';
+    const { foreground, background } = host.strangersInFlight;
+    if (this.silent(host)) return this.now() - host.lastStrangerSent >= this.trickleMs && foreground.size + background.size === 0 ? 'send' : 'refuse';
+    const inLane = host.strangersInFlight[lane];
+    return !inLane.has(port) && inLane.size < 1 + host.known.size ? 'send' : 'hold';
   }
 
   /** A query to `address:port` went out. Returns whether it went to an unknown port (pass it to `settled`). */
-  sent(address: string, port: number): boolean {
+  sent(address: string, port: number, lane: GuardLane = 'foreground'): boolean {
     const now = this.now();
     const key = guardKey(address);
     let host = this.host(address, now);
     if (host === undefined) {
-      host = { known: new Set(), strangersInFlight: new Map(), strangerTimeouts: 0, lastStrangerSent: 0, lastQueried: now };
+      host = { known: new Set(), strangersInFlight: { foreground: new Map(), background: new Map() }, strangerTimeouts: 0, lastStrangerSent: 0, lastQueried: now };
       while (this.hosts.size >= this.maxHosts) this.hosts.delete(this.hosts.keys().next().value!);
     }
     this.hosts.delete(key); // re-inserted last: most recently queried
     this.hosts.set(key, host);
     host.lastQueried = now;
     if (host.known.has(port)) return false;
-    host.strangersInFlight.set(port, (host.strangersInFlight.get(port) ?? 0) + 1);
+    const inLane = host.strangersInFlight[lane];
+    inLane.set(port, (inLane.get(port) ?? 0) + 1);
     host.lastStrangerSent = now;
     return true;
   }
 
   /** A query that `sent` counted settled: `answered` for a response or a KRPC error, else it timed out or failed. */
-  settled(address: string, port: number, stranger: boolean, answered: boolean, timedOut: boolean): void {
+  settled(address: string, port: number, stranger: boolean, answered: boolean, timedOut: boolean, lane: GuardLane = 'foreground'): void {
     const host = this.hosts.get(guardKey(address));
     if (host === undefined) return;
     if (stranger) {
-      const left = (host.strangersInFlight.get(port) ?? 1) - 1;
-      if (left > 0) host.strangersInFlight.set(port, left);
-      else host.strangersInFlight.delete(port);
+      const inLane = host.strangersInFlight[lane];
+      const left = (inLane.get(port) ?? 1) - 1;
+      if (left > 0) inLane.set(port, left);
+      else inLane.delete(port);
       if (timedOut) host.strangerTimeouts++;
     }
     if (answered && host.known.size < this.maxKnownPorts) host.known.add(port);

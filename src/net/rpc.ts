@@ -24,7 +24,7 @@ import {
   type ReplyBody,
   type Response,
 } from '../wire/krpc.js';
-import { OutboundGuard, guardKey, type OutboundGuardOptions } from './outbound-guard.js';
+import { OutboundGuard, guardKey, type GuardLane, type OutboundGuardOptions } from './outbound-guard.js';
 import { TokenBucket } from './rate-limit.js';
 import { RttEstimator } from './rtt-estimator.js';
 import type { Endpoint, Transport } from './transport.js';
@@ -162,6 +162,8 @@ interface Pending {
   to: Endpoint;
   /** Whether the outbound guard counted it as a query to a port that never answered us. */
   stranger: boolean;
+  /** The guard's lane it was counted in (QueryOptions.priority). */
+  lane: GuardLane;
   /**
    * A BEP 5 method every node answers: only its silence counts against a host. Nodes without BEP
    * 51 or 44 (bittorrent-dht, for one) leave sample_infohashes, get and put unanswered, so such a
@@ -193,6 +195,7 @@ const MAX_HELD_PER_HOST = 64;
 
 interface Held {
   to: Endpoint;
+  lane: GuardLane;
   go: () => void;
   fail: (outcome: QueryOutcome) => void;
 }
@@ -314,7 +317,8 @@ export class Rpc {
     // The transaction ID is drawn now, whatever the guard says, so that a seeded random source is
     // read in the order queries are asked (a local network with a seed stays reproducible).
     const drawn = this.freeTransactionKey();
-    const verdict = options.named === true ? this.guardian?.verdict(to.address, to.port) ?? 'send' : 'send';
+    const lane = laneOf(options);
+    const verdict = options.named === true ? this.guardian?.verdict(to.address, to.port, lane) ?? 'send' : 'send';
     if (verdict === 'refuse') return Promise.resolve(this.refuseSilent());
     if (verdict === 'hold') return this.hold(to, () => this.send(to, method, args, options, drawn), options);
     return this.send(to, method, args, options, drawn);
@@ -338,6 +342,7 @@ export class Rpc {
       const soft = options.onSoftTimeout !== undefined ? setTimeout(options.onSoftTimeout, this.rtt.timeoutMs).unref() : undefined;
       const waiter: Held = {
         to,
+        lane: laneOf(options),
         go: () => { clear(); void go().then(resolve); },
         fail: (outcome) => { clear(); resolve(outcome); },
       };
@@ -355,15 +360,18 @@ export class Rpc {
     });
   }
 
-  /** A query to `key` settled: let the queries waiting for that host go, as far as the guard allows. */
+  /**
+   * A query to `key` settled: let the queries waiting for that host go, in order, as far as the
+   * guard allows. One still held does not block those behind it: they may wait in the other lane.
+   */
   private wake(key: string): void {
     const list = this.held.get(key);
     if (list === undefined || this.guardian === undefined) return;
-    while (list.length > 0) {
-      const next = list[0]!;
-      const verdict = this.guardian.verdict(next.to.address, next.to.port);
-      if (verdict === 'hold') break;
-      list.shift();
+    for (let i = 0; i < list.length;) {
+      const next = list[i]!;
+      const verdict = this.guardian.verdict(next.to.address, next.to.port, next.lane);
+      if (verdict === 'hold') { i++; continue; }
+      list.splice(i, 1);
       if (verdict === 'send') next.go();
       else next.fail(this.refuseSilent());
     }
@@ -377,9 +385,10 @@ export class Rpc {
     const t = new Uint8Array([key >> 8, key & 0xff]);
     const bytes = encodeMessage(makeQuery(t, method, args, this.envelope));
     this.counters.queriesOut[method] = (this.counters.queriesOut[method] ?? 0) + 1;
-    const stranger = this.guardian?.sent(to.address, to.port) ?? false;
+    const lane = laneOf(options);
+    const stranger = this.guardian?.sent(to.address, to.port, lane) ?? false;
     return new Promise<QueryOutcome>((resolve) => {
-      const entry: Pending = { to, stranger, core: CORE_METHODS.has(method), sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
+      const entry: Pending = { to, stranger, lane, core: CORE_METHODS.has(method), sentAt: this.now(), soft: undefined, hard: undefined, settle: resolve };
       this.pending.set(key, entry);
       countUp(this.awaiting, hostKey(to.address));
       countUp(this.awaitingEndpoints, endpointKey(to));
@@ -404,7 +413,7 @@ export class Rpc {
         entry.release = undefined;
         if (this.pending.get(key) !== entry || !entry.stranger) return;
         entry.stranger = false;
-        guardian.settled(entry.to.address, entry.to.port, true, false, false);
+        guardian.settled(entry.to.address, entry.to.port, true, false, false, entry.lane);
         if (this.held.size > 0) this.wake(guardKey(entry.to.address));
       }, softMs).unref();
     }
@@ -613,7 +622,7 @@ export class Rpc {
     if (entry.release !== undefined) clearTimeout(entry.release);
     if (this.guardian !== undefined) {
       const answered = outcome.kind === 'response' || outcome.kind === 'error';
-      this.guardian.settled(entry.to.address, entry.to.port, entry.stranger, answered, entry.core && outcome.kind === 'timeout');
+      this.guardian.settled(entry.to.address, entry.to.port, entry.stranger, answered, entry.core && outcome.kind === 'timeout', entry.lane);
     }
     entry.settle(outcome);
     if (this.held.size > 0) this.wake(guardKey(entry.to.address));
@@ -676,4 +685,9 @@ function countDown(counts: Map<string, number>, key: string): void {
   const left = (counts.get(key) ?? 1) - 1;
   if (left > 0) counts.set(key, left);
   else counts.delete(key);
+}
+
+/** The outbound guard's lane of a query: the background's for a low-priority one (a scrape's join). */
+function laneOf(options: QueryOptions): GuardLane {
+  return options.priority === 'low' ? 'background' : 'foreground';
 }

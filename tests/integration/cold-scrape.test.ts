@@ -116,6 +116,28 @@ describe('a cold scrape', () => {
     }
   }, 30_000);
 
+  it("asks a node get_peers while the join's find_node to it is still out: the join's probe never holds the lookup's query", async () => {
+    // The router names the same 8 slow nodes whatever the target (as bittorrent/bootstrap-dht does),
+    // and answers the join's find_node before the lookup's get_peers: the join asks some of them first.
+    const infoHash = randomId();
+    const slow = await slowNodes(infoHash, 8, 150);
+    const router = await sameNodesRouter(slow.nodes, 40);
+    const node = await DhtNode.create({ address: '127.0.0.1' });
+    try {
+      const report = await scrape(node, { infoHash, bootstrap: [router.local], timeoutMs: 10_000 });
+      expect(report.peers.map(key)).toEqual([key(SLOW_PEER)]);
+      // Nodes that got our get_peers while the join's find_node to them was still unanswered (it is
+      // answered 150 ms after it came). The guard used to hold the get_peers until that answer (one
+      // probe at a time per stranger), so there were none.
+      const beside = slow.seen.filter(({ findNodeAt: f, getPeersAt: g }) => f !== undefined && g !== undefined && g >= f && g < f + 150);
+      expect(beside.length).toBeGreaterThan(0);
+    } finally {
+      await node.close();
+      await router.close();
+      await slow.close();
+    }
+  });
+
   it('finds the peers through a bootstrap node whose every reply is 3 KB (its whole table, as bittorrent-dht sends)', async () => {
     const router = await bigRouter(net);
     const node = await DhtNode.create({ address: '127.0.0.1' });
@@ -197,6 +219,65 @@ async function deadEndRouter(net: Testnet, deadZone: NodeId): Promise<{ local: E
       open = false;
       for (const timer of timers) clearTimeout(timer);
       await Promise.all([socket, ...silent].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
+
+const SLOW_PEER = { address: '127.6.0.1', port: 6881 };
+
+/**
+ * `count` nodes near `target`, each on its own address (the outbound guard counts per host), that
+ * answer every find_node and get_peers `delayMs` late, naming each other and, to get_peers, one
+ * peer. `seen`: when each first received a find_node and a get_peers (ms, performance.now()).
+ */
+async function slowNodes(target: NodeId, count: number, delayMs: number): Promise<{
+  nodes: { id: NodeId; address: string; port: number }[]; seen: { findNodeAt?: number; getPeersAt?: number }[]; close(): Promise<void>;
+}> {
+  const prng = new Prng(11);
+  const sockets = await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, `127.5.0.${i + 1}`, resolve));
+    return socket;
+  }));
+  const nodes = sockets.map((s, i) => ({ id: idNear(target, 10 + i, prng), address: s.address().address, port: s.address().port }));
+  const seen: { findNodeAt?: number; getPeersAt?: number }[] = nodes.map(() => ({}));
+  const timers = new Set<NodeJS.Timeout>();
+  sockets.forEach((socket, i) => onLookupQuery(socket, (query, _target, rinfo) => {
+    const at = performance.now();
+    if (query.q === 'find_node') seen[i]!.findNodeAt ??= at;
+    else seen[i]!.getPeersAt ??= at;
+    const extra = query.q === 'get_peers' ? { token: new Uint8Array([5, 6, 7, 8]), values: [SLOW_PEER] } : {};
+    const reply = encodeMessage(makeResponse(query.t, { id: nodes[i]!.id, nodes, ...extra }));
+    const timer = setTimeout(() => { timers.delete(timer); socket.send(reply, rinfo.port, rinfo.address); }, delayMs);
+    timers.add(timer);
+  }));
+  return {
+    nodes,
+    seen,
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
+
+/** A router that names `nodes` whatever the target: find_node at once, get_peers `getPeersDelayMs` late. */
+async function sameNodesRouter(nodes: readonly { id: NodeId; address: string; port: number }[], getPeersDelayMs: number): Promise<{ local: Endpoint; close(): Promise<void> }> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const id = randomId();
+  const timers = new Set<NodeJS.Timeout>();
+  onLookupQuery(socket, (query, _target, rinfo) => {
+    const reply = encodeMessage(makeResponse(query.t, { id, nodes: [...nodes] }));
+    if (query.q === 'find_node') { socket.send(reply, rinfo.port, rinfo.address); return; }
+    const timer = setTimeout(() => { timers.delete(timer); socket.send(reply, rinfo.port, rinfo.address); }, getPeersDelayMs);
+    timers.add(timer);
+  });
+  return {
+    local: { address: '127.0.0.1', port: socket.address().port },
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
     },
   };
 }

@@ -124,7 +124,7 @@ describe('the internet preset, measured', () => {
 
   it('hands out routers as its bootstrap addresses, not nodes: 16 nodes in turn whatever the target, 3 to an IP that asked before, no peers', async () => {
     // Two more clients, each its own IP: the router counts queries per IP.
-    const [a, b] = await Promise.all(['127.0.0.2', '127.0.0.3'].map((address) => DhtNode.create({ address })));
+    const [a, b] = await Promise.all([DhtNode.create({ address: '127.0.0.2' }), DhtNode.create({ address: '127.0.0.3' })]);
     try {
       const router = net.bootstrap[1]!;
       const target = net.torrents[0]!.infoHash;
@@ -151,7 +151,7 @@ describe('the internet preset, measured', () => {
       expect(alive).toBeGreaterThan(16);
       expect(alive).toBeLessThan(32);
     } finally {
-      await Promise.all([a!.close(), b!.close()]);
+      await Promise.all([a.close(), b.close()]);
     }
   }, 30_000);
 

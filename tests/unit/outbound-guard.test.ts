@@ -18,6 +18,22 @@ describe('OutboundGuard: querying addresses that never answered us', () => {
     expect(guard.verdict('203.0.113.6', 1000)).toBe('send'); // another host
   });
 
+  it("a background probe (a scrape's join) never holds a lookup's query: one of each at a host, never two of one", () => {
+    const c = clock();
+    const guard = new OutboundGuard({ now: c.now });
+    const probe = guard.sent('203.0.113.9', 6881, 'background');
+    expect(guard.verdict('203.0.113.9', 6881, 'background')).toBe('hold');
+    expect(guard.verdict('203.0.113.9', 6881)).toBe('send'); // the lookup's get_peers goes beside it
+    const lookup = guard.sent('203.0.113.9', 6881);
+    expect(guard.verdict('203.0.113.9', 6881)).toBe('hold');
+    expect(guard.verdict('203.0.113.9', 6882, 'background')).toBe('hold');
+    // The probe's silence still counts against the host, and a silent host gets one query per 10 s, whatever the lane.
+    guard.settled('203.0.113.9', 6881, probe, false, true, 'background');
+    expect(guard.verdict('203.0.113.9', 6881, 'background')).toBe('refuse');
+    guard.settled('203.0.113.9', 6881, lookup, false, true);
+    expect(guard.verdict('203.0.113.9', 6883)).toBe('refuse');
+  });
+
   it('each port that answers opens one more slot, and known ports are never limited', () => {
     const c = clock();
     const guard = new OutboundGuard({ now: c.now });
