@@ -81,8 +81,9 @@ export class OutboundGuard {
   }
 
   /**
-   * Whether a query to `address:port` may go now. Changes nothing: call `sent` if it goes. A second
-   * query to an unknown port already being asked waits too: one probe at a time tells us as much.
+   * Whether a query to `address:port` may go now, in `lane`. Changes nothing: call `sent` if it
+   * goes. A second query of a lane to an unknown port it is already asking waits too: one probe at
+   * a time tells us as much.
    */
   verdict(address: string, port: number, lane: GuardLane = 'foreground'): OutboundVerdict {
     const host = this.host(address, this.now());
