@@ -11,7 +11,7 @@ import { TokenBucket } from '../net/rate-limit.js';
 import type { QueryOptions, QueryOutcome } from '../net/rpc.js';
 import type { Endpoint } from '../net/transport.js';
 import type { RoutingTable } from '../table/routing-table.js';
-import { findNode, reachableNodes, type Lookup, type LookupOptions, type QueryFn } from './lookup.js';
+import { findNode, reachableNodes, type Lookup, type LookupMethod, type LookupOptions, type QueryFn } from './lookup.js';
 
 /** What joining needs of a node: its ID, table, clock and send budget, and a way to query and look up. */
 export interface JoiningNode {
@@ -44,7 +44,19 @@ export interface BootstrapOptions {
    * back the lookup's first get_peers by as much.
    */
   priority?: 'low';
+  /**
+   * A lookup this join runs beside (a scrape's). The join asks its routers that lookup's own query
+   * instead of find_node for our ID, and hands each reply to the lookup (Lookup.routerReplied). A
+   * router's get_peers reply names nodes as a find_node reply does, so the join seeds from it all
+   * the same; and when the lookup's own router query or its reply is lost, the lookup goes on from
+   * the join's reply instead of waiting a soft timeout to ask again. No extra datagram: the join
+   * asks its routers once either way.
+   */
+  alongside?: LookupAlongside;
 }
+
+/** What a join needs of the lookup it runs beside: its query, and where the routers' replies go. */
+export type LookupAlongside = Pick<Lookup<LookupMethod, unknown>, 'strategy' | 'target' | 'routerReplied'>;
 
 /** How joining went. `routersAnswered` 0 with an empty table means no bootstrap node answered. */
 export interface BootstrapResult {
@@ -121,7 +133,7 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
     if (silent.length === 0 || (attempt > 0 && replies.some((r) => r?.kind === 'response'))) break;
     if (node.now() - started + perTry > budget && attempt > 0) break;
     const hardTimeoutMs = Math.max(1, Math.min(node.hardTimeoutMs, budget - (node.now() - started)));
-    const asked = silent.map((i) => askRouter(node, routers[i]!, hardTimeoutMs));
+    const asked = silent.map((i) => askRouter(node, routers[i]!, hardTimeoutMs, options.alongside));
     asked.forEach(({ outcome }, j) => late.push({ router: silent[j]!, outcome }));
     const outcomes = await firstReplies(asked.map((a) => a.soft), BOOTSTRAP_GRACE_MS);
     outcomes.forEach((outcome, j) => { if (outcome !== undefined) replies[silent[j]!] = outcome; });
@@ -216,14 +228,18 @@ function fillPace(node: JoiningNode): TokenBucket {
 }
 
 /**
- * find_node for our own ID. `soft` gives up at the soft timeout, so that a lost datagram is asked
- * again sooner; `outcome` is the query's real end (a reply, or its hard timeout).
+ * find_node for our own ID, or the query of the lookup alongside (BootstrapOptions.alongside), whose
+ * replies it is handed. `soft` gives up at the soft timeout, so that a lost datagram is asked again
+ * sooner; `outcome` is the query's real end (a reply, or its hard timeout).
  */
-function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number): { soft: Promise<QueryOutcome>; outcome: Promise<QueryOutcome> } {
+function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number, alongside: BootstrapOptions['alongside']): { soft: Promise<QueryOutcome>; outcome: Promise<QueryOutcome> } {
   let giveUp: (outcome: QueryOutcome) => void = () => {};
   const soft = new Promise<QueryOutcome>((resolve) => { giveUp = resolve; });
-  const args = { id: node.id, target: node.id };
-  const outcome = node.query(router, 'find_node', args, { hardTimeoutMs, onSoftTimeout: () => giveUp({ kind: 'timeout' }) });
+  const options = { hardTimeoutMs, onSoftTimeout: () => giveUp({ kind: 'timeout' }) };
+  const outcome = alongside === undefined
+    ? node.query(router, 'find_node', { id: node.id, target: node.id }, options)
+    : node.query(router, alongside.strategy.method, alongside.strategy.args(node.id, alongside.target), options);
+  if (alongside !== undefined) void outcome.then((o) => alongside.routerReplied(router, o));
   void outcome.then(giveUp);
   return { soft, outcome };
 }

@@ -163,6 +163,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private wakeRun: () => void = () => {};
   /** Router queries still within their soft timeout: the lookup is not over while one may answer. */
   private routersWaiting = 0;
+  /** Per router, how to stop waiting for each query to it still waited for: its answer may come another way (routerReplied). */
+  private readonly routerWaits = new Map<string, Set<() => void>>();
   private readonly routersAnswered = new Set<string>();
   /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
   private followUps = 0;
@@ -290,12 +292,17 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.emit({ type: 'router-query', to: router });
     let waiting = true;
     this.routersWaiting++;
+    const key = `${router.address}:${router.port}`;
+    const waits = this.routerWaits.get(key) ?? new Set<() => void>();
+    this.routerWaits.set(key, waits);
     const stopWaiting = (): void => {
       if (!waiting) return;
       waiting = false;
+      waits.delete(stopWaiting);
       this.routersWaiting--;
       this.wakeRun();
     };
+    waits.add(stopWaiting);
     const onSoftTimeout = (): void => {
       const alone = this.state.responderCount === 0 && !this.finished;
       if (alone && attempt < ROUTER_TRIES && this.stats.queries < (this.options.maxQueries ?? 1_000)) void this.askRouter(router, attempt + 1);
@@ -307,6 +314,17 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     stopWaiting();
     // A reply that comes after the router was asked again is news too: wake the loop even though
     // this attempt stopped being waited for at its soft timeout.
+    this.wakeRun();
+  }
+
+  /**
+   * A router's reply to this lookup's own query, asked by someone else: the join running alongside
+   * a scrape (BootstrapOptions.alongside). Used as the lookup's own router reply would be, if that
+   * has not come; a failure is the other asker's, and tells the lookup nothing.
+   */
+  routerReplied(router: Endpoint, outcome: QueryOutcome): void {
+    if (this.finished || outcome.kind !== 'response') return;
+    this.recordRouter(router, outcome);
     this.wakeRun();
   }
 
@@ -322,6 +340,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     }
     this.routersAnswered.add(key);
     this.stats.routersAnswered++;
+    // Answered: a query of ours to it still out is no longer worth waiting for.
+    for (const stop of [...(this.routerWaits.get(key) ?? [])]) stop();
     const node: NodeInfo = { id: outcome.response.r.id, address: router.address, port: router.port };
     this.state.add([node], 0);
     this.record({ node, state: 'active', hop: 0, prefixBits: sharedPrefixLength(node.id, this.target) }, outcome);

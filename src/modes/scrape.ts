@@ -5,7 +5,10 @@
  * lookup toward the info-hash leaves in the first event-loop turn, from everything known (the
  * bootstrap addresses asked get_peers directly, like libtorrent's routers, and the table). Joining
  * (find_node for our own ID) runs alongside at low priority, never ahead of a lookup query, and
- * without the table fill: a one-shot command has no use for far buckets it will not keep.
+ * without the table fill: a one-shot command has no use for far buckets it will not keep. The
+ * join asks the routers the lookup's get_peers rather than find_node, and the lookup takes that
+ * reply too: the router's reply is all a cold lookup has to go on, and this way losing one of the
+ * two costs nothing (BootstrapOptions.alongside).
  */
 import type { PeerInfo } from '../wire/compact.js';
 import { idToHex, randomIdWithPrefix, type NodeId } from '../wire/id.js';
@@ -88,6 +91,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     signal: signal === undefined ? stopJoin.signal : AbortSignal.any([signal, stopJoin.signal]),
     fillTable: false,
     priority: 'low',
+    alongside: first,
   });
   const progress = new Progress(join, found, onEvent);
   let result = await follow(first, found, progress, onEvent);

@@ -59,7 +59,7 @@ describe('a cold scrape', () => {
     }
   });
 
-  it('hands the socket its get_peers in the turn the scrape starts; the join starts a turn later, behind it', async () => {
+  it('hands the socket its get_peers in the turn the scrape starts; the join starts a turn later, behind it, asking the router the same get_peers', async () => {
     const sent: string[] = [];
     const inner = await udpTransport({ address: '127.0.0.1' });
     const transport: Transport = {
@@ -78,7 +78,8 @@ describe('a cold scrape', () => {
       // scrape's own turn, it held back the get_peers datagram that udpTransport flushes after the turn.
       expect(sent).toEqual(['get_peers']);
       await new Promise<void>((resolve) => setImmediate(resolve));
-      expect(sent).toContain('find_node');
+      // The join's router query: the lookup's own get_peers (BootstrapOptions.alongside), not find_node.
+      expect(sent).toEqual(['get_peers', 'get_peers']);
       const report = await running;
       expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
     } finally {
@@ -102,7 +103,7 @@ describe('a cold scrape', () => {
     });
     try {
       const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: [router.local], timeoutMs: 20_000 });
-      expect(router.deadEndsSent).toBeGreaterThanOrEqual(2); // the lookup's get_peers and the join's find_node
+      expect(router.deadEndsSent).toBeGreaterThanOrEqual(2); // the lookup's get_peers and the join's, both toward the info-hash
       expect(router.elsewhereSent).toBeGreaterThan(0); // its find_node lookups toward other regions
       expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
       // Stalled among the dead referrals, it looked elsewhere at once (LookupOptions.onStalled): the
@@ -117,24 +118,54 @@ describe('a cold scrape', () => {
   }, 30_000);
 
   it("asks a node get_peers while the join's find_node to it is still out: the join's probe never holds the lookup's query", async () => {
+    // A lookup and a low-priority join side by side, as a scrape runs them, the join asking find_node.
     // The router names the same 8 slow nodes whatever the target (as bittorrent/bootstrap-dht does),
     // and answers the join's find_node before the lookup's get_peers: the join asks some of them first.
     const infoHash = randomId();
     const slow = await slowNodes(infoHash, 8, 150);
     const router = await sameNodesRouter(slow.nodes, 40);
     const node = await DhtNode.create({ address: '127.0.0.1' });
+    const stopJoin = new AbortController();
     try {
-      const report = await scrape(node, { infoHash, bootstrap: [router.local], timeoutMs: 10_000 });
-      expect(report.peers.map(key)).toEqual([key(SLOW_PEER)]);
+      const lookup = node.findPeers(infoHash, { routers: [router.local], timeoutMs: 10_000 });
+      const join = node.join([router.local], { fillTable: false, priority: 'low', signal: stopJoin.signal });
+      const peers = new Set<string>();
+      for await (const event of lookup) if (event.type === 'item') peers.add(key(event.item));
+      expect([...peers]).toEqual([key(SLOW_PEER)]);
       // Nodes that got our get_peers while the join's find_node to them was still unanswered (it is
       // answered 150 ms after it came). The guard used to hold the get_peers until that answer (one
       // probe at a time per stranger), so there were none.
       const beside = slow.seen.filter(({ findNodeAt: f, getPeersAt: g }) => f !== undefined && g !== undefined && g >= f && g < f + 150);
       expect(beside.length).toBeGreaterThan(0);
+      stopJoin.abort();
+      await join.result;
     } finally {
       await node.close();
       await router.close();
       await slow.close();
+    }
+  });
+
+  it("goes on from the join's reply when the router's reply to the lookup is lost: no soft timeout waited, no query asked again", async () => {
+    const router = await forgetfulRouter(net);
+    const node = await DhtNode.create({ address: '127.0.0.1' });
+    const events: string[] = [];
+    node.onLookup((lookup) => {
+      if (lookup.strategy.method === 'get_peers' && events.length === 0) lookup.watch((event) => events.push(event.type));
+    });
+    try {
+      const torrent = net.torrents[0]!;
+      const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: [router.local], timeoutMs: 20_000 });
+      expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+      // The router heard the lookup's get_peers (and dropped it), then the join's, which it answered.
+      // Had the join asked find_node, the lookup would have asked the router again at its soft timeout.
+      expect(router.heard).toEqual(['get_peers', 'get_peers']);
+      expect(events.filter((type) => type === 'router-query')).toHaveLength(1);
+      expect(events.indexOf('query')).toBeGreaterThan(0);
+      expect(report.lookup!.routersAnswered).toBe(1);
+    } finally {
+      await node.close();
+      await router.close();
     }
   });
 
@@ -173,6 +204,25 @@ async function bigRouter(net: Testnet): Promise<{ local: Endpoint; largestReply:
   return {
     local: { address: '127.0.0.1', port: socket.address().port },
     get largestReply() { return state.largestReply; },
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
+
+/** A bootstrap node that drops the first query it hears (as a lost datagram would be) and answers the rest with 8 live nodes of `net`. */
+async function forgetfulRouter(net: Testnet): Promise<{ local: Endpoint; heard: string[]; close(): Promise<void> }> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const id = randomId();
+  const heard: string[] = [];
+  onLookupQuery(socket, (query, target, rinfo) => {
+    heard.push(query.q);
+    if (heard.length === 1) return;
+    const reply = makeResponse(query.t, { id, nodes: closestLive(net, target, 8), ...(query.q === 'get_peers' ? { token: new Uint8Array([5, 6, 7, 8]) } : {}) });
+    socket.send(encodeMessage(reply), rinfo.port, rinfo.address);
+  });
+  return {
+    local: { address: '127.0.0.1', port: socket.address().port },
+    heard,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

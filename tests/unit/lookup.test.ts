@@ -337,6 +337,24 @@ describe('Lookup: the driver of one iterative lookup', () => {
     expect(stats).toMatchObject({ ended: 'exhausted', routersAsked: 1, routersAnswered: 0, queries: 3, responses: 0 });
   });
 
+  it("takes a router's reply to its own query from whoever asked it (the join alongside), without asking the router again", async () => {
+    const router: Endpoint = { address: '10.250.0.3', port: 6881 };
+    const routerId = node(12).id;
+    const near = node(25);
+    // Our own query to the router is lost for good; the join's copy of it is answered.
+    const net = new FakeNetwork().set(router, 'hang').set(near, { reply: {} });
+    const lookup = peersLookup(net, [], {}, [router]);
+    lookup.routerReplied(router, { kind: 'timeout' }); // someone else's failure tells us nothing
+    lookup.routerReplied(router, { kind: 'response', rttMs: 1, response: { t: new Uint8Array(2), y: 'r', r: { id: routerId, nodes: [near], token: new Uint8Array([7]) } } });
+    const seen = await events(lookup);
+    const result = await lookup.result;
+    expect(seen.filter((e) => e.type === 'router-query')).toHaveLength(1);
+    expect(seen.find((e) => e.type === 'router-failed')).toBeUndefined();
+    expect(seen.find((e) => e.type === 'query')).toMatchObject({ to: near, hop: 1 });
+    expect(result.closest.map((c) => at(c.node))).toEqual([at(near), at(router)]);
+    expect(result.stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, responses: 2 });
+  });
+
   it('starts startAlpha wide while fewer than k have answered, then keeps alpha queries out', async () => {
     const net = new FakeNetwork();
     const seeds = Array.from({ length: 20 }, (_, i) => node(5 + i));
