@@ -26,8 +26,13 @@ const CLI = `${ROOT}bin/dht-scrape.js`;
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-/** `ownFirstMs`: the CLI's own clock (`first peer after N ms`, from its command's start), for our client only. */
-interface ColdSample { firstMs: number | null; durationMs: number; queries: number; found: number; wanted: number; ownFirstMs?: number | null }
+/**
+ * One run of one client. For the CLI, `firstMs` and `durationMs` are wall times from the spawn
+ * until `withStartUpTakenOff` takes the start-up off; `startUpMs` is a `--version` run's, timed
+ * just before this run; `ownFirstMs` is the CLI's own clock (`first peer after N ms`, from its
+ * command's start).
+ */
+interface ColdSample { firstMs: number | null; durationMs: number; queries: number; found: number; wanted: number; ownFirstMs?: number | null; startUpMs?: number }
 type Client = 'dht-scrape (CLI)' | 'bittorrent-dht' | 'libtorrent';
 
 /**
@@ -59,7 +64,7 @@ export async function runColdStartBench(
   options: { torrents?: number; nodes?: number; presets?: readonly ('ideal' | 'internet')[]; log?: (l: string) => void } = {},
 ): Promise<ColdTarget[]> {
   const log = options.log ?? ((l: string) => console.log(l));
-  const startup = cliStartupMs();
+  const idleStartUp = cliStartupMs();
   const libtorrent = hasLibtorrent();
   if (!libtorrent) log('SKIPPED: libtorrent column: /usr/bin/python3 cannot import libtorrent (apt-get install python3-libtorrent).');
   const clients: Client[] = ['dht-scrape (CLI)', 'bittorrent-dht', ...(libtorrent ? ['libtorrent' as const] : [])];
@@ -74,19 +79,20 @@ export async function runColdStartBench(
         ...(Object.keys(faults).length > 0 ? { faults: { ...faults, inbound: true } } : {}), ...(network.seed !== undefined ? { seed: network.seed + round } : {}),
       });
       try {
-        await lookUpEach(net, clients, samples, startup);
+        await lookUpEach(net, clients, samples);
       } finally {
         await net.close();
       }
     }
-    log(format(faults, samples, clients, startup, nodes, preset, network.networks ?? 1));
+    const startUp = withStartUpTakenOff(samples['dht-scrape (CLI)']!);
+    log(format(faults, samples, clients, { ...startUp, idle: idleStartUp }, nodes, preset, network.networks ?? 1));
     if (preset === 'internet') targets.push(...internetTargets(samples, clients, nodes));
   }
   return targets;
 }
 
 /** Each torrent of `net` looked up once by each client, taking turns (the client that goes first rotates). */
-async function lookUpEach(net: Testnet, clients: readonly Client[], samples: Record<string, ColdSample[]>, startupMs: number): Promise<void> {
+async function lookUpEach(net: Testnet, clients: readonly Client[], samples: Record<string, ColdSample[]>): Promise<void> {
   const bootstrap = formatEndpoint(net.bootstrap[0]!);
   for (const torrent of net.torrents) {
     const first = samples[clients[0]!]!.length;
@@ -95,7 +101,7 @@ async function lookUpEach(net: Testnet, clients: readonly Client[], samples: Rec
       // Each run on its own address, as each stands for another user: a client's next run must not
       // meet its last one in tables, and a router (internet preset) counts queries per IP.
       const address = `127.201.${first % 250}.${k + 1}`;
-      samples[client]!.push(await runClient(client, torrent, bootstrap, address, startupMs));
+      samples[client]!.push(await runClient(client, torrent, bootstrap, address));
     }
   }
 }
@@ -125,10 +131,10 @@ function internetTargets(samples: Record<string, ColdSample[]>, clients: Client[
   return out;
 }
 
-function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, address: string, startupMs: number): Promise<ColdSample> {
+function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, address: string): Promise<ColdSample> {
   const hex = Buffer.from(torrent.infoHash).toString('hex');
   const wanted = new Set(torrent.peers.map(formatEndpoint));
-  if (client === 'dht-scrape (CLI)') return runCli(hex, bootstrap, wanted, address, startupMs);
+  if (client === 'dht-scrape (CLI)') return runCli(hex, bootstrap, wanted, address);
   const [cmd, args] = client === 'bittorrent-dht'
     ? [process.execPath, [`${BENCH}cold-peer-dht.mjs`, bootstrap, hex, address]]
     : [PYTHON, [`${BENCH}cold-libtorrent.py`, bootstrap, hex, address]];
@@ -144,15 +150,19 @@ function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, a
   });
 }
 
-/** A fresh CLI process: time to its first peer line and to its exit, minus its start-up time. */
-function runCli(hex: string, bootstrap: string, wanted: Set<string>, address: string, startupMs: number): Promise<ColdSample> {
+/**
+ * A fresh CLI process: wall time to its first peer line and to its exit, from the spawn, and the
+ * start-up time of a `--version` run just before it (startUpNow), which withStartUpTakenOff takes off.
+ */
+async function runCli(hex: string, bootstrap: string, wanted: Set<string>, address: string): Promise<ColdSample> {
+  const startUpMs = await startUpNow();
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(process.execPath, [CLI, hex, '--bootstrap', bootstrap, '--bind', address, '--no-state', '--timeout', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let firstMs: number | null = null;
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { firstMs ??= performance.now() - started - startupMs; stdout += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => { firstMs ??= performance.now() - started; stdout += chunk.toString(); });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.on('close', () => {
       const found = stdout.split('\n').filter((l) => wanted.has(l.trim())).length;
@@ -160,12 +170,40 @@ function runCli(hex: string, bootstrap: string, wanted: Set<string>, address: st
       const own = /first peer after (\d+) ms/.exec(stderr)?.[1];
       // A run that found no peer keeps its output (the summary: queries, timeouts, closest bits) for whoever must say why.
       if (found === 0) writeFileSync(`${tmpdir()}/dht-scrape-cold-failed-${hex}-${Date.now()}.log`, `${stdout}\n${stderr}`);
-      resolve({ firstMs, durationMs: performance.now() - started - startupMs, queries, found, wanted: wanted.size, ownFirstMs: own === undefined ? null : Number(own) });
+      resolve({ firstMs, durationMs: performance.now() - started, queries, found, wanted: wanted.size, ownFirstMs: own === undefined ? null : Number(own), startUpMs });
     });
   });
 }
 
-/** Median wall time of `dht-scrape --version`: Node's start-up and our module loading. */
+/**
+ * Wall time from spawning `dht-scrape --version` to its line on stdout: Node's start-up and our
+ * module loading, as a scrape pays them before its first peer line (not the exit, which the first
+ * peer line does not wait for). Timed under the same load as the runs, with this process's local
+ * network running: at idle, before the bench, it came out 30-50 ms shorter in some runs and not in
+ * others (137-190 ms over eight runs), which moved the first-peer ratio by up to 0.2.
+ */
+function startUpNow(): Promise<number> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, '--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let printedMs: number | undefined;
+    child.stdout.on('data', () => { printedMs ??= performance.now() - started; });
+    child.on('close', () => resolve(printedMs ?? performance.now() - started));
+  });
+}
+
+/** Takes the median of the runs' `--version` start-ups off each CLI run's wall times; returns it and how many runs it is the median of. */
+function withStartUpTakenOff(runs: ColdSample[]): { ms: number; runs: number } {
+  const times = runs.map((r) => r.startUpMs).filter((ms): ms is number => ms !== undefined);
+  const ms = median(times);
+  for (const run of runs) {
+    if (run.firstMs !== null) run.firstMs -= ms;
+    run.durationMs -= ms;
+  }
+  return { ms, runs: times.length };
+}
+
+/** Median wall time of `dht-scrape --version` at idle, before the bench (printed beside the one taken off). */
 function cliStartupMs(): number {
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -178,13 +216,13 @@ function cliStartupMs(): number {
 
 /** Which first-peer figure of a run is read. */
 type FirstPeerClock = (run: ColdSample) => number | null;
-/** The bench's own: stdout's first line, the CLI's `--version` start-up taken off (theirs: their own clocks). */
+/** The bench's own: stdout's first line, the CLI's `--version` start-up taken off (withStartUpTakenOff; theirs: their own clocks). */
 const stdoutClock: FirstPeerClock = (run) => run.firstMs;
 /**
  * The CLI's own clock: its `first peer after N ms` from its command's start (after Node's start-up
  * and module loading, as the other two clients are timed from their DHT's creation), with no
- * subtraction of a separately measured start-up, whose own noise (and the process exit it includes)
- * moves the other figure by tens of ms. The other clients keep their stdout figure.
+ * subtraction of a separately measured start-up, whose own noise moves the other figure by tens
+ * of ms. The other clients keep their stdout figure.
  */
 const ownClock: FirstPeerClock = (run) => (typeof run.ownFirstMs === 'number' ? run.ownFirstMs : null);
 
@@ -242,7 +280,7 @@ function hasLibtorrent(): boolean {
   }
 }
 
-function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: Client[], startupMs: number, nodes: number, preset: 'ideal' | 'internet', networks: number): string {
+function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: Client[], startUp: { ms: number; runs: number; idle: number }, nodes: number, preset: 'ideal' | 'internet', networks: number): string {
   // A run without a peer is a first peer that never came (medianFirst).
   const firsts = (s: ColdSample[]): number[] => s.map((x) => x.firstMs ?? Number.POSITIVE_INFINITY);
   const ms = (value: number): string => orNever(value, (v) => num(v));
@@ -260,7 +298,8 @@ function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: 
   return [
     heading(`Cold start: fresh processes, ONE bootstrap ${preset === 'internet' ? 'router' : 'node'} of a ${nodes}-node testnet, ${preset === 'internet' ? `internet preset (${networks > 1 ? `${networks} networks in turn, seeds 1-${networks}` : 'seed 1'})` : `ideal, latency 20-80 ms one way${lossy ? ' + 10% loss' : ''}`} (${samples['dht-scrape (CLI)']!.length} torrents, clients taking turns)`),
     table(['client (fresh process)', 'first peer ms: median (p10-p90)', 'duration ms: median (p10-p90)', 'get_peers', 'get_peers (found)', 'success', 'complete'], rows),
-    `dht-scrape start-up (--version, taken off): ${num(startupMs)} ms. First peer vs the faster peer: ${first.text} (target <= 1.0x;` +
+    `dht-scrape start-up taken off: ${num(startUp.ms)} ms (median of ${startUp.runs} \`--version\` runs to their output line, one just before each CLI run; ${num(startUp.idle)} ms to exit at idle, before the bench).` +
+      ` First peer vs the faster peer: ${first.text} (target <= 1.0x;` +
       ` in brackets, the 90% interval over these torrents). On the CLI's own clock (its \`first peer after\`, no subtraction): ${ms(own.ms)} ms, ${own.text}.` +
       ` A run that found no peer counts as never in every first-peer figure; over the successful runs alone the ratios would be ${first.successesOnly} and ${own.successesOnly}.` +
       // A lookup that finds nothing may stop early (libtorrent's failures on `internet` ended after 9

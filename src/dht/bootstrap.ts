@@ -46,7 +46,7 @@ export interface BootstrapOptions {
   priority?: 'low';
   /**
    * A lookup this join runs beside (a scrape's). The join asks its routers that lookup's own query
-   * instead of find_node for our ID, and hands each reply to the lookup (Lookup.routerReplied). A
+   * instead of find_node for our ID, and hands each to the lookup (Lookup.sharedRouterQuery). A
    * router's get_peers reply names nodes as a find_node reply does, so the join seeds from it all
    * the same; and when the lookup's own router query or its reply is lost, the lookup goes on from
    * the join's reply instead of waiting a soft timeout to ask again. No extra datagram: the join
@@ -56,7 +56,7 @@ export interface BootstrapOptions {
 }
 
 /** What a join needs of the lookup it runs beside: its query, and where the routers' replies go. */
-export type LookupAlongside = Pick<Lookup<LookupMethod, unknown>, 'strategy' | 'target' | 'routerReplied'>;
+export type LookupAlongside = Pick<Lookup<LookupMethod, unknown>, 'strategy' | 'target' | 'sharedRouterQuery'>;
 
 /** How joining went. `routersAnswered` 0 with an empty table means no bootstrap node answered. */
 export interface BootstrapResult {
@@ -239,7 +239,7 @@ function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number, a
   const outcome = alongside === undefined
     ? node.query(router, 'find_node', { id: node.id, target: node.id }, options)
     : node.query(router, alongside.strategy.method, alongside.strategy.args(node.id, alongside.target), options);
-  if (alongside !== undefined) void outcome.then((o) => alongside.routerReplied(router, o));
+  alongside?.sharedRouterQuery(router, outcome);
   void outcome.then(giveUp);
   return { soft, outcome };
 }

@@ -163,7 +163,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private wakeRun: () => void = () => {};
   /** Router queries still within their soft timeout: the lookup is not over while one may answer. */
   private routersWaiting = 0;
-  /** Per router, how to stop waiting for each query to it still waited for: its answer may come another way (routerReplied). */
+  /** Per router, how to stop waiting for each query to it still waited for: its answer may come another way (sharedRouterQuery). */
   private readonly routerWaits = new Map<string, Set<() => void>>();
   private readonly routersAnswered = new Set<string>();
   /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
@@ -318,14 +318,19 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   }
 
   /**
-   * A router's reply to this lookup's own query, asked by someone else: the join running alongside
-   * a scrape (BootstrapOptions.alongside). Used as the lookup's own router reply would be, if that
-   * has not come; a failure is the other asker's, and tells the lookup nothing.
+   * This lookup's own query, sent to a router by someone else: the join running alongside a scrape
+   * (BootstrapOptions.alongside). It counts as one of our queries (on the wire it asks for our
+   * target), and its reply is used as the lookup's own router reply would be, if that has not come;
+   * a failure is the other asker's, and tells the lookup nothing.
    */
-  routerReplied(router: Endpoint, outcome: QueryOutcome): void {
-    if (this.finished || outcome.kind !== 'response') return;
-    this.recordRouter(router, outcome);
-    this.wakeRun();
+  sharedRouterQuery(router: Endpoint, outcome: Promise<QueryOutcome>): void {
+    if (this.finished) return;
+    this.stats.queries++;
+    void outcome.then((o) => {
+      if (this.finished || o.kind !== 'response') return;
+      this.recordRouter(router, o);
+      this.wakeRun();
+    });
   }
 
   /** A router that answered is a node like any other from now on: it joins the candidates as a responder. */

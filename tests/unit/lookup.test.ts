@@ -344,15 +344,16 @@ describe('Lookup: the driver of one iterative lookup', () => {
     // Our own query to the router is lost for good; the join's copy of it is answered.
     const net = new FakeNetwork().set(router, 'hang').set(near, { reply: {} });
     const lookup = peersLookup(net, [], {}, [router]);
-    lookup.routerReplied(router, { kind: 'timeout' }); // someone else's failure tells us nothing
-    lookup.routerReplied(router, { kind: 'response', rttMs: 1, response: { t: new Uint8Array(2), y: 'r', r: { id: routerId, nodes: [near], token: new Uint8Array([7]) } } });
+    lookup.sharedRouterQuery(router, Promise.resolve({ kind: 'timeout' })); // someone else's failure tells us nothing
+    lookup.sharedRouterQuery(router, Promise.resolve({ kind: 'response', rttMs: 1, response: { t: new Uint8Array(2), y: 'r', r: { id: routerId, nodes: [near], token: new Uint8Array([7]) } } }));
     const seen = await events(lookup);
     const result = await lookup.result;
     expect(seen.filter((e) => e.type === 'router-query')).toHaveLength(1);
     expect(seen.find((e) => e.type === 'router-failed')).toBeUndefined();
     expect(seen.find((e) => e.type === 'query')).toMatchObject({ to: near, hop: 1 });
     expect(result.closest.map((c) => at(c.node))).toEqual([at(near), at(router)]);
-    expect(result.stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, responses: 2 });
+    // Its own router query, the two copies (asked for our target, so counted as ours), and `near`.
+    expect(result.stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, responses: 2, queries: 4 });
   });
 
   it('starts startAlpha wide while fewer than k have answered, then keeps alpha queries out', async () => {
