@@ -55,7 +55,7 @@ export type ScrapeEvent =
 export interface ScrapeReport {
   infohash: string;
   peers: FoundPeer[];
-  /** Routers that answered (the lookup's get_peers or the join's find_node), and the join's figures. */
+  /** Routers that answered (the lookup's get_peers or the join's copy of it), and the join's figures. */
   bootstrap: JoinReport;
   /** Undefined when nothing at all answered: no bootstrap node, no saved node. */
   lookup: LookupStats | undefined;
