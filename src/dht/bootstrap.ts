@@ -239,6 +239,7 @@ function askRouter(node: JoiningNode, router: Endpoint, hardTimeoutMs: number, a
   const outcome = alongside === undefined
     ? node.query(router, 'find_node', { id: node.id, target: node.id }, options)
     : node.query(router, alongside.strategy.method, alongside.strategy.args(node.id, alongside.target), options);
+  // Handed to the lookup first: it hears of a reply before the join does.
   alongside?.sharedRouterQuery(router, outcome);
   void outcome.then(giveUp);
   return { soft, outcome };
