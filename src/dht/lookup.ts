@@ -161,9 +161,11 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
   private readonly now: () => number;
   private readonly startedAt: number;
   private wakeRun: () => void = () => {};
-  /** Router queries still within their soft timeout: the lookup is not over while one may answer. */
-  private routersWaiting = 0;
-  /** Per router, how to stop waiting for each query to it still waited for: its answer may come another way (sharedRouterQuery). */
+  /**
+   * Per router, its queries still within their soft timeout, each as the way to stop waiting for
+   * it: the lookup is not over while one may answer, and a router answered another way
+   * (sharedRouterQuery) is waited for no more.
+   */
   private readonly routerWaits = new Map<string, Set<() => void>>();
   private readonly routersAnswered = new Set<string>();
   /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
@@ -239,6 +241,12 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     return { stats: { ...this.stats }, closest: this.state.closestResponders() };
   }
 
+  private get routersWaiting(): number {
+    let waiting = 0;
+    for (const waits of this.routerWaits.values()) waiting += waits.size;
+    return waiting;
+  }
+
   private noteStalled(): void {
     const onStalled = this.onStalled;
     this.onStalled = undefined;
@@ -290,17 +298,11 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       this.stats.routersAsked++;
     }
     this.emit({ type: 'router-query', to: router });
-    let waiting = true;
-    this.routersWaiting++;
     const key = `${router.address}:${router.port}`;
     const waits = this.routerWaits.get(key) ?? new Set<() => void>();
     this.routerWaits.set(key, waits);
     const stopWaiting = (): void => {
-      if (!waiting) return;
-      waiting = false;
-      waits.delete(stopWaiting);
-      this.routersWaiting--;
-      this.wakeRun();
+      if (waits.delete(stopWaiting)) this.wakeRun();
     };
     waits.add(stopWaiting);
     const onSoftTimeout = (): void => {
