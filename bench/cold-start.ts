@@ -179,8 +179,9 @@ async function runCli(hex: string, bootstrap: string, wanted: Set<string>, addre
  * Wall time from spawning `dht-scrape --version` to its line on stdout: Node's start-up and our
  * module loading, as a scrape pays them before its first peer line (not the exit, which the first
  * peer line does not wait for). Timed under the same load as the runs, with this process's local
- * network running: at idle, before the bench, it came out 30-50 ms shorter in some runs and not in
- * others (137-190 ms over eight runs), which moved the first-peer ratio by up to 0.2.
+ * network running. Measured once at idle before the bench, to exit, it ranged 137-208 ms over the
+ * runs of 2026-12-05 to -07, and once fell 46 ms short of what the runs paid by the CLI's own
+ * clock; one commit's ratio moved by up to 0.4 with it (docs/performance.md, section 3b).
  */
 function startUpNow(): Promise<number> {
   return new Promise((resolve) => {
