@@ -34,7 +34,8 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   // BEP 43: a one-shot command is read-only unless told otherwise, so that no node keeps it in its
   // table (and waits on it in its next lookup) after it exits.
   const node = { readOnly: command.readOnly };
-  const session = await openSession(common, output, { node, bothFamilies: true, ...(needsPeers ? { testnetSeeders: 7 } : {}) });
+  // startBeforeNames: the lookup leaves with the first address known, not after the slowest name.
+  const session = await openSession(common, output, { node, bothFamilies: true, startBeforeNames: true, ...(needsPeers ? { testnetSeeders: 7 } : {}) });
   view?.watchNode(session.node, session.node6);
   try {
     const target = command.target ?? pickTestnetTorrent(session);
@@ -56,6 +57,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       startedAt: started,
       infoHash: target.infoHash,
       bootstrap: session.bootstrap,
+      bootstrapLater: session.bootstrapLater,
       timeoutMs,
       signal,
       ...(command.announcePort !== undefined ? { announcePort: command.announcePort } : {}),
@@ -78,7 +80,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const { node6 } = session;
     const [report4, report6] = await Promise.all([
       scrape(session.node, options, onEvent(session.node.family)),
-      node6 === undefined ? undefined : scrape(node6, { ...options, bootstrap: session.bootstrap6 }, onEvent(6)),
+      node6 === undefined ? undefined : scrape(node6, { ...options, bootstrap: session.bootstrap6, bootstrapLater: session.bootstrap6Later }, onEvent(6)),
     ]);
     const byFamily: FamilyReports = report6 === undefined ? { [session.node.family]: report4 } : { 4: report4, 6: report6 };
     const report = report6 === undefined ? report4 : mergeReports(report4, report6);
@@ -94,7 +96,10 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
         return EXIT.noPeers;
       }
       const ranOut = Date.now() - started >= timeoutMs ? ` (--timeout ${timeoutMs / 1000} s ran out; a slow network may need longer)` : '';
-      output.err(noBootstrapMessage(session, { waited: `; gave up after ${seconds} s${ranOut}`, tryLocal: 'dht-scrape --testnet 200' }));
+      // The names that resolved after the session opened were asked too (a name has 3 s at most).
+      const late = (await Promise.all(session.bootstrapLater)).flat();
+      const tried: Session = { ...session, bootstrap: [...session.bootstrap, ...late] };
+      output.err(noBootstrapMessage(tried, { waited: `; gave up after ${seconds} s${ranOut}`, tryLocal: 'dht-scrape --testnet 200' }));
       return EXIT.network;
     }
     let extras: SwarmExtras = {};

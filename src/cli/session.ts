@@ -11,7 +11,7 @@ import { formatEndpoint } from '../wire/address.js';
 import { udpTransport, type Endpoint } from '../net/transport.js';
 import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
 import { packetTracer } from './packet-trace.js';
-import { describeSocket, namesOnlyInOtherFamily, otherFamilyNamesMessage, PUBLIC_ROUTERS, parseHostPort, resolveEndpoints } from './bootstrap-nodes.js';
+import { describeSocket, namesOnlyInOtherFamily, otherFamilyNamesMessage, PUBLIC_ROUTERS, parseHostPort, resolveAsTheyCome, resolveEndpoints, type NameLookup } from './bootstrap-nodes.js';
 import { UsageError, type CommonOptions } from './options.js';
 import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
 import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused, type SavedState } from './state-file.js';
@@ -31,6 +31,12 @@ export interface Session {
   node6: DhtNode | undefined;
   /** Where node6 joins (empty without node6). */
   bootstrap6: Endpoint[];
+  /**
+   * With SessionExtras.startBeforeNames, the bootstrap names still resolving when the session
+   * opened, one promise each: the addresses they add to `bootstrap` (and `bootstrap6`). Else empty.
+   */
+  bootstrapLater: Promise<Endpoint[]>[];
+  bootstrap6Later: Promise<Endpoint[]>[];
   testnet: Testnet | undefined;
   /** True when the public routers are used (so a failure should suggest --testnet). */
   usingPublicRouters: boolean;
@@ -48,6 +54,14 @@ export interface SessionExtras {
   testnetSeeders?: number;
   /** The command can run an IPv4 and an IPv6 node side by side (see Session.node6). */
   bothFamilies?: boolean;
+  /**
+   * Open the session once some bootstrap address is known (saved contacts, IP literals, the first
+   * name to resolve), and hand over the names still resolving in Session.bootstrapLater: a scrape
+   * starts asking without waiting for the slowest name. Else every name is resolved first.
+   */
+  startBeforeNames?: boolean;
+  /** How names are resolved (default: the system's resolver); tests pass their own. */
+  resolve?: NameLookup;
 }
 
 export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
@@ -108,16 +122,28 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   // A second, IPv6 node is wanted (Session.node6): its bootstrap addresses resolve alongside the first's.
   const dual = extras.bothFamilies === true && common.family === undefined && family === 4;
   let bootstrap6: Endpoint[] = [];
+  let bootstrapLater: Promise<Endpoint[]>[] = [];
+  let bootstrap6Later: Promise<Endpoint[]>[] = [];
   const given = common.bootstrap.length > 0 ? common.bootstrap : PUBLIC_ROUTERS.map((r) => parseHostPort(r));
   if (testnet !== undefined) {
     bootstrap = testnet.bootstrap.slice(0, 1);
     if (dual && testnet.ipv6 !== undefined) bootstrap6 = testnet.ipv6.bootstrap.slice(0, 1);
   } else {
     usingPublicRouters = common.bootstrap.length === 0;
-    const [resolved, resolved6] = await Promise.all([resolveEndpoints(given, family), dual ? resolveEndpoints(given, 6) : []]);
-    bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...resolved];
-    // The IPv6 node's saved contacts (state-file.ts) come first too: a cold start in both families.
-    bootstrap6 = dual ? [...savedEndpoints(saved?.nodes ?? [], 6), ...resolved6] : [];
+    const { resolve } = extras;
+    if (extras.startBeforeNames === true) {
+      // Saved contacts first, as below; the names that are slow to resolve come to the lookup later.
+      const [streamed, streamed6] = await Promise.all([
+        resolveAsTheyCome(given, family, savedEndpoints(saved?.nodes ?? [], family), undefined, resolve),
+        dual ? resolveAsTheyCome(given, 6, savedEndpoints(saved?.nodes ?? [], 6), undefined, resolve) : { now: [], later: [] },
+      ]);
+      [bootstrap, bootstrapLater, bootstrap6, bootstrap6Later] = [streamed.now, streamed.later, streamed6.now, streamed6.later];
+    } else {
+      const [resolved, resolved6] = await Promise.all([resolveEndpoints(given, family, undefined, resolve), dual ? resolveEndpoints(given, 6, undefined, resolve) : []]);
+      bootstrap = [...savedEndpoints(saved?.nodes ?? [], family), ...resolved];
+      // The IPv6 node's saved contacts (state-file.ts) come first too: a cold start in both families.
+      bootstrap6 = dual ? [...savedEndpoints(saved?.nodes ?? [], 6), ...resolved6] : [];
+    }
   }
 
   let node6: DhtNode | undefined;
@@ -130,7 +156,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       if (ipv6?.sharedAddress === true) Object.assign(options6, SHARED_ADDRESS_OPTIONS, { lookup: { ...options6.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
       // No IPv6 here (no address, or the family disabled): the run stays IPv4, as -4 would.
       node6 = await bindNode(options6, port, output, tap).catch(() => undefined);
-      if (node6 === undefined) bootstrap6 = [];
+      if (node6 === undefined) [bootstrap6, bootstrap6Later] = [[], []];
       // One host, two DHTs (BEP 32): each node answers `want` from both tables, and asks for the
       // other family's contacts while its sibling's table is short (DhtNode.pairWith).
       else node.pairWith(node6);
@@ -140,7 +166,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   if (testnet === undefined && bootstrap.length === 0 && bootstrap6.length === 0) {
     // Nothing to join through. A name with addresses only in the other family is a mismatch of
     // options (exit 2, as for an IP literal), not a network that cannot be reached.
-    const mismatched = await namesOnlyInOtherFamily(given, family);
+    const mismatched = await namesOnlyInOtherFamily(given, family, undefined, extras.resolve);
     if (mismatched.length > 0) {
       await node.close();
       await node6?.close();
@@ -159,6 +185,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     bootstrap,
     node6,
     bootstrap6,
+    bootstrapLater,
+    bootstrap6Later,
     testnet,
     usingPublicRouters,
     rateLimitedBy,
@@ -186,7 +214,9 @@ export function describeNetwork(session: Session): string {
   const both = session.node6 !== undefined ? ', IPv4 and IPv6' : '';
   if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes${testnet.ipv6 !== undefined ? ` + ${testnet.ipv6.nodes.length} IPv6` : ''}, ${testnet.torrents.length} torrents${both})`;
   if (session.usingPublicRouters) return `the DHT through the public routers${both}`;
-  return `the DHT through ${[...session.bootstrap, ...session.bootstrap6].map(formatEndpoint).join(', ')}`;
+  const names = session.bootstrapLater.length;
+  const resolving = names > 0 ? ` (${names} more name${names > 1 ? 's' : ''} still resolving)` : '';
+  return `the DHT through ${[...session.bootstrap, ...session.bootstrap6].map(formatEndpoint).join(', ')}${resolving}`;
 }
 
 /**

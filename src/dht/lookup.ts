@@ -134,6 +134,13 @@ export function reachableNodes(body: ResponseBody, family: 4 | 6 | undefined): N
  */
 export interface LookupRouters {
   endpoints: readonly Endpoint[];
+  /**
+   * Routers whose addresses were not known when the lookup started: a host name being resolved
+   * yields its addresses here. Each is asked the moment its addresses come, so a slow name (a DNS
+   * lookup can take seconds) holds up nothing already known; until they have all come, a lookup
+   * with fewer than k answers waits for them rather than end "exhausted".
+   */
+  later?: readonly Promise<readonly Endpoint[]>[];
   query: EndpointQueryFn;
 }
 
@@ -168,6 +175,8 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
    */
   private readonly routerWaits = new Map<string, Set<() => void>>();
   private readonly routersAnswered = new Set<string>();
+  /** Routers' addresses still to come (LookupRouters.later). */
+  private routersToCome = 0;
   /** find_node follow-ups still out (see askForNodes): the lookup waits for them before it ends. */
   private followUps = 0;
   /** LookupOptions.onStalled, until it is called. */
@@ -210,6 +219,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       if (ended !== undefined || this.stats.queries >= maxQueries) break;
       void this.askRouter(router);
     }
+    for (const later of this.routers?.later ?? []) this.askWhenKnown(later);
 
     while (ended === undefined) {
       for (const candidate of this.state.next()) {
@@ -219,13 +229,13 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
       if (ended !== undefined) break;
       if (this.state.done && this.routersWaiting === 0 && this.followUps === 0) {
         if (this.state.responderCount >= this.state.k) { ended = 'converged'; break; }
-        if (this.reseeded() === 0) { ended = 'exhausted'; break; }
-        continue;
+        if (this.reseeded() > 0) continue;
+        if (this.routersToCome === 0) { ended = 'exhausted'; break; }
       }
       // Only slow queries out, fewer than k answers: the table may know better than to wait (reseed).
       if (this.state.stalled && this.routersWaiting === 0 && this.followUps === 0) {
         if (this.reseeded() > 0) continue;
-        this.noteStalled();
+        if (this.routersToCome === 0) this.noteStalled();
       }
       // Sleep until a reply, a soft timeout or a stop signal changes something, then look again.
       await new Promise<void>((resolve) => { this.wakeRun = resolve; });
@@ -239,6 +249,23 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
     this.stats.nodesContacted += this.contacted.size;
     this.finish();
     return { stats: { ...this.stats }, closest: this.state.closestResponders() };
+  }
+
+  /**
+   * A router whose addresses come later (LookupRouters.later): asked as soon as they do, unless the
+   * lookup is over or one of them was asked already (a name can resolve to a saved contact's address).
+   */
+  private askWhenKnown(later: Promise<readonly Endpoint[]>): void {
+    this.routersToCome++;
+    const known = (endpoints: readonly Endpoint[]): void => {
+      this.routersToCome--;
+      for (const router of endpoints) {
+        if (this.finished || this.stats.queries >= (this.options.maxQueries ?? 1_000)) break;
+        if (!this.routerWaits.has(`${router.address}:${router.port}`)) void this.askRouter(router);
+      }
+      this.wakeRun();
+    };
+    later.then(known, () => known([]));
   }
 
   private get routersWaiting(): number {

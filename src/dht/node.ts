@@ -658,9 +658,9 @@ export class DhtNode {
   lookup<M extends LookupMethod, Item>(
     target: NodeId,
     strategy: LookupStrategy<M, Item>,
-    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn; routers?: readonly Endpoint[] } = {},
+    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn } & RouterOptions = {},
   ): Lookup<M, Item> {
-    const { seeds: given, query, routers, ...lookupOptions } = options;
+    const { seeds: given, query, routers, routersLater, ...lookupOptions } = options;
     // A cold scrape asks its bootstrap routers before it joins: they declare the network as well.
     if (routers !== undefined) this.declareScope(routers);
     const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
@@ -674,9 +674,13 @@ export class DhtNode {
       merged.watchReseed ??= (changed) => { this.tableNews.add(changed); return () => this.tableNews.delete(changed); };
     }
     const queryFn: QueryFn = query ?? ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions));
-    const asRouters = routers === undefined || routers.length === 0
+    const asRouters = (routers?.length ?? 0) === 0 && (routersLater?.length ?? 0) === 0
       ? undefined
-      : { endpoints: routers, query: ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions)) satisfies EndpointQueryFn };
+      : {
+        endpoints: routers ?? [],
+        later: routersLater ?? [],
+        query: ((to, method, args, queryOptions) => this.query(to, method, args, queryOptions)) satisfies EndpointQueryFn,
+      };
     const lookup = new Lookup(this.id, target, strategy, seeds, queryFn, merged, asRouters);
     for (const listener of this.lookupListeners) listener(lookup as Lookup<LookupMethod, unknown>);
     return lookup;
@@ -726,7 +730,7 @@ export class DhtNode {
   /** get_peers lookup for an info-hash; iterate it for peers as they arrive. */
   findPeers(
     infoHash: NodeId,
-    options: LookupOptions & { scrape?: boolean; noseed?: boolean; routers?: readonly Endpoint[] } = {},
+    options: LookupOptions & { scrape?: boolean; noseed?: boolean } & RouterOptions = {},
   ): Lookup<'get_peers', PeerInfo> {
     const { scrape, noseed, ...lookupOptions } = options;
     const strategyOptions: { scrape?: boolean; noseed?: boolean } = {};
@@ -804,6 +808,16 @@ export interface AnnounceResult {
   lookup: LookupResult;
   /** Nodes that accepted the announce. */
   announcedTo: number;
+}
+
+/**
+ * Addresses without a known node ID that a lookup asks first (see LookupRouters): `routers`, known
+ * now, and `routersLater`, each the addresses of a name still being resolved. Only the routers known
+ * now declare the network's scope (declareScope): a lookup's candidates are judged from the start.
+ */
+export interface RouterOptions {
+  routers?: readonly Endpoint[];
+  routersLater?: readonly Promise<readonly Endpoint[]>[];
 }
 
 /** 127.0.0.0/8, ::1, and IPv4-mapped loopback. */

@@ -22,6 +22,12 @@ import type { Endpoint } from '../net/transport.js';
 export interface ScrapeOptions {
   infoHash: NodeId;
   bootstrap: readonly Endpoint[];
+  /**
+   * Bootstrap addresses still being resolved (each, a host name's): the lookup asks each as soon as
+   * it is known, and the scrape does not wait for the slowest name before its first query. The
+   * join goes through `bootstrap` only.
+   */
+  bootstrapLater?: readonly Promise<readonly Endpoint[]>[];
   /** Overall budget for the lookup (and the join alongside it). Default 30 s. */
   timeoutMs?: number;
   /** Also announce ourselves on this port (BEP 5 announce_peer) once the lookup is done. */
@@ -83,7 +89,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
   let elsewhere: Elsewhere | undefined;
   const lookElsewhereOnce = (): Elsewhere => (elsewhere ??= lookElsewhere(node, options.infoHash, deadline, signal));
   const first = node.findPeers(options.infoHash, {
-    ...lookupOptions, routers: options.bootstrap, timeoutMs: remaining(deadline), onStalled: () => { lookElsewhereOnce(); },
+    ...lookupOptions, routers: options.bootstrap, routersLater: options.bootstrapLater ?? [], timeoutMs: remaining(deadline), onStalled: () => { lookElsewhereOnce(); },
   });
   const stopJoin = new AbortController();
   const join = node.join(options.bootstrap, {

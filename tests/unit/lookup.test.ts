@@ -100,10 +100,21 @@ function slowReferrals(): { seed: NodeInfo; slow: NodeInfo[]; live: NodeInfo; ne
   return { seed, slow, live, net };
 }
 
-function peersLookup(net: FakeNetwork, seeds: NodeInfo[], options: ConstructorParameters<typeof Lookup>[5] = {}, routers?: Endpoint[]): Lookup<'get_peers', PeerInfo> {
+function peersLookup(
+  net: FakeNetwork, seeds: NodeInfo[], options: ConstructorParameters<typeof Lookup>[5] = {}, routers?: Endpoint[], later: Promise<Endpoint[]>[] = [],
+): Lookup<'get_peers', PeerInfo> {
   const query = net.query as unknown as EndpointQueryFn;
-  return new Lookup(me, target, getPeers(), seeds, query, options, routers === undefined ? undefined : { endpoints: routers, query });
+  return new Lookup(me, target, getPeers(), seeds, query, options, routers === undefined ? undefined : { endpoints: routers, later, query });
 }
+
+/** A promise the test settles by hand: a bootstrap name whose lookup returns when the test says. */
+function pending<T>(): { promise: Promise<T>; settle(value: T): void } {
+  let settle: (value: T) => void = () => {};
+  const promise = new Promise<T>((resolve) => { settle = resolve; });
+  return { promise, settle };
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('Lookup: the driver of one iterative lookup', () => {
   it('reports each query before its response, and a response\'s items right after it; the stats count them', async () => {
@@ -354,6 +365,52 @@ describe('Lookup: the driver of one iterative lookup', () => {
     expect(result.closest.map((c) => at(c.node))).toEqual([at(near), at(router)]);
     // Its own router query, the two copies (asked for our target, so counted as ours), and `near`.
     expect(result.stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, responses: 2, queries: 4 });
+  });
+
+  it('asks a router whose address comes later (a name still resolving) the moment it comes, and waits for it rather than end with nothing', async () => {
+    const router: Endpoint = { address: '10.250.0.4', port: 6881 };
+    const near = node(25);
+    const net = new FakeNetwork().set(router, { reply: { id: node(12).id, nodes: [near] } }).set(near, { reply: {} });
+    const name = pending<Endpoint[]>();
+    const lookup = peersLookup(net, [], {}, [], [name.promise]);
+    let over = false;
+    void lookup.result.then(() => { over = true; });
+    await nextTurn();
+    await nextTurn();
+    expect(net.asked).toEqual([]);
+    expect(over).toBe(false);
+    name.settle([router]);
+    const { stats, closest } = await lookup.result;
+    expect(net.asked).toEqual([at(router), at(near)]);
+    expect(closest.map((c) => at(c.node))).toEqual([at(near), at(router)]);
+    expect(stats).toMatchObject({ routersAsked: 1, routersAnswered: 1, queries: 2 });
+  });
+
+  it('does not ask a router twice when a name resolves to an address it has asked already, and ends exhausted once every name has come', async () => {
+    const router: Endpoint = { address: '10.250.0.5', port: 6881 };
+    const net = new FakeNetwork().set(router, 'silent');
+    const name = pending<Endpoint[]>();
+    const failed = pending<Endpoint[]>();
+    const lookup = peersLookup(net, [], {}, [router], [name.promise, failed.promise]);
+    name.settle([router]);
+    for (let i = 0; i < 10; i++) await nextTurn();
+    // Asked three times in all (ROUTER_TRIES), never a fourth for the name naming it again.
+    expect(net.asked).toEqual([at(router), at(router), at(router)]);
+    let over = false;
+    void lookup.result.then(() => { over = true; });
+    await nextTurn();
+    expect(over).toBe(false);
+    failed.settle([]);
+    expect((await lookup.result).stats.ended).toBe('exhausted');
+  });
+
+  it('does not wait for a name still resolving once k nodes have answered', async () => {
+    const seeds = Array.from({ length: 8 }, (_, i) => node(10 + i));
+    const net = new FakeNetwork();
+    for (const s of seeds) net.set(s, { reply: {} });
+    const never = pending<Endpoint[]>();
+    const lookup = peersLookup(net, seeds, {}, [], [never.promise]);
+    expect((await lookup.result).stats).toMatchObject({ ended: 'converged', routersAsked: 0, responses: 8 });
   });
 
   it('starts startAlpha wide while fewer than k have answered, then keeps alpha queries out', async () => {
