@@ -50,7 +50,7 @@ export async function resolveEndpoints(list: readonly HostPort[], family: 4 | 6,
 
 /** Bootstrap addresses as they become known: some at once, the rest one name at a time. */
 export interface EndpointsAsTheyCome {
-  /** Known now: the addresses given first (saved contacts), the IP literals, and any name already resolved. */
+  /** Known now: the IP literals, and any name already resolved. */
   now: Endpoint[];
   /** One per name still resolving: its addresses, or none (it failed, or took over `timeoutMs`). */
   later: Promise<Endpoint[]>[];
@@ -59,10 +59,13 @@ export interface EndpointsAsTheyCome {
 /**
  * Like resolveEndpoints, without waiting for the slowest name: a one-shot command starts asking
  * what it knows, and a name whose lookup stalls (some resolvers take seconds over an AAAA record)
- * does not hold up the rest. When nothing is known at once, waits for the first name that resolves
- * to an address (or for all of them to fail), so that `now` is empty only when nothing resolved.
+ * does not hold up the rest. When nothing is known at once (no IP literal, and `otherwiseKnown`
+ * false: the caller has no saved contacts either), waits for the first name that resolves to an
+ * address, or for all of them to fail: `now` is then empty only when nothing resolved.
  */
-export async function resolveAsTheyCome(list: readonly HostPort[], family: 4 | 6, first: readonly Endpoint[] = [], timeoutMs = 3_000, resolve: NameLookup = systemLookup): Promise<EndpointsAsTheyCome> {
+export async function resolveAsTheyCome(
+  list: readonly HostPort[], family: 4 | 6, otherwiseKnown = false, timeoutMs = 3_000, resolve: NameLookup = systemLookup,
+): Promise<EndpointsAsTheyCome> {
   const literals = list.filter(({ host }) => ipFamily(host) === family).map(({ host, port }) => ({ address: host, port }));
   const names = list.filter(({ host }) => ipFamily(host) === 0).map(({ host, port }) => {
     const name: { settled?: Endpoint[]; addresses: Promise<Endpoint[]> } = {
@@ -70,14 +73,14 @@ export async function resolveAsTheyCome(list: readonly HostPort[], family: 4 | 6
     };
     return name;
   });
-  if (first.length + literals.length === 0 && names.length > 0) {
+  if (!otherwiseKnown && literals.length === 0 && names.length > 0) {
     await new Promise<void>((done) => {
       let left = names.length;
       for (const name of names) void name.addresses.then((found) => { if (found.length > 0 || --left === 0) done(); });
     });
   }
   return {
-    now: [...first, ...literals, ...names.flatMap((name) => name.settled ?? [])],
+    now: [...literals, ...names.flatMap((name) => name.settled ?? [])],
     later: names.filter((name) => name.settled === undefined).map((name) => name.addresses),
   };
 }

@@ -34,8 +34,9 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   // BEP 43: a one-shot command is read-only unless told otherwise, so that no node keeps it in its
   // table (and waits on it in its next lookup) after it exits.
   const node = { readOnly: command.readOnly };
-  // startBeforeNames: the lookup leaves with the first address known, not after the slowest name.
-  const session = await openSession(common, output, { node, bothFamilies: true, startBeforeNames: true, ...(needsPeers ? { testnetSeeders: 7 } : {}) });
+  // lookupFirst: the lookup leaves with the first address known, not after the slowest name, and
+  // asks the saved contacts closest to the torrent first rather than all of them at once.
+  const session = await openSession(common, output, { node, bothFamilies: true, lookupFirst: true, ...(needsPeers ? { testnetSeeders: 7 } : {}) });
   view?.watchNode(session.node, session.node6);
   try {
     const target = command.target ?? pickTestnetTorrent(session);
@@ -58,6 +59,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       infoHash: target.infoHash,
       bootstrap: session.bootstrap,
       bootstrapLater: session.bootstrapLater,
+      contacts: session.contacts,
       timeoutMs,
       signal,
       ...(command.announcePort !== undefined ? { announcePort: command.announcePort } : {}),
@@ -80,7 +82,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const { node6 } = session;
     const [report4, report6] = await Promise.all([
       scrape(session.node, options, onEvent(session.node.family)),
-      node6 === undefined ? undefined : scrape(node6, { ...options, bootstrap: session.bootstrap6, bootstrapLater: session.bootstrap6Later }, onEvent(6)),
+      node6 === undefined ? undefined : scrape(node6, { ...options, bootstrap: session.bootstrap6, bootstrapLater: session.bootstrap6Later, contacts: session.contacts6 }, onEvent(6)),
     ]);
     const byFamily: FamilyReports = report6 === undefined ? { [session.node.family]: report4 } : { 4: report4, 6: report6 };
     const report = report6 === undefined ? report4 : mergeReports(report4, report6);

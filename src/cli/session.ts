@@ -32,11 +32,17 @@ export interface Session {
   /** Where node6 joins (empty without node6). */
   bootstrap6: Endpoint[];
   /**
-   * With SessionExtras.startBeforeNames, the bootstrap names still resolving when the session
-   * opened, one promise each: the addresses they add to `bootstrap` (and `bootstrap6`). Else empty.
+   * With SessionExtras.lookupFirst, the bootstrap names still resolving when the session opened,
+   * one promise each: the addresses they add to `bootstrap` (and `bootstrap6`). Else empty.
    */
   bootstrapLater: Promise<Endpoint[]>[];
   bootstrap6Later: Promise<Endpoint[]>[];
+  /**
+   * With SessionExtras.lookupFirst, the state file's saved contacts of each family, with their
+   * IDs, for the lookup to start from (ScrapeOptions.contacts). Else empty: they lead `bootstrap`.
+   */
+  contacts: NodeInfo[];
+  contacts6: NodeInfo[];
   testnet: Testnet | undefined;
   /** True when the public routers are used (so a failure should suggest --testnet). */
   usingPublicRouters: boolean;
@@ -55,11 +61,13 @@ export interface SessionExtras {
   /** The command can run an IPv4 and an IPv6 node side by side (see Session.node6). */
   bothFamilies?: boolean;
   /**
-   * Open the session once some bootstrap address is known (saved contacts, IP literals, the first
-   * name to resolve), and hand over the names still resolving in Session.bootstrapLater: a scrape
-   * starts asking without waiting for the slowest name. Else every name is resolved first.
+   * The session of a command whose lookup leaves at once (a scrape). It opens once there is
+   * something to ask (saved contacts, IP literals, else the first name to resolve) and hands over
+   * the names still resolving (Session.bootstrapLater); and the saved contacts keep their IDs
+   * (Session.contacts), to be asked closest to the target first rather than all at once as
+   * bootstrap addresses. Else every name is resolved first, and the saved contacts lead `bootstrap`.
    */
-  startBeforeNames?: boolean;
+  lookupFirst?: boolean;
   /** How names are resolved (default: the system's resolver); tests pass their own. */
   resolve?: NameLookup;
 }
@@ -124,6 +132,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   let bootstrap6: Endpoint[] = [];
   let bootstrapLater: Promise<Endpoint[]>[] = [];
   let bootstrap6Later: Promise<Endpoint[]>[] = [];
+  let contacts: NodeInfo[] = [];
+  let contacts6: NodeInfo[] = [];
   const given = common.bootstrap.length > 0 ? common.bootstrap : PUBLIC_ROUTERS.map((r) => parseHostPort(r));
   if (testnet !== undefined) {
     bootstrap = testnet.bootstrap.slice(0, 1);
@@ -131,11 +141,12 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   } else {
     usingPublicRouters = common.bootstrap.length === 0;
     const { resolve } = extras;
-    if (extras.startBeforeNames === true) {
-      // Saved contacts first, as below; the names that are slow to resolve come to the lookup later.
+    if (extras.lookupFirst === true) {
+      contacts = savedContacts(saved?.nodes ?? [], family);
+      contacts6 = dual ? savedContacts(saved?.nodes ?? [], 6) : [];
       const [streamed, streamed6] = await Promise.all([
-        resolveAsTheyCome(given, family, savedEndpoints(saved?.nodes ?? [], family), undefined, resolve),
-        dual ? resolveAsTheyCome(given, 6, savedEndpoints(saved?.nodes ?? [], 6), undefined, resolve) : { now: [], later: [] },
+        resolveAsTheyCome(given, family, contacts.length > 0, undefined, resolve),
+        dual ? resolveAsTheyCome(given, 6, contacts6.length > 0, undefined, resolve) : { now: [], later: [] },
       ]);
       [bootstrap, bootstrapLater, bootstrap6, bootstrap6Later] = [streamed.now, streamed.later, streamed6.now, streamed6.later];
     } else {
@@ -149,21 +160,21 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   let node6: DhtNode | undefined;
   if (dual) {
     const ipv6 = testnet?.ipv6;
-    if (bootstrap6.length > 0) {
+    if (bootstrap6.length > 0 || contacts6.length > 0) {
       const options6: DhtNodeOptions = { ...nodeOptions, address: ipv6?.clientAddress ?? '::' };
       delete options6.id;
       if (saved?.id6 !== undefined) options6.id = saved.id6;
       if (ipv6?.sharedAddress === true) Object.assign(options6, SHARED_ADDRESS_OPTIONS, { lookup: { ...options6.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
       // No IPv6 here (no address, or the family disabled): the run stays IPv4, as -4 would.
       node6 = await bindNode(options6, port, output, tap).catch(() => undefined);
-      if (node6 === undefined) [bootstrap6, bootstrap6Later] = [[], []];
+      if (node6 === undefined) [bootstrap6, bootstrap6Later, contacts6] = [[], [], []];
       // One host, two DHTs (BEP 32): each node answers `want` from both tables, and asks for the
       // other family's contacts while its sibling's table is short (DhtNode.pairWith).
       else node.pairWith(node6);
     }
   }
 
-  if (testnet === undefined && bootstrap.length === 0 && bootstrap6.length === 0) {
+  if (testnet === undefined && bootstrap.length + bootstrap6.length + contacts.length + contacts6.length === 0) {
     // Nothing to join through. A name with addresses only in the other family is a mismatch of
     // options (exit 2, as for an IP literal), not a network that cannot be reached.
     const mismatched = await namesOnlyInOtherFamily(given, family, undefined, extras.resolve);
@@ -187,6 +198,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     bootstrap6,
     bootstrapLater,
     bootstrap6Later,
+    contacts,
+    contacts6,
     testnet,
     usingPublicRouters,
     rateLimitedBy,
@@ -262,6 +275,11 @@ function stateToSave(saved: SavedState | undefined, node4: DhtNode | undefined, 
 
 function savedEndpoints(nodes: readonly NodeInfo[], family: 4 | 6): Endpoint[] {
   return nodes.filter((n) => (ipFamily(n.address) === 6) === (family === 6)).slice(0, 32).map(({ address, port }) => ({ address, port }));
+}
+
+/** The saved contacts of one family, IDs kept: a lookup keeps the closest of them (LookupState's candidate cap). */
+function savedContacts(nodes: readonly NodeInfo[], family: 4 | 6): NodeInfo[] {
+  return nodes.filter((n) => (ipFamily(n.address) === 6) === (family === 6));
 }
 
 /** Bind the asked port; if it is taken, any free port, and say so. */

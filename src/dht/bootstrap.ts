@@ -53,6 +53,12 @@ export interface BootstrapOptions {
    * asks its routers once either way.
    */
   alongside?: LookupAlongside;
+  /**
+   * Nodes known from an earlier run, with their IDs (the state file's): the lookup for our own ID
+   * starts from them too, beside what the routers name. A run whose router names are still
+   * resolving joins through them alone.
+   */
+  contacts?: readonly NodeInfo[];
 }
 
 /** What a join needs of the lookup it runs beside: its query, and where the routers' replies go. */
@@ -157,7 +163,7 @@ async function bootstrap(node: JoiningNode, routers: readonly Endpoint[], option
     seeds.push(...reachableNodes(outcome.response.r, node.family));
   });
   const isRouter = (n: NodeInfo): boolean => routers.some((r) => r.port === n.port && r.address === n.address);
-  const known = node.table.closest(node.id, 16).filter((n) => !isRouter(n));
+  const known = [...(options.contacts ?? []), ...node.table.closest(node.id, 16)].filter((n) => !isRouter(n));
   if (seeds.length > 0 || known.length > 0) {
     const lookupOptions: LookupOptions & { seeds: NodeInfo[] } = {
       seeds: [...seeds.filter((n) => !idEquals(n.id, node.id)), ...known],

@@ -658,16 +658,16 @@ export class DhtNode {
   lookup<M extends LookupMethod, Item>(
     target: NodeId,
     strategy: LookupStrategy<M, Item>,
-    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn } & RouterOptions = {},
+    options: LookupOptions & { seeds?: readonly NodeInfo[]; query?: QueryFn } & StartingPoints = {},
   ): Lookup<M, Item> {
-    const { seeds: given, query, routers, routersLater, ...lookupOptions } = options;
+    const { seeds: given, query, routers, routersLater, contacts = [], ...lookupOptions } = options;
     // A cold scrape asks its bootstrap routers before it joins: they declare the network as well.
-    if (routers !== undefined) this.declareScope(routers);
+    this.declareScope([...(routers ?? []), ...contacts]);
     const scope: LookupOptions = this.addressScope !== undefined ? { addressScope: this.addressScope } : {};
     const enforce: LookupOptions = this.options.enforceSecureIds === true ? { secureIdsOnly: true } : {};
     const merged: LookupOptions = { ...scope, ...enforce, ...this.options.lookup, ...lookupOptions, now: this.now, family: this.family };
     const count = merged.maxCandidates ?? 100;
-    const seeds = given ?? this.table.closest(target, count);
+    const seeds = given ?? [...contacts, ...this.table.closest(target, count)];
     // Lookups seeded from the table may go back to it: a join running alongside fills it (LookupOptions.reseed).
     if (given === undefined) {
       merged.reseed ??= () => this.table.closest(target, count);
@@ -696,7 +696,7 @@ export class DhtNode {
 
   /** Start joining and return at once (see bootstrap.ts): a scrape looks up its target meanwhile. */
   join(routers: readonly Endpoint[], options: BootstrapOptions = {}): Join {
-    this.declareScope(routers);
+    this.declareScope([...routers, ...(options.contacts ?? [])]);
     return join(this.joining(), routers, options);
   }
 
@@ -730,7 +730,7 @@ export class DhtNode {
   /** get_peers lookup for an info-hash; iterate it for peers as they arrive. */
   findPeers(
     infoHash: NodeId,
-    options: LookupOptions & { scrape?: boolean; noseed?: boolean } & RouterOptions = {},
+    options: LookupOptions & { scrape?: boolean; noseed?: boolean } & StartingPoints = {},
   ): Lookup<'get_peers', PeerInfo> {
     const { scrape, noseed, ...lookupOptions } = options;
     const strategyOptions: { scrape?: boolean; noseed?: boolean } = {};
@@ -811,13 +811,17 @@ export interface AnnounceResult {
 }
 
 /**
- * Addresses without a known node ID that a lookup asks first (see LookupRouters): `routers`, known
- * now, and `routersLater`, each the addresses of a name still being resolved. Only the routers known
- * now declare the network's scope (declareScope): a lookup's candidates are judged from the start.
+ * Where a lookup starts besides the routing table. `routers` and `routersLater` are addresses
+ * without a known node ID, asked first (see LookupRouters): those known now, and each name's
+ * addresses once it resolves. `contacts` are nodes known from elsewhere with their IDs (the state
+ * file's saved nodes of an earlier run): candidates beside the table's, asked closest first like
+ * them, not all at once like routers. The routers known now and the contacts declare the network's
+ * scope (declareScope), so that a lookup's candidates are judged from the start.
  */
-export interface RouterOptions {
+export interface StartingPoints {
   routers?: readonly Endpoint[];
   routersLater?: readonly Promise<readonly Endpoint[]>[];
+  contacts?: readonly NodeInfo[];
 }
 
 /** 127.0.0.0/8, ::1, and IPv4-mapped loopback. */

@@ -10,7 +10,7 @@
  * reply too: the router's reply is all a cold lookup has to go on, and this way losing one of the
  * two costs nothing (BootstrapOptions.alongside).
  */
-import type { PeerInfo } from '../wire/compact.js';
+import type { NodeInfo, PeerInfo } from '../wire/compact.js';
 import { idToHex, randomIdWithPrefix, type NodeId } from '../wire/id.js';
 import { findNode, type Lookup, type LookupResult, type LookupStats } from '../dht/lookup.js';
 import type { Candidate } from '../dht/lookup-state.js';
@@ -28,6 +28,12 @@ export interface ScrapeOptions {
    * join goes through `bootstrap` only.
    */
   bootstrapLater?: readonly Promise<readonly Endpoint[]>[];
+  /**
+   * Nodes of an earlier run, with their IDs (the state file's saved contacts): the lookup's
+   * candidates from the start, asked closest to the info-hash first and `startAlpha` at a time,
+   * where a bootstrap address (no ID) is asked at once whatever its distance.
+   */
+  contacts?: readonly NodeInfo[];
   /** Overall budget for the lookup (and the join alongside it). Default 30 s. */
   timeoutMs?: number;
   /** Also announce ourselves on this port (BEP 5 announce_peer) once the lookup is done. */
@@ -89,7 +95,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
   let elsewhere: Elsewhere | undefined;
   const lookElsewhereOnce = (): Elsewhere => (elsewhere ??= lookElsewhere(node, options.infoHash, deadline, signal));
   const first = node.findPeers(options.infoHash, {
-    ...lookupOptions, routers: options.bootstrap, routersLater: options.bootstrapLater ?? [], timeoutMs: remaining(deadline), onStalled: () => { lookElsewhereOnce(); },
+    ...lookupOptions, routers: options.bootstrap, routersLater: options.bootstrapLater ?? [], contacts: options.contacts ?? [], timeoutMs: remaining(deadline), onStalled: () => { lookElsewhereOnce(); },
   });
   const stopJoin = new AbortController();
   const join = node.join(options.bootstrap, {
@@ -98,6 +104,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     fillTable: false,
     priority: 'low',
     alongside: first,
+    contacts: options.contacts ?? [],
   });
   const progress = new Progress(join, found, onEvent);
   let result = await follow(first, found, progress, onEvent);

@@ -35,7 +35,7 @@ describe('a scrape whose bootstrap list holds a name that is slow to resolve', (
     const hash = Buffer.from(net.torrents[0]!.infoHash).toString('hex');
     const argv = [hash, '--bootstrap', `slow-router.test:${named.port}`, '--bootstrap', formatEndpoint(known), '--no-state', '--bind', '127.0.0.1'];
     const common = (parseCommand(argv) as { common: Parameters<typeof openSession>[0] }).common;
-    const session = await openSession(common, quietOutput(), { startBeforeNames: true, resolve });
+    const session = await openSession(common, quietOutput(), { lookupFirst: true, resolve });
     try {
       order.push('session open');
       expect(session.bootstrap).toEqual([known]);
@@ -72,7 +72,7 @@ describe('a scrape whose bootstrap list holds a name that is slow to resolve', (
     const argv = ['--bootstrap', `a.test:${first.port}`, '--bootstrap', `b.test:${second.port}`, '--no-state', '--bind', '127.0.0.1'];
     const common = (parseCommand(argv) as { common: Parameters<typeof openSession>[0] }).common;
     let opened = false;
-    const opening = openSession(common, quietOutput(), { startBeforeNames: true, resolve }).then((s) => { opened = true; return s; });
+    const opening = openSession(common, quietOutput(), { lookupFirst: true, resolve }).then((s) => { opened = true; return s; });
     await new Promise((r) => setImmediate(r));
     expect(opened).toBe(false);
     held.get('b.test')!([second.address]);

@@ -37,17 +37,23 @@ describe('bootstrap names and address families', () => {
     expect(await resolveEndpoints([{ host: 'slow.test', port: 1 }], 4, 20, never)).toEqual([]);
   });
 
-  it('as they come: saved contacts and IP literals at once, without waiting for a name that is slow to resolve', async () => {
+  it('as they come: IP literals at once, without waiting for a name that is slow to resolve', async () => {
     const held = new Map<string, (addresses: string[]) => void>();
     const slow: NameLookup = (host) => new Promise<string[]>((resolve) => { held.set(host, resolve); });
-    const saved = [{ address: '10.0.0.7', port: 7 }];
     const list = [{ host: 'router.test', port: 1 }, { host: '127.0.0.9', port: 3 }, { host: '::9', port: 4 }];
-    const { now, later } = await resolveAsTheyCome(list, 4, saved, 1_000, slow);
+    const { now, later } = await resolveAsTheyCome(list, 4, false, 1_000, slow);
     // router.test has not resolved: its address is one of `later`, still to come.
-    expect(now).toEqual([{ address: '10.0.0.7', port: 7 }, { address: '127.0.0.9', port: 3 }]);
+    expect(now).toEqual([{ address: '127.0.0.9', port: 3 }]);
     expect(later).toHaveLength(1);
     held.get('router.test')!(['127.0.0.5']);
     expect(await later[0]).toEqual([{ address: '127.0.0.5', port: 1 }]);
+  });
+
+  it('as they come, with saved contacts to start from: no name is waited for', async () => {
+    const slow: NameLookup = () => new Promise<string[]>(() => {});
+    const { now, later } = await resolveAsTheyCome([{ host: 'router.test', port: 1 }], 4, true, 1_000, slow);
+    expect(now).toEqual([]);
+    expect(later).toHaveLength(1);
   });
 
   it('as they come, with nothing known at once: waits for the first name with an address, and leaves the rest to come', async () => {
@@ -57,7 +63,7 @@ describe('bootstrap names and address families', () => {
       : new Promise<string[]>((resolve) => { held.set(host, resolve); }));
     const list = [{ host: 'gone.test', port: 1 }, { host: 'slow.test', port: 2 }, { host: 'quick.test', port: 3 }];
     let opened = false;
-    const streaming = resolveAsTheyCome(list, 4, [], 1_000, slow).then((r) => { opened = true; return r; });
+    const streaming = resolveAsTheyCome(list, 4, false, 1_000, slow).then((r) => { opened = true; return r; });
     await new Promise((resolve) => setImmediate(resolve));
     // A name that fails is no reason to start: nothing is known yet.
     expect(opened).toBe(false);
@@ -68,7 +74,7 @@ describe('bootstrap names and address families', () => {
     held.get('slow.test')!(['127.0.0.2']);
     expect(await later[0]).toEqual([{ address: '127.0.0.2', port: 2 }]);
     // When no name resolves, `now` is empty, and only then.
-    expect(await resolveAsTheyCome([{ host: 'gone.test', port: 1 }, { host: 'slow.test', port: 2 }], 4, [], 20, (host) => (host === 'gone.test' ? slow(host, 4) : never(host, 4))))
+    expect(await resolveAsTheyCome([{ host: 'gone.test', port: 1 }, { host: 'slow.test', port: 2 }], 4, false, 20, (host) => (host === 'gone.test' ? slow(host, 4) : never(host, 4))))
       .toEqual({ now: [], later: [] });
   });
 
