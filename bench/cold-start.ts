@@ -6,7 +6,8 @@
  * `--version` start-up time measured and taken off), a new bittorrent-dht node that looks up at
  * once (cold-peer-dht.mjs, timed from its creation), a new libtorrent session asked dht_get_peers
  * at once (cold-libtorrent.py, timed from the session's creation; skipped, loudly, without
- * python3-libtorrent). Each knows only ONE bootstrap node.
+ * python3-libtorrent). Each knows only ONE bootstrap node. Beside them, not in the ratios, the CLI
+ * as a user's later runs: one address, its state file kept from its run before (SECOND_RUN).
  *
  * Then the same on the `internet` preset at 5,000 nodes (issue 16; `--conditions ideal|internet`
  * in run.ts picks one), whose targets go to the summary. There the ONE bootstrap address is a
@@ -14,7 +15,7 @@
  * each run queries from its own address, as each stands for another user.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Testnet, formatEndpoint, type Faults, type TestnetTorrent } from '../dist/index.js';
@@ -25,6 +26,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}bin/dht-scrape.js`;
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const PYTHON = '/usr/bin/python3';
+/** The state file of SECOND_RUN's machine, removed before and after each network. */
+const STATE_FILE = `${tmpdir()}/dht-scrape-bench-state-${process.pid}.json`;
 
 /**
  * One run of one client. For the CLI, `firstMs` and `durationMs` are wall times from the spawn
@@ -33,7 +36,14 @@ const PYTHON = '/usr/bin/python3';
  * command's start).
  */
 interface ColdSample { firstMs: number | null; durationMs: number; queries: number; found: number; wanted: number; ownFirstMs?: number | null; startUpMs?: number }
-type Client = 'dht-scrape (CLI)' | 'bittorrent-dht' | 'libtorrent';
+type Client = 'dht-scrape (CLI)' | typeof SECOND_RUN | 'bittorrent-dht' | 'libtorrent';
+
+/**
+ * The CLI as a user's every run after the first: one machine (one address) whose state file is
+ * kept from its run before, on each network (the first run of a network starts without one). Not
+ * a cold start, so not in the targets: a row beside them, for what the state file buys and costs.
+ */
+const SECOND_RUN = 'dht-scrape (CLI), state kept';
 
 /**
  * Torrents per network, one fresh run of each client per torrent. The issue asks at least 10; at
@@ -67,7 +77,7 @@ export async function runColdStartBench(
   const idleStartUp = cliStartupMs();
   const libtorrent = hasLibtorrent();
   if (!libtorrent) log('SKIPPED: libtorrent column: /usr/bin/python3 cannot import libtorrent (apt-get install python3-libtorrent).');
-  const clients: Client[] = ['dht-scrape (CLI)', 'bittorrent-dht', ...(libtorrent ? ['libtorrent' as const] : [])];
+  const clients: Client[] = ['dht-scrape (CLI)', SECOND_RUN, 'bittorrent-dht', ...(libtorrent ? ['libtorrent' as const] : [])];
   const targets: ColdTarget[] = [];
   for (const network of NETWORKS.filter((n) => (options.presets ?? ['ideal', 'internet']).includes(n.preset))) {
     const { faults, preset } = network;
@@ -78,13 +88,16 @@ export async function runColdStartBench(
         nodes, torrents: options.torrents ?? network.torrents, peers: 10, conditions: preset,
         ...(Object.keys(faults).length > 0 ? { faults: { ...faults, inbound: true } } : {}), ...(network.seed !== undefined ? { seed: network.seed + round } : {}),
       });
+      rmSync(STATE_FILE, { force: true });
       try {
         await lookUpEach(net, clients, samples);
       } finally {
         await net.close();
+        rmSync(STATE_FILE, { force: true });
       }
     }
     const startUp = withStartUpTakenOff(samples['dht-scrape (CLI)']!);
+    withStartUpTakenOff(samples[SECOND_RUN]!);
     log(format(faults, samples, clients, { ...startUp, idle: idleStartUp }, nodes, preset, network.networks ?? 1));
     if (preset === 'internet') targets.push(...internetTargets(samples, clients, nodes));
   }
@@ -100,7 +113,7 @@ async function lookUpEach(net: Testnet, clients: readonly Client[], samples: Rec
       const client = clients[(first + k) % clients.length]!;
       // Each run on its own address, as each stands for another user: a client's next run must not
       // meet its last one in tables, and a router (internet preset) counts queries per IP.
-      const address = `127.201.${first % 250}.${k + 1}`;
+      const address = client === SECOND_RUN ? '127.201.251.1' : `127.201.${first % 250}.${k + 1}`;
       samples[client]!.push(await runClient(client, torrent, bootstrap, address));
     }
   }
@@ -135,6 +148,7 @@ function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, a
   const hex = Buffer.from(torrent.infoHash).toString('hex');
   const wanted = new Set(torrent.peers.map(formatEndpoint));
   if (client === 'dht-scrape (CLI)') return runCli(hex, bootstrap, wanted, address);
+  if (client === SECOND_RUN) return runCli(hex, bootstrap, wanted, address, STATE_FILE);
   const [cmd, args] = client === 'bittorrent-dht'
     ? [process.execPath, [`${BENCH}cold-peer-dht.mjs`, bootstrap, hex, address]]
     : [PYTHON, [`${BENCH}cold-libtorrent.py`, bootstrap, hex, address]];
@@ -154,11 +168,12 @@ function runClient(client: Client, torrent: TestnetTorrent, bootstrap: string, a
  * A fresh CLI process: wall time to its first peer line and to its exit, from the spawn, and the
  * start-up time of a `--version` run just before it (startUpNow), which withStartUpTakenOff takes off.
  */
-async function runCli(hex: string, bootstrap: string, wanted: Set<string>, address: string): Promise<ColdSample> {
+async function runCli(hex: string, bootstrap: string, wanted: Set<string>, address: string, state?: string): Promise<ColdSample> {
   const startUpMs = await startUpNow();
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, hex, '--bootstrap', bootstrap, '--bind', address, '--no-state', '--timeout', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stateArgs = state === undefined ? ['--no-state'] : ['--state', state];
+    const child = spawn(process.execPath, [CLI, hex, '--bootstrap', bootstrap, '--bind', address, ...stateArgs, '--timeout', '15'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let firstMs: number | null = null;
     let stdout = '';
     let stderr = '';
@@ -249,7 +264,7 @@ function firstPeerRatios(samples: Record<string, ColdSample[]>, clients: readonl
   const runs = samples['dht-scrape (CLI)']!.length;
   const ratioOn = (picked: readonly number[], successesOnly = false): number =>
     medianFirst(samples['dht-scrape (CLI)']!, clock, picked, successesOnly) /
-    Math.min(...clients.filter((c) => c !== 'dht-scrape (CLI)').map((c) => medianFirst(samples[c]!, stdoutClock, picked, successesOnly)));
+    Math.min(...clients.filter((c) => c !== 'dht-scrape (CLI)' && c !== SECOND_RUN).map((c) => medianFirst(samples[c]!, stdoutClock, picked, successesOnly)));
   const all = Array.from({ length: runs }, (_, i) => i);
   const value = ratioOn(all);
   const random = new SeededRandom(1);
@@ -306,6 +321,7 @@ function format(faults: Faults, samples: Record<string, ColdSample[]>, clients: 
       // A lookup that finds nothing may stop early (libtorrent's failures on `internet` ended after 9
       // queries, waiting out their silent nodes): the median over all runs then rewards failing.
       ' get_peers (found): the median over the runs that found a peer.' +
+      ` "${SECOND_RUN}": one address whose state file is kept from its run before (a user's second run and after; not a cold start, not in the ratios).` +
       (lossy ? ` Duration vs bittorrent-dht: ${ratio(median(samples['dht-scrape (CLI)']!.map((x) => x.durationMs)), median(bt.map((x) => x.durationMs)))} (target <= 0.5x).` : ''),
   ].join('\n');
 }
