@@ -227,9 +227,13 @@ export function describeNetwork(session: Session): string {
   const both = session.node6 !== undefined ? ', IPv4 and IPv6' : '';
   if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes${testnet.ipv6 !== undefined ? ` + ${testnet.ipv6.nodes.length} IPv6` : ''}, ${testnet.torrents.length} torrents${both})`;
   if (session.usingPublicRouters) return `the DHT through the public routers${both}`;
+  const through = [...session.bootstrap, ...session.bootstrap6].map(formatEndpoint);
+  const saved = session.contacts.length + session.contacts6.length;
+  if (saved > 0) through.push(`${saved} saved node${saved > 1 ? 's' : ''}`);
   const names = session.bootstrapLater.length;
-  const resolving = names > 0 ? ` (${names} more name${names > 1 ? 's' : ''} still resolving)` : '';
-  return `the DHT through ${[...session.bootstrap, ...session.bootstrap6].map(formatEndpoint).join(', ')}${resolving}`;
+  const resolving = `${names} ${through.length > 0 ? 'more ' : ''}name${names > 1 ? 's' : ''} still resolving`;
+  if (through.length === 0) return `the DHT through ${resolving}`;
+  return `the DHT through ${through.join(', ')}${names > 0 ? ` (${resolving})` : ''}`;
 }
 
 /**

@@ -16,7 +16,7 @@ import { formatEndpoint } from '../../src/wire/address.js';
 import { compareDistance, idKey } from '../../src/wire/id.js';
 import type { NodeInfo } from '../../src/wire/compact.js';
 import { parseCommand } from '../../src/cli/options.js';
-import { openSession } from '../../src/cli/session.js';
+import { describeNetwork, openSession } from '../../src/cli/session.js';
 import { networkKey, saveState } from '../../src/cli/state-file.js';
 import type { Output } from '../../src/cli/terminal.js';
 import type { LookupEvent } from '../../src/dht/lookup.js';
@@ -70,6 +70,7 @@ describe('a scrape that starts from the contacts of an earlier run', () => {
     try {
       expect(session.bootstrap).toEqual([router]);
       expect(session.contacts.map((c) => idKey(c.id))).toEqual(saved.map((c) => idKey(c.id)));
+      expect(describeNetwork(session)).toBe(`the DHT through ${formatEndpoint(router)}, 40 saved nodes`);
     } finally {
       await session.close();
     }
