@@ -9,12 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Testnet } from '../../src/modes/testnet.js';
 import { scrape } from '../../src/modes/scrape.js';
 import { formatEndpoint } from '../../src/wire/address.js';
-import { parseCommand } from '../../src/cli/options.js';
 import { describeNetwork, openSession } from '../../src/cli/session.js';
 import type { NameLookup } from '../../src/cli/bootstrap-nodes.js';
-import type { Output } from '../../src/cli/terminal.js';
-
-const quietOutput = (): Output => ({ out: () => {}, err: () => {}, status: () => {}, clearStatus: () => {}, fancy: false, paint: (_s, t) => t, readerGone: false });
+import { commonOptions, quietOutput } from '../helpers/session.js';
 
 describe('a scrape whose bootstrap list holds a name that is slow to resolve', () => {
   let net: Testnet;
@@ -34,7 +31,7 @@ describe('a scrape whose bootstrap list holds a name that is slow to resolve', (
     const bound = setTimeout(() => { order.push('bound'); settle([named.address]); }, 2_000);
     const hash = Buffer.from(net.torrents[0]!.infoHash).toString('hex');
     const argv = [hash, '--bootstrap', `slow-router.test:${named.port}`, '--bootstrap', formatEndpoint(known), '--no-state', '--bind', '127.0.0.1'];
-    const common = (parseCommand(argv) as { common: Parameters<typeof openSession>[0] }).common;
+    const common = commonOptions(argv);
     const session = await openSession(common, quietOutput(), { lookupFirst: true, resolve });
     try {
       order.push('session open');
@@ -70,7 +67,7 @@ describe('a scrape whose bootstrap list holds a name that is slow to resolve', (
     const held = new Map<string, (addresses: string[]) => void>();
     const resolve: NameLookup = (host) => new Promise<string[]>((done) => { held.set(host, done); });
     const argv = ['--bootstrap', `a.test:${first.port}`, '--bootstrap', `b.test:${second.port}`, '--no-state', '--bind', '127.0.0.1'];
-    const common = (parseCommand(argv) as { common: Parameters<typeof openSession>[0] }).common;
+    const common = commonOptions(argv);
     let opened = false;
     const opening = openSession(common, quietOutput(), { lookupFirst: true, resolve }).then((s) => { opened = true; return s; });
     await new Promise((r) => setImmediate(r));

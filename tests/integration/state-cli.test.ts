@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Testnet } from '../../src/modes/testnet.js';
 import { formatEndpoint } from '../../src/wire/address.js';
-import { parseCommand } from '../../src/cli/options.js';
 import { openSession } from '../../src/cli/session.js';
-import type { Output } from '../../src/cli/terminal.js';
+import { commonOptions, quietOutput } from '../helpers/session.js';
 import { runCli } from '../helpers/cli.js';
 
 let dir: string;
@@ -81,12 +80,6 @@ describe('state is kept per network', () => {
   }, 40_000);
 });
 
-/** Messages kept, nothing printed: what openSession needs to talk to a user. */
-const quietOutput = (): Output & { lines: string[] } => {
-  const lines: string[] = [];
-  return { lines, out: (l) => lines.push(l), err: (l) => lines.push(l), status: () => {}, clearStatus: () => {}, fancy: false, paint: (_s, t) => t, readerGone: false };
-};
-
 describe('a dual-stack run keeps both families (BEP 32)', () => {
   let net: Testnet;
   beforeAll(async () => { net = await Testnet.start({ nodes: 40, torrents: 1, peers: 4, dualStack: true, seed: 9 }); }, 30_000);
@@ -118,7 +111,7 @@ describe('a dual-stack run keeps both families (BEP 32)', () => {
     expect(doc.id6).toMatch(/^[0-9a-f]{40}$/);
 
     // The next run (same network): its IPv6 node takes the saved ID and joins through the saved nodes first.
-    const common = (parseCommand([hash, ...both]) as { common: Parameters<typeof openSession>[0] }).common;
+    const common = commonOptions([hash, ...both]);
     const session = await openSession(common, quietOutput(), { bothFamilies: true });
     try {
       expect(session.node6).toBeDefined();

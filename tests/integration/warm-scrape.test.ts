@@ -15,13 +15,10 @@ import { DhtNode } from '../../src/dht/node.js';
 import { formatEndpoint } from '../../src/wire/address.js';
 import { compareDistance, idKey } from '../../src/wire/id.js';
 import type { NodeInfo } from '../../src/wire/compact.js';
-import { parseCommand } from '../../src/cli/options.js';
 import { describeNetwork, openSession } from '../../src/cli/session.js';
 import { networkKey, saveState } from '../../src/cli/state-file.js';
-import type { Output } from '../../src/cli/terminal.js';
+import { commonOptions, quietOutput } from '../helpers/session.js';
 import type { LookupEvent } from '../../src/dht/lookup.js';
-
-const quietOutput = (): Output => ({ out: () => {}, err: () => {}, status: () => {}, clearStatus: () => {}, fancy: false, paint: (_s, t) => t, readerGone: false });
 
 describe('a scrape that starts from the contacts of an earlier run', () => {
   let net: Testnet;
@@ -63,7 +60,7 @@ describe('a scrape that starts from the contacts of an earlier run', () => {
     const state = join(dir, 'state.json');
     const router = net.bootstrap[0]!;
     const argv = ['--bootstrap', formatEndpoint(router), '--state', state, '--bind', '127.0.0.1', '--port', '0'];
-    const common = (parseCommand(argv) as { common: Parameters<typeof openSession>[0] }).common;
+    const common = commonOptions(argv);
     const saved: NodeInfo[] = net.live.slice(0, 40).map((n) => ({ id: n.id, ...n.local }));
     await saveState(state, networkKey(common.bootstrap), { id: net.live[100]!.id, nodes: saved });
     const session = await openSession(common, quietOutput(), { lookupFirst: true });
