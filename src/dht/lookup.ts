@@ -253,7 +253,7 @@ export class Lookup<M extends LookupMethod, Item> implements AsyncIterable<Looku
 
   /**
    * A router whose addresses come later (LookupRouters.later): asked as soon as they do, unless the
-   * lookup is over or one of them was asked already (a name can resolve to a saved contact's address).
+   * lookup is over or one of them was asked already (a name may resolve to an address also given as an IP literal).
    */
   private askWhenKnown(later: Promise<readonly Endpoint[]>): void {
     this.routersToCome++;

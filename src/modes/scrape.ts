@@ -2,8 +2,9 @@
  * Scraper mode: find the peers of one torrent, reporting each peer once, with how many nodes named it.
  *
  * A scrape is what a user runs as a fresh process, so it starts asking at once: the get_peers
- * lookup toward the info-hash leaves in the first event-loop turn, from everything known (the
- * bootstrap addresses asked get_peers directly, like libtorrent's routers, and the table). Joining
+ * lookup toward the info-hash leaves in the first event-loop turn, from everything known: the
+ * bootstrap addresses, asked get_peers directly like libtorrent's routers (a name's as soon as it
+ * resolves), an earlier run's saved nodes by their IDs, closest first, and the table. Joining
  * (find_node for our own ID) runs alongside at low priority, never ahead of a lookup query, and
  * without the table fill: a one-shot command has no use for far buckets it will not keep. The
  * join asks the routers the lookup's get_peers rather than find_node, and the lookup takes that
