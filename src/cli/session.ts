@@ -20,7 +20,7 @@ import { loadConditions } from './conditions-file.js';
 
 export interface Session {
   node: DhtNode;
-  /** Where to join: saved nodes first, then routers. */
+  /** Where to join: the bootstrap addresses, led (without SessionExtras.lookupFirst) by the first 32 saved nodes. */
   bootstrap: Endpoint[];
   /**
    * Dual stack (BEP 32: each family is its own DHT): an IPv6 node beside the IPv4 `node`, when the

@@ -34,7 +34,7 @@ type QueryTo<To> = <M extends LookupMethod>(to: To, method: M, args: QueryArgsBy
 /** How the engine reaches the network: the node supplies this, and records outcomes in its table. */
 export type QueryFn = QueryTo<NodeInfo>;
 
-/** How a query reaches an address whose node ID we do not know yet: a bootstrap router, a saved endpoint. */
+/** How a query reaches an address whose node ID we do not know yet: a bootstrap router. */
 export type EndpointQueryFn = QueryTo<Endpoint>;
 
 /**
@@ -128,7 +128,7 @@ export function reachableNodes(body: ResponseBody, family: 4 | 6 | undefined): N
 
 /**
  * Addresses to ask at once, before any candidate, whose IDs we do not know: the bootstrap routers
- * and saved endpoints of a fresh process. libtorrent asks its routers the lookup's own query in the
+ * of a fresh process (a node known with its ID is a candidate instead). libtorrent asks its routers the lookup's own query in the
  * same way (a router's get_peers reply carries nodes close to the target, and maybe peers), so a
  * cold scrape starts asking in its first event-loop turn instead of after joining.
  */
