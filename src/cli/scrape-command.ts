@@ -100,8 +100,8 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
       const ranOut = Date.now() - started >= timeoutMs ? ` (--timeout ${timeoutMs / 1000} s ran out; a slow network may need longer)` : '';
       // The names that resolved after the session opened were asked too (a name has 3 s at most).
       const late = (await Promise.all(session.bootstrapLater)).flat();
-      const tried: Session = { ...session, bootstrap: [...session.bootstrap, ...late] };
-      output.err(noBootstrapMessage(tried, { waited: `; gave up after ${seconds} s${ranOut}`, tryLocal: 'dht-scrape --testnet 200' }));
+      const tried = [...session.bootstrap, ...late];
+      output.err(noBootstrapMessage(session, { waited: `; gave up after ${seconds} s${ranOut}`, tryLocal: 'dht-scrape --testnet 200', tried }));
       return EXIT.network;
     }
     let extras: SwarmExtras = {};

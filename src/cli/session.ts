@@ -239,18 +239,24 @@ export function describeNetwork(session: Session): string {
 /**
  * Why joining failed, for every command: a node that refused us (KRPC 202) is named; else no
  * address resolved, or which bootstrap nodes did not answer (`waited`: for how long, as the command
- * says it). `tryLocal`: the same job on the local network, to suggest.
+ * says it), and how many saved nodes did not either (Session.contacts). `tryLocal`: the same job on
+ * the local network, to suggest. `tried`: the bootstrap addresses asked, when names resolved after
+ * the session opened were asked too (Session.bootstrapLater); default Session.bootstrap.
  */
-export function noBootstrapMessage(session: Session, options: { waited?: string; tryLocal?: string } = {}): string {
+export function noBootstrapMessage(session: Session, options: { waited?: string; tryLocal?: string; tried?: readonly Endpoint[] } = {}): string {
   const limited = rateLimitedMessage(session);
   if (limited !== undefined) return limited;
   const local = options.tryLocal !== undefined ? `, or try the local network: ${options.tryLocal}` : '';
-  const { bootstrap } = session;
+  const bootstrap = options.tried ?? session.bootstrap;
+  const saved = session.contacts.length;
+  const savedNodes = `${saved} saved node${saved > 1 ? 's' : ''}`;
+  const savedToo = saved > 0 ? `, nor any of ${savedNodes}` : '';
   if (bootstrap.length === 0) {
-    return `dht-scrape: network error: no bootstrap address could be resolved (is there an internet connection?).\nCheck --bootstrap${local}`;
+    const noneSaved = saved > 0 ? ` and none of ${savedNodes} answered` : '';
+    return `dht-scrape: network error: no bootstrap address could be resolved${noneSaved} (is there an internet connection?).\nCheck --bootstrap${local}`;
   }
   const listed = `${bootstrap.slice(0, 4).map(formatEndpoint).join(', ')}${bootstrap.length > 4 ? ', ...' : ''}`;
-  return `dht-scrape: network error: none of ${bootstrap.length} bootstrap node(s) answered (${listed})${options.waited ?? ''}.\n` +
+  return `dht-scrape: network error: none of ${bootstrap.length} bootstrap node(s) answered (${listed})${savedToo}${options.waited ?? ''}.\n` +
     `Check the internet connection or --bootstrap${local}`;
 }
 

@@ -15,7 +15,7 @@ import { DhtNode } from '../../src/dht/node.js';
 import { formatEndpoint } from '../../src/wire/address.js';
 import { compareDistance, idKey } from '../../src/wire/id.js';
 import type { NodeInfo } from '../../src/wire/compact.js';
-import { describeNetwork, openSession } from '../../src/cli/session.js';
+import { describeNetwork, noBootstrapMessage, openSession } from '../../src/cli/session.js';
 import { networkKey, saveState } from '../../src/cli/state-file.js';
 import { commonOptions, quietOutput } from '../helpers/session.js';
 import type { LookupEvent } from '../../src/dht/lookup.js';
@@ -68,6 +68,10 @@ describe('a scrape that starts from the contacts of an earlier run', () => {
       expect(session.bootstrap).toEqual([router]);
       expect(session.contacts.map((c) => idKey(c.id))).toEqual(saved.map((c) => idKey(c.id)));
       expect(describeNetwork(session)).toBe(`the DHT through ${formatEndpoint(router)}, 40 saved nodes`);
+      // Had nobody answered, the message counts the saved nodes too: they were asked, not as addresses.
+      expect(noBootstrapMessage(session, { waited: '; gave up after 2.0 s' })).toBe(
+        `dht-scrape: network error: none of 1 bootstrap node(s) answered (${formatEndpoint(router)}), nor any of 40 saved nodes; gave up after 2.0 s.\n` +
+        'Check the internet connection or --bootstrap');
     } finally {
       await session.close();
     }
