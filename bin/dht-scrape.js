@@ -3,7 +3,17 @@
 import { main } from '../dist/cli/main.js';
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => { process.exitCode = code; exitSoon(); },
   // 5 is EXIT.failure: an error nothing else caught.
-  (err) => { console.error(`dht-scrape: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 5; },
+  (err) => { console.error(`dht-scrape: ${err instanceof Error ? err.message : String(err)}`); process.exitCode = 5; exitSoon(); },
 );
+
+/**
+ * The command is over and has closed what it opened. What may still hold the process is a system
+ * name lookup (getaddrinfo: a bootstrap name nobody waits for any more), which cannot be cancelled
+ * and which a stalled resolver can keep for many seconds; it is not waited for beyond one second.
+ * The timer is unref'd: a process with nothing else pending exits at once.
+ */
+function exitSoon() {
+  setTimeout(() => process.exit(), 1_000).unref();
+}

@@ -79,11 +79,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
           `closest ${Math.max(...all.map((e) => e.closestPrefixBits))}/160 bits, ${output.paint('green', `${sum((e) => e.peers)} peers`)}`);
       }
     };
-    const { node6 } = session;
-    const [report4, report6] = await Promise.all([
-      scrape(session.node, options, onEvent(session.node.family)),
-      node6 === undefined ? undefined : scrape(node6, { ...options, bootstrap: session.bootstrap6, bootstrapLater: session.bootstrap6Later, contacts: session.contacts6 }, onEvent(6)),
-    ]);
+    const [report4, report6] = await scrapeFamilies(session, options, onEvent);
     const byFamily: FamilyReports = report6 === undefined ? { [session.node.family]: report4 } : { 4: report4, 6: report6 };
     const report = report6 === undefined ? report4 : mergeReports(report4, report6);
     const trackerReports = await trackers;
@@ -125,6 +121,32 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
   } finally {
     await session.close();
   }
+}
+
+/**
+ * The scrape of `session.node`, and beside it node6's (BEP 32: each family is its own DHT). The
+ * IPv6 side's names resolve while both run (Session.ipv6Known): when the first scrape has had
+ * answers and the IPv6 side still has no address to ask, it is stopped, and an IPv6 side that
+ * never had one is left out of the report, as in a -4 run. When the first had no answer, the IPv6
+ * side runs on: on a host without IPv4 it is the one that can work.
+ */
+export async function scrapeFamilies(
+  session: Session, options: ScrapeOptions, onEvent: (family: 4 | 6) => (event: ScrapeEvent) => void,
+): Promise<[ScrapeReport, ScrapeReport | undefined]> {
+  const { node6 } = session;
+  const stop6 = new AbortController();
+  const signal6 = options.signal === undefined ? stop6.signal : AbortSignal.any([options.signal, stop6.signal]);
+  const running = scrape(session.node, options, onEvent(session.node.family));
+  const second = node6 === undefined ? undefined
+    : scrape(node6, { ...options, signal: signal6, bootstrap: session.bootstrap6, bootstrapLater: session.bootstrap6Later, contacts: session.contacts6 }, onEvent(6));
+  const first = await running.catch(async (error: unknown) => {
+    stop6.abort();
+    await second?.catch(() => undefined);
+    throw error;
+  });
+  if (first.lookup !== undefined && !session.ipv6Known()) stop6.abort();
+  const report6 = await second;
+  return [first, session.ipv6Known() ? report6 : undefined];
 }
 
 function pickTestnetTorrent(session: Session): { infoHash: Uint8Array; name?: string } | undefined {

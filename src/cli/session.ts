@@ -26,7 +26,8 @@ export interface Session {
    * Dual stack (BEP 32: each family is its own DHT): an IPv6 node beside the IPv4 `node`, when the
    * command asked for both families (SessionExtras.bothFamilies), neither -4/-6 nor --bind picked
    * one, the bootstrap (or the state file's saved nodes) offers IPv6 addresses too and an IPv6
-   * socket can be bound. Else undefined.
+   * socket can be bound. Else undefined. With SessionExtras.lookupFirst, names whose IPv6
+   * addresses are not known yet count as an offer: the session does not wait for them (ipv6Known).
    */
   node6: DhtNode | undefined;
   /** Where node6 joins (empty without node6). */
@@ -37,6 +38,11 @@ export interface Session {
    */
   bootstrapLater: Promise<Endpoint[]>[];
   bootstrap6Later: Promise<Endpoint[]>[];
+  /**
+   * Whether node6 has something to ask by now: a saved IPv6 contact, or an IPv6 bootstrap address
+   * known when the session opened or resolved since (bootstrap6Later). False without node6.
+   */
+  ipv6Known(): boolean;
   /**
    * With SessionExtras.lookupFirst, the state file's saved contacts of each family, with their
    * IDs, for the lookup to start from (ScrapeOptions.contacts). Else empty: they lead `bootstrap`.
@@ -70,6 +76,8 @@ export interface SessionExtras {
   lookupFirst?: boolean;
   /** How names are resolved (default: the system's resolver); tests pass their own. */
   resolve?: NameLookup;
+  /** What a run without --bind binds in each family (default 0.0.0.0 and ::); tests keep to loopback. */
+  defaultBind?: { ipv4: string; ipv6: string };
 }
 
 export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
@@ -105,7 +113,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   }
   // No --bind: the family -4/-6 picked, or IPv6 when every --bootstrap address is IPv6.
   const onlyIpv6 = common.family === 6 || (common.family === undefined && common.bootstrap.length > 0 && common.bootstrap.every((b) => ipFamily(b.host) === 6));
-  const bind = common.bind ?? testnet?.clientAddress ?? (onlyIpv6 ? '::' : '0.0.0.0');
+  const bind = common.bind ?? testnet?.clientAddress ?? (onlyIpv6 ? extras.defaultBind?.ipv6 ?? '::' : extras.defaultBind?.ipv4 ?? '0.0.0.0');
   const nodeOptions: DhtNodeOptions = { ...extras.node, address: bind };
   const savedId = ipFamily(bind) === 6 ? saved?.id6 ?? saved?.id : saved?.id;
   if (savedId !== undefined) nodeOptions.id = savedId;
@@ -146,7 +154,9 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       contacts6 = dual ? savedContacts(saved?.nodes ?? [], 6) : [];
       const [streamed, streamed6] = await Promise.all([
         resolveAsTheyCome(given, family, contacts.length > 0, undefined, resolve),
-        dual ? resolveAsTheyCome(given, 6, contacts6.length > 0, undefined, resolve) : { now: [], later: [] },
+        // The IPv6 side waits for nothing: a resolver that stalls on every AAAA record (some take
+        // seconds) would otherwise hold up the IPv4 scrape. Its names come to its lookup later.
+        dual ? resolveAsTheyCome(given, 6, true, undefined, resolve) : { now: [], later: [] },
       ]);
       [bootstrap, bootstrapLater, bootstrap6, bootstrap6Later] = [streamed.now, streamed.later, streamed6.now, streamed6.later];
     } else {
@@ -160,8 +170,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   let node6: DhtNode | undefined;
   if (dual) {
     const ipv6 = testnet?.ipv6;
-    if (bootstrap6.length > 0 || contacts6.length > 0) {
-      const options6: DhtNodeOptions = { ...nodeOptions, address: ipv6?.clientAddress ?? '::' };
+    if (bootstrap6.length > 0 || contacts6.length > 0 || bootstrap6Later.length > 0) {
+      const options6: DhtNodeOptions = { ...nodeOptions, address: ipv6?.clientAddress ?? extras.defaultBind?.ipv6 ?? '::' };
       delete options6.id;
       if (saved?.id6 !== undefined) options6.id = saved.id6;
       if (ipv6?.sharedAddress === true) Object.assign(options6, SHARED_ADDRESS_OPTIONS, { lookup: { ...options6.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
@@ -174,7 +184,10 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     }
   }
 
-  if (testnet === undefined && bootstrap.length + bootstrap6.length + contacts.length + contacts6.length === 0) {
+  let ipv6Known = node6 !== undefined && bootstrap6.length + contacts6.length > 0;
+  for (const later of bootstrap6Later) void later.then((found) => { if (found.length > 0) ipv6Known = true; });
+
+  if (testnet === undefined && bootstrap.length + bootstrap6.length + contacts.length + contacts6.length + bootstrap6Later.length === 0) {
     // Nothing to join through. A name with addresses only in the other family is a mismatch of
     // options (exit 2, as for an IP literal), not a network that cannot be reached.
     const mismatched = await namesOnlyInOtherFamily(given, family, undefined, extras.resolve);
@@ -198,6 +211,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
     bootstrap6,
     bootstrapLater,
     bootstrap6Later,
+    ipv6Known: () => ipv6Known,
     contacts,
     contacts6,
     testnet,
@@ -224,7 +238,8 @@ function ipv6Range(bind: string): string {
 /** Where the session joins, for the line a command prints as it starts ("Crawling ...", "Looking up ... from ..."). */
 export function describeNetwork(session: Session): string {
   const { testnet } = session;
-  const both = session.node6 !== undefined ? ', IPv4 and IPv6' : '';
+  // An IPv6 side still waiting for its names' addresses is not announced: it may never have one.
+  const both = session.node6 !== undefined && session.ipv6Known() ? ', IPv4 and IPv6' : '';
   if (testnet !== undefined) return `the local network (${testnet.nodes.length} nodes${testnet.ipv6 !== undefined ? ` + ${testnet.ipv6.nodes.length} IPv6` : ''}, ${testnet.torrents.length} torrents${both})`;
   if (session.usingPublicRouters) return `the DHT through the public routers${both}`;
   const through = [...session.bootstrap, ...session.bootstrap6].map(formatEndpoint);
