@@ -123,6 +123,7 @@ const WANT_BOTH_BELOW = 64;
 /** The queries BEP 32 (find_node, get_peers), BEP 51 and BEP 44 let carry `want`. */
 const WANT_METHODS: ReadonlySet<string> = new Set(['find_node', 'get_peers', 'sample_infohashes', 'get']);
 const BUCKET_REFRESH_MS = 15 * 60_000;
+const MAX_PENDING_PINGS = 16;
 
 /**
  * The CPU budget's default clock. Not performance.now(): Node loads perf_hooks on the first touch
@@ -131,7 +132,6 @@ const BUCKET_REFRESH_MS = 15 * 60_000;
 function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
-const MAX_PENDING_PINGS = 16;
 
 /**
  * One DHT node. Create it with `DhtNode.create()`, join with `bootstrap()`, then look things up
