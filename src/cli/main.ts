@@ -6,16 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { runScrape } from './scrape-command.js';
-import { runTestnet } from './testnet-command.js';
-import { runCrawl } from './crawl-command.js';
-import { runNodeCommand } from './node-command.js';
-import { runBatch } from './batch-command.js';
-import { runGet, runPut } from './item-command.js';
 import { EXIT, USAGE, UsageError, parseCommand, type Command } from './options.js';
-import { LAB_USAGE, parseLab, runLab, type LabCommand } from './lab-command.js';
-import { openWebView, type WebView } from './web/web-view.js';
+import type { LabCommand } from './lab-command.js';
+import type { WebView } from './web/web-view.js';
 import { takeWebOption, type WebOption } from './web/web-option.js';
 import { terminal, type Output, type Streams } from './terminal.js';
+
+// The scrape, the main job, is loaded with the CLI; every other command's modules (the local
+// network, the crawler, the web view...) only when that command runs. Node reads and links each
+// module file on start-up: loading them all cost a fresh scrape about 45 ms of its start
+// (docs/performance.md, "Where a fresh process's time goes").
 
 export async function main(argv: readonly string[], streams: Streams = process): Promise<number> {
   const controller = new AbortController();
@@ -30,7 +30,7 @@ export async function main(argv: readonly string[], streams: Streams = process):
   try {
     let rest: string[];
     ({ argv: rest, web } = takeWebOption(argv));
-    if (rest[0] === 'lab') lab = rest.includes('--help') || rest.includes('-h') ? undefined : parseLab(rest.slice(1));
+    if (rest[0] === 'lab') lab = rest.includes('--help') || rest.includes('-h') ? undefined : (await import('./lab-command.js')).parseLab(rest.slice(1));
     else command = parseCommand(rest);
     if (web !== undefined && command !== undefined && command.kind !== 'scrape' && command.kind !== 'crawl') {
       throw new UsageError(`--web shows a scrape, a crawl or the lab, not '${command.kind}'`);
@@ -41,7 +41,7 @@ export async function main(argv: readonly string[], streams: Streams = process):
     return EXIT.usage;
   }
   const output = terminal(streams, { onReaderGone, quiet: command !== undefined && isQuiet(command) });
-  if (command === undefined && lab === undefined) { output.out(LAB_USAGE); return 0; }
+  if (command === undefined && lab === undefined) { output.out((await import('./lab-command.js')).LAB_USAGE); return 0; }
   if (command?.kind === 'help') { output.out(USAGE); return 0; }
   if (command?.kind === 'version') { output.out(version()); return 0; }
 
@@ -58,10 +58,10 @@ export async function main(argv: readonly string[], streams: Streams = process):
   let view: WebView | undefined;
   try {
     let code: number;
-    if (lab !== undefined) code = await runLab(lab, web ?? { port: 0, host: '127.0.0.1' }, output, controller.signal);
+    if (lab !== undefined) code = await (await import('./lab-command.js')).runLab(lab, web ?? { port: 0, host: '127.0.0.1' }, output, controller.signal);
     else {
       const runnable = command as RunnableCommand;
-      if (web !== undefined) view = await openWebView(web, `dht-scrape ${runnable.kind}`, output);
+      if (web !== undefined) view = await (await import('./web/web-view.js')).openWebView(web, `dht-scrape ${runnable.kind}`, output);
       code = await run(runnable, output, controller.signal, view);
       // The finished run stays on the page until Ctrl+C (or a while).
       if (view !== undefined) await view.linger(controller.signal);
@@ -75,15 +75,15 @@ export async function main(argv: readonly string[], streams: Streams = process):
   }
 }
 
-function run(command: RunnableCommand, output: Output, signal: AbortSignal, view?: WebView): Promise<number> {
+async function run(command: RunnableCommand, output: Output, signal: AbortSignal, view?: WebView): Promise<number> {
   switch (command.kind) {
     case 'scrape': return runScrape(command, output, signal, view?.feed);
-    case 'crawl': return runCrawl(command, output, signal, view?.feed);
-    case 'testnet': return runTestnet(command, output, signal);
-    case 'ping': case 'query': return runNodeCommand(command, output, signal);
-    case 'batch': return runBatch(command, output, signal);
-    case 'put': return runPut(command, output, signal);
-    case 'get': return runGet(command, output, signal);
+    case 'crawl': return (await import('./crawl-command.js')).runCrawl(command, output, signal, view?.feed);
+    case 'testnet': return (await import('./testnet-command.js')).runTestnet(command, output, signal);
+    case 'ping': case 'query': return (await import('./node-command.js')).runNodeCommand(command, output, signal);
+    case 'batch': return (await import('./batch-command.js')).runBatch(command, output, signal);
+    case 'put': return (await import('./item-command.js')).runPut(command, output, signal);
+    case 'get': return (await import('./item-command.js')).runGet(command, output, signal);
   }
 }
 

@@ -5,7 +5,6 @@ import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { newFileProblem } from './output-file.js';
 import { describeNetwork, noBootstrapMessage, openSession, type Session } from './session.js';
-import { queryTrackers } from '../tracker/tracker.js';
 import { trackerLines, trackersJson, trackersToAsk } from './tracker-report.js';
 import { runSwarmExtras, swarmJson, swarmSummary, type SwarmExtras } from './swarm-report.js';
 import { safeText } from './safe-text.js';
@@ -49,11 +48,12 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const timeoutMs = (common.timeoutSeconds ?? 30) * 1000;
     // Trackers (the magnet's tr= and --tracker) are asked beside the DHT, within the same budget.
     const trackerUrls = trackersToAsk(command.trackers, command.target?.trackers, command.noTrackers);
-    const trackers = trackerUrls.length === 0 ? Promise.resolve([]) : queryTrackers(trackerUrls, {
+    // The tracker clients (HTTP, HTTPS, UDP) load only when there are trackers to ask (see main.ts).
+    const trackers = trackerUrls.length === 0 ? Promise.resolve([]) : import('../tracker/tracker.js').then(({ queryTrackers }) => queryTrackers(trackerUrls, {
       infoHash: target.infoHash,
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       ...(command.announcePort !== undefined ? { port: command.announcePort, stay: true } : {}),
-    });
+    }));
     const options: ScrapeOptions = {
       startedAt: started,
       infoHash: target.infoHash,

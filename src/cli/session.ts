@@ -6,7 +6,7 @@
  */
 import { ipFamily, type NodeInfo } from '../wire/compact.js';
 import { DhtNode, type DhtNodeOptions } from '../dht/node.js';
-import { SHARED_ADDRESS_OPTIONS, Testnet } from '../modes/testnet.js';
+import type { Testnet } from '../modes/testnet.js';
 import { formatEndpoint } from '../wire/address.js';
 import { udpTransport, type Endpoint } from '../net/transport.js';
 import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
@@ -16,7 +16,6 @@ import { UsageError, type CommonOptions } from './options.js';
 import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
 import { defaultStatePath, loadState, networkKey, saveState, StateFileRefused, type SavedState } from './state-file.js';
 import type { Output } from './terminal.js';
-import { loadConditions } from './conditions-file.js';
 
 export interface Session {
   node: DhtNode;
@@ -82,13 +81,17 @@ export interface SessionExtras {
 
 export async function openSession(common: CommonOptions, output: Output, extras: SessionExtras = {}): Promise<Session> {
   let testnet: Testnet | undefined;
+  // Our node's options on a local network whose nodes share one address (Testnet.sharedAddress).
+  let sharedAddress: DhtNodeOptions | undefined;
   if (common.testnet !== undefined) {
+    // The local network's modules load only when one is asked for (see main.ts).
+    const [lab, { loadConditions }] = await Promise.all([import('../modes/testnet.js'), import('./conditions-file.js')]);
     const conditions = await loadConditions(common.lab.conditions);
     const seeders = extras.testnetSeeders ?? 0;
     const files = openFilesWarning({ nodes: common.testnet, perNode: common.dualStack ? 2 : 1, extra: (extras.testnetTorrents ?? 3) * Math.min(seeders, 10) }, readOpenFilesLimit());
     if (files !== undefined) output.err(files);
     output.err(`Starting a local DHT of ${common.testnet} nodes on loopback${typeof conditions === 'string' && conditions === 'ideal' ? '' : ` (conditions ${typeof conditions === 'string' ? conditions : conditions.name})`}...`);
-    testnet = await Testnet.start({
+    testnet = await lab.Testnet.start({
       conditions,
       // --bind ::1 asks for an IPv6 network (BEP 32): its nodes share the IPv6 address on their own ports.
       ...(common.bind !== undefined && ipFamily(common.bind) === 6 ? { addressRange: ipv6Range(common.bind) } : {}),
@@ -100,6 +103,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       ...(extras.testnetNode !== undefined ? { node: extras.testnetNode } : {}),
       ...(extras.testnetSeeders !== undefined ? { seeders: extras.testnetSeeders } : {}),
     });
+    sharedAddress = lab.SHARED_ADDRESS_OPTIONS;
   }
   const useState = !common.noState && testnet === undefined;
   const statePath = common.statePath ?? defaultStatePath();
@@ -120,7 +124,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   if (common.rate !== undefined) nodeOptions.rpc = { ...nodeOptions.rpc, sendRate: common.rate };
   if (common.alpha !== undefined) nodeOptions.lookup = { ...nodeOptions.lookup, alpha: common.alpha };
   if (common.enforceSecureIds) nodeOptions.enforceSecureIds = true;
-  if (testnet?.sharedAddress === true) Object.assign(nodeOptions, SHARED_ADDRESS_OPTIONS, { lookup: { ...nodeOptions.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
+  if (testnet?.sharedAddress === true && sharedAddress !== undefined) Object.assign(nodeOptions, sharedAddress, { lookup: { ...nodeOptions.lookup, ...sharedAddress.lookup } });
 
   let node: DhtNode;
   const tap = common.trace ? packetTracer(output) : undefined;
@@ -174,7 +178,7 @@ export async function openSession(common: CommonOptions, output: Output, extras:
       const options6: DhtNodeOptions = { ...nodeOptions, address: ipv6?.clientAddress ?? extras.defaultBind?.ipv6 ?? '::' };
       delete options6.id;
       if (saved?.id6 !== undefined) options6.id = saved.id6;
-      if (ipv6?.sharedAddress === true) Object.assign(options6, SHARED_ADDRESS_OPTIONS, { lookup: { ...options6.lookup, ...SHARED_ADDRESS_OPTIONS.lookup } });
+      if (ipv6?.sharedAddress === true && sharedAddress !== undefined) Object.assign(options6, sharedAddress, { lookup: { ...options6.lookup, ...sharedAddress.lookup } });
       // No IPv6 here (no address, or the family disabled): the run stays IPv4, as -4 would.
       node6 = await bindNode(options6, port, output, tap).catch(() => undefined);
       if (node6 === undefined) [bootstrap6, bootstrap6Later, contacts6] = [[], [], []];

@@ -8,11 +8,10 @@
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveMetadata, type Metadata, type MetadataAttempt } from '../peer/metadata.js';
-import { encodeTorrentFile } from '../peer/torrent-info.js';
+import type { Metadata, MetadataAttempt } from '../peer/metadata.js';
 import type { InfoHashes, InfoHashMatch } from '../peer/ut-metadata.js';
 import type { NameOutcome, NameResolverStats } from '../modes/name-resolver.js';
-import { probePeers, type PeerProbe, type ProbeReport } from '../peer/probe.js';
+import type { PeerProbe, ProbeReport } from '../peer/probe.js';
 import type { ScrapeReport } from '../modes/scrape.js';
 import type { SwarmEstimate } from '../modes/swarm-size.js';
 import { formatEndpoint } from '../wire/address.js';
@@ -51,6 +50,10 @@ export interface SwarmExtras {
 /** Run the metadata fetch and the probe the request asks for, each within its phase budget. */
 export async function runSwarmExtras(report: ScrapeReport, target: InfoHashes, request: SwarmRequest, deadline: number, signal: AbortSignal): Promise<SwarmExtras> {
   const { infoHash, infoHashV2 } = target;
+  // The peer wire modules load only when a run asks for them (see main.ts).
+  const [{ resolveMetadata }, { encodeTorrentFile }, { probePeers }] = await Promise.all([
+    import('../peer/metadata.js'), import('../peer/torrent-info.js'), import('../peer/probe.js'),
+  ]);
   const extras: SwarmExtras = {};
   const peers = report.peers.map(({ address, port }) => ({ address, port }));
   if (request.metadata || request.probe || request.saveTorrent !== undefined) {

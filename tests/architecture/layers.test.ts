@@ -45,5 +45,11 @@ describe('the layer rule', () => {
       writeFileSync(join(copy, 'wire/planted.ts'), "import { DhtNode } from '../dht/node.js';\nexport const x = DhtNode;\n");
       expect(layerViolations(readModules(copy))).toEqual(['wire/planted.ts (wire) imports dht/node.ts (dht): up']);
     });
+
+    it('a module loaded on demand counts as an import', () => {
+      cpSync(join(ROOT, 'src'), copy, { recursive: true });
+      writeFileSync(join(copy, 'wire/planted.ts'), "export async function later(): Promise<unknown> { return (await import('../modes/scrape.js')).scrape; }\n");
+      expect(layerViolations(readModules(copy))).toEqual(['wire/planted.ts (wire) imports modes/scrape.ts (modes): up']);
+    });
   });
 });

@@ -79,11 +79,15 @@ function summaryOf(text: string): string {
 
 const SUMMARY_CHARS = 160;
 
-/** Internal imports (`./x.js`, `../x.js`), as paths relative to src/, type-only ones included. */
+/**
+ * Internal imports (`./x.js`, `../x.js`), as paths relative to src/, type-only ones included, and
+ * the modules loaded on demand (`import('./x.js')`): the layers bind those too.
+ */
 function importsOf(text: string, path: string): string[] {
   const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/') + 1) : '';
   const found = new Set<string>();
-  for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+)\.js'/gm)) {
+  const written = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+)\.js'/gm), ...text.matchAll(/\bimport\('(\.{1,2}\/[^']+)\.js'\)/g)];
+  for (const m of written) {
     const parts = `${dir}${m[1]!}`.split('/');
     const resolved: string[] = [];
     for (const part of parts) {
