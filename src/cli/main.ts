@@ -14,7 +14,7 @@ import { terminal, type Output, type Streams } from './terminal.js';
 
 // The scrape, the main job, is loaded with the CLI; every other command's modules (the local
 // network, the crawler, the web view...) only when that command runs. Node reads and links each
-// module file on start-up: loading them all cost a fresh scrape about 45 ms of its start
+// module file on start-up: loading them all cost a fresh scrape about 40 ms of its start
 // (docs/performance.md, "Where a fresh process's time goes").
 
 export async function main(argv: readonly string[], streams: Streams = process): Promise<number> {
