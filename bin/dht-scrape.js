@@ -12,8 +12,14 @@ main(process.argv.slice(2)).then(
  * The command is over and has closed what it opened. What may still hold the process is a system
  * name lookup (getaddrinfo: a bootstrap name nobody waits for any more), which cannot be cancelled
  * and which a stalled resolver can keep for many seconds; it is not waited for beyond one second.
- * The timer is unref'd: a process with nothing else pending exits at once.
+ * The timer is unref'd: a process with nothing else pending exits at once. Output still queued for
+ * a slow reader (writes to a pipe are asynchronous on macOS) is written first.
  */
 function exitSoon() {
-  setTimeout(() => process.exit(), 1_000).unref();
+  setTimeout(() => {
+    const queued = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0 && !stream.destroyed);
+    let left = queued.length;
+    if (left === 0) process.exit();
+    for (const stream of queued) stream.once('drain', () => { if (--left === 0) process.exit(); });
+  }, 1_000).unref();
 }
