@@ -136,17 +136,14 @@ export async function scrapeFamilies(
   const { node6 } = session;
   const stop6 = new AbortController();
   const signal6 = options.signal === undefined ? stop6.signal : AbortSignal.any([options.signal, stop6.signal]);
-  const running = scrape(session.node, options, onEvent(session.node.family));
+  const first = scrape(session.node, options, onEvent(session.node.family)).then((report) => {
+    if (report.lookup !== undefined && !session.ipv6Known()) stop6.abort();
+    return report;
+  }, (error: unknown) => { stop6.abort(); throw error; });
   const second = node6 === undefined ? undefined
     : scrape(node6, { ...options, signal: signal6, bootstrap: session.bootstrap6, bootstrapLater: session.bootstrap6Later, contacts: session.contacts6 }, onEvent(6));
-  const first = await running.catch(async (error: unknown) => {
-    stop6.abort();
-    await second?.catch(() => undefined);
-    throw error;
-  });
-  if (first.lookup !== undefined && !session.ipv6Known()) stop6.abort();
-  const report6 = await second;
-  return [first, session.ipv6Known() ? report6 : undefined];
+  const [report, report6] = await Promise.all([first, second]);
+  return [report, session.ipv6Known() ? report6 : undefined];
 }
 
 function pickTestnetTorrent(session: Session): { infoHash: Uint8Array; name?: string } | undefined {

@@ -90,7 +90,7 @@ export interface DhtNodeOptions {
    * core, bursts of 100 ms; see docs/security.md). `false` answers everyone whatever it costs.
    */
   cpuBudget?: CpuBudgetOptions | false;
-  /** Monotonic clock (ms) that times our answers for the CPU budget. Default process.hrtime, in ms. */
+  /** Monotonic clock (ms) that times our answers for the CPU budget. Default performance.now. */
   cpuClock?: () => number;
   /**
    * Per-source limits for loopback sources (127/8, ::1) instead of `sourceLimit`: a local network
@@ -124,14 +124,6 @@ const WANT_BOTH_BELOW = 64;
 const WANT_METHODS: ReadonlySet<string> = new Set(['find_node', 'get_peers', 'sample_infohashes', 'get']);
 const BUCKET_REFRESH_MS = 15 * 60_000;
 const MAX_PENDING_PINGS = 16;
-
-/**
- * The CPU budget's default clock. Not performance.now(): Node loads perf_hooks on the first touch
- * of `performance`, about 1.5 ms that a fresh scrape would pay before its first query.
- */
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
 
 /**
  * One DHT node. Create it with `DhtNode.create()`, join with `bootstrap()`, then look things up
@@ -201,8 +193,11 @@ export class DhtNode {
     private readonly options: DhtNodeOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.cpuClock = options.cpuClock ?? monotonicMs;
-    this.cpu = options.cpuBudget === false ? undefined : new CpuBudget(options.cpuBudget, this.cpuClock());
+    this.cpuClock = options.cpuClock ?? (() => performance.now());
+    // The default clock is not read here: Node loads perf_hooks on the first touch of
+    // `performance` (1-1.5 ms a fresh scrape would pay before its first query), and a budget that
+    // starts full loses nothing by starting its count at 0, where performance.now() starts.
+    this.cpu = options.cpuBudget === false ? undefined : new CpuBudget(options.cpuBudget, options.cpuClock?.() ?? 0);
     const { random } = options;
     this.currentId = options.id ?? (random !== undefined ? random(20).slice(0, 20) : randomId());
     const readOnly = options.readOnly ?? false;
