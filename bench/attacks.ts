@@ -395,9 +395,9 @@ async function thirdParty(log: (line: string) => void, ms: number): Promise<Atta
   const inner = await udpTransport({ address: '127.0.93.9', port: 0 });
   const transport: Transport = {
     ...inner,
-    send(bytes, to) {
+    send(bytes, to, when) {
       if (to.address === victim) times.push(Date.now());
-      inner.send(bytes, to);
+      inner.send(bytes, to, when);
     },
   };
   const node = await DhtNode.create({ transport });

@@ -16,9 +16,9 @@ export interface Packet {
 export function tap(inner: Transport, onPacket: (packet: Packet) => void): Transport {
   return {
     ...inner,
-    send(bytes, to) {
+    send(bytes, to, when) {
       onPacket({ direction: 'out', peer: to, bytes: bytes.slice() });
-      inner.send(bytes, to);
+      inner.send(bytes, to, when);
     },
     onMessage(handler) {
       inner.onMessage((bytes, from) => {

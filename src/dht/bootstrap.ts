@@ -38,10 +38,9 @@ export interface BootstrapOptions {
   fillTable?: boolean;
   /**
    * 'low': every query of the join waits behind everything else we send (QueryOptions.priority),
-   * and the join starts one event-loop turn later, once that turn's datagrams have left (udpTransport
-   * sends them after the turn). A scrape joins this way alongside its lookup, which must never wait
-   * for the join: in a fresh process the join's first run of its own code took about 2 ms, and held
-   * back the lookup's first get_peers by as much.
+   * and the join starts one event-loop turn later. A scrape joins this way alongside its lookup,
+   * which must never wait for the join: in a fresh process the join's first run of its own code
+   * takes about 2 ms, all of it after the lookup's first turn.
    */
   priority?: 'low';
   /**
@@ -92,7 +91,7 @@ export function join(node: JoiningNode, routers: readonly Endpoint[], options: B
   };
 }
 
-/** Resolves in the next turn, after the callbacks this turn queued with setImmediate (udpTransport's send). */
+/** Resolves in the next turn of the event loop, after the I/O callbacks of this one. */
 function afterThisTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

@@ -37,10 +37,10 @@ export function lyingTransport(inner: Transport, lie: Lie, random: SeededRandom,
         handler(bytes, from);
       });
     },
-    send(bytes, to) {
+    send(bytes, to, when) {
       const message = decodeDict(bytes);
       const r = message?.r;
-      if (message === undefined || !isDict(r) || !(message.t instanceof Uint8Array)) { inner.send(bytes, to); return; }
+      if (message === undefined || !isDict(r) || !(message.t instanceof Uint8Array)) { inner.send(bytes, to, when); return; }
       const key = `${to.address}|${to.port}|${Buffer.from(message.t).toString('hex')}`;
       const target = targets.get(key);
       targets.delete(key);

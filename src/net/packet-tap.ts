@@ -12,9 +12,9 @@ export type PacketListener = (direction: PacketDirection, bytes: Uint8Array, pee
 export function withPacketTap(inner: Transport, listener: PacketListener): Transport {
   return {
     ...inner,
-    send(bytes, to) {
+    send(bytes, to, when) {
       listener('sent', bytes, to);
-      inner.send(bytes, to);
+      inner.send(bytes, to, when);
     },
     onMessage(handler) {
       inner.onMessage((bytes, from) => {

@@ -155,6 +155,7 @@ export type AdmitFilter = (from: Endpoint, bytes: Uint8Array) => boolean;
 interface Queued {
   bytes: Uint8Array;
   to: Endpoint;
+  /** A query's (a reply has none): starts its timers once it has left. */
   onSent?: () => void;
 }
 
@@ -635,7 +636,7 @@ export class Rpc {
   private enqueue(bytes: Uint8Array, to: Endpoint, onSent?: () => void, priority?: 'low'): boolean {
     if (this.closed) return false;
     if (this.queue.length === 0 && this.lowQueue.length === 0 && this.bucket.take(this.now())) {
-      this.sendNow(bytes, to);
+      this.sendNow(bytes, to, onSent);
       onSent?.();
       return true;
     }
@@ -658,17 +659,18 @@ export class Rpc {
         const lane = this.queue.length > 0 ? this.queue : this.lowQueue;
         if (lane.length === 0 || !this.bucket.take(this.now())) break;
         const item = lane.shift()!;
-        this.sendNow(item.bytes, item.to);
+        this.sendNow(item.bytes, item.to, item.onSent);
         item.onSent?.();
       }
       if (this.queue.length + this.lowQueue.length > 0) this.scheduleDrain();
     }, wait).unref();
   }
 
-  private sendNow(bytes: Uint8Array, to: Endpoint): void {
+  /** A query (it has `onSent`) leaves at once: a lookup waits on it. A reply leaves after the turn (SendTiming). */
+  private sendNow(bytes: Uint8Array, to: Endpoint, onSent: (() => void) | undefined): void {
     this.counters.packetsOut++;
     this.counters.bytesOut += bytes.length;
-    this.transport.send(bytes, to);
+    this.transport.send(bytes, to, onSent === undefined ? 'after-turn' : 'now');
   }
 }
 

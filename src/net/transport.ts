@@ -10,17 +10,24 @@ import { ipFamily, type PeerInfo } from '../wire/compact.js';
 export type Endpoint = PeerInfo;
 /** Called with each datagram received and where it came from. */
 export type DatagramHandler = (bytes: Uint8Array, from: Endpoint) => void;
+/**
+ * When a datagram leaves: 'now', or 'after-turn' together with the rest of the event-loop turn's.
+ * Our own queries leave now: a lookup waits on each, and the rest of the turn (in a fresh process,
+ * milliseconds of code running for the first time) would hold it back. Replies wait for the turn
+ * (udpTransport explains why).
+ */
+export type SendTiming = 'now' | 'after-turn';
 
 /** What moves datagrams for a node: a UDP socket (udpTransport), or anything with the same shape. */
 export interface Transport {
-  /** Hand one datagram to the network. Errors are reported through `onSendError`, never thrown. */
-  send(bytes: Uint8Array, to: Endpoint): void;
+  /** Hand one datagram to the network (default 'after-turn'). Errors are reported through `onSendError`, never thrown. */
+  send(bytes: Uint8Array, to: Endpoint, when?: SendTiming): void;
   /** Register the one receiver of incoming datagrams. */
   onMessage(handler: DatagramHandler): void;
   onSendError(handler: (error: Error) => void): void;
   /** Where we are bound; `port` is the real port even if 0 was asked. */
   local(): Endpoint;
-  /** Stop: release the socket and any timers. Sends after this are ignored. */
+  /** Stop: send what waits for the turn's end, then release the socket and any timers. Sends after this are ignored. */
   close(): Promise<void>;
 }
 
@@ -35,7 +42,7 @@ export interface UdpOptions {
 /** A bound UDP socket. Rejects with the socket's error (e.g. EADDRINUSE) if it cannot bind. */
 export async function udpTransport(options: UdpOptions = {}): Promise<Transport> {
   const address = options.address ?? '0.0.0.0';
-  const socket = dgram.createSocket({ type: ipFamily(address) === 6 ? 'udp6' : 'udp4', ipv6Only: ipFamily(address) === 6 });
+  const socket = dgram.createSocket({ type: ipFamily(address) === 6 ? 'udp6' : 'udp4', ipv6Only: ipFamily(address) === 6, lookup: literalAddressOnly });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => { socket.close(); reject(error); };
     socket.once('error', onError);
@@ -46,9 +53,10 @@ export async function udpTransport(options: UdpOptions = {}): Promise<Transport>
   // per-packet troubles, not reasons to stop the node.
   socket.on('error', (error) => onSendError(error));
   let closed = false;
-  // What one turn of the event loop sends goes out together, after the turn: a burst of replies
-  // lets libuv hand the kernel several datagrams at once (sendmmsg on Linux) instead of one
-  // system call, and one wake-up of the receiver, each. The delay is one turn: microseconds.
+  // The replies of one event-loop turn go out together, after the turn: a burst of replies to one
+  // busy sender (a flood, a load generator) then wakes it once per batch instead of once per
+  // reply, which on a loopback the sending side pays for (docs/performance.md, section 2). The
+  // delay is one turn: microseconds in a busy server.
   let outbox: { bytes: Uint8Array; to: Endpoint }[] = [];
   let flushScheduled = false;
   const onSent = (error: Error | null): void => { if (error) onSendError(error); };
@@ -60,8 +68,9 @@ export async function udpTransport(options: UdpOptions = {}): Promise<Transport>
     for (const { bytes, to } of batch) socket.send(bytes, to.port, to.address, onSent);
   };
   return {
-    send(bytes, to) {
+    send(bytes, to, when = 'after-turn') {
       if (closed) return;
+      if (when === 'now') { socket.send(bytes, to.port, to.address, onSent); return; }
       outbox.push({ bytes, to });
       if (!flushScheduled) {
         flushScheduled = true;
@@ -78,10 +87,25 @@ export async function udpTransport(options: UdpOptions = {}): Promise<Transport>
     },
     close() {
       if (closed) return Promise.resolve();
+      // Replies of this turn still go out: a querier waiting on us gets its answer, even from a
+      // one-shot command whose lookup ended in the same turn (our queries had left at once).
+      flush();
       closed = true;
       return new Promise((resolve) => socket.close(() => resolve()));
     },
   };
+}
+
+/**
+ * How the socket turns a destination into an address. node:dgram asks node:dns by default, which a
+ * fresh process spends about 2 ms loading before its first datagram, and which answers one tick
+ * later. Every address a node sends to is already an IP literal (names are resolved once, before:
+ * modes/name-resolver.ts), so this one answers at once and refuses anything else.
+ */
+function literalAddressOnly(address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
+  const family = ipFamily(address);
+  if (family === 0) callback(new TypeError(`not an IP address: ${address}`), address, 4);
+  else callback(null, address, family);
 }
 
 /** Network trouble to inject on send, for tests and benchmarks of lossy, slow networks. */
@@ -144,8 +168,8 @@ export function withFaults(inner: Transport, faults: Faults, onLost: () => void 
   };
   return {
     ...inner,
-    send(bytes, to) {
-      impair(() => inner.send(bytes, to));
+    send(bytes, to, when) {
+      impair(() => inner.send(bytes, to, when));
     },
     onMessage(handler) {
       if (faults.inbound !== true) { inner.onMessage(handler); return; }

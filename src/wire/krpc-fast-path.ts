@@ -74,6 +74,9 @@ export function readCanonicalQuery<Method extends string>(packet: Uint8Array, sc
     if (!s.span() || (keyStart >= 0 && s.compare(keyStart, keyEnd, s.start, s.end) >= 0)) return undefined;
     keyStart = s.start;
     keyEnd = s.end;
+    // Keys come sorted, and `a`, which every query has, sorts first of a query's keys: a packet
+    // whose first key is another (a reply's `ip` or `r`) is no query, and steps aside at once.
+    if (argsAt < 0 && !s.equals(keyStart, keyEnd, KEY_A)) return undefined;
     if (s.equals(keyStart, keyEnd, KEY_A)) {
       argsAt = s.pos + 1;
       if (!s.skip(OPEN) || !s.skipPairs(MAX_FAST_ARGUMENTS)) return undefined;

@@ -43,6 +43,15 @@ describe('Rpc: queries and their replies', () => {
     expect(client.pendingCount).toBe(0);
   });
 
+  it('sends its own queries at once and its replies with the rest of the turn', async () => {
+    const net = new MemoryNetwork();
+    const client = rpc(net, A);
+    const server = rpc(net, B);
+    server.onQuery((q, from) => server.respond(from, q.t, { id: randomId() }));
+    expect((await client.query(B, 'ping', { id: randomId() })).kind).toBe('response');
+    expect(net.sent.map((d) => [d.from.port, d.when])).toEqual([[A.port, 'now'], [B.port, 'after-turn']]);
+  });
+
   it('ignores a reply with the right transaction ID from the wrong address', async () => {
     const net = new MemoryNetwork();
     const client = rpc(net, A);
