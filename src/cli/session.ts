@@ -10,7 +10,6 @@ import type { Testnet } from '../modes/testnet.js';
 import { formatEndpoint } from '../wire/address.js';
 import { udpTransport, type Endpoint } from '../net/transport.js';
 import { withPacketTap, type PacketListener } from '../net/packet-tap.js';
-import { packetTracer } from './packet-trace.js';
 import { describeSocket, namesOnlyInOtherFamily, otherFamilyNamesMessage, PUBLIC_ROUTERS, parseHostPort, resolveAsTheyCome, resolveEndpoints, type NameLookup } from './bootstrap-nodes.js';
 import { UsageError, type CommonOptions } from './options.js';
 import { openFilesWarning, readOpenFilesLimit } from './open-files.js';
@@ -127,7 +126,8 @@ export async function openSession(common: CommonOptions, output: Output, extras:
   if (testnet?.sharedAddress === true && sharedAddress !== undefined) Object.assign(nodeOptions, sharedAddress, { lookup: { ...nodeOptions.lookup, ...sharedAddress.lookup } });
 
   let node: DhtNode;
-  const tap = common.trace ? packetTracer(output) : undefined;
+  // --trace's decoder of every packet (krpc-text.ts) loads only with --trace (see main.ts).
+  const tap = common.trace ? (await import('./packet-trace.js')).packetTracer(output) : undefined;
   const port = testnet !== undefined && !common.portExplicit ? 0 : common.port;
   try {
     node = await bindNode(nodeOptions, port, output, tap);
