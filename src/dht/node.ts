@@ -42,7 +42,7 @@ import { udpTransport, withFaults, type Endpoint, type Faults, type Transport } 
 export interface DhtNodeOptions {
   /** Our node ID. Default: random. */
   id?: NodeId;
-  /** Address to bind (default 0.0.0.0) and port (default 0 = any free one). */
+  /** IP address to bind (default 0.0.0.0; not a name) and port (default 0 = any free one). */
   address?: string;
   port?: number;
   /** Use this transport instead of binding a UDP socket (tests, fuzzing). */

@@ -33,7 +33,7 @@ export interface Transport {
 
 /** Where udpTransport binds. */
 export interface UdpOptions {
-  /** Address to bind. Default 0.0.0.0; an IPv6 literal gives an IPv6 socket (BEP 32 nodes). */
+  /** IP address to bind (a name is refused, see literalAddressOnly). Default 0.0.0.0; an IPv6 one gives an IPv6 socket (BEP 32 nodes). */
   address?: string;
   /** Port to bind; 0 picks a free one. */
   port?: number;
@@ -97,10 +97,11 @@ export async function udpTransport(options: UdpOptions = {}): Promise<Transport>
 }
 
 /**
- * How the socket turns a destination into an address. node:dgram asks node:dns by default, which a
- * fresh process spends about 2 ms loading before its first datagram, and which answers one tick
- * later. Every address a node sends to is already an IP literal (names are resolved once, before:
- * modes/name-resolver.ts), so this one answers at once and refuses anything else.
+ * How the socket turns an address to bind or send to into an IP. node:dgram asks node:dns by
+ * default, which a fresh process spends about 1.5 ms loading before its first datagram, and which
+ * answers a tick later. Every address a node meets is an IP already (compact node info, a reply's
+ * source; the CLI resolves bootstrap names before they reach a node), so this one answers at once
+ * and refuses a name with a TypeError (through onSendError for a send).
  */
 function literalAddressOnly(address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
   const family = ipFamily(address);

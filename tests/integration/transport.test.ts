@@ -49,6 +49,10 @@ describe('udpTransport', () => {
     }
   });
 
+  it('refuses to bind a name: a node binds an IP address', async () => {
+    await expect(udpTransport({ address: 'localhost' })).rejects.toThrow(/not an IP address: localhost/);
+  });
+
   it('a close before the turn ends sends what the turn queued, then nothing more, and throws nothing', async () => {
     const a = await udpTransport({ address: '127.0.0.1' });
     const b = await udpTransport({ address: '127.0.0.1' });
