@@ -20,6 +20,15 @@ function exitSoon() {
     const queued = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0 && !stream.destroyed);
     let left = queued.length;
     if (left === 0) process.exit();
-    for (const stream of queued) stream.once('drain', () => { if (--left === 0) process.exit(); });
+    // A stream that fails or closes instead (the reader went away) has nothing more to write.
+    for (const stream of queued) {
+      let done = false;
+      const written = () => {
+        if (done) return;
+        done = true;
+        if (--left === 0) process.exit();
+      };
+      for (const event of ['drain', 'error', 'close']) stream.once(event, written);
+    }
   }, 1_000).unref();
 }
