@@ -152,12 +152,14 @@ export type ErrorReplyListener = (error: ErrorMessage, from: Endpoint) => void;
 /** Decides whether to read a datagram at all (per-source rate limits, bans); `bytes` is the datagram, undecoded. */
 export type AdmitFilter = (from: Endpoint, bytes: Uint8Array) => boolean;
 
-interface Queued {
-  bytes: Uint8Array;
-  to: Endpoint;
-  /** A query's (a reply has none): starts its timers once it has left. */
-  onSent?: () => void;
-}
+/**
+ * What waits for the send rate: a query, whose timers start once it has left (`onSent`), or a
+ * reply. They leave the socket at different moments (SendTiming): a query at once, since a lookup
+ * waits on it; a reply after the event-loop turn, batched with the turn's others.
+ */
+type Queued =
+  | { kind: 'query'; bytes: Uint8Array; to: Endpoint; onSent: () => void }
+  | { kind: 'reply'; bytes: Uint8Array; to: Endpoint };
 
 interface Pending {
   to: Endpoint;
@@ -400,7 +402,7 @@ export class Rpc {
         entry.sentAt = this.now();
         this.startTimers(key, entry, options);
       };
-      if (!this.enqueue(bytes, to, onSent, options.priority)) this.settle(key, { kind: 'failed', reason: 'send queue full' });
+      if (!this.enqueue({ kind: 'query', bytes, to, onSent }, options.priority)) this.settle(key, { kind: 'failed', reason: 'send queue full' });
     });
   }
 
@@ -478,7 +480,7 @@ export class Rpc {
 
   private enqueueReply(bytes: Uint8Array, to: Endpoint): void {
     if (bytes.length > this.options.maxReplyBytes) { this.counters.dropped['reply-too-large']++; return; }
-    this.enqueue(bytes, to);
+    this.enqueue({ kind: 'reply', bytes, to });
   }
 
   /**
@@ -633,11 +635,10 @@ export class Rpc {
    * Send now if the rate limit allows, else queue (bounded, both queues together). A low-priority
    * send waits behind everything else. False if the packet was dropped.
    */
-  private enqueue(bytes: Uint8Array, to: Endpoint, onSent?: () => void, priority?: 'low'): boolean {
+  private enqueue(item: Queued, priority?: 'low'): boolean {
     if (this.closed) return false;
     if (this.queue.length === 0 && this.lowQueue.length === 0 && this.bucket.take(this.now())) {
-      this.sendNow(bytes, to, onSent);
-      onSent?.();
+      this.sendNow(item);
       return true;
     }
     if (this.queue.length + this.lowQueue.length >= this.options.maxSendQueue) {
@@ -645,7 +646,7 @@ export class Rpc {
       return false;
     }
     const lane = priority === 'low' ? this.lowQueue : this.queue;
-    lane.push(onSent === undefined ? { bytes, to } : { bytes, to, onSent });
+    lane.push(item);
     this.scheduleDrain();
     return true;
   }
@@ -658,19 +659,18 @@ export class Rpc {
       for (;;) {
         const lane = this.queue.length > 0 ? this.queue : this.lowQueue;
         if (lane.length === 0 || !this.bucket.take(this.now())) break;
-        const item = lane.shift()!;
-        this.sendNow(item.bytes, item.to, item.onSent);
-        item.onSent?.();
+        this.sendNow(lane.shift()!);
       }
       if (this.queue.length + this.lowQueue.length > 0) this.scheduleDrain();
     }, wait).unref();
   }
 
-  /** A query (it has `onSent`) leaves at once: a lookup waits on it. A reply leaves after the turn (SendTiming). */
-  private sendNow(bytes: Uint8Array, to: Endpoint, onSent: (() => void) | undefined): void {
+  /** Hands an item to the socket: a query at once, a reply after the turn (Queued). */
+  private sendNow(item: Queued): void {
     this.counters.packetsOut++;
-    this.counters.bytesOut += bytes.length;
-    this.transport.send(bytes, to, onSent === undefined ? 'after-turn' : 'now');
+    this.counters.bytesOut += item.bytes.length;
+    this.transport.send(item.bytes, item.to, item.kind === 'query' ? 'now' : 'after-turn');
+    if (item.kind === 'query') item.onSent();
   }
 }
 
