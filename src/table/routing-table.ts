@@ -428,7 +428,13 @@ export class RoutingTable {
     for (;;) {
       const index = this.indexOf(newcomer.id);
       const bucket = this.table[index]!;
-      if (this.crowds(bucket, newcomer)) return { kind: 'rejected', reason: 'host-taken' };
+      const crowding = this.crowding(bucket, newcomer);
+      if (crowding === 'kept-out') return { kind: 'rejected', reason: 'host-taken' };
+      if (crowding !== undefined) {
+        this.unplace(bucket, crowding);
+        this.place(bucket, newcomer, endpoint);
+        return { kind: 'replaced', contact: newcomer, evicted: crowding };
+      }
       if (bucket.contacts.length < this.capacityOf(index)) {
         this.place(bucket, newcomer, endpoint);
         return { kind: 'added', contact: newcomer };
@@ -444,17 +450,24 @@ export class RoutingTable {
    * /64) holds at most one slot of a bucket, one network (IPv4 /24, IPv6 /48) at most
    * MAX_PER_NETWORK. Otherwise one machine on 300 ports held 142 slots of our table and was 40% of
    * the nodes we handed out. Loopback is exempt only on a local network that says it shares it.
+   * Evidence beats hearsay here as in a full bucket: a newcomer that answered us takes the slot of
+   * a contact of its host (or network) that we only heard of. Otherwise whoever named a dead port
+   * of a host first, a stale reply or a hostile one, would keep that host's live node out.
+   * Returns undefined when nothing crowds the newcomer, the contact it replaces, or 'kept-out'.
    */
-  private crowds(bucket: Bucket, newcomer: Contact): boolean {
-    if (!this.restrictHosts || (this.sharedLoopback && isLoopback(newcomer.address))) return false;
+  private crowding(bucket: Bucket, newcomer: Contact): Contact | 'kept-out' | undefined {
+    if (!this.restrictHosts || (this.sharedLoopback && isLoopback(newcomer.address))) return undefined;
     const group = groupOf(newcomer.address);
-    let sameNetwork = 0;
+    const sameNetwork: Contact[] = [];
+    let sameHost: Contact | undefined;
     for (const c of bucket.contacts) {
       const relation = relationTo(c.address, group);
-      if (relation.sameHost) return true;
-      if (relation.sameNetwork && ++sameNetwork >= MAX_PER_NETWORK) return true;
+      if (relation.sameHost) sameHost = c;
+      else if (relation.sameNetwork) sameNetwork.push(c);
     }
-    return false;
+    if (sameHost === undefined && sameNetwork.length < MAX_PER_NETWORK) return undefined;
+    const heardOnly = sameHost !== undefined ? [sameHost].filter(isHeardOnly) : sameNetwork.filter(isHeardOnly);
+    return newcomer.lastResponse > 0 ? heardOnly[0] ?? 'kept-out' : 'kept-out';
   }
 
   /**

@@ -10,6 +10,7 @@ import { idToHex } from '../../src/wire/id.js';
 import { SHARED_ADDRESS_OPTIONS, Testnet } from '../../src/modes/testnet.js';
 import { DualStackCrawl, type FamilyNode } from '../../src/crawl/dual-stack-crawl.js';
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { BIN, runCli, startCli } from '../helpers/cli.js';
 import { formatEndpoint } from '../../src/wire/address.js';
 import { readEvents } from '../helpers/view-events.js';
@@ -131,6 +132,29 @@ describe('an IPv6-only local network on ::1', () => {
   let net: Testnet;
   beforeAll(async () => { net = await Testnet.start({ nodes: 40, torrents: 2, peers: 6, addressRange: '::1/128', seed: 9 }); });
   afterAll(async () => { await net.close(); });
+
+  // The flake this answers: a dual-stack `scrape --from` whose IPv6 table had heard first of a ::1
+  // port left behind by an earlier test's node, and so held that dead port as ::1's one slot.
+  it('a node told of a dead port of ::1 first still keeps the ::1 node that answers, and finds the peers', async () => {
+    // A node as the CLI runs it when given [::1]:port: one slot per host in each bucket.
+    const node = await DhtNode.create({ address: '::1' });
+    const gone = createSocket('udp6');
+    await new Promise<void>((resolve) => gone.bind(0, '::1', resolve));
+    const deadPort = gone.address().port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    try {
+      expect(node.table.recordHeard({ id: randomId(), address: '::1', port: deadPort }).kind).toBe('added');
+      await node.bootstrap(net.bootstrap.slice(0, 1), { timeoutMs: 10_000 });
+      const contacts = node.table.all();
+      expect(contacts.some((c) => c.port === deadPort)).toBe(false);
+      expect(contacts.some((c) => c.lastResponse > 0)).toBe(true);
+      const torrent = net.torrents[0]!;
+      const report = await scrape(node, { infoHash: torrent.infoHash, bootstrap: [], timeoutMs: 20_000 });
+      expect(new Set(report.peers.map(key))).toEqual(new Set(torrent.peers.map(key)));
+    } finally {
+      await node.close();
+    }
+  });
 
   it('every node, bootstrap address and peer is IPv6, and a scrape over ::1 finds every peer (18-byte values)', async () => {
     expect(net.nodes.every((n) => n.local.address === '::1')).toBe(true);

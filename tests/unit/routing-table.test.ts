@@ -817,6 +817,33 @@ describe('RoutingTable: one slot per host, two per network in a bucket (restrict
     expect(table.recordResponse({ id: farId(5), address: '192.0.2.3', port: 1000 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
     expect(table.recordResponse({ id: farId(6), address: '192.0.20.1', port: 1000 }).kind).toBe('added');
   });
+
+  it('a port of a host we only heard of gives the host\'s slot to a port of it that answers, and only to one that answers', () => {
+    const table = new RoutingTable(own, { restrictHosts: true, now: () => START });
+    // A reply named port 1000 of the host first (stale, or hostile); nothing says it is alive.
+    expect(table.recordHeard({ id: farId(1), address: '2001:db8::1', port: 1000 }).kind).toBe('added');
+    expect(table.recordHeard({ id: farId(2), address: '2001:db8::2', port: 1001 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    expect(table.recordQuery({ id: farId(2), address: '2001:db8::2', port: 1001 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    const answered = table.recordResponse({ id: farId(3), address: '2001:db8::3', port: 1002 });
+    expect(answered.kind).toBe('replaced');
+    if (answered.kind === 'replaced') expect(answered.evicted.port).toBe(1000);
+    expect(table.get(farId(1))).toBeUndefined();
+    expect(table.get(farId(3))?.port).toBe(1002);
+    // The host's slot now holds a node that answered: the next one that answers is kept out.
+    expect(table.recordResponse({ id: farId(4), address: '2001:db8::4', port: 1003 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    expect(table.size).toBe(1);
+  });
+
+  it('so does a network\'s heard-only contact, when the network has its two', () => {
+    const table = new RoutingTable(own, { restrictHosts: true, now: () => START });
+    table.recordResponse({ id: farId(1), address: '192.0.2.1', port: 1000 });
+    table.recordHeard({ id: farId(2), address: '192.0.2.2', port: 1000 });
+    expect(table.recordHeard({ id: farId(3), address: '192.0.2.3', port: 1000 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    const answered = table.recordResponse({ id: farId(3), address: '192.0.2.3', port: 1000 });
+    expect(answered.kind === 'replaced' && answered.evicted.address).toBe('192.0.2.2');
+    expect(table.recordResponse({ id: farId(4), address: '192.0.2.4', port: 1000 })).toEqual({ kind: 'rejected', reason: 'host-taken' });
+    expect(table.all().map((c) => c.address).sort()).toEqual(['192.0.2.1', '192.0.2.3']);
+  });
 });
 
 describe('RoutingTable: who owns a newcomer\'s ID array', () => {
