@@ -1,6 +1,6 @@
 /** `dht-scrape <infohash|magnet>`: print peers as they are found, then a summary. */
 import { idToHex } from '../wire/id.js';
-import { mergeReports, scrape, type ScrapeEvent, type ScrapeOptions, type ScrapeReport } from '../modes/scrape.js';
+import { answered, mergeReports, scrape, type ScrapeEvent, type ScrapeOptions, type ScrapeReport } from '../modes/scrape.js';
 import { formatEndpoint } from '../wire/address.js';
 import { EXIT, type Command } from './options.js';
 import { newFileProblem } from './output-file.js';
@@ -84,7 +84,7 @@ export async function runScrape(command: ScrapeCommand, output: Output, signal: 
     const report = report6 === undefined ? report4 : mergeReports(report4, report6);
     const trackerReports = await trackers;
     output.clearStatus();
-    if (report.lookup === undefined) {
+    if (!answered(report)) {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       if (common.json) output.out(JSON.stringify(jsonReport(report, droppedBy(session))));
       if (report.bootstrap.routersAnswered > 0 && !signal.aborted) {
@@ -137,7 +137,7 @@ export async function scrapeFamilies(
   const stop6 = new AbortController();
   const signal6 = options.signal === undefined ? stop6.signal : AbortSignal.any([options.signal, stop6.signal]);
   const first = scrape(session.node, options, onEvent(session.node.family)).then((report) => {
-    if (report.lookup !== undefined && !session.ipv6Known()) stop6.abort();
+    if (answered(report) && !session.ipv6Known()) stop6.abort();
     return report;
   }, (error: unknown) => { stop6.abort(); throw error; });
   const second = node6 === undefined ? undefined
@@ -224,7 +224,7 @@ function familyLine(reports: FamilyReports): string {
   const parts = ([4, 6] as const).flatMap((family) => {
     const report = reports[family];
     if (report === undefined) return [];
-    const joined = report.lookup === undefined ? ' (no bootstrap node answered)' : '';
+    const joined = answered(report) ? '' : ' (no bootstrap node answered)';
     const { swarm } = report;
     const approx = swarm?.saturated === true ? 'at least ' : '~';
     const estimate = swarm === undefined || swarm.responders === 0 ? '' : `, swarm ${approx}${swarm.seeds} seeds, ${approx}${swarm.leechers} leechers`;

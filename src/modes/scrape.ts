@@ -70,7 +70,10 @@ export interface ScrapeReport {
   peers: FoundPeer[];
   /** Routers that answered (the lookup's get_peers or the join's copy of it), and the join's figures. */
   bootstrap: JoinReport;
-  /** Undefined when nothing at all answered: no bootstrap node, no saved node. */
+  /**
+   * The lookup's figures, answered or not; undefined when it had no one to ask at all. Whether
+   * anyone answered (a bootstrap node, a saved node, the table's) is `answered(report)`.
+   */
   lookup: LookupStats | undefined;
   /** Since the command started (ScrapeOptions.startedAt): what the user waited for. */
   sinceStart: { timeToFirstPeerMs: number | null; durationMs: number };
@@ -79,6 +82,11 @@ export interface ScrapeReport {
   swarm?: SwarmEstimate;
   /** The filters behind `swarm`: another family's scrape merges with them (mergeReports). */
   swarmFilters?: SwarmScrape;
+}
+
+/** Whether anyone answered the scrape's lookup: without that, it learned nothing of the network. */
+export function answered(report: ScrapeReport): boolean {
+  return report.lookup !== undefined && (report.lookup.responses > 0 || report.lookup.itemsFound > 0);
 }
 
 /** Run a scrape on an already-bound node. Events arrive through `onEvent` as they happen. */
@@ -133,11 +141,12 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     infohash: idToHex(options.infoHash),
     peers: found.peers(),
     bootstrap: { ...join.progress(), routersAnswered: Math.max(join.progress().routersAnswered, stats.routersAnswered) },
-    lookup: stats.responses > 0 || stats.itemsFound > 0 ? stats : undefined,
+    // Queries that went unanswered are still reported: a family whose nodes were all dead sent them.
+    lookup: stats.queries > 0 || stats.responses > 0 || stats.itemsFound > 0 ? stats : undefined,
     sinceStart: { timeToFirstPeerMs: found.firstAt === null ? null : found.firstAt - started, durationMs: 0 },
     announcedTo: undefined,
   };
-  if (report.lookup !== undefined) {
+  if (answered(report)) {
     if (options.scrape === true) {
       report.swarmFilters = await scrapeClosest(node, options.infoHash, result.closest);
       report.swarm = report.swarmFilters.estimate();

@@ -44,6 +44,16 @@ describe('dht-scrape <infohash> (scraper mode)', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('--json counts the queries that nobody answered: the silent router was asked, not "0 queries"', async () => {
+    const r = await run([HASH, '--bootstrap', '127.0.0.1:9', '--timeout', '3', '--no-state', '--port', '0', '--bind', '127.0.0.1', '--json']);
+    expect(r.code).toBe(3);
+    const { stats } = JSON.parse(r.stdout) as { stats: { queries: number; responses: number; bootstrap_answered: number } };
+    // The router's get_peers, asked again at its soft timeouts while nothing answers (docs/lookup.md).
+    expect(stats.queries).toBeGreaterThanOrEqual(1);
+    expect(stats.responses).toBe(0);
+    expect(stats.bootstrap_answered).toBe(0);
+  });
+
   it('reports how long it waited, not the --timeout it was given', async () => {
     const r = await run([HASH, '--bootstrap', '127.0.0.1:9', '--no-state', '--port', '0', '--bind', '127.0.0.1']);
     expect(r.code).toBe(3);
