@@ -834,6 +834,43 @@ describe('RoutingTable: one slot per host, two per network in a bucket (restrict
     expect(table.size).toBe(1);
   });
 
+  it('under a random workload on 24 hosts of 4 networks, a bucket never holds two contacts of a host or three of a /24', () => {
+    const { table, prng, advance } = setup({ k: 8, replacements: 4, restrictHosts: true, farBucketSizes: EXTENDED_FAR_BUCKETS }, 42);
+    const known: NodeInfo[] = [];
+    const hostOf = (c: NodeInfo): string => c.address;
+    const networkOf = (c: NodeInfo): string => c.address.split('.').slice(0, 3).join('.');
+    let replaced = 0;
+    for (let step = 0; step < 3000; step++) {
+      const roll = prng.next();
+      if (roll < 0.4 || known.length === 0) {
+        const fresh: NodeInfo = { id: prng.bytes(20), address: `192.0.${prng.int(4)}.${1 + prng.int(6)}`, port: 1000 + prng.int(50) };
+        known.push(fresh);
+        const how = prng.next();
+        const result = how < 0.4 ? table.recordHeard(fresh) : how < 0.6 ? table.recordQuery(fresh) : table.recordResponse(fresh);
+        if (result.kind === 'replaced' && how >= 0.6) replaced++;
+      } else if (roll < 0.7) {
+        table.recordResponse(prng.pick(known));
+      } else if (roll < 0.85) {
+        table.recordFailure(prng.pick(known).id);
+      } else {
+        advance(prng.int(5 * 60_000));
+      }
+      if (step % 100 === 0) {
+        expectConsistent(table, 8, 4);
+        for (const bucket of table.buckets()) {
+          const hosts = bucket.contacts.map(hostOf);
+          expect(new Set(hosts).size).toBe(hosts.length);
+          const perNetwork = new Map<string, number>();
+          for (const c of bucket.contacts) perNetwork.set(networkOf(c), (perNetwork.get(networkOf(c)) ?? 0) + 1);
+          expect(Math.max(0, ...perNetwork.values())).toBeLessThanOrEqual(2);
+        }
+      }
+    }
+    expectConsistent(table, 8, 4);
+    // The workload exercised the rule: answering newcomers took the slots of heard-only contacts of their host or /24 (none do without it).
+    expect(replaced).toBeGreaterThan(0);
+  });
+
   it('so does a network\'s heard-only contact, when the network has its two', () => {
     const table = new RoutingTable(own, { restrictHosts: true, now: () => START });
     table.recordResponse({ id: farId(1), address: '192.0.2.1', port: 1000 });
