@@ -458,16 +458,22 @@ export class RoutingTable {
   private crowding(bucket: Bucket, newcomer: Contact): Contact | 'kept-out' | undefined {
     if (!this.restrictHosts || (this.sharedLoopback && isLoopback(newcomer.address))) return undefined;
     const group = groupOf(newcomer.address);
-    const sameNetwork: Contact[] = [];
     let sameHost: Contact | undefined;
+    let sameNetwork = 0;
+    let heardOnlyNeighbour: Contact | undefined;
     for (const c of bucket.contacts) {
       const relation = relationTo(c.address, group);
-      if (relation.sameHost) sameHost = c;
-      else if (relation.sameNetwork) sameNetwork.push(c);
+      if (relation.sameHost) {
+        sameHost = c;
+      } else if (relation.sameNetwork) {
+        sameNetwork++;
+        if (heardOnlyNeighbour === undefined && isHeardOnly(c)) heardOnlyNeighbour = c;
+      }
     }
-    if (sameHost === undefined && sameNetwork.length < MAX_PER_NETWORK) return undefined;
-    const heardOnly = sameHost !== undefined ? [sameHost].filter(isHeardOnly) : sameNetwork.filter(isHeardOnly);
-    return newcomer.lastResponse > 0 ? heardOnly[0] ?? 'kept-out' : 'kept-out';
+    if (sameHost === undefined && sameNetwork < MAX_PER_NETWORK) return undefined;
+    if (newcomer.lastResponse === 0) return 'kept-out';
+    const victim = sameHost !== undefined ? (isHeardOnly(sameHost) ? sameHost : undefined) : heardOnlyNeighbour;
+    return victim ?? 'kept-out';
   }
 
   /**
