@@ -142,7 +142,7 @@ export async function scrape(node: DhtNode, options: ScrapeOptions, onEvent: (ev
     peers: found.peers(),
     bootstrap: { ...join.progress(), routersAnswered: Math.max(join.progress().routersAnswered, stats.routersAnswered) },
     // Queries that went unanswered are still reported: a family whose nodes were all dead sent them.
-    lookup: stats.queries > 0 || stats.responses > 0 || stats.itemsFound > 0 ? stats : undefined,
+    lookup: stats.queries > 0 ? stats : undefined,
     sinceStart: { timeToFirstPeerMs: found.firstAt === null ? null : found.firstAt - started, durationMs: 0 },
     announcedTo: undefined,
   };
